@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (MIT OR Apache-2.0) */
+/* Structures shared by the BPF programs and userspace (src/bpf/layout.rs mirrors them). */
+#ifndef NETATTR_H
+#define NETATTR_H
+
+/* Bumped whenever a map's key or value layout changes, so that a newer netattr
+ * refuses pins left by an older one instead of misreading them. */
+#define NETATTR_LAYOUT_VERSION 1
+#define NETATTR_MAGIC 0x6e657461 /* "neta" */
+
+/* Reserved keys of the counter maps, inserted by `netattr load`. */
+#define CGID_UNRESOLVED 0ULL          /* the packet's owner could not be told */
+#define CGID_OVERFLOW 0xffffffffffffffffULL /* the map was full: counted here */
+
+struct counters {
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u64 rx_packets;
+	__u64 tx_packets;
+};
+
+/* Where a first sighting happened. */
+enum netattr_hook {
+	HOOK_TC_INGRESS = 1,
+	HOOK_TC_EGRESS = 2,
+};
+
+/* One record in the `events` ring buffer: a cgroup id counted for the first time. */
+struct first_seen {
+	__u64 cgroup_id;
+	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() */
+	__u32 ifindex;
+	__u32 hook;      /* enum netattr_hook */
+};
+
+/* Index 0 of the per-CPU `health` array. */
+struct health {
+	__u64 insert_failures; /* a new key did not fit: counted under CGID_OVERFLOW */
+	__u64 ringbuf_drops;   /* a first-seen event did not fit in `events` */
+};
+
+/* Index 0 of `meta`: written once by `netattr load`; pinned last, so its pin marks a
+ * completed load. */
+struct meta {
+	__u32 magic;
+	__u32 layout_version;
+	__u64 loaded_at_unix;  /* seconds */
+	__u32 max_entries;     /* what the user asked for, without the reserved keys */
+	__u32 _pad;
+};
+
+/* Userspace bookkeeping, one entry per interface netattr attached to. */
+#define ATTACH_INGRESS (1u << 0)
+#define ATTACH_EGRESS (1u << 1)
+#define ATTACH_QDISC_CREATED (1u << 2) /* netattr added the clsact qdisc */
+
+struct attachment {
+	__u32 flags;
+	char ifname[16];
+	__u32 _pad;
+};
+
+#endif

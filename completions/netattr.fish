@@ -1,0 +1,115 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_netattr_global_optspecs
+    string join \n pin-dir= o/format= v/verbose h/help V/version
+end
+
+function __fish_netattr_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_netattr_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_netattr_using_subcommand
+    set -l cmd (__fish_netattr_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c netattr -n "__fish_netattr_needs_command" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_needs_command" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_needs_command" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_needs_command" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand check" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l max-entries -d 'Capacity of the per-cgroup counter map (two more slots are reserved for the unresolved and overflow buckets)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s i -l iface -d 'An interface by name (repeatable)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l direction -d 'Which hooks to attach' -r -f -a "ingress\t''
+egress\t''
+both\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'Every interface of link kind veth in this network namespace'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s i -l iface -d 'An interface by name (repeatable)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l direction -d 'Which hooks to detach' -r -f -a "ingress\t''
+egress\t''
+both\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'Every interface of link kind veth in this network namespace'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all -d 'Every interface that carries a filter of this netattr instance'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order of the rows' -r -f -a "rx\t''
+tx\t''
+total\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l top -d 'Print only the first N rows (the unresolved and overflow buckets are always shown)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand status" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand status" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'"
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status cleanup completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,13 @@
+//! The BPF object: its skeleton, the layout of its maps, where it is pinned, and how its
+//! per-CPU counters are read.
+pub mod layout;
+pub mod percpu;
+pub mod pins;
+
+#[allow(clippy::all, dead_code, non_camel_case_types, non_snake_case, unused_imports)]
+pub mod skel {
+    include!(concat!(env!("OUT_DIR"), "/netattr.skel.rs"));
+}
+
+pub use layout::{Attachment, Counters, Health, Meta};
+pub use pins::{Instance, PinState, Pins};

@@ -1,0 +1,176 @@
+//! Where an instance of netattr lives: one bpffs directory holding its programs and maps.
+//!
+//! `load` pins every map and program, then `meta` last: a directory with `meta` is a
+//! completed load; one with some of netattr's pins but no `meta` is a half-finished load
+//! that only `cleanup` should touch.
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, ProgramHandle};
+
+use super::layout::{Health, Meta, LAYOUT_VERSION, MAGIC};
+use super::percpu;
+use crate::sys;
+
+/// Maps in pinning order; `meta` must stay last.
+pub const MAPS: [&str; 5] = ["stats_map", "events", "health", "attachments", "meta"];
+pub const PROGS: [&str; 2] = ["tc_ingress", "tc_egress"];
+
+#[derive(Debug, Clone)]
+pub struct Pins {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PinState {
+    /// No directory, or none of netattr's pins in it.
+    Absent,
+    /// Some of netattr's pins without `meta`: a load that did not finish.
+    Partial(Vec<String>),
+    Loaded,
+}
+
+impl Pins {
+    pub fn new(dir: &Path) -> Self {
+        Pins { dir: dir.to_path_buf() }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Names of netattr's pins that exist, in pinning order.
+    pub fn present(&self) -> Vec<String> {
+        PROGS.iter().chain(MAPS.iter()).filter(|n| self.path(n).exists()).map(|n| n.to_string()).collect()
+    }
+
+    pub fn state(&self) -> PinState {
+        let present = self.present();
+        if present.is_empty() {
+            PinState::Absent
+        } else if present.iter().any(|n| n == "meta") {
+            PinState::Loaded
+        } else {
+            PinState::Partial(present)
+        }
+    }
+
+    /// Refuses a pin directory that is a symlink, or that is not on bpffs.
+    pub fn check_dir(&self) -> Result<()> {
+        if let Ok(md) = fs::symlink_metadata(&self.dir) {
+            if md.file_type().is_symlink() {
+                bail!(
+                    "pin directory {} is a symbolic link; netattr does not follow links there: \
+                     pass the real path with --pin-dir",
+                    self.dir.display()
+                );
+            }
+            if !md.is_dir() {
+                bail!(
+                    "pin directory {} exists and is not a directory: remove it or pick another --pin-dir",
+                    self.dir.display()
+                );
+            }
+        }
+        if self.dir.exists() && !sys::is_bpffs(&self.dir) {
+            bail!(
+                "pin directory {} is not on a bpf filesystem: pick a --pin-dir under a bpffs mount \
+                 such as {} (mount one with 'mount -t bpf bpf {}')",
+                self.dir.display(),
+                sys::BPFFS,
+                sys::BPFFS
+            );
+        }
+        Ok(())
+    }
+
+    /// Opens a completed load, or says what to do.
+    pub fn open(&self) -> Result<Instance> {
+        self.check_dir()?;
+        match self.state() {
+            PinState::Loaded => {}
+            PinState::Absent => bail!(
+                "netattr is not loaded at {}: run 'netattr load' first (or pass the --pin-dir \
+                 it was loaded with)",
+                self.dir.display()
+            ),
+            PinState::Partial(p) => bail!(
+                "{} holds an unfinished netattr load ({} pinned, no meta): run 'netattr cleanup' \
+                 and load again",
+                self.dir.display(),
+                p.join(", ")
+            ),
+        }
+        let map = |name: &str| {
+            MapHandle::from_pinned_path(self.path(name))
+                .with_context(|| format!("opening pinned map {}", self.path(name).display()))
+        };
+        let meta_map = map("meta")?;
+        let meta = meta_map
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .ok()
+            .flatten()
+            .and_then(|b| Meta::from_bytes(&b))
+            .filter(|m| m.magic == MAGIC);
+        let Some(meta) = meta else {
+            bail!(
+                "{} is not a netattr pin (unexpected meta): run 'netattr cleanup --pin-dir {}' or \
+                 pick another --pin-dir",
+                self.path("meta").display(),
+                self.dir.display()
+            );
+        };
+        if meta.layout_version != LAYOUT_VERSION {
+            bail!(
+                "the pins in {} come from a netattr with map layout {} (this one reads layout {}): \
+                 run 'netattr cleanup' and load again",
+                self.dir.display(),
+                meta.layout_version,
+                LAYOUT_VERSION
+            );
+        }
+        let prog = |name: &str| {
+            ProgramHandle::from_pinned_path(self.path(name))
+                .with_context(|| format!("opening pinned program {}", self.path(name).display()))
+        };
+        Ok(Instance {
+            pins: self.clone(),
+            meta,
+            stats: map("stats_map")?,
+            health: map("health")?,
+            attachments: map("attachments")?,
+            tc_ingress: prog("tc_ingress")?,
+            tc_egress: prog("tc_egress")?,
+        })
+    }
+}
+
+/// A loaded netattr instance, opened from its pins.
+pub struct Instance {
+    pub pins: Pins,
+    pub meta: Meta,
+    pub stats: MapHandle,
+    pub health: MapHandle,
+    pub attachments: MapHandle,
+    pub tc_ingress: ProgramHandle,
+    pub tc_egress: ProgramHandle,
+}
+
+impl Instance {
+    pub fn prog_ids(&self) -> [u32; 2] {
+        [self.tc_ingress.id(), self.tc_egress.id()]
+    }
+
+    pub fn health(&self) -> Result<Health> {
+        let mut h = Health::default();
+        for e in percpu::read_all(&self.health)? {
+            for v in &e.values {
+                if let Some(x) = Health::from_bytes(v) {
+                    h.add(&x);
+                }
+            }
+        }
+        Ok(h)
+    }
+}

@@ -1,0 +1,180 @@
+//! The cgroup2 hierarchy: where it is mounted, and cgroup id -> path.
+//!
+//! A cgroup v2 id is the inode number of its directory. netattr turns an id into a path in
+//! O(1) with open_by_handle_at(FILEID_KERNFS) on the cgroup2 mount (as systemd does), and
+//! falls back to one walk of the tree when the kernel refuses file handles.
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// The cgroup2 mount point, found in /proc/self/mountinfo (hybrid hosts mount it at
+/// /sys/fs/cgroup/unified, unified hosts at /sys/fs/cgroup).
+pub fn mount_point() -> Result<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    match find_cgroup2(&info) {
+        Some(p) => Ok(p),
+        None => bail!(
+            "no cgroup2 filesystem is mounted (none in /proc/self/mountinfo): netattr attributes \
+             traffic to cgroup v2 ids; mount it with 'mount -t cgroup2 none /sys/fs/cgroup' \
+             (or /sys/fs/cgroup/unified on a hybrid host)"
+        ),
+    }
+}
+
+fn find_cgroup2(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        Some(PathBuf::from(unescape(left.split_whitespace().nth(4)?)))
+    })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The id of the cgroup at `dir` (its inode number).
+pub fn id_of(dir: &Path) -> io::Result<u64> {
+    Ok(fs::metadata(dir)?.ino())
+}
+
+/// What became of a cgroup id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Path relative to the cgroup2 mount, starting with '/'.
+    Path(String),
+    /// The cgroup no longer exists.
+    Gone,
+}
+
+/// Resolves cgroup ids against one cgroup2 mount.
+pub struct Resolver {
+    root: PathBuf,
+    root_fd: OwnedFd,
+    /// Filled on first need when file handles are refused.
+    walked: Option<HashMap<u64, String>>,
+}
+
+const FILEID_KERNFS: i32 = 0xfe;
+
+#[repr(C)]
+struct KernfsHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
+
+impl Resolver {
+    pub fn new(root: PathBuf) -> Result<Self> {
+        let root_fd = fs::File::open(&root)
+            .with_context(|| format!("opening the cgroup2 mount {}", root.display()))?
+            .into();
+        Ok(Resolver { root, root_fd, walked: None })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn lookup(&mut self, id: u64) -> Lookup {
+        match self.by_handle(id) {
+            Ok(p) => Lookup::Path(p),
+            Err(e) if e.raw_os_error() == Some(libc::ESTALE) || e.raw_os_error() == Some(libc::ENOENT) => {
+                Lookup::Gone
+            }
+            Err(_) => self.by_walk(id),
+        }
+    }
+
+    fn by_handle(&self, id: u64) -> io::Result<String> {
+        let mut h = KernfsHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id };
+        let fd = unsafe {
+            libc::open_by_handle_at(
+                self.root_fd.as_raw_fd(),
+                (&mut h as *mut KernfsHandle).cast(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let target = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        Ok(self.relative(&target))
+    }
+
+    fn relative(&self, full: &Path) -> String {
+        match full.strip_prefix(&self.root) {
+            Ok(rel) => format!("/{}", rel.display()),
+            Err(_) => full.display().to_string(),
+        }
+    }
+
+    fn by_walk(&mut self, id: u64) -> Lookup {
+        if self.walked.is_none() {
+            let mut map = HashMap::new();
+            walk(&self.root, &self.root, &mut map);
+            self.walked = Some(map);
+        }
+        match self.walked.as_ref().and_then(|m| m.get(&id)) {
+            Some(p) => Lookup::Path(p.clone()),
+            None => Lookup::Gone,
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, map: &mut HashMap<u64, String>) {
+    if let Ok(md) = fs::metadata(dir) {
+        let rel = dir.strip_prefix(root).map(|r| format!("/{}", r.display())).unwrap_or_default();
+        map.insert(md.ino(), rel);
+    }
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            walk(root, &e.path(), map);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cgroup2_on_hybrid_and_unified_hosts() {
+        let hybrid = "30 24 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n\
+                      41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(find_cgroup2(hybrid), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        let unified = "35 24 0:30 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(find_cgroup2(unified), Some(PathBuf::from("/sys/fs/cgroup")));
+        let v1 = "30 24 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
+        assert_eq!(find_cgroup2(v1), None);
+        assert_eq!(find_cgroup2("garbage\n - \n\n"), None);
+    }
+
+    #[test]
+    fn unescapes_mountinfo() {
+        assert_eq!(unescape(r"/mnt/with\040space"), "/mnt/with space");
+        assert_eq!(unescape(r"/trailing\04"), r"/trailing\04");
+    }
+}

@@ -1,0 +1,154 @@
+//! The command line: global options and one Args struct per subcommand (clap derive).
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/netattr";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netattr",
+    version,
+    about = "Which container, pod or service is using the network, measured in the kernel with eBPF",
+    long_about = "netattr counts every packet in the kernel (eBPF on tc hooks) and attributes it \
+to the cgroup of the socket behind it, so an operator sees which container, pod or service uses \
+the network.\n\nThe BPF object is loaded and pinned once ('netattr load'); the other \
+subcommands attach it, read it and clean it up, each as a separate process:\n\n  \
+netattr load && netattr attach --all-veth && netattr stats --format json; netattr cleanup",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory in bpffs where this netattr instance pins its programs and maps
+    #[arg(long, global = true, env = "NETATTR_PIN_DIR", default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
+    pub pin_dir: PathBuf,
+    /// Output format for data on stdout
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print libbpf's own diagnostics on stderr
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)
+    Check,
+    /// Load the BPF object and pin its programs and maps under --pin-dir
+    Load(LoadArgs),
+    /// Attach the pinned programs to interfaces (clsact ingress/egress)
+    Attach(AttachArgs),
+    /// Remove netattr's filters from interfaces
+    Detach(DetachArgs),
+    /// Print the counters per cgroup
+    Stats(StatsArgs),
+    /// Show what is pinned and attached, with map fill and health counters
+    Status,
+    /// Detach from everything and remove the pins (safe to run at any time)
+    Cleanup,
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Capacity of the per-cgroup counter map (two more slots are reserved for the
+    /// unresolved and overflow buckets)
+    #[arg(long, default_value_t = 10240, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_entries: u32,
+    /// If netattr is already loaded, keep its pinned maps and counters and exit 0
+    #[arg(long)]
+    pub reuse: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub struct IfaceSelection {
+    /// Every interface of link kind veth in this network namespace
+    #[arg(long)]
+    pub all_veth: bool,
+    /// An interface by name (repeatable)
+    #[arg(long = "iface", short = 'i', value_name = "NAME")]
+    pub ifaces: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "detach_target", required = true, multiple = false)]
+pub struct DetachSelection {
+    /// Every interface of link kind veth in this network namespace
+    #[arg(long)]
+    pub all_veth: bool,
+    /// An interface by name (repeatable)
+    #[arg(long = "iface", short = 'i', value_name = "NAME")]
+    pub ifaces: Vec<String>,
+    /// Every interface that carries a filter of this netattr instance
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub select: IfaceSelection,
+    /// Which hooks to attach
+    #[arg(long, value_enum, default_value_t = Direction::Both)]
+    pub direction: Direction,
+}
+
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    #[command(flatten)]
+    pub select: DetachSelection,
+    /// Which hooks to detach
+    #[arg(long, value_enum, default_value_t = Direction::Both)]
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    Ingress,
+    Egress,
+    Both,
+}
+
+impl Direction {
+    pub fn ingress(self) -> bool {
+        matches!(self, Direction::Ingress | Direction::Both)
+    }
+    pub fn egress(self) -> bool {
+        matches!(self, Direction::Egress | Direction::Both)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Order of the rows
+    #[arg(long, value_enum, default_value_t = SortKey::Total)]
+    pub sort: SortKey,
+    /// Print only the first N rows (the unresolved and overflow buckets are always shown)
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    Rx,
+    Tx,
+    Total,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

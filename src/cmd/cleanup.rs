@@ -1,0 +1,53 @@
+//! `netattr cleanup`: detach from everything this instance attached, remove its pins and
+//! its pin directory. Safe to run at any time, any number of times.
+use std::fs;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapHandle, ProgramHandle};
+
+use crate::bpf::pins::{MAPS, PROGS};
+use crate::bpf::{PinState, Pins};
+use crate::cli::{Direction, Global};
+use crate::cmd::detach::{detach_one, everywhere};
+use crate::sys;
+
+pub fn execute(g: &Global) -> Result<ExitCode> {
+    sys::require_privileges("cleanup")?;
+    let pins = Pins::new(&g.pin_dir);
+    if !pins.dir.exists() || pins.state() == PinState::Absent && !sys::is_bpffs(&pins.dir) {
+        eprintln!("netattr: nothing to clean up at {}", pins.dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    pins.check_dir()?;
+    // Whatever programs are pinned, even after an unfinished load, identify our filters.
+    let ids: Vec<u32> = PROGS
+        .iter()
+        .filter_map(|p| ProgramHandle::from_pinned_path(pins.path(p)).ok())
+        .map(|p| p.id())
+        .collect();
+    let records = MapHandle::from_pinned_path(pins.path("attachments")).ok();
+    let mut rows = Vec::new();
+    for link in everywhere(&ids, records.as_ref())? {
+        detach_one(&ids, records.as_ref(), &link, Direction::Both, &mut rows)?;
+    }
+    let detached = rows.iter().filter(|r| r.result == "detached").count();
+    // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
+    let mut removed = 0;
+    for name in MAPS.iter().rev().chain(PROGS.iter()) {
+        let p = pins.path(name);
+        if p.exists() {
+            fs::remove_file(&p).with_context(|| format!("removing pin {}", p.display()))?;
+            removed += 1;
+        }
+    }
+    match fs::remove_dir(&pins.dir) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {
+            eprintln!("netattr: left {} in place: it holds pins that are not netattr's", pins.dir.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("removing pin directory {}", pins.dir.display())),
+    }
+    eprintln!("netattr: removed {detached} filter(s) and {removed} pin(s) from {}", pins.dir.display());
+    Ok(ExitCode::SUCCESS)
+}

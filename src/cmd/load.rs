@@ -1,0 +1,204 @@
+//! `netattr load`: load the BPF object once and pin every program and map under --pin-dir.
+use std::fs;
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags};
+use serde::Serialize;
+
+use crate::bpf::layout::{Counters, Meta, LAYOUT_VERSION, MAGIC, RESERVED_KEYS};
+use crate::bpf::pins::MAPS;
+use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
+use crate::bpf::{PinState, Pins};
+use crate::cli::{Global, LoadArgs};
+use crate::cmd::status::ProgRow;
+use crate::output::{self, Report};
+use crate::{cgroup, sys};
+
+#[derive(Debug, Serialize)]
+pub struct LoadReport {
+    pub schema: u32,
+    pub pin_dir: PathBuf,
+    /// True when an existing load was kept (`--reuse`).
+    pub reused: bool,
+    pub max_entries: u32,
+    pub programs: Vec<ProgRow>,
+}
+
+impl Report for LoadReport {
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let verb = if self.reused { "already loaded" } else { "loaded" };
+        writeln!(out, "{verb} at {} (counter map: {} cgroups)", self.pin_dir.display(), self.max_entries)?;
+        let mut t = output::table(["PROGRAM", "ID"]);
+        for p in &self.programs {
+            t.add_row([p.name.clone(), p.id.to_string()]);
+        }
+        output::write_table(out, &t)
+    }
+}
+
+pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
+    sys::require_privileges("load")?;
+    cgroup::mount_point()?;
+    let pins = Pins::new(&g.pin_dir);
+    match pins.state() {
+        PinState::Loaded if a.reuse => {
+            let inst = pins.open()?;
+            let report = LoadReport {
+                schema: output::SCHEMA,
+                pin_dir: pins.dir.clone(),
+                reused: true,
+                max_entries: inst.meta.max_entries,
+                programs: ProgRow::of(&inst),
+            };
+            output::emit(g.format, &report)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        PinState::Loaded => {
+            let inst = pins.open()?;
+            bail!(
+                "netattr is already loaded at {} (since {}); its counters are kept: inspect it \
+                 with 'netattr status', keep it with 'netattr load --reuse', or start over with \
+                 'netattr cleanup'",
+                pins.dir.display(),
+                unix_time(inst.meta.loaded_at_unix)
+            );
+        }
+        PinState::Partial(p) => bail!(
+            "{} holds an unfinished netattr load ({} pinned, no meta): run 'netattr cleanup' and \
+             load again",
+            pins.dir.display(),
+            p.join(", ")
+        ),
+        PinState::Absent => {}
+    }
+    let created_dir = prepare_dir(&pins)?;
+    let mut guard = Rollback { pins: pins.clone(), pinned: vec![], created_dir, armed: true };
+
+    let mut obj = MaybeUninit::uninit();
+    let mut open = NetattrSkelBuilder::default().open(&mut obj).context("opening the BPF object")?;
+    open.maps
+        .stats_map
+        .set_max_entries(a.max_entries + RESERVED_KEYS.len() as u32)
+        .context("sizing stats_map")?;
+    let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
+    init_maps(&skel, a.max_entries)?;
+    pin_all(&mut skel, &mut guard)?;
+    guard.armed = false;
+
+    let inst = pins.open()?;
+    let report = LoadReport {
+        schema: output::SCHEMA,
+        pin_dir: pins.dir.clone(),
+        reused: false,
+        max_entries: a.max_entries,
+        programs: ProgRow::of(&inst),
+    };
+    output::emit(g.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Makes sure the pin directory exists on bpffs (mounting bpffs at /sys/fs/bpf if the
+/// default location has none) and is root-only. Returns whether it was created.
+fn prepare_dir(pins: &Pins) -> Result<bool> {
+    pins.check_dir()?;
+    if pins.dir.exists() {
+        return Ok(false);
+    }
+    let at = sys::existing_ancestor(&pins.dir);
+    if !sys::is_bpffs(&at) {
+        if pins.dir.starts_with(sys::BPFFS) && !sys::is_bpffs(std::path::Path::new(sys::BPFFS)) {
+            sys::mount_bpffs()?;
+        } else {
+            bail!(
+                "pin directory {} is not on a bpf filesystem ({} is not bpffs): pick a --pin-dir \
+                 under a bpffs mount such as {} (mount one with 'mount -t bpf bpf {}')",
+                pins.dir.display(),
+                at.display(),
+                sys::BPFFS,
+                sys::BPFFS
+            );
+        }
+    }
+    fs::create_dir_all(&pins.dir)
+        .with_context(|| format!("creating pin directory {}", pins.dir.display()))?;
+    fs::set_permissions(&pins.dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting pin directory {}", pins.dir.display()))?;
+    Ok(true)
+}
+
+fn init_maps(skel: &NetattrSkel<'_>, max_entries: u32) -> Result<()> {
+    let ncpu = libbpf_rs::num_possible_cpus()?;
+    let zero = vec![vec![0u8; Counters::SIZE]; ncpu];
+    for key in RESERVED_KEYS {
+        skel.maps
+            .stats_map
+            .update_percpu(&key.to_ne_bytes(), &zero, MapFlags::NO_EXIST)
+            .context("inserting the reserved buckets into stats_map")?;
+    }
+    let meta = Meta {
+        magic: MAGIC,
+        layout_version: LAYOUT_VERSION,
+        loaded_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        max_entries,
+    };
+    skel.maps.meta.update(&0u32.to_ne_bytes(), &meta.to_bytes(), MapFlags::ANY).context("writing meta")?;
+    Ok(())
+}
+
+fn pin_all(skel: &mut NetattrSkel<'_>, guard: &mut Rollback) -> Result<()> {
+    let dir = guard.pins.dir.clone();
+    let obj = skel.object_mut();
+    for mut prog in obj.progs_mut() {
+        let path = dir.join(prog.name());
+        prog.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+        guard.pinned.push(path);
+    }
+    // In MAPS order, so that `meta`, the mark of a finished load, is pinned last.
+    for name in MAPS {
+        let path = dir.join(name);
+        let mut map = obj
+            .maps_mut()
+            .find(|m| m.name() == name)
+            .with_context(|| format!("the BPF object has no map {name}"))?;
+        map.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
+        guard.pinned.push(path);
+    }
+    for p in &guard.pinned {
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+/// Undoes a failed load: removes what it pinned and the directory it made.
+struct Rollback {
+    pins: Pins,
+    pinned: Vec<PathBuf>,
+    created_dir: bool,
+    armed: bool,
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for p in self.pinned.iter().rev() {
+            let _ = fs::remove_file(p);
+        }
+        if self.created_dir {
+            let _ = fs::remove_dir(&self.pins.dir);
+        }
+    }
+}
+
+/// A unix time as RFC 3339 (UTC), for messages and tables.
+pub fn unix_time(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+}

@@ -1,0 +1,32 @@
+//! One module per subcommand, each with one `execute`.
+pub mod attach;
+pub mod check;
+pub mod cleanup;
+pub mod detach;
+pub mod load;
+pub mod stats;
+pub mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Check => check::execute(g),
+        Command::Load(a) => load::execute(g, a),
+        Command::Attach(a) => attach::execute(g, a),
+        Command::Detach(a) => detach::execute(g, a),
+        Command::Stats(a) => stats::execute(g, a),
+        Command::Status => status::execute(g),
+        Command::Cleanup => cleanup::execute(g),
+        Command::Completions(a) => {
+            clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

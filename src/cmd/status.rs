@@ -1,0 +1,263 @@
+//! `netattr status`: what is pinned, where it is attached, how full the maps are.
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use libbpf_rs::{MapCore, MapHandle, MapType};
+use serde::Serialize;
+
+use crate::bpf::layout::{ATTACH_QDISC_CREATED, CGID_OVERFLOW, CGID_UNRESOLVED};
+use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::pins::MAPS;
+use crate::bpf::{Counters, Health, Instance, PinState, Pins};
+use crate::cli::Global;
+use crate::cmd::load::unix_time;
+use crate::output::{self, Report};
+use crate::tc::{self, Hook};
+use crate::{iface, netlink, sys};
+
+#[derive(Debug, Serialize)]
+pub struct ProgRow {
+    pub name: String,
+    pub id: u32,
+    pub tag: String,
+}
+
+impl ProgRow {
+    pub fn of(inst: &Instance) -> Vec<ProgRow> {
+        [&inst.tc_ingress, &inst.tc_egress]
+            .iter()
+            .map(|p| ProgRow {
+                name: p.name().to_string_lossy().into_owned(),
+                id: p.id(),
+                tag: p.tag().iter().map(|b| format!("{b:02x}")).collect(),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MapRow {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: u32,
+    /// Keys present (hash maps), or null where it does not apply (ring buffer).
+    pub entries: Option<u64>,
+    /// Capacity in keys; for the ring buffer, its size in bytes.
+    pub max_entries: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IfaceRow {
+    pub iface: String,
+    pub ifindex: u32,
+    pub ingress: bool,
+    pub egress: bool,
+    /// netattr added the clsact qdisc, and removes it on detach when nothing else uses it.
+    pub qdisc_created: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthRow {
+    pub insert_failures: u64,
+    pub ringbuf_drops: u64,
+    pub unresolved_bytes: u64,
+    pub unresolved_packets: u64,
+    pub overflow_bytes: u64,
+    pub overflow_packets: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub schema: u32,
+    pub pin_dir: PathBuf,
+    /// "loaded" or "partial" (an unfinished load: run cleanup)
+    pub state: &'static str,
+    pub loaded_at: Option<String>,
+    pub layout_version: Option<u32>,
+    pub programs: Vec<ProgRow>,
+    pub maps: Vec<MapRow>,
+    pub interfaces: Vec<IfaceRow>,
+    pub health: Option<HealthRow>,
+    /// Pins present in a partial state.
+    pub pins: Vec<String>,
+}
+
+impl Report for StatusReport {
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "netattr at {}: {}", self.pin_dir.display(), self.state)?;
+        if let (Some(at), Some(v)) = (&self.loaded_at, self.layout_version) {
+            writeln!(out, "loaded {at}, map layout {v}")?;
+        }
+        if self.state == "partial" {
+            writeln!(out, "unfinished load, pins present: {}", self.pins.join(", "))?;
+            return Ok(());
+        }
+        writeln!(out)?;
+        let mut t = output::table(["PROGRAM", "ID", "TAG"]);
+        for p in &self.programs {
+            t.add_row([p.name.clone(), p.id.to_string(), p.tag.clone()]);
+        }
+        output::write_table(out, &t)?;
+        writeln!(out)?;
+        let mut t = output::table(["MAP", "TYPE", "ID", "ENTRIES", "CAPACITY", "FILL"]);
+        for m in &self.maps {
+            let (entries, fill) = match m.entries {
+                Some(e) => (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64)),
+                None => ("-".into(), "-".into()),
+            };
+            t.add_row([
+                m.name.clone(),
+                m.kind.clone(),
+                m.id.to_string(),
+                entries,
+                m.max_entries.to_string(),
+                fill,
+            ]);
+        }
+        output::align_right(&mut t, &[2, 3, 4, 5]);
+        output::write_table(out, &t)?;
+        writeln!(out)?;
+        if self.interfaces.is_empty() {
+            writeln!(out, "attached to no interface")?;
+        } else {
+            let mut t = output::table(["IFACE", "IFINDEX", "INGRESS", "EGRESS", "QDISC"]);
+            for i in &self.interfaces {
+                let yn = |b: bool| if b { "yes" } else { "no" };
+                let q = if i.qdisc_created { "added by netattr" } else { "pre-existing" };
+                t.add_row([
+                    i.iface.clone(),
+                    i.ifindex.to_string(),
+                    yn(i.ingress).into(),
+                    yn(i.egress).into(),
+                    q.into(),
+                ]);
+            }
+            output::write_table(out, &t)?;
+        }
+        if let Some(h) = &self.health {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "health: insert failures {}, ring buffer drops {}, unresolved {} in {} packets, overflow {} in {} packets",
+                h.insert_failures,
+                h.ringbuf_drops,
+                output::bytes(h.unresolved_bytes),
+                h.unresolved_packets,
+                output::bytes(h.overflow_bytes),
+                h.overflow_packets
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub fn execute(g: &Global) -> Result<ExitCode> {
+    sys::require_privileges("status")?;
+    let pins = Pins::new(&g.pin_dir);
+    pins.check_dir()?;
+    match pins.state() {
+        PinState::Absent => bail!(
+            "netattr is not loaded at {}: run 'netattr load' first (or pass the --pin-dir it was loaded with)",
+            pins.dir.display()
+        ),
+        PinState::Partial(present) => {
+            let report = StatusReport {
+                schema: output::SCHEMA,
+                pin_dir: pins.dir.clone(),
+                state: "partial",
+                loaded_at: None,
+                layout_version: None,
+                programs: vec![],
+                maps: vec![],
+                interfaces: vec![],
+                health: None,
+                pins: present,
+            };
+            output::emit(g.format, &report)?;
+            eprintln!("netattr: the load at {} did not finish: run 'netattr cleanup' and load again", pins.dir.display());
+            return Ok(ExitCode::from(1));
+        }
+        PinState::Loaded => {}
+    }
+    let inst = pins.open()?;
+    let report = StatusReport {
+        schema: output::SCHEMA,
+        pin_dir: pins.dir.clone(),
+        state: "loaded",
+        loaded_at: Some(unix_time(inst.meta.loaded_at_unix)),
+        layout_version: Some(inst.meta.layout_version),
+        programs: ProgRow::of(&inst),
+        maps: maps(&inst)?,
+        interfaces: interfaces(&inst)?,
+        health: Some(health(&inst)?),
+        pins: pins.present(),
+    };
+    output::emit(g.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn maps(inst: &Instance) -> Result<Vec<MapRow>> {
+    let mut rows = Vec::new();
+    for name in MAPS {
+        let m = MapHandle::from_pinned_path(inst.pins.path(name))?;
+        let entries = match m.map_type() {
+            MapType::RingBuf => None,
+            MapType::Array | MapType::PercpuArray => Some(m.max_entries() as u64),
+            _ => Some(percpu::read_all(&m)?.len() as u64),
+        };
+        let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
+        rows.push(MapRow {
+            name: name.to_string(),
+            kind: format!("{:?}", m.map_type()).to_lowercase(),
+            id,
+            entries,
+            max_entries: m.max_entries(),
+        });
+    }
+    Ok(rows)
+}
+
+fn interfaces(inst: &Instance) -> Result<Vec<IfaceRow>> {
+    let ids = inst.prog_ids();
+    let mut rows = Vec::new();
+    for l in netlink::links()? {
+        let on = |h: Hook| matches!(tc::query(l.index, h), Ok(Some(id)) if ids.contains(&id));
+        let (ingress, egress) = (on(Hook::Ingress), on(Hook::Egress));
+        if ingress || egress {
+            let qdisc_created = iface::record(&inst.attachments, l.index)?
+                .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
+            rows.push(IfaceRow { iface: l.name, ifindex: l.index, ingress, egress, qdisc_created });
+        }
+    }
+    Ok(rows)
+}
+
+fn health(inst: &Instance) -> Result<HealthRow> {
+    let Health { insert_failures, ringbuf_drops } = inst.health()?;
+    let mut unresolved = Counters::default();
+    let mut overflow = Counters::default();
+    for e in percpu::read_all(&inst.stats)? {
+        let target = match key_u64(&e.key) {
+            Some(CGID_UNRESOLVED) => &mut unresolved,
+            Some(CGID_OVERFLOW) => &mut overflow,
+            _ => continue,
+        };
+        for v in &e.values {
+            if let Some(c) = Counters::from_bytes(v) {
+                target.add(&c);
+            }
+        }
+    }
+    Ok(HealthRow {
+        insert_failures,
+        ringbuf_drops,
+        unresolved_bytes: unresolved.total_bytes(),
+        unresolved_packets: unresolved.rx_packets + unresolved.tx_packets,
+        overflow_bytes: overflow.total_bytes(),
+        overflow_packets: overflow.rx_packets + overflow.tx_packets,
+    })
+}

@@ -1,0 +1,28 @@
+//! netattr: per-cgroup network accounting with eBPF. The binary is a thin wrapper around
+//! [`run`]; every subcommand lives in its own module under [`cmd`].
+pub mod bpf;
+pub mod cgroup;
+pub mod cli;
+pub mod cmd;
+pub mod docs;
+pub mod iface;
+pub mod netlink;
+pub mod output;
+pub mod sys;
+pub mod tc;
+
+use std::process::ExitCode;
+
+pub use cli::Cli;
+
+/// Runs one subcommand. Errors are returned to `main`, which prints them once.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // libbpf reports expected conditions (a filter that already exists, a hook with no
+    // qdisc) on stderr; netattr turns what matters into its own one-line errors.
+    if cli.global.verbose {
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, |_, msg| eprint!("libbpf: {msg}"))));
+    } else {
+        libbpf_rs::set_print(None);
+    }
+    cmd::dispatch(cli)
+}

@@ -1,0 +1,93 @@
+//! The one place where `--format` is handled. Every subcommand builds a report value that
+//! serialises to JSON (the documented schema) and knows how to draw itself as a table;
+//! `emit` picks one and writes it to stdout. Diagnostics never come through here.
+use std::io::{self, Write};
+
+use anyhow::Result;
+use clap::ValueEnum;
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+/// Version of the JSON documents; fields may be added within a version, never renamed.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns with human units, for people
+    Table,
+    /// One JSON document (schema in the README), counters as numbers
+    Json,
+}
+
+/// A report a subcommand prints.
+pub trait Report: Serialize {
+    /// The human rendering: one or more tables and lines of text.
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Table => report.render_table(&mut out)?,
+        Format::Json => {
+            serde_json::to_writer(&mut out, report)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A table in netattr's one house style: a header row, no borders, columns separated by
+/// spaces, so that it reads well on a terminal and in `awk`/`grep`.
+pub fn table<I: IntoIterator<Item = &'static str>>(header: I) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
+    t
+}
+
+/// Right-align the given columns (numbers).
+pub fn align_right(t: &mut Table, columns: &[usize]) {
+    for &c in columns {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// Print a table without comfy-table's leading space on each line.
+pub fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
+    for line in t.lines() {
+        writeln!(out, "{}", line.trim_end().strip_prefix(' ').unwrap_or(&line))?;
+    }
+    Ok(())
+}
+
+/// Bytes in IEC units: 1.5 KiB, 20.0 MiB.
+pub fn bytes(n: u64) -> String {
+    humansize::format_size(n, humansize::BINARY)
+}
+
+/// Counts with an SI suffix: 950, 12.3k, 4.5M.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.50 KiB");
+        assert_eq!(count(950), "950");
+        assert_eq!(count(12_345), "12.3k");
+        assert_eq!(count(4_500_000), "4.5M");
+    }
+}

@@ -1,0 +1,266 @@
+//! load / attach / stats / status / detach / cleanup on real traffic.
+use std::collections::HashMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// Per-packet allowance of the truth table (headers, and the acks of the reverse flow).
+const PER_PACKET: u64 = 100;
+
+fn row(stats: &Value, id: u64) -> &Value {
+    stats["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cgroup_id"] == id)
+        .unwrap_or_else(|| panic!("no row for cgroup {id} in {stats}"))
+}
+
+fn n(v: &Value, field: &str) -> u64 {
+    v[field].as_u64().unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+/// bytes >= payload and bytes <= payload + 100 per packet counted in the cell.
+fn assert_cell(what: &str, bytes: u64, packets: u64, payload: u64) {
+    assert!(bytes >= payload, "{what}: {bytes} bytes < payload {payload}: packets lost");
+    assert!(
+        bytes <= payload + PER_PACKET * packets,
+        "{what}: {bytes} bytes > payload {payload} + {PER_PACKET} x {packets} packets: counted twice"
+    );
+}
+
+#[test]
+fn tc_counts_each_sender_once_with_exact_bounds() {
+    let Some(s) = scene(1, false) else { return };
+    let na = &s.na;
+    let c = &s.c[0];
+    let h = s.tree.cgroup("host.slice/sender.service");
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--iface", &c.host_if]).ok();
+    settle();
+
+    const C_TO_H_TCP: u64 = 3_000_000;
+    const H_TO_C_TCP: u64 = 2_000_000;
+    const UDP_COUNT: u64 = 300;
+    const UDP_SIZE: u64 = 1000;
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:5001", c.host_ip)).ready();
+    assert_eq!(c.peer(&format!("tcp-send {}:5001 {C_TO_H_TCP}", c.host_ip)).done(), C_TO_H_TCP);
+    assert_eq!(r.done(), C_TO_H_TCP);
+    let r = c.peer(&format!("tcp-recv {}:5002", c.ip)).ready();
+    Peer::spawn(&h, None, &format!("tcp-send {}:5002 {H_TO_C_TCP}", c.ip)).done();
+    assert_eq!(r.done(), H_TO_C_TCP);
+    let r = Peer::spawn(&h, None, &format!("udp-recv {}:5003 {}", c.host_ip, UDP_COUNT * UDP_SIZE)).ready();
+    c.peer(&format!("udp-send {}:5003 {UDP_COUNT} {UDP_SIZE}", c.host_ip)).done();
+    r.done();
+
+    let stats = na.run(&["stats", "--format", "json"]).ok().json();
+    assert_eq!(stats["schema"], 1);
+    assert_eq!(stats["source"], "tc");
+
+    // At tc a packet belongs to the socket that sent it (accounting.md, rule 2).
+    let cr = row(&stats, c.cgroup.id);
+    assert_eq!(cr["bucket"], "cgroup");
+    assert_eq!(cr["path"].as_str(), Some(c.cgroup.rel.as_str()));
+    let c_payload = C_TO_H_TCP + UDP_COUNT * UDP_SIZE;
+    assert_cell("container tx", n(cr, "tx_bytes"), n(cr, "tx_packets"), c_payload);
+    // Wire packets: at least one per MSS-sized segment and one per datagram.
+    assert!(n(cr, "tx_packets") >= C_TO_H_TCP.div_ceil(1448) + UDP_COUNT, "{cr}");
+    assert_eq!(n(cr, "rx_bytes"), 0, "without an interface owner nothing is the container's rx: {cr}");
+
+    let hr = row(&stats, h.id);
+    assert_eq!(hr["path"].as_str(), Some(h.rel.as_str()));
+    assert_cell("host sender tx", n(hr, "tx_bytes"), n(hr, "tx_packets"), H_TO_C_TCP);
+    assert!(n(hr, "tx_packets") >= H_TO_C_TCP.div_ceil(1448), "{hr}");
+    assert_eq!(n(hr, "rx_bytes"), 0);
+
+    eprintln!(
+        "measured: container tx {} B / {} pkts for payload {c_payload} B; host tx {} B / {} pkts for payload {H_TO_C_TCP} B",
+        n(cr, "tx_bytes"), n(cr, "tx_packets"), n(hr, "tx_bytes"), n(hr, "tx_packets")
+    );
+    // The reserved buckets are always listed.
+    let buckets: Vec<&str> =
+        stats["cgroups"].as_array().unwrap().iter().map(|r| r["bucket"].as_str().unwrap()).collect();
+    assert!(buckets.contains(&"unresolved") && buckets.contains(&"overflow"), "{buckets:?}");
+    let overflow = stats["cgroups"].as_array().unwrap().iter().find(|r| r["bucket"] == "overflow").unwrap();
+    assert!(overflow["cgroup_id"].is_null(), "{overflow}");
+
+    // bpftool reads the same pinned map, per CPU: its sums equal netattr's.
+    let dumped = bpftool_sums(&na.pin("stats_map"));
+    for id in [c.cgroup.id, h.id] {
+        let r = row(&stats, id);
+        let d = &dumped[&id];
+        for (i, f) in ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"].iter().enumerate() {
+            assert_eq!(d[i], n(r, f), "{f} of cgroup {id}: bpftool {d:?} vs netattr {r}");
+        }
+    }
+
+    // The table shows the same rows, with the path.
+    let table = na.run(&["stats"]).ok().stdout;
+    assert!(table.lines().next().unwrap().starts_with("CGROUP_ID"), "{table}");
+    assert!(table.contains(&c.cgroup.rel), "{table}");
+    assert!(table.contains("(unresolved)"), "{table}");
+}
+
+/// cgroup id -> [rx_bytes, tx_bytes, rx_packets, tx_packets] summed over CPUs, from bpftool.
+fn bpftool_sums(pin: &std::path::Path) -> HashMap<u64, [u64; 4]> {
+    let out =
+        Command::new("bpftool").args(["-j", "map", "dump", "pinned"]).arg(pin).output().expect("bpftool");
+    assert!(out.status.success(), "bpftool: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut sums = HashMap::new();
+    for e in v.as_array().unwrap() {
+        let f = &e["formatted"];
+        let key = f["key"].as_u64().unwrap_or_else(|| panic!("bpftool shows no BTF-formatted key: {e}"));
+        let mut s = [0u64; 4];
+        for cpu in f["values"].as_array().unwrap() {
+            for (i, name) in ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"].iter().enumerate() {
+                s[i] += cpu["value"][name]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("bpftool shows no field {name}: {cpu}"));
+            }
+        }
+        sums.insert(key, s);
+    }
+    sums
+}
+
+#[test]
+fn attach_is_idempotent_and_detach_spares_foreign_filters() {
+    let Some(s) = scene(1, false) else { return };
+    let na = &s.na;
+    let c = &s.c[0];
+    na.run(&["load"]).ok();
+    // Someone else's qdisc and filter are already there.
+    sh(&["tc", "qdisc", "add", "dev", &c.host_if, "clsact"]);
+    sh(&[
+        "tc", "filter", "add", "dev", &c.host_if, "ingress", "pref", "60000", "protocol", "all", "u32",
+        "match", "u32", "0", "0", "classid", "1:1",
+    ]);
+
+    let first = na.run(&["attach", "--iface", &c.host_if, "--format", "json"]).ok().json();
+    let results: Vec<&str> =
+        first["hooks"].as_array().unwrap().iter().map(|h| h["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["attached", "attached"]);
+    let again = na.run(&["attach", "--iface", &c.host_if, "--format", "json"]).ok().json();
+    let results: Vec<&str> =
+        again["hooks"].as_array().unwrap().iter().map(|h| h["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["already attached", "already attached"]);
+    for hook in ["ingress", "egress"] {
+        let f = tc_filters(&c.host_if, hook);
+        assert_eq!(f.matches(&format!("tc_{hook}:[")).count(), 1, "one netattr filter on {hook}: {f}");
+    }
+
+    let status = na.run(&["status", "--format", "json"]).ok().json();
+    let ifaces = status["interfaces"].as_array().unwrap();
+    assert_eq!(ifaces.len(), 1, "{status}");
+    assert_eq!(ifaces[0]["iface"], c.host_if.as_str());
+    assert_eq!(ifaces[0]["qdisc_created"], false);
+
+    na.run(&["detach", "--iface", &c.host_if]).ok();
+    let f = tc_filters(&c.host_if, "ingress");
+    assert!(!f.contains("tc_ingress"), "{f}");
+    assert!(f.contains("u32") && f.contains("pref 60000"), "the foreign filter must stay: {f}");
+    assert!(has_clsact(&c.host_if), "the pre-existing qdisc must stay");
+
+    na.run(&["cleanup"]).ok();
+    assert!(tc_filters(&c.host_if, "ingress").contains("u32"));
+    assert!(!na.pin_dir.exists());
+}
+
+#[test]
+fn cleanup_removes_only_what_netattr_created_and_is_idempotent() {
+    let Some(s) = scene(2, false) else { return };
+    let na = &s.na;
+    let c = &s.c[0];
+    let d = &s.c[1];
+    // Nothing loaded yet: cleanup is a quiet no-op.
+    na.run(&["cleanup"]).ok();
+    na.run(&["load"]).ok();
+    assert!(!has_clsact(&c.host_if));
+    na.run(&["attach", "--iface", &c.host_if, "--iface", &d.host_if]).ok();
+    assert!(has_clsact(&c.host_if) && has_clsact(&d.host_if));
+    let status = na.run(&["status", "--format", "json"]).ok().json();
+    assert_eq!(status["interfaces"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status["interfaces"][0]["qdisc_created"], true, "{status}");
+
+    // Detaching one direction keeps the qdisc, detaching the rest removes it.
+    na.run(&["detach", "--iface", &d.host_if, "--direction", "egress"]).ok();
+    assert!(has_clsact(&d.host_if));
+    assert!(tc_filters(&d.host_if, "ingress").contains("tc_ingress"));
+    na.run(&["detach", "--iface", &d.host_if, "--direction", "ingress"]).ok();
+    assert!(!has_clsact(&d.host_if), "netattr's own empty qdisc goes with its last filter");
+
+    let out = na.run(&["cleanup"]).ok();
+    assert!(out.stdout.is_empty(), "cleanup prints diagnostics only: {}", out.stdout);
+    assert!(!has_clsact(&c.host_if), "cleanup removes the qdisc netattr added");
+    assert!(!na.pin_dir.exists(), "no pin left");
+    na.run(&["cleanup"]).ok();
+}
+
+#[test]
+fn all_veth_selects_by_link_kind_not_by_name() {
+    let Some(s) = scene(2, true) else { return };
+    let na = &s.na;
+    let c = &s.c[0];
+    let d = &s.c[1];
+    // A bridge is not a veth, whatever it is called.
+    let br = Bridge::new();
+    na.run(&["load"]).ok();
+    let out = na.run(&["attach", "--all-veth", "--format", "json"]).ok().json();
+    let names: Vec<&str> =
+        out["hooks"].as_array().unwrap().iter().map(|h| h["iface"].as_str().unwrap()).collect();
+    assert!(names.contains(&c.host_if.as_str()) && names.contains(&d.host_if.as_str()), "{names:?}");
+    assert!(!names.contains(&br.name.as_str()), "{names:?}");
+    assert!(!names.contains(&"lo"), "{names:?}");
+    na.run(&["detach", "--all-veth"]).ok();
+    for i in [&c.host_if, &d.host_if] {
+        assert!(!tc_filters(i, "ingress").contains("tc_ingress"));
+        assert!(!has_clsact(i));
+    }
+    na.run(&["attach", "--all-veth"]).ok();
+    na.run(&["detach", "--all"]).ok();
+    assert!(!tc_filters(&c.host_if, "egress").contains("tc_egress"));
+}
+
+/// A bridge interface (not a veth) named like one.
+struct Bridge {
+    name: String,
+}
+
+impl Bridge {
+    fn new() -> Self {
+        let name = format!("veth{}b{}", std::process::id() % 10000, uniq());
+        sh(&["ip", "link", "add", &name, "type", "bridge"]);
+        Bridge { name }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.name]).status();
+    }
+}
+
+#[test]
+fn second_load_keeps_counters_and_reuse_accepts_them() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load", "--max-entries", "64"]).ok();
+    let before = na.run(&["status", "--format", "json"]).ok().json();
+    na.run(&["load"]).fails_with("already loaded");
+    let reused = na.run(&["load", "--reuse", "--format", "json"]).ok().json();
+    assert_eq!(reused["reused"], true);
+    assert_eq!(reused["max_entries"], 64);
+    let after = na.run(&["status", "--format", "json"]).ok().json();
+    assert_eq!(before["programs"], after["programs"], "programs were not replaced");
+    assert_eq!(before["loaded_at"], after["loaded_at"]);
+    let stats_map =
+        &after["maps"].as_array().unwrap().iter().find(|m| m["name"] == "stats_map").unwrap().clone();
+    assert_eq!(stats_map["max_entries"], 66, "64 + the two reserved buckets");
+    // Pins are root-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&na.pin_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -1,0 +1,413 @@
+//! Test fixtures on the real kernel. Every fixture is uniquely named, owned by the test
+//! that made it, and removed by its Drop on every exit path (panics included).
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_netattr");
+
+/// Tests that act host-wide (every veth, the cgroup2 root) take this exclusively; all
+/// others share it.
+static HOST_WIDE: RwLock<()> = RwLock::new(());
+
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    HOST_WIDE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    HOST_WIDE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// True when this process may touch the kernel. Skipping is an error when CI is set.
+pub fn privileged() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        if std::env::var_os("CI").is_some() {
+            panic!("privileged test skipped in CI: run the tests as root");
+        }
+        eprintln!("skipped: needs root");
+    }
+    root
+}
+
+/// A number unique within this test process.
+pub fn uniq() -> u32 {
+    static N: AtomicU32 = AtomicU32::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn pid() -> u32 {
+    std::process::id()
+}
+
+/// Runs a setup command, panicking with its stderr if it fails.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn quiet(args: &[&str]) {
+    let _ = Command::new(args[0]).args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
+/// The outcome of one netattr invocation.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "netattr failed: stdout={} stderr={}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Exit code 1, one line on stderr containing `text`, nothing on stdout.
+    pub fn fails_with(self, text: &str) -> Self {
+        assert_eq!(self.code, 1, "expected exit 1: {self:?}");
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}: {}", self.stderr);
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "want one line: {}", self.stderr);
+        assert!(self.stderr.starts_with("netattr: "), "{}", self.stderr);
+        assert!(self.stdout.is_empty(), "stdout must stay clean on error: {}", self.stdout);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+pub fn run_cmd(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("running netattr");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A netattr instance in its own pin directory; Drop runs `cleanup` and removes the pins.
+pub struct Netattr {
+    pub pin_dir: PathBuf,
+}
+
+impl Netattr {
+    pub fn new() -> Self {
+        ensure_bpffs();
+        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/netattr-test-{}-{}", pid(), uniq()));
+        let n = Netattr { pin_dir };
+        n.purge();
+        n
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).arg("--pin-dir").arg(&self.pin_dir).env_remove("NETATTR_PIN_DIR");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_cmd(&mut self.cmd(args))
+    }
+
+    pub fn pin(&self, name: &str) -> PathBuf {
+        self.pin_dir.join(name)
+    }
+
+    fn purge(&self) {
+        let _ = self.run(&["cleanup"]);
+        if let Ok(entries) = fs::read_dir(&self.pin_dir) {
+            for e in entries.flatten() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        let _ = fs::remove_dir(&self.pin_dir);
+    }
+}
+
+impl Drop for Netattr {
+    fn drop(&mut self) {
+        self.purge();
+    }
+}
+
+pub fn ensure_bpffs() {
+    let out = sh(&["stat", "-f", "-c", "%T", "/sys/fs/bpf"]);
+    if out.trim() != "bpf_fs" {
+        quiet(&["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"]);
+    }
+}
+
+/// A network namespace.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new() -> Self {
+        let name = format!("netattr-test-{}-{}", pid(), uniq());
+        quiet(&["ip", "netns", "del", &name]);
+        sh(&["ip", "netns", "add", &name]);
+        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        Netns { name }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        quiet(&["ip", "netns", "del", &self.name]);
+    }
+}
+
+/// The cgroup2 mount, as netattr finds it.
+pub fn cgroup2() -> PathBuf {
+    netattr::cgroup::mount_point().expect("a cgroup2 mount")
+}
+
+/// A test-owned cgroup subtree: <cgroup2>/netattr-test-PID-N. Drop kills what runs in it
+/// and removes it.
+pub struct CgroupTree {
+    pub root: PathBuf,
+}
+
+impl CgroupTree {
+    pub fn new() -> Self {
+        let root = cgroup2().join(format!("netattr-test-{}-{}", pid(), uniq()));
+        let t = CgroupTree { root };
+        t.remove();
+        fs::create_dir_all(&t.root).expect("creating the test cgroup tree");
+        t
+    }
+
+    /// A cgroup at `rel` below the tree root (parents made as needed).
+    pub fn cgroup(&self, rel: &str) -> Cgroup {
+        let path = self.root.join(rel);
+        fs::create_dir_all(&path).expect("creating a test cgroup");
+        let id = netattr::cgroup::id_of(&path).expect("cgroup id");
+        let rel_to_mount = format!("/{}", path.strip_prefix(cgroup2()).unwrap().display());
+        Cgroup { path, id, rel: rel_to_mount }
+    }
+
+    /// A cgroup named like a Docker container's under the systemd driver.
+    pub fn docker_like(&self) -> Cgroup {
+        let hex: String =
+            (0..4).map(|i| format!("{:016x}", (pid() as u64) << 32 | (uniq() as u64) << 8 | i)).collect();
+        self.cgroup(&format!("system.slice/docker-{hex}.scope"))
+    }
+
+    fn remove(&self) {
+        if !self.root.exists() {
+            return;
+        }
+        let mut dirs = vec![];
+        collect_dirs(&self.root, &mut dirs);
+        for d in dirs.iter().rev() {
+            let _ = fs::write(d.join("cgroup.kill"), "1");
+        }
+        for d in dirs.iter().rev() {
+            for _ in 0..50 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn collect_dirs(d: &Path, out: &mut Vec<PathBuf>) {
+    out.push(d.to_path_buf());
+    if let Ok(rd) = fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_dirs(&e.path(), out);
+            }
+        }
+    }
+}
+
+impl Drop for CgroupTree {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    pub path: PathBuf,
+    pub id: u64,
+    /// Path relative to the cgroup2 mount, as netattr prints it.
+    pub rel: String,
+}
+
+/// A stand-in for a container: a network namespace joined to the host by a veth pair,
+/// and a cgroup for its processes.
+pub struct Container {
+    pub host_if: String,
+    pub host_ip: String,
+    pub ip: String,
+    pub cgroup: Cgroup,
+    pub ns: Netns,
+}
+
+impl Container {
+    pub fn new(tree: &CgroupTree) -> Self {
+        let ns = Netns::new();
+        let n = uniq();
+        let host_if = format!("nat{}x{}", pid() % 10000, n);
+        // A /24 per container inside 10.231.0.0/16, distinct within this test process.
+        let subnet = ((pid() % 50) * 5 + n) % 250;
+        let (host_ip, ip) = (format!("10.231.{subnet}.1"), format!("10.231.{subnet}.2"));
+        quiet(&["ip", "link", "del", &host_if]);
+        sh(&["ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns.name]);
+        sh(&["ip", "addr", "add", &format!("{host_ip}/24"), "dev", &host_if]);
+        sh(&["ip", "link", "set", &host_if, "up"]);
+        sh(&["ip", "-n", &ns.name, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        sh(&["ip", "-n", &ns.name, "link", "set", "eth0", "up"]);
+        Container { host_if, host_ip, ip, cgroup: tree.docker_like(), ns }
+    }
+
+    pub fn peer(&self, spec: &str) -> Peer {
+        Peer::spawn(&self.cgroup, Some(&self.ns.name), spec)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        quiet(&["ip", "link", "del", &self.host_if]);
+    }
+}
+
+/// A running traffic peer (see peer.rs).
+pub struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    /// Starts the peer in `cgroup`, inside network namespace `netns` if given.
+    pub fn spawn(cgroup: &Cgroup, netns: Option<&str>, spec: &str) -> Peer {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        cmd.args(["--exact", "peer::peer", "--nocapture", "--test-threads=1"])
+            .env(crate::peer::ENV, spec)
+            .stdout(Stdio::piped());
+        let procs =
+            std::ffi::CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
+                .unwrap();
+        unsafe {
+            cmd.pre_exec(move || {
+                // Only async-signal-safe calls between fork and exec.
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let ok = libc::write(fd, b"0\n".as_ptr().cast(), 2) == 2;
+                libc::close(fd);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = cmd.spawn().expect("spawning a traffic peer");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Peer { child, out }
+    }
+
+    fn line(&mut self, prefix: &str) -> String {
+        let mut l = String::new();
+        loop {
+            l.clear();
+            if self.out.read_line(&mut l).unwrap_or(0) == 0 {
+                panic!("traffic peer ended without '{prefix}'");
+            }
+            // libtest prints `test peer::peer ... ` before the peer's own output.
+            if let Some(at) = l.find(prefix) {
+                return l[at + prefix.len()..].trim().to_string();
+            }
+        }
+    }
+
+    /// Waits until a receiver is bound.
+    pub fn ready(mut self) -> Self {
+        self.line("PEER ready");
+        self
+    }
+
+    /// Waits for the peer to finish; returns the bytes it moved.
+    pub fn done(mut self) -> u64 {
+        let n = self.line("PEER done").parse().expect("a byte count");
+        let status = self.child.wait().expect("waiting for a peer");
+        assert!(status.success(), "peer failed: {status}");
+        n
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tc filter listing of one hook, as `tc filter show` prints it.
+pub fn tc_filters(iface: &str, hook: &str) -> String {
+    let out = Command::new("tc").args(["filter", "show", "dev", iface, hook]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn has_clsact(iface: &str) -> bool {
+    sh(&["tc", "qdisc", "show", "dev", iface]).contains("clsact")
+}
+
+/// Waits for a `Container`'s host-side interface to carry the stack's own early packets
+/// (IPv6 neighbour discovery) so that a test's counts are not disturbed by them later.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+enum Lock {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+/// What most tests start from: a netattr instance, a cgroup tree and `n` containers.
+/// Fields drop in order: containers, then their cgroups, then the instance, then the lock.
+pub struct Scene {
+    pub c: Vec<Container>,
+    pub tree: CgroupTree,
+    pub na: Netattr,
+    _lock: Lock,
+}
+
+/// None when the test must skip (not root, and CI unset). `host_wide` tests run alone.
+pub fn scene(containers: usize, host_wide: bool) -> Option<Scene> {
+    if !privileged() {
+        return None;
+    }
+    let _lock = if host_wide { Lock::Exclusive(exclusive()) } else { Lock::Shared(shared()) };
+    let na = Netattr::new();
+    let tree = CgroupTree::new();
+    let c = (0..containers).map(|_| Container::new(&tree)).collect();
+    Some(Scene { c, tree, na, _lock })
+}

@@ -1,0 +1,8 @@
+//! netattr's integration tests: real BPF programs, network namespaces, veths, cgroups and
+//! traffic on the running kernel. Run as root; with CI set, a skipped test is a failure.
+mod harness;
+mod peer;
+
+mod core;
+mod docs;
+mod errors;

@@ -1,0 +1,113 @@
+//! A traffic peer: the test binary runs itself as `<exe> --exact peer::peer` with
+//! NETATTR_TEST_PEER set, inside a test network namespace and cgroup, so traffic comes
+//! from a process whose cgroup the test controls, with exactly known payloads.
+//!
+//! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `udp-recv ADDR BYTES`,
+//! `udp-send ADDR COUNT SIZE`. Receivers print `PEER ready` once bound; every peer prints
+//! `PEER done N` (bytes moved) and exits. A watchdog ends any peer after 30 s.
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+pub const ENV: &str = "NETATTR_TEST_PEER";
+
+#[test]
+fn peer() {
+    let Ok(spec) = std::env::var(ENV) else { return };
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(30));
+        eprintln!("peer: watchdog: giving up after 30 s");
+        std::process::exit(3);
+    });
+    match run(&spec) {
+        Ok(n) => {
+            println!("PEER done {n}");
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("peer {spec}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn ready() {
+    println!("PEER ready");
+    let _ = std::io::stdout().flush();
+}
+
+fn run(spec: &str) -> std::io::Result<u64> {
+    let w: Vec<&str> = spec.split_whitespace().collect();
+    let addr = |i: usize| -> std::io::Result<SocketAddr> {
+        w.get(i).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad address"))
+    };
+    let num = |i: usize| -> u64 { w.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
+    match w.first().copied() {
+        Some("tcp-recv") => {
+            let l = TcpListener::bind(addr(1)?)?;
+            ready();
+            let (mut s, _) = l.accept()?;
+            let mut buf = vec![0u8; 1 << 16];
+            let mut n = 0u64;
+            loop {
+                match s.read(&mut buf)? {
+                    0 => break,
+                    k => n += k as u64,
+                }
+            }
+            s.shutdown(Shutdown::Both).ok();
+            Ok(n)
+        }
+        Some("tcp-send") => {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut s = loop {
+                match TcpStream::connect(addr(1)?) {
+                    Ok(s) => break s,
+                    Err(e) if Instant::now() > deadline => return Err(e),
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            };
+            let total = num(2);
+            let chunk = vec![0x5au8; 1 << 16];
+            let mut left = total;
+            while left > 0 {
+                let k = left.min(chunk.len() as u64) as usize;
+                s.write_all(&chunk[..k])?;
+                left -= k as u64;
+            }
+            s.shutdown(Shutdown::Write)?;
+            // Wait for the receiver to close, so the whole exchange is over when we exit.
+            let mut sink = [0u8; 64];
+            while s.read(&mut sink)? > 0 {}
+            Ok(total)
+        }
+        Some("udp-recv") => {
+            let sock = UdpSocket::bind(addr(1)?)?;
+            sock.set_read_timeout(Some(Duration::from_secs(3)))?;
+            ready();
+            let want = num(2);
+            let mut n = 0u64;
+            let mut buf = vec![0u8; 65536];
+            while n < want {
+                match sock.recv(&mut buf) {
+                    Ok(k) => n += k as u64,
+                    Err(_) => break,
+                }
+            }
+            Ok(n)
+        }
+        Some("udp-send") => {
+            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            let (count, size) = (num(2), num(3) as usize);
+            let buf = vec![0xa5u8; size];
+            for i in 0..count {
+                sock.send_to(&buf, addr(1)?)?;
+                if i % 16 == 15 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            Ok(count * size as u64)
+        }
+        _ => Err(std::io::Error::other(format!("unknown peer spec '{spec}'"))),
+    }
+}
