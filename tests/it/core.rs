@@ -96,11 +96,37 @@ fn tc_counts_each_sender_once_with_exact_bounds() {
         }
     }
 
+    // Each cgroup was announced once on the first-seen ring buffer, with the hook it came in on.
+    let seen = first_seen(&na.pin("events"));
+    for id in [c.cgroup.id, h.id] {
+        assert_eq!(seen.iter().filter(|(i, _)| *i == id).count(), 1, "cgroup {id} in {seen:?}");
+    }
+    assert!(seen.iter().all(|(_, hook)| *hook == 1 || *hook == 2), "{seen:?}");
+
     // The table shows the same rows, with the path.
     let table = na.run(&["stats"]).ok().stdout;
     assert!(table.lines().next().unwrap().starts_with("CGROUP_ID"), "{table}");
     assert!(table.contains(&c.cgroup.rel), "{table}");
     assert!(table.contains("(unresolved)"), "{table}");
+}
+
+/// (cgroup id, hook) of every record waiting in the pinned `events` ring buffer.
+fn first_seen(pin: &std::path::Path) -> Vec<(u64, u32)> {
+    use std::sync::{Arc, Mutex};
+    let map = libbpf_rs::MapHandle::from_pinned_path(pin).expect("the pinned events map");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut b = libbpf_rs::RingBufferBuilder::new();
+    b.add(&map, move |d: &[u8]| {
+        let id = u64::from_ne_bytes(d[0..8].try_into().unwrap());
+        let hook = u32::from_ne_bytes(d[20..24].try_into().unwrap());
+        sink.lock().unwrap().push((id, hook));
+        0
+    })
+    .unwrap();
+    b.build().unwrap().consume().unwrap();
+    let v = seen.lock().unwrap().clone();
+    v
 }
 
 /// cgroup id -> [rx_bytes, tx_bytes, rx_packets, tx_packets] summed over CPUs, from bpftool.

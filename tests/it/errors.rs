@@ -83,6 +83,9 @@ fn host_without_cgroup2_fails_loudly_and_changes_nothing() {
     };
     inner(&["load"]).fails_with("no cgroup2 filesystem is mounted");
     assert!(!na.pin_dir.exists(), "load left a pin directory behind");
+    // Loaded on the host, read where cgroup2 is missing.
+    na.run(&["load"]).ok();
+    inner(&["stats"]).fails_with("no cgroup2 filesystem is mounted");
     let r = inner(&["check"]);
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("cgroup2") && r.stdout.contains("FAIL"), "{}", r.stdout);
