@@ -5,12 +5,12 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 1
+#define NETATTR_LAYOUT_VERSION 2
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
-/* Reserved keys of the counter maps, inserted by `netattr load`. */
-#define CGID_UNRESOLVED 0ULL          /* the packet's owner could not be told */
-#define CGID_OVERFLOW 0xffffffffffffffffULL /* the map was full: counted here */
+/* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
+#define CGID_UNRESOLVED 0ULL                 /* the packet's owner could not be told */
+#define CGID_OVERFLOW 0xffffffffffffffffULL  /* the map was full: counted here */
 
 struct counters {
 	__u64 rx_bytes;
@@ -19,13 +19,38 @@ struct counters {
 	__u64 tx_packets;
 };
 
+/* Key of iface_stats (tc source): who, on which interface. */
+struct iface_key {
+	__u64 cgroup_id;
+	__u32 ifindex;
+	__u32 _pad;
+};
+
+/* Which hooks a counter comes from. Sources are never added together. */
+enum netattr_source {
+	SOURCE_TC = 1,
+	SOURCE_SOCKET = 2,
+};
+
+/* Key of port_stats: who, which protocol, which service port, from which source. */
+struct port_key {
+	__u64 cgroup_id;
+	__u16 port;    /* the service port: the smaller of source and destination port */
+	__u8 proto;    /* IPPROTO_* */
+	__u8 source;   /* enum netattr_source */
+	__u32 _pad;
+};
+
 /* Where a first sighting happened. */
 enum netattr_hook {
 	HOOK_TC_INGRESS = 1,
 	HOOK_TC_EGRESS = 2,
+	HOOK_SOCK_INGRESS = 3,
+	HOOK_SOCK_EGRESS = 4,
 };
 
-/* One record in the `events` ring buffer: a cgroup id counted for the first time. */
+/* One record in the `events` ring buffer: a cgroup id counted for the first time by one
+ * source (stats_map for tc, sock_stats for socket). */
 struct first_seen {
 	__u64 cgroup_id;
 	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() */
@@ -35,7 +60,7 @@ struct first_seen {
 
 /* Index 0 of the per-CPU `health` array. */
 struct health {
-	__u64 insert_failures; /* a new key did not fit: counted under CGID_OVERFLOW */
+	__u64 insert_failures; /* a new key did not fit: counted under the overflow key */
 	__u64 ringbuf_drops;   /* a first-seen event did not fit in `events` */
 };
 
@@ -46,8 +71,10 @@ struct meta {
 	__u32 layout_version;
 	__u64 loaded_at_unix;  /* seconds */
 	__u32 max_entries;     /* what the user asked for, without the reserved keys */
-	__u32 _pad;
+	__u32 flags;           /* META_* */
 };
+
+#define META_PORTS (1u << 0) /* the per-port breakdown is counted */
 
 /* Userspace bookkeeping, one entry per interface netattr attached to. */
 #define ATTACH_INGRESS (1u << 0)

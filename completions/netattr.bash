@@ -103,7 +103,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__attach)
-            opts="-i -o -v -h -V --all-veth --iface --direction --pin-dir --format --verbose --help --version"
+            opts="-i -o -v -h -V --all-veth --iface --cgroup --direction --pin-dir --format --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +114,10 @@ _netattr() {
                     return 0
                     ;;
                 -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -219,7 +223,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__detach)
-            opts="-i -o -v -h -V --all-veth --iface --all --direction --pin-dir --format --verbose --help --version"
+            opts="-i -o -v -h -V --all-veth --iface --cgroup --all --direction --pin-dir --format --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,7 +401,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --pin-dir --format --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --no-ports --pin-dir --format --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,12 +431,20 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --sort --top --pin-dir --format --verbose --help --version"
+            opts="-o -v -h -V --source --by --sort --top --pin-dir --format --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --source)
+                    COMPREPLY=($(compgen -W "tc socket" -- "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "cgroup iface port" -- "${cur}"))
+                    return 0
+                    ;;
                 --sort)
                     COMPREPLY=($(compgen -W "rx tx total" -- "${cur}"))
                     return 0

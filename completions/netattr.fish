@@ -50,32 +50,40 @@ complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Dir
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-ports -d 'Do not count the per-port breakdown (saves its work on every packet)'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand attach" -s i -l iface -d 'An interface by name (repeatable)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -s i -l iface -d 'tc: an interface by name (repeatable)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l cgroup -d 'socket: attach the cgroup_skb programs to this cgroup, a path below the cgroup2 mount (default: the mount\'s root, i.e. every socket on the host)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l direction -d 'Which hooks to attach' -r -f -a "ingress\t''
 egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'"
-complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'Every interface of link kind veth in this network namespace'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand detach" -s i -l iface -d 'An interface by name (repeatable)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -s i -l iface -d 'tc: an interface by name (repeatable)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l direction -d 'Which hooks to detach' -r -f -a "ingress\t''
 egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'"
-complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'Every interface of link kind veth in this network namespace'
-complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all -d 'Every interface that carries a filter of this netattr instance'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l cgroup -d 'socket: detach the cgroup_skb programs from their cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all -d 'Everything this instance attached: every interface and the cgroup'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l source -d 'Which counters to read (default: socket when attached to a cgroup, else tc). Sources are never added together' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
+socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l by -d 'One row per cgroup, per (cgroup, interface) (tc only), or per (cgroup, protocol, service port)' -r -f -a "cgroup\t''
+iface\t''
+port\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order of the rows' -r -f -a "rx\t''
 tx\t''
 total\t''"

@@ -53,6 +53,21 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The directory of the cgroup named by `arg`: a path below the cgroup2 mount
+/// ("/system.slice"), or a full path that lies under it.
+pub fn dir_of(mount: &Path, arg: &str) -> Result<PathBuf> {
+    let p = Path::new(arg);
+    let dir = if p.starts_with(mount) { p.to_path_buf() } else { mount.join(arg.trim_start_matches('/')) };
+    if p.components().any(|c| c == std::path::Component::ParentDir) || !dir.is_dir() {
+        bail!(
+            "no cgroup '{arg}' under the cgroup2 mount {}: give a path such as /system.slice (see 'ls {}')",
+            mount.display(),
+            mount.display()
+        );
+    }
+    Ok(dir)
+}
+
 /// The id of the cgroup at `dir` (its inode number).
 pub fn id_of(dir: &Path) -> io::Result<u64> {
     Ok(fs::metadata(dir)?.ino())

@@ -68,30 +68,40 @@ pub struct LoadArgs {
     /// If netattr is already loaded, keep its pinned maps and counters and exit 0
     #[arg(long)]
     pub reuse: bool,
+    /// Do not count the per-port breakdown (saves its work on every packet)
+    #[arg(long)]
+    pub no_ports: bool,
 }
 
 #[derive(Debug, Args)]
-#[group(id = "target", required = true, multiple = false)]
+#[group(id = "target", required = true, multiple = true)]
 pub struct IfaceSelection {
-    /// Every interface of link kind veth in this network namespace
-    #[arg(long)]
+    /// tc: every interface of link kind veth in this network namespace
+    #[arg(long, conflicts_with = "ifaces")]
     pub all_veth: bool,
-    /// An interface by name (repeatable)
+    /// tc: an interface by name (repeatable)
     #[arg(long = "iface", short = 'i', value_name = "NAME")]
     pub ifaces: Vec<String>,
+    /// socket: attach the cgroup_skb programs to this cgroup, a path below the cgroup2
+    /// mount (default: the mount's root, i.e. every socket on the host)
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
+    pub cgroup: Option<String>,
 }
 
 #[derive(Debug, Args)]
-#[group(id = "detach_target", required = true, multiple = false)]
+#[group(id = "detach_target", required = true, multiple = true)]
 pub struct DetachSelection {
-    /// Every interface of link kind veth in this network namespace
-    #[arg(long)]
+    /// tc: every interface of link kind veth in this network namespace
+    #[arg(long, conflicts_with = "ifaces")]
     pub all_veth: bool,
-    /// An interface by name (repeatable)
+    /// tc: an interface by name (repeatable)
     #[arg(long = "iface", short = 'i', value_name = "NAME")]
     pub ifaces: Vec<String>,
-    /// Every interface that carries a filter of this netattr instance
+    /// socket: detach the cgroup_skb programs from their cgroup
     #[arg(long)]
+    pub cgroup: bool,
+    /// Everything this instance attached: every interface and the cgroup
+    #[arg(long, conflicts_with_all = ["all_veth", "ifaces", "cgroup"])]
     pub all: bool,
 }
 
@@ -131,12 +141,27 @@ impl Direction {
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// Which counters to read (default: socket when attached to a cgroup, else tc).
+    /// Sources are never added together.
+    #[arg(long, value_enum)]
+    pub source: Option<crate::bpf::Source>,
+    /// One row per cgroup, per (cgroup, interface) (tc only), or per (cgroup, protocol,
+    /// service port)
+    #[arg(long, value_enum, default_value_t = By::Cgroup)]
+    pub by: By,
     /// Order of the rows
     #[arg(long, value_enum, default_value_t = SortKey::Total)]
     pub sort: SortKey,
     /// Print only the first N rows (the unresolved and overflow buckets are always shown)
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    Cgroup,
+    Iface,
+    Port,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

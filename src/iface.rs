@@ -25,6 +25,9 @@ pub fn select(all_veth: bool, names: &[String]) -> Result<Vec<Link>> {
     for n in names {
         validate_name(n)?;
     }
+    if !all_veth && names.is_empty() {
+        return Ok(vec![]);
+    }
     let links = netlink::links()?;
     if all_veth {
         return Ok(links.into_iter().filter(Link::is_veth).collect());
@@ -53,10 +56,14 @@ pub fn save(map: &MapHandle, ifindex: u32, rec: &Attachment) -> Result<()> {
 }
 
 pub fn forget(map: &MapHandle, ifindex: u32) -> Result<()> {
-    match map.delete(&ifindex.to_ne_bytes()) {
-        Ok(()) => Ok(()),
+    delete(map, &ifindex.to_ne_bytes()).context("removing an attachment record")
+}
+
+/// Deletes a key; a key that is not there is not an error.
+fn delete(map: &MapHandle, key: &[u8]) -> libbpf_rs::Result<()> {
+    match map.delete(key) {
         Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).context("removing an attachment record"),
+        r => r,
     }
 }
 
@@ -69,4 +76,19 @@ pub fn records(map: &MapHandle) -> Result<Vec<(u32, Attachment)>> {
             Some((idx, Attachment::from_bytes(e.values.first()?)?))
         })
         .collect())
+}
+
+/// Records (or, with None, forgets) the owner cgroup of an interface for the tc programs.
+pub fn set_owner(map: &MapHandle, ifindex: u32, owner: Option<u64>) -> Result<()> {
+    let key = ifindex.to_ne_bytes();
+    match owner {
+        Some(id) => map.update(&key, &id.to_ne_bytes(), MapFlags::ANY).context("writing iface_owner"),
+        None => delete(map, &key).context("removing from iface_owner"),
+    }
+}
+
+/// The recorded owner cgroup of an interface.
+pub fn owner(map: &MapHandle, ifindex: u32) -> Option<u64> {
+    let v = map.lookup(&ifindex.to_ne_bytes(), MapFlags::ANY).ok()??;
+    Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?))
 }

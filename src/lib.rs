@@ -8,6 +8,8 @@ pub mod docs;
 pub mod iface;
 pub mod netlink;
 pub mod output;
+pub mod owner;
+pub mod sock;
 pub mod sys;
 pub mod tc;
 

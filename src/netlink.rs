@@ -13,6 +13,8 @@ pub struct Link {
     pub name: String,
     /// IFLA_INFO_KIND: "veth", "bridge", ...; None for physical devices and loopback.
     pub kind: Option<String>,
+    /// IFLA_LINK: for a veth, its peer's ifindex (in the peer's network namespace).
+    pub peer: Option<u32>,
 }
 
 impl Link {
@@ -84,10 +86,11 @@ pub fn links() -> Result<Vec<Link>> {
 }
 
 fn link_from(msg: LinkMessage) -> Link {
-    let mut link = Link { index: msg.header.index, name: String::new(), kind: None };
+    let mut link = Link { index: msg.header.index, name: String::new(), kind: None, peer: None };
     for attr in msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => link.name = n,
+            LinkAttribute::Link(p) => link.peer = Some(p),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {

@@ -2,12 +2,97 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
-/// Keys `load` inserts into every counter map so that the fallbacks always exist.
+/// Keys `load` inserts into the per-cgroup counter maps so that the fallbacks always exist.
 pub const RESERVED_KEYS: [u64; 2] = [CGID_UNRESOLVED, CGID_OVERFLOW];
+/// `meta.flags`: the per-port breakdown is counted.
+pub const META_PORTS: u32 = 1 << 0;
+
+/// Which hooks a counter comes from (`enum netattr_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// clsact classifiers on interfaces (L2 bytes)
+    Tc,
+    /// cgroup_skb programs on a cgroup (L3 bytes)
+    Socket,
+}
+
+impl Source {
+    pub fn code(self) -> u8 {
+        match self {
+            Source::Tc => 1,
+            Source::Socket => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Tc => "tc",
+            Source::Socket => "socket",
+        }
+    }
+}
+
+/// `struct iface_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfaceKey {
+    pub cgroup_id: u64,
+    pub ifindex: u32,
+}
+
+impl IfaceKey {
+    pub const SIZE: usize = 16;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(IfaceKey { cgroup_id: u64_at(b, 0)?, ifindex: u32_at(b, 8)? })
+    }
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&self.cgroup_id.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.ifindex.to_ne_bytes());
+        b
+    }
+}
+
+/// `struct port_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortKey {
+    pub cgroup_id: u64,
+    pub port: u16,
+    pub proto: u8,
+    pub source: u8,
+}
+
+impl PortKey {
+    pub const SIZE: usize = 16;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(PortKey {
+            cgroup_id: u64_at(b, 0)?,
+            port: u16::from_ne_bytes(b.get(8..10)?.try_into().ok()?),
+            proto: *b.get(10)?,
+            source: *b.get(11)?,
+        })
+    }
+}
+
+/// A protocol number as people say it.
+pub fn proto_name(p: u8) -> String {
+    match p {
+        0 => "-".into(),
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        58 => "icmpv6".into(),
+        132 => "sctp".into(),
+        n => n.to_string(),
+    }
+}
 
 pub const ATTACH_INGRESS: u32 = 1 << 0;
 pub const ATTACH_EGRESS: u32 = 1 << 1;
@@ -79,6 +164,7 @@ pub struct Meta {
     pub layout_version: u32,
     pub loaded_at_unix: u64,
     pub max_entries: u32,
+    pub flags: u32,
 }
 
 impl Meta {
@@ -90,6 +176,7 @@ impl Meta {
             layout_version: u32_at(b, 4)?,
             loaded_at_unix: u64_at(b, 1)?,
             max_entries: u32_at(b, 16)?,
+            flags: u32_at(b, 20)?,
         })
     }
 
@@ -99,6 +186,7 @@ impl Meta {
         b[4..8].copy_from_slice(&self.layout_version.to_ne_bytes());
         b[8..16].copy_from_slice(&self.loaded_at_unix.to_ne_bytes());
         b[16..20].copy_from_slice(&self.max_entries.to_ne_bytes());
+        b[20..24].copy_from_slice(&self.flags.to_ne_bytes());
         b
     }
 }
@@ -141,6 +229,8 @@ mod tests {
         assert_eq!(size_of::<types::meta>(), Meta::SIZE);
         assert_eq!(size_of::<types::attachment>(), Attachment::SIZE);
         assert_eq!(size_of::<types::health>(), 16);
+        assert_eq!(size_of::<types::iface_key>(), IfaceKey::SIZE);
+        assert_eq!(size_of::<types::port_key>(), PortKey::SIZE);
     }
 
     #[test]
@@ -152,7 +242,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_short_input() {
-        let m = Meta { magic: MAGIC, layout_version: 1, loaded_at_unix: 42, max_entries: 7 };
+        let m = Meta { magic: MAGIC, layout_version: 1, loaded_at_unix: 42, max_entries: 7, flags: 1 };
+        let k = IfaceKey { cgroup_id: 9, ifindex: 3 };
+        assert_eq!(IfaceKey::from_bytes(&k.to_bytes()), Some(k));
+        assert_eq!(PortKey::from_bytes(&[0u8; 11]), None);
         assert_eq!(Meta::from_bytes(&m.to_bytes()), Some(m));
         let a = Attachment { flags: 5, ifname: "veth-with-a-very-long-name".into() };
         assert_eq!(Attachment::from_bytes(&a.to_bytes()).unwrap().ifname, "veth-with-a-ver");

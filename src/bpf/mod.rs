@@ -9,5 +9,5 @@ pub mod skel {
     include!(concat!(env!("OUT_DIR"), "/netattr.skel.rs"));
 }
 
-pub use layout::{Attachment, Counters, Health, Meta};
+pub use layout::{Attachment, Counters, Health, Meta, Source};
 pub use pins::{Instance, PinState, Pins};

@@ -104,3 +104,19 @@ fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {
 pub fn key_u64(key: &[u8]) -> Option<u64> {
     Some(u64::from_ne_bytes(key.get(..8)?.try_into().ok()?))
 }
+
+/// Every entry of a counter map, its per-CPU values summed: (key bytes, counters).
+pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, crate::bpf::Counters)>> {
+    Ok(read_all(map)?
+        .into_iter()
+        .map(|e| {
+            let mut sum = crate::bpf::Counters::default();
+            for v in &e.values {
+                if let Some(c) = crate::bpf::Counters::from_bytes(v) {
+                    sum.add(&c);
+                }
+            }
+            (e.key, sum)
+        })
+        .collect())
+}

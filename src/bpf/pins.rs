@@ -14,8 +14,20 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 5] = ["stats_map", "events", "health", "attachments", "meta"];
-pub const PROGS: [&str; 2] = ["tc_ingress", "tc_egress"];
+pub const MAPS: [&str; 9] = [
+    "stats_map",
+    "sock_stats",
+    "iface_stats",
+    "port_stats",
+    "iface_owner",
+    "events",
+    "health",
+    "attachments",
+    "meta",
+];
+pub const PROGS: [&str; 4] = ["tc_ingress", "tc_egress", "sock_ingress", "sock_egress"];
+/// Pinned bpf_links of the socket programs on a cgroup, present while attached there.
+pub const LINKS: [&str; 2] = ["sock_ingress_link", "sock_egress_link"];
 
 #[derive(Debug, Clone)]
 pub struct Pins {
@@ -42,7 +54,13 @@ impl Pins {
 
     /// Names of netattr's pins that exist, in pinning order.
     pub fn present(&self) -> Vec<String> {
-        PROGS.iter().chain(MAPS.iter()).filter(|n| self.path(n).exists()).map(|n| n.to_string()).collect()
+        PROGS
+            .iter()
+            .chain(MAPS.iter())
+            .chain(LINKS.iter())
+            .filter(|n| self.path(n).exists())
+            .map(|n| n.to_string())
+            .collect()
     }
 
     pub fn state(&self) -> PinState {
@@ -138,10 +156,16 @@ impl Pins {
             pins: self.clone(),
             meta,
             stats: map("stats_map")?,
+            sock_stats: map("sock_stats")?,
+            iface_stats: map("iface_stats")?,
+            port_stats: map("port_stats")?,
+            iface_owner: map("iface_owner")?,
             health: map("health")?,
             attachments: map("attachments")?,
             tc_ingress: prog("tc_ingress")?,
             tc_egress: prog("tc_egress")?,
+            sock_ingress: prog("sock_ingress")?,
+            sock_egress: prog("sock_egress")?,
         })
     }
 }
@@ -150,16 +174,32 @@ impl Pins {
 pub struct Instance {
     pub pins: Pins,
     pub meta: Meta,
+    /// tc source, per cgroup.
     pub stats: MapHandle,
+    /// socket source, per cgroup.
+    pub sock_stats: MapHandle,
+    /// tc source, per (cgroup, interface).
+    pub iface_stats: MapHandle,
+    /// both sources, per (cgroup, protocol, service port, source).
+    pub port_stats: MapHandle,
+    pub iface_owner: MapHandle,
     pub health: MapHandle,
     pub attachments: MapHandle,
     pub tc_ingress: ProgramHandle,
     pub tc_egress: ProgramHandle,
+    pub sock_ingress: ProgramHandle,
+    pub sock_egress: ProgramHandle,
 }
 
 impl Instance {
+    /// Ids of the tc programs: a tc filter running one of them is this instance's.
     pub fn prog_ids(&self) -> [u32; 2] {
         [self.tc_ingress.id(), self.tc_egress.id()]
+    }
+
+    /// Whether the socket programs are attached to a cgroup.
+    pub fn socket_attached(&self) -> bool {
+        LINKS.iter().any(|l| self.pins.path(l).exists())
     }
 
     pub fn health(&self) -> Result<Health> {

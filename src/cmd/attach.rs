@@ -1,4 +1,5 @@
-//! `netattr attach`: put the pinned tc programs on interfaces.
+//! `netattr attach`: put the pinned tc programs on interfaces (recording each host veth's
+//! owner cgroup), and the socket programs on a cgroup.
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -11,16 +12,38 @@ use crate::bpf::{Attachment, Instance, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
 use crate::netlink::Link;
 use crate::output::{self, Report};
+use crate::owner::{self, Owner};
 use crate::tc::{self, Attached, Hook};
-use crate::{iface, sys};
+use crate::{cgroup, iface, sock, sys};
+
+/// What an attachment is made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A clsact hook of an interface (tc source).
+    Tc,
+    /// A cgroup (socket source).
+    Cgroup,
+}
 
 #[derive(Debug, Serialize)]
 pub struct HookRow {
-    pub iface: String,
-    pub ifindex: u32,
+    pub kind: Kind,
+    /// The interface name, or the cgroup path relative to the cgroup2 mount.
+    pub target: String,
+    /// The interface index; null for a cgroup.
+    pub ifindex: Option<u32>,
     pub hook: Hook,
-    /// "attached", "already attached"; for detach: "detached", "not attached"
+    /// "attached", "already attached", "detached" or "not attached"
     pub result: &'static str,
+    /// For a host-side veth: the cgroup behind it, whose rx and tx it counts.
+    pub owner: Option<Owner>,
+}
+
+impl HookRow {
+    pub fn tc(link: &Link, hook: Hook, result: &'static str, owner: Option<Owner>) -> Self {
+        HookRow { kind: Kind::Tc, target: link.name.clone(), ifindex: Some(link.index), hook, result, owner }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -31,13 +54,15 @@ pub struct HooksReport {
 
 impl Report for HooksReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut t = output::table(["IFACE", "IFINDEX", "HOOK", "RESULT"]);
+        let mut t = output::table(["KIND", "TARGET", "IFINDEX", "HOOK", "RESULT", "OWNER"]);
         for r in &self.hooks {
             t.add_row([
-                r.iface.clone(),
-                r.ifindex.to_string(),
+                format!("{:?}", r.kind).to_lowercase(),
+                r.target.clone(),
+                r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
                 r.hook.name().to_string(),
                 r.result.to_string(),
+                r.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into()),
             ]);
         }
         output::write_table(out, &t)
@@ -55,41 +80,73 @@ pub fn hook_bit(h: Hook) -> u32 {
     }
 }
 
+fn result(a: Attached) -> &'static str {
+    if a == Attached::New {
+        "attached"
+    } else {
+        "already attached"
+    }
+}
+
 pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
     sys::require_privileges("attach")?;
     let inst = Pins::new(&g.pin_dir).open()?;
-    let links = iface::select(a.select.all_veth, &a.select.ifaces)?;
-    if links.is_empty() {
-        eprintln!("netattr: no veth interface in this network namespace; nothing attached");
+    let sel = &a.select;
+    let links = iface::select(sel.all_veth, &sel.ifaces)?;
+    let mount = cgroup::mount_point()?;
+    let cgroup_dir = sel.cgroup.as_deref().map(|c| cgroup::dir_of(&mount, c)).transpose()?;
+    if sel.all_veth && links.is_empty() {
+        eprintln!("netattr: no veth interface in this network namespace; no tc filter attached");
     }
+    let owners = owner::find(&links, &mount)?;
     let mut rows = Vec::new();
     for link in &links {
-        attach_one(&inst, link, a.direction, &mut rows)?;
+        attach_one(&inst, link, a.direction, owners.get(&link.index), &mut rows)?;
+    }
+    if let Some(dir) = cgroup_dir {
+        let target = format!("/{}", dir.strip_prefix(&mount).unwrap_or(&dir).display());
+        for (hook, r) in sock::attach(&inst, &dir)? {
+            rows.push(HookRow {
+                kind: Kind::Cgroup,
+                target: target.clone(),
+                ifindex: None,
+                hook,
+                result: result(r),
+                owner: None,
+            });
+        }
     }
     output::emit(g.format, &HooksReport { schema: output::SCHEMA, hooks: rows })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn attach_one(inst: &Instance, link: &Link, d: Direction, rows: &mut Vec<HookRow>) -> Result<()> {
+fn attach_one(
+    inst: &Instance,
+    link: &Link,
+    d: Direction,
+    owner: Option<&Owner>,
+    rows: &mut Vec<HookRow>,
+) -> Result<()> {
     let fail = || format!("cannot attach to {}", link.name);
     let mut rec = iface::record(&inst.attachments, link.index)?
         .unwrap_or_else(|| Attachment { flags: 0, ifname: link.name.clone() });
     rec.ifname.clone_from(&link.name);
+    // The owner first, so that the first packet counted is already the owner's.
+    iface::set_owner(&inst.iface_owner, link.index, owner.map(|o| o.cgroup_id))?;
     let created = tc::ensure_clsact(link.index).with_context(fail)?;
     if created {
         rec.flags |= ATTACH_QDISC_CREATED;
     }
-    let mut result = Ok(());
+    let mut outcome = Ok(());
     for h in hooks(d) {
         let prog = if h == Hook::Ingress { &inst.tc_ingress } else { &inst.tc_egress };
         match tc::attach(link.index, h, prog.as_fd(), prog.id()) {
-            Ok(outcome) => {
+            Ok(r) => {
                 rec.flags |= hook_bit(h);
-                let result = if outcome == Attached::New { "attached" } else { "already attached" };
-                rows.push(HookRow { iface: link.name.clone(), ifindex: link.index, hook: h, result });
+                rows.push(HookRow::tc(link, h, result(r), owner.cloned()));
             }
             Err(e) => {
-                result = Err(e.context(format!("{}: {} hook", fail(), h.name())));
+                outcome = Err(e.context(format!("{}: {} hook", fail(), h.name())));
                 break;
             }
         }
@@ -99,8 +156,9 @@ fn attach_one(inst: &Instance, link: &Link, d: Direction, rows: &mut Vec<HookRow
         if created {
             let _ = tc::remove_clsact_if_empty(link.index);
         }
-        return result;
+        iface::set_owner(&inst.iface_owner, link.index, None)?;
+        return outcome;
     }
     iface::save(&inst.attachments, link.index, &rec)?;
-    result
+    outcome
 }

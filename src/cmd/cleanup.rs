@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
-use crate::bpf::pins::{MAPS, PROGS};
+use crate::bpf::pins::{LINKS, MAPS, PROGS};
 use crate::bpf::{PinState, Pins};
 use crate::cli::{Direction, Global};
-use crate::cmd::detach::{detach_one, everywhere};
+use crate::cmd::detach::{detach_cgroup, detach_one, everywhere};
 use crate::sys;
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
@@ -27,14 +27,16 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         .map(|p| p.id())
         .collect();
     let records = MapHandle::from_pinned_path(pins.path("attachments")).ok();
-    let mut rows = Vec::new();
+    let owners = MapHandle::from_pinned_path(pins.path("iface_owner")).ok();
+    let maps = records.as_ref().zip(owners.as_ref());
+    let mut rows = detach_cgroup(&pins)?;
     for link in everywhere(&ids, records.as_ref())? {
-        detach_one(&ids, records.as_ref(), &link, Direction::Both, &mut rows)?;
+        detach_one(&ids, maps, &link, Direction::Both, &mut rows)?;
     }
     let detached = rows.iter().filter(|r| r.result == "detached").count();
     // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
     let mut removed = 0;
-    for name in MAPS.iter().rev().chain(PROGS.iter()) {
+    for name in MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()) {
         let p = pins.path(name);
         if p.exists() {
             fs::remove_file(&p).with_context(|| format!("removing pin {}", p.display()))?;

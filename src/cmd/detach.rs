@@ -1,5 +1,5 @@
-//! `netattr detach`: remove netattr's filters, and the clsact qdisc where netattr added it
-//! and nothing else uses it.
+//! `netattr detach`: remove netattr's filters (and the clsact qdisc where netattr added it
+//! and nothing else uses it), and the socket programs from their cgroup.
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -8,27 +8,46 @@ use libbpf_rs::MapHandle;
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED};
 use crate::bpf::Pins;
 use crate::cli::{DetachArgs, Direction, Global};
-use crate::cmd::attach::{hook_bit, hooks, HookRow, HooksReport};
+use crate::cmd::attach::{hook_bit, hooks, HookRow, HooksReport, Kind};
 use crate::netlink::{self, Link};
 use crate::output;
 use crate::tc::{self, Hook};
-use crate::{iface, sys};
+use crate::{iface, sock, sys};
 
 pub fn execute(g: &Global, a: &DetachArgs) -> Result<ExitCode> {
     sys::require_privileges("detach")?;
     let inst = Pins::new(&g.pin_dir).open()?;
     let ids = inst.prog_ids();
-    let links = if a.select.all {
+    let sel = &a.select;
+    let links = if sel.all {
         everywhere(&ids, Some(&inst.attachments))?
     } else {
-        iface::select(a.select.all_veth, &a.select.ifaces)?
+        iface::select(sel.all_veth, &sel.ifaces)?
     };
     let mut rows = Vec::new();
     for link in &links {
-        detach_one(&ids, Some(&inst.attachments), link, a.direction, &mut rows)?;
+        detach_one(&ids, Some((&inst.attachments, &inst.iface_owner)), link, a.direction, &mut rows)?;
+    }
+    if sel.all || sel.cgroup {
+        rows.extend(detach_cgroup(&inst.pins)?);
     }
     output::emit(g.format, &HooksReport { schema: output::SCHEMA, hooks: rows })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the socket programs' links.
+pub fn detach_cgroup(pins: &Pins) -> Result<Vec<HookRow>> {
+    Ok(sock::detach(pins)?
+        .into_iter()
+        .map(|(hook, removed)| HookRow {
+            kind: Kind::Cgroup,
+            target: "-".into(),
+            ifindex: None,
+            hook,
+            result: if removed { "detached" } else { "not attached" },
+            owner: None,
+        })
+        .collect())
 }
 
 /// Every interface that carries one of `ids` or that netattr recorded. Records of
@@ -55,17 +74,18 @@ pub fn everywhere(ids: &[u32], records: Option<&MapHandle>) -> Result<Vec<Link>>
     Ok(out)
 }
 
-/// Removes this instance's filters (`ids`) from one interface, then its clsact qdisc if
-/// netattr added it and no filter is left on it.
+/// Removes this instance's filters (`ids`) from one interface, then, once none is left, its
+/// owner record and the clsact qdisc if netattr added it and no filter is left on it.
+/// `maps` are the attachment records and the owner map, when the instance has them.
 pub fn detach_one(
     ids: &[u32],
-    records: Option<&MapHandle>,
+    maps: Option<(&MapHandle, &MapHandle)>,
     link: &Link,
     d: Direction,
     rows: &mut Vec<HookRow>,
 ) -> Result<()> {
-    let mut rec = match records {
-        Some(m) => iface::record(m, link.index)?,
+    let mut rec = match maps {
+        Some((records, _)) => iface::record(records, link.index)?,
         None => None,
     };
     for h in hooks(d) {
@@ -75,15 +95,16 @@ pub fn detach_one(
         if let Some(r) = rec.as_mut() {
             r.flags &= !hook_bit(h);
         }
-        let result = if removed { "detached" } else { "not attached" };
-        rows.push(HookRow { iface: link.name.clone(), ifindex: link.index, hook: h, result });
+        rows.push(HookRow::tc(link, h, if removed { "detached" } else { "not attached" }, None));
     }
-    let (Some(map), Some(rec)) = (records, rec) else { return Ok(()) };
+    let Some((records, owners)) = maps else { return Ok(()) };
+    let Some(rec) = rec else { return Ok(()) };
     if rec.flags & (ATTACH_INGRESS | ATTACH_EGRESS) != 0 {
-        return iface::save(map, link.index, &rec);
+        return iface::save(records, link.index, &rec);
     }
     if rec.flags & ATTACH_QDISC_CREATED != 0 {
         tc::remove_clsact_if_empty(link.index)?;
     }
-    iface::forget(map, link.index)
+    iface::set_owner(owners, link.index, None)?;
+    iface::forget(records, link.index)
 }

@@ -12,7 +12,9 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
 
-use crate::bpf::layout::{Counters, Meta, LAYOUT_VERSION, MAGIC, RESERVED_KEYS};
+use crate::bpf::layout::{
+    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_PORTS, RESERVED_KEYS,
+};
 use crate::bpf::pins::MAPS;
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
@@ -83,12 +85,15 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
 
     let mut obj = MaybeUninit::uninit();
     let mut open = NetattrSkelBuilder::default().open(&mut obj).context("opening the BPF object")?;
-    open.maps
-        .stats_map
-        .set_max_entries(a.max_entries + RESERVED_KEYS.len() as u32)
-        .context("sizing stats_map")?;
+    let capacity = a.max_entries + RESERVED_KEYS.len() as u32;
+    for map in [&mut open.maps.stats_map, &mut open.maps.sock_stats, &mut open.maps.iface_stats] {
+        map.set_max_entries(capacity).context("sizing the counter maps")?;
+    }
+    if let Some(rodata) = open.maps.rodata_data.as_mut() {
+        rodata.count_ports = !a.no_ports;
+    }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
-    init_maps(&skel, a.max_entries)?;
+    init_maps(&skel, a)?;
     pin_all(&mut skel, &mut guard)?;
     guard.armed = false;
 
@@ -133,20 +138,26 @@ fn prepare_dir(pins: &Pins) -> Result<bool> {
     Ok(true)
 }
 
-fn init_maps(skel: &NetattrSkel<'_>, max_entries: u32) -> Result<()> {
+fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
     let ncpu = libbpf_rs::num_possible_cpus()?;
     let zero = vec![vec![0u8; Counters::SIZE]; ncpu];
-    for key in RESERVED_KEYS {
-        skel.maps
-            .stats_map
-            .update_percpu(&key.to_ne_bytes(), &zero, MapFlags::NO_EXIST)
-            .context("inserting the reserved buckets into stats_map")?;
+    let overflow_iface = IfaceKey { cgroup_id: CGID_OVERFLOW, ifindex: 0 }.to_bytes();
+    let reserved: [(&libbpf_rs::Map, &[u8]); 5] = [
+        (&skel.maps.stats_map, &RESERVED_KEYS[0].to_ne_bytes()),
+        (&skel.maps.stats_map, &RESERVED_KEYS[1].to_ne_bytes()),
+        (&skel.maps.sock_stats, &RESERVED_KEYS[0].to_ne_bytes()),
+        (&skel.maps.sock_stats, &RESERVED_KEYS[1].to_ne_bytes()),
+        (&skel.maps.iface_stats, &overflow_iface),
+    ];
+    for (map, key) in reserved {
+        map.update_percpu(key, &zero, MapFlags::NO_EXIST).context("inserting the reserved buckets")?;
     }
     let meta = Meta {
         magic: MAGIC,
         layout_version: LAYOUT_VERSION,
         loaded_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        max_entries,
+        max_entries: a.max_entries,
+        flags: if a.no_ports { 0 } else { META_PORTS },
     };
     skel.maps.meta.update(&0u32.to_ne_bytes(), &meta.to_bytes(), MapFlags::ANY).context("writing meta")?;
     Ok(())

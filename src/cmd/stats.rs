@@ -1,18 +1,21 @@
-//! `netattr stats`: sum the per-CPU counters and print one row per cgroup.
+//! `netattr stats`: sum the per-CPU counters of one source and print a row per cgroup, per
+//! (cgroup, interface) or per (cgroup, protocol, service port).
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
+use libbpf_rs::MapHandle;
 use serde::Serialize;
 
-use crate::bpf::layout::{CGID_OVERFLOW, CGID_UNRESOLVED};
+use crate::bpf::layout::{proto_name, IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_PORTS};
 use crate::bpf::percpu::{self, key_u64};
-use crate::bpf::{Counters, Pins};
+use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
-use crate::cli::{Global, SortKey, StatsArgs};
+use crate::cli::{By, Global, SortKey, StatsArgs};
 use crate::output::{self, Report};
-use crate::sys;
+use crate::{netlink, sys};
 
 /// What a row stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,75 +40,19 @@ pub struct Row {
     pub path: Option<String>,
     /// The cgroup has been removed since it was counted.
     pub gone: bool,
+    pub source: Source,
+    /// With --by iface: the interface (its name, null if it is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifindex: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iface: Option<Option<String>>,
+    /// With --by port: "tcp", "udp", ... and the service port (0 where there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     #[serde(flatten)]
     pub counters: Counters,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StatsReport {
-    pub schema: u32,
-    /// Which hooks the counters come from.
-    pub source: &'static str,
-    pub pin_dir: PathBuf,
-    pub cgroup2_mount: PathBuf,
-    pub cgroups: Vec<Row>,
-    pub totals: Counters,
-}
-
-impl Report for StatsReport {
-    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut t = output::table(["CGROUP_ID", "PATH", "RX", "TX", "RX_PKTS", "TX_PKTS"]);
-        for r in &self.cgroups {
-            let label = match (r.bucket, &r.path) {
-                (Bucket::Unresolved, _) => "(unresolved)".to_string(),
-                (Bucket::Overflow, _) => "(overflow: map full)".to_string(),
-                (Bucket::Cgroup, Some(p)) => p.clone(),
-                (Bucket::Cgroup, None) => "(gone)".to_string(),
-            };
-            let id = if r.bucket == Bucket::Overflow { "-".to_string() } else { r.cgroup_id.to_string() };
-            t.add_row([
-                id,
-                label,
-                output::bytes(r.counters.rx_bytes),
-                output::bytes(r.counters.tx_bytes),
-                output::count(r.counters.rx_packets),
-                output::count(r.counters.tx_packets),
-            ]);
-        }
-        output::align_right(&mut t, &[0, 2, 3, 4, 5]);
-        output::write_table(out, &t)
-    }
-}
-
-pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
-    sys::require_privileges("stats")?;
-    let inst = Pins::new(&g.pin_dir).open()?;
-    let mount = cgroup::mount_point()?;
-    let mut resolver = Resolver::new(mount.clone())?;
-    let mut rows = Vec::new();
-    let mut totals = Counters::default();
-    for e in percpu::read_all(&inst.stats)? {
-        let Some(id) = key_u64(&e.key) else { continue };
-        let mut c = Counters::default();
-        for v in &e.values {
-            if let Some(x) = Counters::from_bytes(v) {
-                c.add(&x);
-            }
-        }
-        totals.add(&c);
-        rows.push(row(id, c, &mut resolver));
-    }
-    sort_and_cut(&mut rows, a.sort, a.top);
-    let report = StatsReport {
-        schema: output::SCHEMA,
-        source: "tc",
-        pin_dir: g.pin_dir.clone(),
-        cgroup2_mount: mount,
-        cgroups: rows,
-        totals,
-    };
-    output::emit(g.format, &report)?;
-    Ok(ExitCode::SUCCESS)
 }
 
 fn id_or_null<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -116,7 +63,146 @@ fn id_or_null<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn row(id: u64, counters: Counters, resolver: &mut Resolver) -> Row {
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    pub schema: u32,
+    /// Which hooks the counters come from: "tc" or "socket".
+    pub source: Source,
+    /// "cgroup", "iface" or "port".
+    pub by: &'static str,
+    pub pin_dir: PathBuf,
+    pub cgroup2_mount: PathBuf,
+    pub cgroups: Vec<Row>,
+    pub totals: Counters,
+}
+
+impl Report for StatsReport {
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut header = vec!["CGROUP_ID", "PATH"];
+        match self.by {
+            "iface" => header.push("IFACE"),
+            "port" => header.extend(["PROTO", "PORT"]),
+            _ => {}
+        }
+        header.extend(["RX", "TX", "RX_PKTS", "TX_PKTS"]);
+        let first_counter = header.len() - 4;
+        let mut t = output::table(header);
+        for r in &self.cgroups {
+            let label = match (r.bucket, &r.path) {
+                (Bucket::Unresolved, _) => "(unresolved)".to_string(),
+                (Bucket::Overflow, _) => "(overflow: map full)".to_string(),
+                (Bucket::Cgroup, Some(p)) => p.clone(),
+                (Bucket::Cgroup, None) => "(gone)".to_string(),
+            };
+            let id = if r.bucket == Bucket::Overflow { "-".to_string() } else { r.cgroup_id.to_string() };
+            let mut cells = vec![id, label];
+            if let Some(i) = r.ifindex {
+                cells.push(r.iface.clone().flatten().unwrap_or_else(|| format!("#{i}")));
+            }
+            if let (Some(p), Some(port)) = (&r.protocol, r.port) {
+                cells.extend([p.clone(), port.to_string()]);
+            }
+            cells.extend([
+                output::bytes(r.counters.rx_bytes),
+                output::bytes(r.counters.tx_bytes),
+                output::count(r.counters.rx_packets),
+                output::count(r.counters.tx_packets),
+            ]);
+            t.add_row(cells);
+        }
+        let mut right = vec![0];
+        right.extend(first_counter..first_counter + 4);
+        output::align_right(&mut t, &right);
+        output::write_table(out, &t)
+    }
+}
+
+pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
+    sys::require_privileges("stats")?;
+    let inst = Pins::new(&g.pin_dir).open()?;
+    let mount = cgroup::mount_point()?;
+    let source = a.source.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc });
+    let mut resolver = Resolver::new(mount.clone())?;
+    let rows = match a.by {
+        By::Cgroup => by_cgroup(&inst, source)?,
+        By::Iface => by_iface(&inst, source)?,
+        By::Port => by_port(&inst, source)?,
+    };
+    let mut totals = Counters::default();
+    let mut rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(id, extra, c)| {
+            totals.add(&c);
+            row(id, source, extra, c, &mut resolver)
+        })
+        .collect();
+    sort_and_cut(&mut rows, a.sort, a.top);
+    let by = match a.by {
+        By::Cgroup => "cgroup",
+        By::Iface => "iface",
+        By::Port => "port",
+    };
+    let report = StatsReport {
+        schema: output::SCHEMA,
+        source,
+        by,
+        pin_dir: g.pin_dir.clone(),
+        cgroup2_mount: mount,
+        cgroups: rows,
+        totals,
+    };
+    output::emit(g.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a row adds to its cgroup: an interface, or a protocol and port.
+enum Extra {
+    None,
+    Iface(u32, Option<String>),
+    Port(u8, u16),
+}
+
+type Raw = Vec<(u64, Extra, Counters)>;
+
+fn by_cgroup(inst: &Instance, source: Source) -> Result<Raw> {
+    let map: &MapHandle = match source {
+        Source::Tc => &inst.stats,
+        Source::Socket => &inst.sock_stats,
+    };
+    Ok(percpu::read_counters(map)?
+        .into_iter()
+        .filter_map(|(k, c)| Some((key_u64(&k)?, Extra::None, c)))
+        .collect())
+}
+
+fn by_iface(inst: &Instance, source: Source) -> Result<Raw> {
+    if source != Source::Tc {
+        bail!("the per-interface breakdown is counted by the tc source only: use 'stats --by iface --source tc'");
+    }
+    let names: HashMap<u32, String> = netlink::links()?.into_iter().map(|l| (l.index, l.name)).collect();
+    Ok(percpu::read_counters(&inst.iface_stats)?
+        .into_iter()
+        .filter_map(|(k, c)| {
+            let k = IfaceKey::from_bytes(&k)?;
+            Some((k.cgroup_id, Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()), c))
+        })
+        .collect())
+}
+
+fn by_port(inst: &Instance, source: Source) -> Result<Raw> {
+    if inst.meta.flags & META_PORTS == 0 {
+        bail!("the per-port breakdown is off for this load (loaded with --no-ports): run 'netattr cleanup' and load without it");
+    }
+    Ok(percpu::read_counters(&inst.port_stats)?
+        .into_iter()
+        .filter_map(|(k, c)| {
+            let k = PortKey::from_bytes(&k)?;
+            (k.source == source.code()).then_some((k.cgroup_id, Extra::Port(k.proto, k.port), c))
+        })
+        .collect())
+}
+
+fn row(id: u64, source: Source, extra: Extra, counters: Counters, resolver: &mut Resolver) -> Row {
     let (bucket, path, gone) = match id {
         CGID_UNRESOLVED => (Bucket::Unresolved, None, false),
         CGID_OVERFLOW => (Bucket::Overflow, None, false),
@@ -125,20 +211,45 @@ fn row(id: u64, counters: Counters, resolver: &mut Resolver) -> Row {
             Lookup::Gone => (Bucket::Cgroup, None, true),
         },
     };
-    Row { cgroup_id: id, bucket, path, gone, counters }
+    let mut r = Row {
+        cgroup_id: id,
+        bucket,
+        path,
+        gone,
+        source,
+        ifindex: None,
+        iface: None,
+        protocol: None,
+        port: None,
+        counters,
+    };
+    match extra {
+        Extra::None => {}
+        Extra::Iface(i, name) => {
+            r.ifindex = Some(i);
+            r.iface = Some(name);
+        }
+        Extra::Port(p, port) => {
+            r.protocol = Some(proto_name(p));
+            r.port = Some(port);
+        }
+    }
+    r
 }
 
-/// Cgroups by the sort key (largest first, then by id), cut to `top`; the unresolved and
-/// overflow buckets always follow, so that no traffic is hidden by the cut.
+/// Cgroup rows by the sort key (largest first, then by id), cut to `top`; the unresolved and
+/// overflow rows always follow, so that no traffic is hidden by the cut.
 fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
     let k = |r: &Row| match key {
         SortKey::Rx => r.counters.rx_bytes,
         SortKey::Tx => r.counters.tx_bytes,
         SortKey::Total => r.counters.total_bytes(),
     };
-    let (mut cgroups, buckets): (Vec<Row>, Vec<Row>) =
+    let (mut cgroups, mut buckets): (Vec<Row>, Vec<Row>) =
         rows.drain(..).partition(|r| r.bucket == Bucket::Cgroup);
     cgroups.sort_by(|a, b| k(b).cmp(&k(a)).then(a.cgroup_id.cmp(&b.cgroup_id)));
+    // Unresolved, then overflow (key 0 sorts before 2^64-1), whatever order the map gave.
+    buckets.sort_by_key(|r| r.cgroup_id);
     if let Some(n) = top {
         cgroups.truncate(n);
     }
@@ -161,13 +272,18 @@ mod tests {
             bucket,
             path: None,
             gone: false,
+            source: Source::Tc,
+            ifindex: None,
+            iface: None,
+            protocol: None,
+            port: None,
             counters: Counters { rx_bytes: rx, tx_bytes: tx, ..Default::default() },
         }
     }
 
     #[test]
     fn sorts_cuts_and_keeps_buckets() {
-        let mut rows = vec![r(0, 5, 5), r(10, 1, 100), r(11, 50, 0), r(u64::MAX, 0, 0), r(12, 50, 1)];
+        let mut rows = vec![r(u64::MAX, 0, 0), r(10, 1, 100), r(11, 50, 0), r(0, 5, 5), r(12, 50, 1)];
         sort_and_cut(&mut rows, SortKey::Total, Some(2));
         let ids: Vec<u64> = rows.iter().map(|r| r.cgroup_id).collect();
         assert_eq!(ids, vec![10, 12, 0, u64::MAX]);
@@ -175,5 +291,13 @@ mod tests {
         sort_and_cut(&mut rows, SortKey::Rx, None);
         let ids: Vec<u64> = rows.iter().map(|r| r.cgroup_id).collect();
         assert_eq!(ids, vec![11, 12, 10]);
+    }
+
+    #[test]
+    fn overflow_id_is_null_in_json() {
+        let v = serde_json::to_value(r(u64::MAX, 0, 0)).unwrap();
+        assert!(v["cgroup_id"].is_null());
+        assert_eq!(v["source"], "tc");
+        assert!(v.get("port").is_none(), "breakdown fields appear only with --by");
     }
 }

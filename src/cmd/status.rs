@@ -11,12 +11,14 @@ use serde::Serialize;
 use crate::bpf::layout::{ATTACH_QDISC_CREATED, CGID_OVERFLOW, CGID_UNRESOLVED};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::pins::MAPS;
-use crate::bpf::{Counters, Health, Instance, PinState, Pins};
+use crate::bpf::{Health, Instance, PinState, Pins};
+use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::Global;
 use crate::cmd::load::unix_time;
 use crate::output::{self, Report};
+use crate::owner::Owner;
 use crate::tc::{self, Hook};
-use crate::{iface, netlink, sys};
+use crate::{iface, netlink, sock, sys};
 
 #[derive(Debug, Serialize)]
 pub struct ProgRow {
@@ -27,7 +29,7 @@ pub struct ProgRow {
 
 impl ProgRow {
     pub fn of(inst: &Instance) -> Vec<ProgRow> {
-        [&inst.tc_ingress, &inst.tc_egress]
+        [&inst.tc_ingress, &inst.tc_egress, &inst.sock_ingress, &inst.sock_egress]
             .iter()
             .map(|p| ProgRow {
                 name: p.name().to_string_lossy().into_owned(),
@@ -58,16 +60,33 @@ pub struct IfaceRow {
     pub egress: bool,
     /// netattr added the clsact qdisc, and removes it on detach when nothing else uses it.
     pub qdisc_created: bool,
+    /// The cgroup behind a host-side veth, recorded at attach.
+    pub owner: Option<Owner>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SocketRow {
+    pub attached: bool,
+    /// The cgroup the socket programs are attached to, and its path.
+    pub cgroup_id: Option<u64>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Buckets {
+    pub unresolved_bytes: u64,
+    pub unresolved_packets: u64,
+    pub overflow_bytes: u64,
+    pub overflow_packets: u64,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HealthRow {
     pub insert_failures: u64,
     pub ringbuf_drops: u64,
-    pub unresolved_bytes: u64,
-    pub unresolved_packets: u64,
-    pub overflow_bytes: u64,
-    pub overflow_packets: u64,
+    /// The unresolved and overflow buckets of each source.
+    pub tc: Buckets,
+    pub socket: Buckets,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,6 +100,7 @@ pub struct StatusReport {
     pub programs: Vec<ProgRow>,
     pub maps: Vec<MapRow>,
     pub interfaces: Vec<IfaceRow>,
+    pub socket: Option<SocketRow>,
     pub health: Option<HealthRow>,
     /// Pins present in a partial state.
     pub pins: Vec<String>,
@@ -124,32 +144,48 @@ impl Report for StatusReport {
         if self.interfaces.is_empty() {
             writeln!(out, "attached to no interface")?;
         } else {
-            let mut t = output::table(["IFACE", "IFINDEX", "INGRESS", "EGRESS", "QDISC"]);
+            let mut t = output::table(["IFACE", "IFINDEX", "INGRESS", "EGRESS", "QDISC", "OWNER"]);
             for i in &self.interfaces {
                 let yn = |b: bool| if b { "yes" } else { "no" };
                 let q = if i.qdisc_created { "added by netattr" } else { "pre-existing" };
+                let owner = i.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into());
                 t.add_row([
                     i.iface.clone(),
                     i.ifindex.to_string(),
                     yn(i.ingress).into(),
                     yn(i.egress).into(),
                     q.into(),
+                    owner,
                 ]);
             }
             output::write_table(out, &t)?;
+        }
+        match &self.socket {
+            Some(SocketRow { attached: true, path, cgroup_id }) => writeln!(
+                out,
+                "socket programs attached to cgroup {} (id {})",
+                path.as_deref().unwrap_or("(gone)"),
+                cgroup_id.unwrap_or(0)
+            )?,
+            _ => writeln!(out, "socket programs attached to no cgroup")?,
         }
         if let Some(h) = &self.health {
             writeln!(out)?;
             writeln!(
                 out,
-                "health: insert failures {}, ring buffer drops {}, unresolved {} in {} packets, overflow {} in {} packets",
-                h.insert_failures,
-                h.ringbuf_drops,
-                output::bytes(h.unresolved_bytes),
-                h.unresolved_packets,
-                output::bytes(h.overflow_bytes),
-                h.overflow_packets
+                "health: insert failures {}, ring buffer drops {}",
+                h.insert_failures, h.ringbuf_drops
             )?;
+            for (name, b) in [("tc", &h.tc), ("socket", &h.socket)] {
+                writeln!(
+                    out,
+                    "  {name:<6} unresolved {} in {} packets, overflow {} in {} packets",
+                    output::bytes(b.unresolved_bytes),
+                    b.unresolved_packets,
+                    output::bytes(b.overflow_bytes),
+                    b.overflow_packets
+                )?;
+            }
         }
         Ok(())
     }
@@ -174,6 +210,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
                 programs: vec![],
                 maps: vec![],
                 interfaces: vec![],
+                socket: None,
                 health: None,
                 pins: present,
             };
@@ -184,6 +221,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         PinState::Loaded => {}
     }
     let inst = pins.open()?;
+    let mut resolver = Resolver::new(cgroup::mount_point()?)?;
     let report = StatusReport {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
@@ -192,7 +230,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         layout_version: Some(inst.meta.layout_version),
         programs: ProgRow::of(&inst),
         maps: maps(&inst)?,
-        interfaces: interfaces(&inst)?,
+        interfaces: interfaces(&inst, &mut resolver)?,
+        socket: Some(socket(&inst, &mut resolver)),
         health: Some(health(&inst)?),
         pins: pins.present(),
     };
@@ -221,7 +260,24 @@ fn maps(inst: &Instance) -> Result<Vec<MapRow>> {
     Ok(rows)
 }
 
-fn interfaces(inst: &Instance) -> Result<Vec<IfaceRow>> {
+fn owner_of(id: u64, resolver: &mut Resolver) -> Owner {
+    let path = match resolver.lookup(id) {
+        Lookup::Path(p) => p,
+        Lookup::Gone => "(gone)".into(),
+    };
+    Owner { cgroup_id: id, path }
+}
+
+fn socket(inst: &Instance, resolver: &mut Resolver) -> SocketRow {
+    let id = Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h));
+    let path = id.and_then(|id| match resolver.lookup(id) {
+        Lookup::Path(p) => Some(p),
+        Lookup::Gone => None,
+    });
+    SocketRow { attached: id.is_some(), cgroup_id: id, path }
+}
+
+fn interfaces(inst: &Instance, resolver: &mut Resolver) -> Result<Vec<IfaceRow>> {
     let ids = inst.prog_ids();
     let mut rows = Vec::new();
     for l in netlink::links()? {
@@ -230,7 +286,8 @@ fn interfaces(inst: &Instance) -> Result<Vec<IfaceRow>> {
         if ingress || egress {
             let qdisc_created = iface::record(&inst.attachments, l.index)?
                 .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
-            rows.push(IfaceRow { iface: l.name, ifindex: l.index, ingress, egress, qdisc_created });
+            let owner = iface::owner(&inst.iface_owner, l.index).map(|id| owner_of(id, resolver));
+            rows.push(IfaceRow { iface: l.name, ifindex: l.index, ingress, egress, qdisc_created, owner });
         }
     }
     Ok(rows)
@@ -238,26 +295,24 @@ fn interfaces(inst: &Instance) -> Result<Vec<IfaceRow>> {
 
 fn health(inst: &Instance) -> Result<HealthRow> {
     let Health { insert_failures, ringbuf_drops } = inst.health()?;
-    let mut unresolved = Counters::default();
-    let mut overflow = Counters::default();
-    for e in percpu::read_all(&inst.stats)? {
-        let target = match key_u64(&e.key) {
-            Some(CGID_UNRESOLVED) => &mut unresolved,
-            Some(CGID_OVERFLOW) => &mut overflow,
-            _ => continue,
-        };
-        for v in &e.values {
-            if let Some(c) = Counters::from_bytes(v) {
-                target.add(&c);
-            }
-        }
-    }
     Ok(HealthRow {
         insert_failures,
         ringbuf_drops,
-        unresolved_bytes: unresolved.total_bytes(),
-        unresolved_packets: unresolved.rx_packets + unresolved.tx_packets,
-        overflow_bytes: overflow.total_bytes(),
-        overflow_packets: overflow.rx_packets + overflow.tx_packets,
+        tc: buckets(&inst.stats)?,
+        socket: buckets(&inst.sock_stats)?,
     })
+}
+
+fn buckets(map: &MapHandle) -> Result<Buckets> {
+    let mut b = Buckets::default();
+    for (k, c) in percpu::read_counters(map)? {
+        let (bytes, packets) = match key_u64(&k) {
+            Some(CGID_UNRESOLVED) => (&mut b.unresolved_bytes, &mut b.unresolved_packets),
+            Some(CGID_OVERFLOW) => (&mut b.overflow_bytes, &mut b.overflow_packets),
+            _ => continue,
+        };
+        *bytes += c.total_bytes();
+        *packets += c.rx_packets + c.tx_packets;
+    }
+    Ok(b)
 }

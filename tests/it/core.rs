@@ -232,11 +232,11 @@ fn all_veth_selects_by_link_kind_not_by_name() {
     let c = &s.c[0];
     let d = &s.c[1];
     // A bridge is not a veth, whatever it is called.
-    let br = Bridge::new();
+    let br = Bridge::new(Some(format!("veth{}b{}", std::process::id() % 10000, uniq())));
     na.run(&["load"]).ok();
     let out = na.run(&["attach", "--all-veth", "--format", "json"]).ok().json();
     let names: Vec<&str> =
-        out["hooks"].as_array().unwrap().iter().map(|h| h["iface"].as_str().unwrap()).collect();
+        out["hooks"].as_array().unwrap().iter().map(|h| h["target"].as_str().unwrap()).collect();
     assert!(names.contains(&c.host_if.as_str()) && names.contains(&d.host_if.as_str()), "{names:?}");
     assert!(!names.contains(&br.name.as_str()), "{names:?}");
     assert!(!names.contains(&"lo"), "{names:?}");
@@ -248,25 +248,6 @@ fn all_veth_selects_by_link_kind_not_by_name() {
     na.run(&["attach", "--all-veth"]).ok();
     na.run(&["detach", "--all"]).ok();
     assert!(!tc_filters(&c.host_if, "egress").contains("tc_egress"));
-}
-
-/// A bridge interface (not a veth) named like one.
-struct Bridge {
-    name: String,
-}
-
-impl Bridge {
-    fn new() -> Self {
-        let name = format!("veth{}b{}", std::process::id() % 10000, uniq());
-        sh(&["ip", "link", "add", &name, "type", "bridge"]);
-        Bridge { name }
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.name]).status();
-    }
 }
 
 #[test]

@@ -261,21 +261,39 @@ pub struct Container {
     pub ns: Netns,
 }
 
+/// A /24 inside 10.231.0.0/16, distinct within this test process: "10.231.N".
+fn subnet() -> String {
+    format!("10.231.{}", ((pid() % 50) * 5 + uniq()) % 250)
+}
+
 impl Container {
+    /// A container on its own point-to-point link to the host.
     pub fn new(tree: &CgroupTree) -> Self {
+        let net = subnet();
+        let mut c = Self::plug(tree, &format!("{net}.2"));
+        sh(&["ip", "addr", "add", &format!("{net}.1/24"), "dev", &c.host_if]);
+        c.host_ip = format!("{net}.1");
+        c
+    }
+
+    /// A container whose host-side veth is a port of `bridge`.
+    pub fn on_bridge(tree: &CgroupTree, bridge: &Bridge) -> Self {
+        let ip = format!("{}.{}", bridge.net, bridge.next_host());
+        let mut c = Self::plug(tree, &ip);
+        sh(&["ip", "link", "set", &c.host_if, "master", &bridge.name]);
+        c.host_ip.clone_from(&bridge.ip);
+        c
+    }
+
+    fn plug(tree: &CgroupTree, ip: &str) -> Self {
         let ns = Netns::new();
-        let n = uniq();
-        let host_if = format!("nat{}x{}", pid() % 10000, n);
-        // A /24 per container inside 10.231.0.0/16, distinct within this test process.
-        let subnet = ((pid() % 50) * 5 + n) % 250;
-        let (host_ip, ip) = (format!("10.231.{subnet}.1"), format!("10.231.{subnet}.2"));
+        let host_if = format!("nat{}x{}", pid() % 10000, uniq());
         quiet(&["ip", "link", "del", &host_if]);
         sh(&["ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns.name]);
-        sh(&["ip", "addr", "add", &format!("{host_ip}/24"), "dev", &host_if]);
         sh(&["ip", "link", "set", &host_if, "up"]);
         sh(&["ip", "-n", &ns.name, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
         sh(&["ip", "-n", &ns.name, "link", "set", "eth0", "up"]);
-        Container { host_if, host_ip, ip, cgroup: tree.docker_like(), ns }
+        Container { host_if, host_ip: String::new(), ip: ip.to_string(), cgroup: tree.docker_like(), ns }
     }
 
     pub fn peer(&self, spec: &str) -> Peer {
@@ -287,6 +305,47 @@ impl Drop for Container {
     fn drop(&mut self) {
         quiet(&["ip", "link", "del", &self.host_if]);
     }
+}
+
+/// A Linux bridge on the host with an address (the host's, for the containers on it).
+pub struct Bridge {
+    pub name: String,
+    /// "10.231.N"
+    pub net: String,
+    pub ip: String,
+    hosts: AtomicU32,
+}
+
+impl Bridge {
+    /// `name` defaults to a unique one; tests may pick a misleading one (a bridge called veth*).
+    pub fn new(name: Option<String>) -> Self {
+        let name = name.unwrap_or_else(|| format!("natbr{}x{}", pid() % 10000, uniq()));
+        let net = subnet();
+        quiet(&["ip", "link", "del", &name]);
+        sh(&["ip", "link", "add", &name, "type", "bridge"]);
+        let ip = format!("{net}.1");
+        sh(&["ip", "addr", "add", &format!("{ip}/24"), "dev", &name]);
+        sh(&["ip", "link", "set", &name, "up"]);
+        Bridge { name, net, ip, hosts: AtomicU32::new(2) }
+    }
+
+    fn next_host(&self) -> u32 {
+        self.hosts.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        quiet(&["ip", "link", "del", &self.name]);
+    }
+}
+
+/// What a finished peer reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Done {
+    pub bytes: u64,
+    /// Segments its socket sent (tcpi_segs_out), or datagrams for UDP.
+    pub segments: u64,
 }
 
 /// A running traffic peer (see peer.rs).
@@ -355,11 +414,18 @@ impl Peer {
     }
 
     /// Waits for the peer to finish; returns the bytes it moved.
-    pub fn done(mut self) -> u64 {
-        let n = self.line("PEER done").parse().expect("a byte count");
+    pub fn done(self) -> u64 {
+        self.finish().bytes
+    }
+
+    /// Waits for the peer to finish; returns what it moved and how many segments it sent.
+    pub fn finish(mut self) -> Done {
+        let l = self.line("PEER done");
+        let mut w = l.split_whitespace().map(|x| x.parse::<u64>().expect("a number"));
+        let done = Done { bytes: w.next().unwrap_or(0), segments: w.next().unwrap_or(0) };
         let status = self.child.wait().expect("waiting for a peer");
         assert!(status.success(), "peer failed: {status}");
-        n
+        done
     }
 }
 
@@ -392,7 +458,7 @@ enum Lock {
 }
 
 /// What most tests start from: a netattr instance, a cgroup tree and `n` containers.
-/// Fields drop in order: containers, then their cgroups, then the instance, then the lock.
+/// Fields drop in order: containers, then their cgroups, the instance, the lock.
 pub struct Scene {
     pub c: Vec<Container>,
     pub tree: CgroupTree,

@@ -3,6 +3,7 @@
 mod harness;
 mod peer;
 
+mod accounting;
 mod core;
 mod docs;
 mod errors;

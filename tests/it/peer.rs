@@ -3,8 +3,10 @@
 //! from a process whose cgroup the test controls, with exactly known payloads.
 //!
 //! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `udp-recv ADDR BYTES`,
-//! `udp-send ADDR COUNT SIZE`. Receivers print `PEER ready` once bound; every peer prints
-//! `PEER done N` (bytes moved) and exits. A watchdog ends any peer after 30 s.
+//! `udp-send ADDR COUNT SIZE`, `sleep`. Receivers print `PEER ready` once bound; every peer
+//! prints `PEER done BYTES SEGMENTS` (payload moved; segments its socket sent: TCP_INFO's
+//! tcpi_segs_out, or datagrams) and exits. `sleep` just holds a process in its namespace
+//! and cgroup. A watchdog ends any peer after 60 s.
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -15,13 +17,13 @@ pub const ENV: &str = "NETATTR_TEST_PEER";
 fn peer() {
     let Ok(spec) = std::env::var(ENV) else { return };
     std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(30));
-        eprintln!("peer: watchdog: giving up after 30 s");
+        std::thread::sleep(Duration::from_secs(60));
+        eprintln!("peer: watchdog: giving up after 60 s");
         std::process::exit(3);
     });
     match run(&spec) {
-        Ok(n) => {
-            println!("PEER done {n}");
+        Ok((n, segs)) => {
+            println!("\nPEER done {n} {segs}");
             std::process::exit(0);
         }
         Err(e) => {
@@ -32,11 +34,32 @@ fn peer() {
 }
 
 fn ready() {
-    println!("PEER ready");
+    println!("\nPEER ready");
     let _ = std::io::stdout().flush();
 }
 
-fn run(spec: &str) -> std::io::Result<u64> {
+/// Segments this TCP socket has sent so far (GSO super-packets count as their segments).
+fn segs_out(s: &TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let ret = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if ret == 0 {
+        info.tcpi_segs_out as u64
+    } else {
+        0
+    }
+}
+
+fn run(spec: &str) -> std::io::Result<(u64, u64)> {
     let w: Vec<&str> = spec.split_whitespace().collect();
     let addr = |i: usize| -> std::io::Result<SocketAddr> {
         w.get(i).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad address"))
@@ -55,8 +78,9 @@ fn run(spec: &str) -> std::io::Result<u64> {
                     k => n += k as u64,
                 }
             }
+            let segs = segs_out(&s);
             s.shutdown(Shutdown::Both).ok();
-            Ok(n)
+            Ok((n, segs))
         }
         Some("tcp-send") => {
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -79,7 +103,7 @@ fn run(spec: &str) -> std::io::Result<u64> {
             // Wait for the receiver to close, so the whole exchange is over when we exit.
             let mut sink = [0u8; 64];
             while s.read(&mut sink)? > 0 {}
-            Ok(total)
+            Ok((total, segs_out(&s)))
         }
         Some("udp-recv") => {
             let sock = UdpSocket::bind(addr(1)?)?;
@@ -94,7 +118,7 @@ fn run(spec: &str) -> std::io::Result<u64> {
                     Err(_) => break,
                 }
             }
-            Ok(n)
+            Ok((n, 0))
         }
         Some("udp-send") => {
             let sock = UdpSocket::bind("0.0.0.0:0")?;
@@ -106,7 +130,12 @@ fn run(spec: &str) -> std::io::Result<u64> {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
-            Ok(count * size as u64)
+            Ok((count * size as u64, count))
+        }
+        Some("sleep") => {
+            ready();
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok((0, 0))
         }
         _ => Err(std::io::Error::other(format!("unknown peer spec '{spec}'"))),
     }
