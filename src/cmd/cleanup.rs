@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
 use crate::bpf::pins::{LINKS, MAPS, PROGS};
-use crate::bpf::{PinState, Pins};
+use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
 use crate::cmd::detach::{detach_cgroup, detach_one, everywhere};
 use crate::sys;
@@ -15,7 +15,7 @@ use crate::sys;
 pub fn execute(g: &Global) -> Result<ExitCode> {
     sys::require_privileges("cleanup")?;
     let pins = Pins::new(&g.pin_dir);
-    if !pins.dir.exists() || pins.state() == PinState::Absent && !sys::is_bpffs(&pins.dir) {
+    if !pins.dir.exists() {
         eprintln!("netattr: nothing to clean up at {}", pins.dir.display());
         return Ok(ExitCode::SUCCESS);
     }

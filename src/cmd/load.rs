@@ -69,7 +69,7 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
                  with 'netattr status', keep it with 'netattr load --reuse', or start over with \
                  'netattr cleanup'",
                 pins.dir.display(),
-                unix_time(inst.meta.loaded_at_unix)
+                output::unix_time(inst.meta.loaded_at_unix)
             );
         }
         PinState::Partial(p) => bail!(
@@ -207,9 +207,4 @@ impl Drop for Rollback {
             let _ = fs::remove_dir(&self.pins.dir);
         }
     }
-}
-
-/// A unix time as RFC 3339 (UTC), for messages and tables.
-pub fn unix_time(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }

@@ -14,7 +14,6 @@ use crate::bpf::pins::MAPS;
 use crate::bpf::{Health, Instance, PinState, Pins};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::Global;
-use crate::cmd::load::unix_time;
 use crate::output::{self, Report};
 use crate::owner::Owner;
 use crate::tc::{self, Hook};
@@ -226,7 +225,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
         state: "loaded",
-        loaded_at: Some(unix_time(inst.meta.loaded_at_unix)),
+        loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
         programs: ProgRow::of(&inst),
         maps: maps(&inst)?,

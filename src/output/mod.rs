@@ -69,6 +69,12 @@ pub fn bytes(n: u64) -> String {
     humansize::format_size(n, humansize::BINARY)
 }
 
+/// A unix time as RFC 3339 (UTC), for messages and tables.
+pub fn unix_time(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// Counts with an SI suffix: 950, 12.3k, 4.5M.
 pub fn count(n: u64) -> String {
     match n {

@@ -105,6 +105,7 @@ fn pin_dir_must_be_on_bpffs() {
     std::fs::create_dir(&dir).unwrap();
     run(&["load"]).fails_with("is not on a bpf filesystem");
     run(&["stats"]).fails_with("is not on a bpf filesystem");
+    run(&["cleanup"]).fails_with("is not on a bpf filesystem");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir(&dir).unwrap();
     // A file where the directory should be.
