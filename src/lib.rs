@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod cmd;
 pub mod docs;
+pub mod identity;
 pub mod iface;
 pub mod netlink;
 pub mod output;

@@ -14,6 +14,7 @@ use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::{By, Global, SortKey, StatsArgs};
+use crate::identity::{self, Kind};
 use crate::output::{self, Report};
 use crate::{netlink, sys};
 
@@ -40,6 +41,12 @@ pub struct Row {
     pub path: Option<String>,
     /// The cgroup has been removed since it was counted.
     pub gone: bool,
+    /// What the path says: "container", "pod", "service", "session" or "other"; null for
+    /// the buckets and for removed cgroups. See identity.rs.
+    pub kind: Option<Kind>,
+    pub runtime: Option<&'static str>,
+    pub container_id: Option<String>,
+    pub pod_uid: Option<String>,
     pub source: Source,
     /// With --by iface: the interface (its name, null if it is gone).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,9 +218,14 @@ fn row(id: u64, source: Source, extra: Extra, counters: Counters, resolver: &mut
             Lookup::Gone => (Bucket::Cgroup, None, true),
         },
     };
+    let who = path.as_deref().map(identity::parse);
     let mut r = Row {
         cgroup_id: id,
         bucket,
+        kind: who.as_ref().map(|w| w.kind),
+        runtime: who.as_ref().and_then(|w| w.runtime),
+        container_id: who.as_ref().and_then(|w| w.container_id.clone()),
+        pod_uid: who.and_then(|w| w.pod_uid),
         path,
         gone,
         source,
@@ -272,6 +284,10 @@ mod tests {
             bucket,
             path: None,
             gone: false,
+            kind: None,
+            runtime: None,
+            container_id: None,
+            pod_uid: None,
             source: Source::Tc,
             ifindex: None,
             iface: None,

@@ -62,6 +62,11 @@ fn tc_counts_each_sender_once_with_exact_bounds() {
     // At tc a packet belongs to the socket that sent it (accounting.md, rule 2).
     let cr = row(&stats, c.cgroup.id);
     assert_eq!(cr["bucket"], "cgroup");
+    // The harness names the container's cgroup like Docker under systemd.
+    assert_eq!(cr["kind"], "container");
+    assert_eq!(cr["runtime"], "docker");
+    assert_eq!(cr["container_id"].as_str().map(str::len), Some(64), "{cr}");
+    assert!(c.cgroup.rel.contains(cr["container_id"].as_str().unwrap()));
     assert_eq!(cr["path"].as_str(), Some(c.cgroup.rel.as_str()));
     let c_payload = C_TO_H_TCP + UDP_COUNT * UDP_SIZE;
     assert_cell("container tx", n(cr, "tx_bytes"), n(cr, "tx_packets"), c_payload);
@@ -70,6 +75,8 @@ fn tc_counts_each_sender_once_with_exact_bounds() {
     assert_eq!(n(cr, "rx_bytes"), 0, "without an interface owner nothing is the container's rx: {cr}");
 
     let hr = row(&stats, h.id);
+    assert_eq!(hr["kind"], "service");
+    assert!(hr["container_id"].is_null());
     assert_eq!(hr["path"].as_str(), Some(h.rel.as_str()));
     assert_cell("host sender tx", n(hr, "tx_bytes"), n(hr, "tx_packets"), H_TO_C_TCP);
     assert!(n(hr, "tx_packets") >= H_TO_C_TCP.div_ceil(1448), "{hr}");
