@@ -98,11 +98,16 @@ static __always_inline struct health *health_slot(void)
 	return bpf_map_lookup_elem(&health, &zero);
 }
 
-/* The counters of `key`, inserting it on its first packet. `ev`, if given, is announced
- * on the ring buffer when this call inserted the key; `overflow`, if given, is the key to
- * count under when the map is full. */
-static __always_inline struct counters *slot(void *map, void *key, void *overflow,
-					     struct first_seen *ev)
+/* Keys the packets of a full map are counted under (inserted by `netattr load`). */
+static const __u64 overflow_cgid = CGID_OVERFLOW;
+static const struct iface_key overflow_iface = { .cgroup_id = CGID_OVERFLOW };
+
+/* The counters of `key`, inserting it on its first packet. A per-cgroup map passes a
+ * non-zero `hook`: the cgroup id (the u64 key) is then announced on the ring buffer when
+ * this call inserted it. `overflow`, if given, is the key to count under when the map is
+ * full. The event is built only on that first insert, never on the per-packet path. */
+static __always_inline struct counters *slot(void *map, const void *key, const void *overflow,
+					     __u32 ifindex, __u32 hook)
 {
 	struct counters *c = bpf_map_lookup_elem(map, key);
 	struct counters zero = {};
@@ -112,9 +117,14 @@ static __always_inline struct counters *slot(void *map, void *key, void *overflo
 	if (c)
 		return c;
 	err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
-	if (err == 0 && ev) {
-		ev->ts_ns = bpf_ktime_get_boot_ns();
-		if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0) != 0) {
+	if (err == 0 && hook) {
+		struct first_seen ev = {
+			.cgroup_id = *(const __u64 *)key,
+			.ts_ns = bpf_ktime_get_boot_ns(),
+			.ifindex = ifindex,
+			.hook = hook,
+		};
+		if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) != 0) {
 			h = health_slot();
 			if (h)
 				h->ringbuf_drops++;
@@ -201,7 +211,7 @@ static __always_inline void count_port(struct __sk_buff *skb, __u32 l3, __u64 cg
 	struct port_key k = { .cgroup_id = cgid, .source = source };
 
 	service_port(skb, l3, &k);
-	add(slot(&port_stats, &k, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
+	add(slot(&port_stats, &k, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
 }
 
 static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
@@ -210,7 +220,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 	__u64 *owner = bpf_map_lookup_elem(&iface_owner, &ifindex);
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
-	__u64 cgid, overflow = CGID_OVERFLOW;
+	__u64 cgid;
 	bool tx;
 
 	if (owner) {
@@ -220,16 +230,11 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 		cgid = bpf_skb_cgroup_id(skb); /* rule 2; 0 without a full socket: rule 3 */
 		tx = cgid ? true : egress;
 	}
-	struct first_seen ev = {
-		.cgroup_id = cgid,
-		.ifindex = ifindex,
-		.hook = egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS,
-	};
-	add(slot(&stats_map, &cgid, &overflow, &ev), bytes, packets, tx, false);
+	add(slot(&stats_map, &cgid, &overflow_cgid, ifindex, egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
+	    bytes, packets, tx, false);
 
 	struct iface_key ik = { .cgroup_id = cgid, .ifindex = ifindex };
-	struct iface_key iovf = { .cgroup_id = CGID_OVERFLOW };
-	add(slot(&iface_stats, &ik, &iovf, 0), bytes, packets, tx, false);
+	add(slot(&iface_stats, &ik, &overflow_iface, 0, 0), bytes, packets, tx, false);
 
 	if (count_ports)
 		count_port(skb, ETH_HLEN, cgid, SOURCE_TC, bytes, packets, tx);
@@ -240,14 +245,10 @@ static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 	__u64 cgid = bpf_skb_cgroup_id(skb); /* the local socket's cgroup */
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
-	__u64 overflow = CGID_OVERFLOW;
-	struct first_seen ev = {
-		.cgroup_id = cgid,
-		.ifindex = skb->ifindex,
-		.hook = egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS,
-	};
 
-	add(slot(&sock_stats, &cgid, &overflow, &ev), bytes, packets, egress, true);
+	add(slot(&sock_stats, &cgid, &overflow_cgid, skb->ifindex,
+		 egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
+	    bytes, packets, egress, true);
 	if (count_ports)
 		count_port(skb, 0, cgid, SOURCE_SOCKET, bytes, packets, egress);
 }

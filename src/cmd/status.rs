@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::bpf::layout::{ATTACH_QDISC_CREATED, CGID_OVERFLOW, CGID_UNRESOLVED};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::pins::MAPS;
-use crate::bpf::{Health, Instance, PinState, Pins};
+use crate::bpf::{Counters, Health, Instance, PinState, Pins};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::Global;
 use crate::output::{self, Report};
@@ -221,6 +221,9 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     }
     let inst = pins.open()?;
     let mut resolver = Resolver::new(cgroup::mount_point()?)?;
+    // The per-cgroup counter maps are read once, for their fill and their buckets.
+    let tc_entries = percpu::read_counters(&inst.stats)?;
+    let sock_entries = percpu::read_counters(&inst.sock_stats)?;
     let report = StatusReport {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
@@ -228,23 +231,25 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
         programs: ProgRow::of(&inst),
-        maps: maps(&inst)?,
+        maps: maps(&inst, &[("stats_map", tc_entries.len()), ("sock_stats", sock_entries.len())])?,
         interfaces: interfaces(&inst, &mut resolver)?,
         socket: Some(socket(&inst, &mut resolver)),
-        health: Some(health(&inst)?),
+        health: Some(health(&inst, &tc_entries, &sock_entries)?),
         pins: pins.present(),
     };
     output::emit(g.format, &report)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn maps(inst: &Instance) -> Result<Vec<MapRow>> {
+/// Every pinned map with its fill; `known` gives the entry counts already read.
+fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
     let mut rows = Vec::new();
     for name in MAPS {
         let m = MapHandle::from_pinned_path(inst.pins.path(name))?;
-        let entries = match m.map_type() {
-            MapType::RingBuf => None,
-            MapType::Array | MapType::PercpuArray => Some(m.max_entries() as u64),
+        let entries = match (m.map_type(), known.iter().find(|(n, _)| *n == name)) {
+            (_, Some((_, n))) => Some(*n as u64),
+            (MapType::RingBuf, _) => None,
+            (MapType::Array | MapType::PercpuArray, _) => Some(m.max_entries() as u64),
             _ => Some(percpu::read_all(&m)?.len() as u64),
         };
         let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
@@ -292,20 +297,17 @@ fn interfaces(inst: &Instance, resolver: &mut Resolver) -> Result<Vec<IfaceRow>>
     Ok(rows)
 }
 
-fn health(inst: &Instance) -> Result<HealthRow> {
+type Entries = [(Vec<u8>, Counters)];
+
+fn health(inst: &Instance, tc: &Entries, socket: &Entries) -> Result<HealthRow> {
     let Health { insert_failures, ringbuf_drops } = inst.health()?;
-    Ok(HealthRow {
-        insert_failures,
-        ringbuf_drops,
-        tc: buckets(&inst.stats)?,
-        socket: buckets(&inst.sock_stats)?,
-    })
+    Ok(HealthRow { insert_failures, ringbuf_drops, tc: buckets(tc), socket: buckets(socket) })
 }
 
-fn buckets(map: &MapHandle) -> Result<Buckets> {
+fn buckets(entries: &Entries) -> Buckets {
     let mut b = Buckets::default();
-    for (k, c) in percpu::read_counters(map)? {
-        let (bytes, packets) = match key_u64(&k) {
+    for (k, c) in entries {
+        let (bytes, packets) = match key_u64(k) {
             Some(CGID_UNRESOLVED) => (&mut b.unresolved_bytes, &mut b.unresolved_packets),
             Some(CGID_OVERFLOW) => (&mut b.overflow_bytes, &mut b.overflow_packets),
             _ => continue,
@@ -313,5 +315,5 @@ fn buckets(map: &MapHandle) -> Result<Buckets> {
         *bytes += c.total_bytes();
         *packets += c.rx_packets + c.tx_packets;
     }
-    Ok(b)
+    b
 }
