@@ -26,6 +26,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -56,6 +57,22 @@ struct {
 	__type(key, struct port_key);
 	__type(value, struct counters);
 } port_stats SEC(".maps");
+
+/* cgroup id -> its path at first sight (see capture_name). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240 + 2); /* sized like the counter maps by `netattr load` */
+	__type(key, __u64);
+	__type(value, struct cgroup_name);
+} cgroup_names SEC(".maps");
+
+/* Scratch space to build a cgroup_name: it does not fit on the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_name);
+} name_scratch SEC(".maps");
 
 /* Written by `netattr attach`: host-side veth ifindex -> cgroup id of its container. */
 struct {
@@ -92,6 +109,70 @@ struct {
 	__type(value, struct attachment);
 } attachments SEC(".maps");
 
+/* Kernel types read with CO-RE: only the fields used, relocated against the running
+ * kernel's BTF. kernfs_node.parent became __parent in Linux 6.15. */
+struct kernfs_node {
+	const char *name;
+	struct kernfs_node *parent;
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+/* Weak: on a kernel without these kfuncs the naming code is removed at load time. */
+extern struct cgroup *bpf_cgroup_from_id(__u64 cgid) __ksym __weak;
+extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym __weak;
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ(kn, parent);
+}
+
+/* Records the path of a cgroup seen for the first time, so that a workload that exits
+ * a moment later can still be named. Runs once per cgroup, never on the per-packet path. */
+static __always_inline void capture_name(__u64 cgid)
+{
+	struct cgroup_name *n;
+	struct kernfs_node *kn;
+	struct cgroup *cg;
+	__u32 zero = 0, off = 0, i;
+
+	if (!bpf_ksym_exists(bpf_cgroup_from_id) || !bpf_ksym_exists(bpf_cgroup_release))
+		return;
+	n = bpf_map_lookup_elem(&name_scratch, &zero);
+	if (!n)
+		return;
+	cg = bpf_cgroup_from_id(cgid);
+	if (!cg)
+		return;
+	kn = BPF_CORE_READ(cg, kn);
+	n->complete = 0;
+	n->depth = 0;
+	for (i = 0; i < NAME_DEPTH && kn; i++) {
+		struct kernfs_node *up = kn_parent(kn);
+		long len;
+
+		if (!up) { /* the root: its name is empty */
+			n->complete = 1;
+			break;
+		}
+		if (off > NAME_BYTES - NAME_PART)
+			break;
+		len = bpf_probe_read_kernel_str(&n->path[off], NAME_PART, BPF_CORE_READ(kn, name));
+		if (len <= 0)
+			break;
+		off += len;
+		n->depth++;
+		kn = up;
+	}
+	bpf_cgroup_release(cg);
+	bpf_map_update_elem(&cgroup_names, &cgid, n, BPF_NOEXIST);
+}
+
 static __always_inline struct health *health_slot(void)
 {
 	__u32 zero = 0;
@@ -118,6 +199,7 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 		return c;
 	err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 	if (err == 0 && hook) {
+		capture_name(*(const __u64 *)key);
 		struct first_seen ev = {
 			.cgroup_id = *(const __u64 *)key,
 			.ts_ns = bpf_ktime_get_boot_ns(),

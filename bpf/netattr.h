@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 2
+#define NETATTR_LAYOUT_VERSION 3
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -56,6 +56,20 @@ struct first_seen {
 	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() */
 	__u32 ifindex;
 	__u32 hook;      /* enum netattr_hook */
+};
+
+/* A cgroup's path as the kernel saw it at the cgroup's first packet, so that it can be
+ * named after it is gone. `path` holds the names of the cgroup and its ancestors, leaf
+ * first, each NUL-terminated, up to NAME_DEPTH of them or until the space runs out;
+ * `complete` is 1 when the walk reached the root. */
+#define NAME_BYTES 504
+#define NAME_DEPTH 8
+#define NAME_PART 128 /* longest component read; longer names are cut */
+
+struct cgroup_name {
+	__u32 complete;
+	__u32 depth;
+	char path[NAME_BYTES];
 };
 
 /* Index 0 of the per-CPU `health` array. */

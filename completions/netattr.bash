@@ -37,6 +37,9 @@ _netattr() {
             netattr,load)
                 cmd="netattr__subcmd__load"
                 ;;
+            netattr,resolve)
+                cmd="netattr__subcmd__resolve"
+                ;;
             netattr,stats)
                 cmd="netattr__subcmd__stats"
                 ;;
@@ -64,6 +67,9 @@ _netattr() {
             netattr__subcmd__help,load)
                 cmd="netattr__subcmd__help__subcmd__load"
                 ;;
+            netattr__subcmd__help,resolve)
+                cmd="netattr__subcmd__help__subcmd__resolve"
+                ;;
             netattr__subcmd__help,stats)
                 cmd="netattr__subcmd__help__subcmd__stats"
                 ;;
@@ -77,7 +83,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --verbose --help --version check load attach detach stats status cleanup completions help"
+            opts="-o -v -h -V --pin-dir --format --verbose --help --version check load attach detach stats status resolve cleanup completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,7 +267,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help)
-            opts="check load attach detach stats status cleanup completions help"
+            opts="check load attach detach stats status resolve cleanup completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -372,6 +378,20 @@ _netattr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netattr__subcmd__help__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netattr__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -411,6 +431,32 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__resolve)
+            opts="-o -v -h -V --pin-dir --format --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --pin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

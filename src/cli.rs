@@ -53,6 +53,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Show what is pinned and attached, with map fill and health counters
     Status,
+    /// Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone
+    Resolve(ResolveArgs),
     /// Detach from everything and remove the pins (safe to run at any time)
     Cleanup,
     /// Print a shell completion script
@@ -169,6 +171,13 @@ pub enum SortKey {
     Rx,
     Tx,
     Total,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// cgroup ids (default: every id netattr has counted)
+    #[arg(value_name = "ID")]
+    pub ids: Vec<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,31 @@ pub struct Identity {
     pub unit: Option<String>,
 }
 
+/// The identity fields every row that names a cgroup carries (`stats`, `resolve`): always
+/// present, null where they do not apply, so that rows keep one shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// "container", "pod", "service", "session" or "other"; null without a path.
+    pub kind: Option<Kind>,
+    pub runtime: Option<&'static str>,
+    pub container_id: Option<String>,
+    pub pod_uid: Option<String>,
+}
+
+impl Summary {
+    pub fn of(path: Option<&str>) -> Summary {
+        match path.map(|p| parse(p.trim_start_matches('…'))) {
+            None => Summary::default(),
+            Some(i) => Summary {
+                kind: Some(i.kind),
+                runtime: i.runtime,
+                container_id: i.container_id,
+                pod_uid: i.pod_uid,
+            },
+        }
+    }
+}
+
 /// Container scopes under the systemd cgroup driver: `<prefix><64 hex>.scope`.
 const SCOPES: [(&str, &str); 4] =
     [("docker-", "docker"), ("cri-containerd-", "containerd"), ("crio-", "cri-o"), ("libpod-", "podman")];

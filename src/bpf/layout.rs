@@ -2,7 +2,7 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -78,6 +78,34 @@ impl PortKey {
             proto: *b.get(10)?,
             source: *b.get(11)?,
         })
+    }
+}
+
+/// `struct cgroup_name`: a cgroup's path as the kernel saw it at first sight.
+pub struct CgroupName;
+
+impl CgroupName {
+    pub const SIZE: usize = 512;
+
+    /// The path relative to the cgroup2 mount ("/system.slice/docker-….scope"), with a
+    /// leading "…" when the kernel's walk stopped before the root.
+    pub fn path(b: &[u8]) -> Option<String> {
+        let complete = u32_at(b, 0)? == 1;
+        let depth = u32_at(b, 4)? as usize;
+        let parts: Vec<String> = b
+            .get(8..)?
+            .split(|&c| c == 0)
+            .take(depth)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        if parts.len() < depth || parts.iter().any(String::is_empty) || (parts.is_empty() && !complete) {
+            return None;
+        }
+        let mut path: String = parts.iter().rev().map(|p| format!("/{p}")).collect();
+        if path.is_empty() {
+            path.push('/');
+        }
+        Some(if complete { path } else { format!("…{path}") })
     }
 }
 
@@ -231,6 +259,7 @@ mod tests {
         assert_eq!(size_of::<types::health>(), 16);
         assert_eq!(size_of::<types::iface_key>(), IfaceKey::SIZE);
         assert_eq!(size_of::<types::port_key>(), PortKey::SIZE);
+        assert_eq!(size_of::<types::cgroup_name>(), CgroupName::SIZE);
     }
 
     #[test]
@@ -246,6 +275,17 @@ mod tests {
         let k = IfaceKey { cgroup_id: 9, ifindex: 3 };
         assert_eq!(IfaceKey::from_bytes(&k.to_bytes()), Some(k));
         assert_eq!(PortKey::from_bytes(&[0u8; 11]), None);
+        let mut n = vec![0u8; CgroupName::SIZE];
+        n[0] = 1;
+        n[4] = 2;
+        n[8..8 + 17].copy_from_slice(b"docker-abc.scope\0");
+        n[25..25 + 13].copy_from_slice(b"system.slice\0");
+        assert_eq!(CgroupName::path(&n).as_deref(), Some("/system.slice/docker-abc.scope"));
+        n[0] = 0;
+        assert_eq!(CgroupName::path(&n).as_deref(), Some("…/system.slice/docker-abc.scope"));
+        n[4] = 9; // more parts claimed than present
+        assert_eq!(CgroupName::path(&n), None);
+        assert_eq!(CgroupName::path(&[1, 0]), None);
         assert_eq!(Meta::from_bytes(&m.to_bytes()), Some(m));
         let a = Attachment { flags: 5, ifname: "veth-with-a-very-long-name".into() };
         assert_eq!(Attachment::from_bytes(&a.to_bytes()).unwrap().ifname, "veth-with-a-ver");

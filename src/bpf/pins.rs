@@ -14,8 +14,9 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 9] = [
+pub const MAPS: [&str; 10] = [
     "stats_map",
+    "cgroup_names",
     "sock_stats",
     "iface_stats",
     "port_stats",
@@ -160,6 +161,7 @@ impl Pins {
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
             iface_owner: map("iface_owner")?,
+            cgroup_names: map("cgroup_names")?,
             health: map("health")?,
             attachments: map("attachments")?,
             tc_ingress: prog("tc_ingress")?,
@@ -183,6 +185,8 @@ pub struct Instance {
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
     pub iface_owner: MapHandle,
+    /// cgroup id -> its path at first sight, for cgroups that are gone.
+    pub cgroup_names: MapHandle,
     pub health: MapHandle,
     pub attachments: MapHandle,
     pub tc_ingress: ProgramHandle,
@@ -195,6 +199,12 @@ impl Instance {
     /// Ids of the tc programs: a tc filter running one of them is this instance's.
     pub fn prog_ids(&self) -> [u32; 2] {
         [self.tc_ingress.id(), self.tc_egress.id()]
+    }
+
+    /// The path the kernel recorded when it first counted cgroup `id`.
+    pub fn captured_path(&self, id: u64) -> Option<String> {
+        let v = self.cgroup_names.lookup(&id.to_ne_bytes(), MapFlags::ANY).ok()??;
+        super::layout::CgroupName::path(&v)
     }
 
     /// Whether the socket programs are attached to a cgroup.

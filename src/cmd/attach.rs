@@ -57,7 +57,7 @@ impl Report for HooksReport {
         let mut t = output::table(["KIND", "TARGET", "IFINDEX", "HOOK", "RESULT", "OWNER"]);
         for r in &self.hooks {
             t.add_row([
-                format!("{:?}", r.kind).to_lowercase(),
+                output::label(&r.kind),
                 r.target.clone(),
                 r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
                 r.hook.name().to_string(),

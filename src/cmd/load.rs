@@ -86,7 +86,12 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     let mut obj = MaybeUninit::uninit();
     let mut open = NetattrSkelBuilder::default().open(&mut obj).context("opening the BPF object")?;
     let capacity = a.max_entries + RESERVED_KEYS.len() as u32;
-    for map in [&mut open.maps.stats_map, &mut open.maps.sock_stats, &mut open.maps.iface_stats] {
+    for map in [
+        &mut open.maps.stats_map,
+        &mut open.maps.sock_stats,
+        &mut open.maps.iface_stats,
+        &mut open.maps.cgroup_names,
+    ] {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
     if let Some(rodata) = open.maps.rodata_data.as_mut() {

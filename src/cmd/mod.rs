@@ -4,6 +4,7 @@ pub mod check;
 pub mod cleanup;
 pub mod detach;
 pub mod load;
+pub mod resolve;
 pub mod stats;
 pub mod status;
 
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Detach(a) => detach::execute(g, a),
         Command::Stats(a) => stats::execute(g, a),
         Command::Status => status::execute(g),
+        Command::Resolve(a) => resolve::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());

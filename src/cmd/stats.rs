@@ -14,7 +14,7 @@ use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::{By, Global, SortKey, StatsArgs};
-use crate::identity::{self, Kind};
+use crate::identity::Summary;
 use crate::output::{self, Report};
 use crate::{netlink, sys};
 
@@ -41,12 +41,9 @@ pub struct Row {
     pub path: Option<String>,
     /// The cgroup has been removed since it was counted.
     pub gone: bool,
-    /// What the path says: "container", "pod", "service", "session" or "other"; null for
-    /// the buckets and for removed cgroups. See identity.rs.
-    pub kind: Option<Kind>,
-    pub runtime: Option<&'static str>,
-    pub container_id: Option<String>,
-    pub pod_uid: Option<String>,
+    /// What the path says (kind, runtime, container_id, pod_uid); nulls for the buckets.
+    #[serde(flatten)]
+    pub who: Summary,
     pub source: Source,
     /// With --by iface: the interface (its name, null if it is gone).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,7 +137,7 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|(id, extra, c)| {
             totals.add(&c);
-            row(id, source, extra, c, &mut resolver)
+            row(&inst, id, source, extra, c, &mut resolver)
         })
         .collect();
     sort_and_cut(&mut rows, a.sort, a.top);
@@ -209,23 +206,27 @@ fn by_port(inst: &Instance, source: Source) -> Result<Raw> {
         .collect())
 }
 
-fn row(id: u64, source: Source, extra: Extra, counters: Counters, resolver: &mut Resolver) -> Row {
+fn row(
+    inst: &Instance,
+    id: u64,
+    source: Source,
+    extra: Extra,
+    counters: Counters,
+    resolver: &mut Resolver,
+) -> Row {
     let (bucket, path, gone) = match id {
         CGID_UNRESOLVED => (Bucket::Unresolved, None, false),
         CGID_OVERFLOW => (Bucket::Overflow, None, false),
         _ => match resolver.lookup(id) {
             Lookup::Path(p) => (Bucket::Cgroup, Some(p), false),
-            Lookup::Gone => (Bucket::Cgroup, None, true),
+            // Gone: named by what the kernel recorded at its first packet.
+            Lookup::Gone => (Bucket::Cgroup, inst.captured_path(id), true),
         },
     };
-    let who = path.as_deref().map(identity::parse);
     let mut r = Row {
         cgroup_id: id,
         bucket,
-        kind: who.as_ref().map(|w| w.kind),
-        runtime: who.as_ref().and_then(|w| w.runtime),
-        container_id: who.as_ref().and_then(|w| w.container_id.clone()),
-        pod_uid: who.and_then(|w| w.pod_uid),
+        who: Summary::of(path.as_deref()),
         path,
         gone,
         source,
@@ -284,10 +285,7 @@ mod tests {
             bucket,
             path: None,
             gone: false,
-            kind: None,
-            runtime: None,
-            container_id: None,
-            pod_uid: None,
+            who: Summary::default(),
             source: Source::Tc,
             ifindex: None,
             iface: None,

@@ -64,6 +64,14 @@ pub fn write_table(out: &mut dyn Write, t: &Table) -> io::Result<()> {
     Ok(())
 }
 
+/// An enum as the word its JSON uses, so tables and JSON say the same thing.
+pub fn label<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "-".into(),
+    }
+}
+
 /// Bytes in IEC units: 1.5 KiB, 20.0 MiB.
 pub fn bytes(n: u64) -> String {
     humansize::format_size(n, humansize::BINARY)

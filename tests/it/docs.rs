@@ -60,6 +60,8 @@ fn readme_json_schema_matches_real_output() {
     same_shape("stats", &readme_example("stats"), &stats);
     let status = na.run(&["status", "--format", "json"]).ok().json();
     same_shape("status", &readme_example("status"), &status);
+    let resolve = na.run(&["resolve", "--format", "json"]).ok().json();
+    same_shape("resolve", &readme_example("resolve"), &resolve);
     let check = run_cmd(std::process::Command::new(BIN).args(["check", "--format", "json"])).json();
     same_shape("check", &readme_example("check"), &check);
 }

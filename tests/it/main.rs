@@ -7,3 +7,4 @@ mod accounting;
 mod core;
 mod docs;
 mod errors;
+mod resolve;

@@ -1,0 +1,66 @@
+//! Naming workloads: live cgroups, and cgroups that are gone by the time anyone asks.
+use crate::harness::*;
+
+#[test]
+fn a_workload_that_is_gone_is_still_named_with_its_bytes() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    // A short-lived "container": its own cgroup, 5 MB sent, then the process exits and the
+    // cgroup is removed, as a runtime does with `docker run --rm`.
+    let short = s.tree.docker_like();
+    let payload = 5_000_000;
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:7400", c.host_ip)).ready();
+    Peer::spawn(&short, Some(&c.ns.name), &format!("tcp-send {}:7400 {payload}", c.host_ip)).finish();
+    r.finish();
+    std::fs::remove_dir(&short.path).expect("removing the short-lived cgroup");
+
+    for source in ["socket", "tc"] {
+        let st = na.run(&["stats", "--source", source, "--format", "json"]).ok().json();
+        let row = st["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["cgroup_id"] == short.id)
+            .unwrap_or_else(|| panic!("{st}"));
+        assert_eq!(row["gone"], true, "{row}");
+        assert_eq!(row["path"], short.rel.as_str(), "named by the kernel's record: {row}");
+        assert_eq!(row["kind"], "container");
+        assert!(short.rel.contains(row["container_id"].as_str().unwrap()), "{row}");
+        assert!(row["tx_bytes"].as_u64().unwrap() >= payload, "{row}");
+    }
+
+    let res =
+        na.run(&["resolve", &short.id.to_string(), &c.cgroup.id.to_string(), "--format", "json"]).ok().json();
+    let rows = res["cgroups"].as_array().unwrap();
+    assert_eq!(rows[0]["state"], "gone", "{res}");
+    assert_eq!(rows[0]["path"], short.rel.as_str());
+    assert_eq!(rows[0]["runtime"], "docker");
+    assert_eq!(rows[1]["state"], "live");
+    assert_eq!(rows[1]["path"], c.cgroup.rel.as_str());
+
+    // Without ids: every id counted, the buckets left out.
+    let all = na.run(&["resolve", "--format", "json"]).ok().json();
+    let ids: Vec<u64> =
+        all["cgroups"].as_array().unwrap().iter().map(|r| r["cgroup_id"].as_u64().unwrap()).collect();
+    assert!(ids.contains(&short.id) && ids.contains(&h.id) && !ids.contains(&0), "{ids:?}");
+}
+
+#[test]
+fn resolve_says_unknown_for_ids_it_never_saw_and_refuses_non_numbers() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    // Live cgroups resolve without a load.
+    let cg = s.tree.cgroup("system.slice/nginx.service");
+    let r = na.run(&["resolve", &cg.id.to_string(), "999999999", "--format", "json"]).ok().json();
+    assert_eq!(r["cgroups"][0]["state"], "live");
+    assert_eq!(r["cgroups"][0]["kind"], "service");
+    assert_eq!(r["cgroups"][1]["state"], "unknown");
+    assert!(r["cgroups"][1]["path"].is_null());
+    let bad = na.run(&["resolve", "abc"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    na.run(&["resolve"]).fails_with("netattr is not loaded");
+}
