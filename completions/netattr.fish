@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_netattr_global_optspecs
-    string join \n pin-dir= o/format= v/verbose h/help V/version
+    string join \n pin-dir= o/format= docker-socket= pods-dir= v/verbose h/help V/version
 end
 
 function __fish_netattr_needs_command
@@ -26,7 +26,10 @@ end
 
 complete -c netattr -n "__fish_netattr_needs_command" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_needs_command" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_needs_command" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_needs_command" -s V -l version -d 'Print version'
@@ -37,19 +40,26 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove 
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "stats" -d 'Print the counters per cgroup'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l max-entries -d 'Capacity of the per-cgroup counter map (two more slots are reserved for the unresolved and overflow buckets)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-ports -d 'Do not count the per-port breakdown (saves its work on every packet)'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -62,7 +72,10 @@ egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -73,7 +86,10 @@ egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l cgroup -d 'socket: detach the cgroup_skb programs from their cgroup'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all -d 'Everything this instance attached: every interface and the cgroup'
@@ -91,41 +107,67 @@ total\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l top -d 'Print only the first N rows (the unresolved and overflow buckets are always shown)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l count -d 'Exit after N events (default: run until interrupted or stdout is closed)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand events" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand events" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'"
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve cleanup completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -34,6 +34,12 @@ pub struct Global {
     /// Output format for data on stdout
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// The Docker Engine API socket, for container names and labels
+    #[arg(long, global = true, default_value = "/var/run/docker.sock", value_name = "PATH")]
+    pub docker_socket: PathBuf,
+    /// The kubelet's pod log directory (<namespace>_<name>_<uid> entries), for pod names
+    #[arg(long, global = true, default_value = "/var/log/pods", value_name = "DIR")]
+    pub pods_dir: PathBuf,
     /// Print libbpf's own diagnostics on stderr
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
@@ -55,6 +61,9 @@ pub enum Command {
     Status,
     /// Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone
     Resolve(ResolveArgs),
+    /// Stream the cgroups counted for the first time, with their identity (NDJSON with
+    /// --format json or ndjson)
+    Events(EventsArgs),
     /// Detach from everything and remove the pins (safe to run at any time)
     Cleanup,
     /// Print a shell completion script
@@ -178,6 +187,13 @@ pub struct ResolveArgs {
     /// cgroup ids (default: every id netattr has counted)
     #[arg(value_name = "ID")]
     pub ids: Vec<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Exit after N events (default: run until interrupted or stdout is closed)
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
 }
 
 #[derive(Debug, Args)]

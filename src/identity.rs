@@ -36,6 +36,13 @@ pub struct Summary {
     pub runtime: Option<&'static str>,
     pub container_id: Option<String>,
     pub pod_uid: Option<String>,
+    /// The name people use: the Docker container name, or a pod's namespace/name.
+    pub name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub pod_name: Option<String>,
+    /// Docker labels (resolve and events only; stats leaves them out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Summary {
@@ -47,6 +54,10 @@ impl Summary {
                 runtime: i.runtime,
                 container_id: i.container_id,
                 pod_uid: i.pod_uid,
+                // A service or session is known by its unit; containers and pods get their
+                // names from names.rs.
+                name: i.unit,
+                ..Summary::default()
             },
         }
     }

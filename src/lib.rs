@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod docs;
 pub mod identity;
 pub mod iface;
+pub mod names;
 pub mod netlink;
 pub mod output;
 pub mod owner;

@@ -3,6 +3,7 @@ pub mod attach;
 pub mod check;
 pub mod cleanup;
 pub mod detach;
+pub mod events;
 pub mod load;
 pub mod resolve;
 pub mod stats;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Stats(a) => stats::execute(g, a),
         Command::Status => status::execute(g),
         Command::Resolve(a) => resolve::execute(g, a),
+        Command::Events(a) => events::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());

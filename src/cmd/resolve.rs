@@ -13,6 +13,7 @@ use crate::bpf::{Instance, PinState, Pins};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::{Global, ResolveArgs};
 use crate::identity::Summary;
+use crate::names::Names;
 use crate::output::{self, Report};
 use crate::sys;
 
@@ -44,12 +45,13 @@ pub struct ResolveReport {
 
 impl Report for ResolveReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut t = output::table(["CGROUP_ID", "STATE", "KIND", "PATH"]);
+        let mut t = output::table(["CGROUP_ID", "STATE", "KIND", "NAME", "PATH"]);
         for r in &self.cgroups {
             t.add_row([
                 r.cgroup_id.to_string(),
                 output::label(&r.state),
                 output::label(&r.who.kind),
+                r.who.name.clone().unwrap_or_else(|| "-".into()),
                 r.path.clone().unwrap_or_else(|| "-".into()),
             ]);
         }
@@ -65,9 +67,22 @@ pub fn execute(g: &Global, a: &ResolveArgs) -> Result<ExitCode> {
     // Without a load, live cgroups still resolve; ids from the maps need one.
     let inst = if a.ids.is_empty() || pins.state() == PinState::Loaded { Some(pins.open()?) } else { None };
     let ids: Vec<u64> = if a.ids.is_empty() { counted_ids(inst.as_ref())? } else { a.ids.clone() };
-    let cgroups = ids.into_iter().map(|id| resolve(id, &mut resolver, inst.as_ref())).collect();
+    let mut names = names_for(g, inst.as_ref());
+    let cgroups = ids.into_iter().map(|id| resolve(id, &mut resolver, inst.as_ref(), &mut names)).collect();
     output::emit(g.format, &ResolveReport { schema: output::SCHEMA, cgroups })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name sources, searching Docker's history since the load (or the last hour).
+pub fn names_for(g: &Global, inst: Option<&Instance>) -> Names {
+    let since = inst.map(|i| i.meta.loaded_at_unix).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .saturating_sub(3600)
+    });
+    Names::new(&g.docker_socket, &g.pods_dir, since)
 }
 
 /// Every cgroup id either source has counted, the buckets left out.
@@ -81,7 +96,7 @@ fn counted_ids(inst: Option<&Instance>) -> Result<Vec<u64>> {
     Ok(ids.into_iter().filter(|id| !RESERVED_KEYS.contains(id)).collect())
 }
 
-pub fn resolve(id: u64, resolver: &mut Resolver, inst: Option<&Instance>) -> ResolveRow {
+pub fn resolve(id: u64, resolver: &mut Resolver, inst: Option<&Instance>, names: &mut Names) -> ResolveRow {
     let (state, path) = match resolver.lookup(id) {
         Lookup::Path(p) => (State::Live, Some(p)),
         Lookup::Gone => match inst.and_then(|i| i.captured_path(id)) {
@@ -89,5 +104,7 @@ pub fn resolve(id: u64, resolver: &mut Resolver, inst: Option<&Instance>) -> Res
             None => (State::Unknown, None),
         },
     };
-    ResolveRow { cgroup_id: id, state, who: Summary::of(path.as_deref()), path }
+    let mut who = Summary::of(path.as_deref());
+    names.enrich(&mut who);
+    ResolveRow { cgroup_id: id, state, who, path }
 }

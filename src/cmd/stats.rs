@@ -14,7 +14,9 @@ use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::{By, Global, SortKey, StatsArgs};
+use crate::cmd::resolve::names_for;
 use crate::identity::Summary;
+use crate::names::Names;
 use crate::output::{self, Report};
 use crate::{netlink, sys};
 
@@ -82,7 +84,7 @@ pub struct StatsReport {
 
 impl Report for StatsReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut header = vec!["CGROUP_ID", "PATH"];
+        let mut header = vec!["CGROUP_ID", "NAME", "PATH"];
         match self.by {
             "iface" => header.push("IFACE"),
             "port" => header.extend(["PROTO", "PORT"]),
@@ -99,7 +101,8 @@ impl Report for StatsReport {
                 (Bucket::Cgroup, None) => "(gone)".to_string(),
             };
             let id = if r.bucket == Bucket::Overflow { "-".to_string() } else { r.cgroup_id.to_string() };
-            let mut cells = vec![id, label];
+            let name = r.who.name.clone().unwrap_or_else(|| "-".into());
+            let mut cells = vec![id, name, label];
             if let Some(i) = r.ifindex {
                 cells.push(r.iface.clone().flatten().unwrap_or_else(|| format!("#{i}")));
             }
@@ -127,6 +130,7 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     let mount = cgroup::mount_point()?;
     let source = a.source.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc });
     let mut resolver = Resolver::new(mount.clone())?;
+    let mut names = names_for(g, Some(&inst));
     let rows = match a.by {
         By::Cgroup => by_cgroup(&inst, source)?,
         By::Iface => by_iface(&inst, source)?,
@@ -137,7 +141,7 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|(id, extra, c)| {
             totals.add(&c);
-            row(&inst, id, source, extra, c, &mut resolver)
+            row(&inst, id, source, extra, c, &mut resolver, &mut names)
         })
         .collect();
     sort_and_cut(&mut rows, a.sort, a.top);
@@ -213,6 +217,7 @@ fn row(
     extra: Extra,
     counters: Counters,
     resolver: &mut Resolver,
+    names: &mut Names,
 ) -> Row {
     let (bucket, path, gone) = match id {
         CGID_UNRESOLVED => (Bucket::Unresolved, None, false),
@@ -223,10 +228,13 @@ fn row(
             Lookup::Gone => (Bucket::Cgroup, inst.captured_path(id), true),
         },
     };
+    let mut who = Summary::of(path.as_deref());
+    names.enrich(&mut who);
+    who.labels = None; // rows stay small; `resolve` shows labels
     let mut r = Row {
         cgroup_id: id,
         bucket,
-        who: Summary::of(path.as_deref()),
+        who,
         path,
         gone,
         source,

@@ -17,6 +17,8 @@ pub enum Format {
     Table,
     /// One JSON document (schema in the README), counters as numbers
     Json,
+    /// One JSON object per line: per row for listings, per record for streams
+    Ndjson,
 }
 
 /// A report a subcommand prints.
@@ -30,13 +32,49 @@ pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
     let mut out = stdout.lock();
     match format {
         Format::Table => report.render_table(&mut out)?,
-        Format::Json => {
+        // A report is one document on one line either way; ndjson differs for streams,
+        // which print one such line per record (or per interval).
+        Format::Json | Format::Ndjson => {
             serde_json::to_writer(&mut out, report)?;
             writeln!(out)?;
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// Writes one record of a stream (`events`) and flushes it, so that a pipeline sees it at
+/// once: a JSON object per line, or, for people, `cells` under `header` (printed once).
+pub struct Stream {
+    format: Format,
+    header: &'static [&'static str],
+    started: bool,
+}
+
+impl Stream {
+    pub fn new(format: Format, header: &'static [&'static str]) -> Self {
+        Stream { format, header, started: false }
+    }
+
+    pub fn record<T: Serialize>(&mut self, record: &T, cells: &[String]) -> Result<()> {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        match self.format {
+            Format::Json | Format::Ndjson => {
+                serde_json::to_writer(&mut out, record)?;
+                writeln!(out)?;
+            }
+            Format::Table => {
+                if !self.started {
+                    writeln!(out, "{}", self.header.join("\t"))?;
+                }
+                writeln!(out, "{}", cells.join("\t"))?;
+            }
+        }
+        self.started = true;
+        out.flush()?;
+        Ok(())
+    }
 }
 
 /// A table in netattr's one house style: a header row, no borders, columns separated by

@@ -64,3 +64,58 @@ fn resolve_says_unknown_for_ids_it_never_saw_and_refuses_non_numbers() {
     assert_eq!(bad.code, 2, "{bad:?}");
     na.run(&["resolve"]).fails_with("netattr is not loaded");
 }
+
+#[test]
+fn events_stream_first_sightings_with_their_identity() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    let short = s.tree.docker_like();
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:7500", c.host_ip)).ready();
+    Peer::spawn(&short, Some(&c.ns.name), &format!("tcp-send {}:7500 1000000", c.host_ip)).finish();
+    r.finish();
+    std::fs::remove_dir(&short.path).unwrap();
+
+    // --count ends the stream by itself.
+    let one = na.run(&["events", "--count", "1", "--format", "ndjson"]).ok();
+    assert_eq!(one.stdout.lines().count(), 1, "{}", one.stdout);
+
+    // The rest of the backlog: every first sighting since load, the gone cgroup named.
+    let mut child = na.cmd(&["events", "--format", "ndjson"]).stdout(Stdio::piped()).spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut events: Vec<serde_json::Value> =
+        serde_json::from_str::<serde_json::Value>(&one.stdout).into_iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let has = |ev: &[serde_json::Value], id: u64| ev.iter().any(|e| e["cgroup_id"] == id);
+    while !(has(&events, short.id) && has(&events, h.id)) && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            events.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let ev = events.iter().find(|e| e["cgroup_id"] == short.id).unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(ev["schema"], 1);
+    assert_eq!(ev["state"], "gone");
+    assert_eq!(ev["path"], short.rel.as_str());
+    assert_eq!(ev["kind"], "container");
+    assert!(["tc_ingress", "socket_egress"].contains(&ev["hook"].as_str().unwrap()), "{ev}");
+    assert!(ev["ts_ns"].as_u64().unwrap() > 0);
+    assert!(has(&events, h.id), "{events:?}");
+}

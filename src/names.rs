@@ -1,0 +1,235 @@
+//! Names people use for workloads, looked up only for the rows that need them:
+//! - Docker: the container name and labels from the Engine API on its unix socket; for a
+//!   container already removed (`docker run --rm`), Docker's own recent event history,
+//!   which still carries its name;
+//! - Kubernetes: a pod's namespace and name from the kubelet's pod log directories
+//!   (`/var/log/pods/<namespace>_<name>_<uid>`), so no API server is needed.
+//!
+//! A missing socket or directory is not an error: rows just have no name. A socket that
+//! answers garbage or does not answer costs one warning on stderr and a bounded wait.
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::identity::Summary;
+
+/// What Docker says about a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiContainer {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiEvent {
+    #[serde(default)]
+    actor: Option<ApiActor>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiActor {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+/// Parses `GET /containers/json`.
+pub fn parse_containers(body: &[u8]) -> Result<HashMap<String, DockerInfo>> {
+    let list: Vec<ApiContainer> =
+        serde_json::from_slice(body).context("unexpected /containers/json reply")?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let name = c.names.first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            (c.id, DockerInfo { name, labels: c.labels.unwrap_or_default() })
+        })
+        .collect())
+}
+
+/// Parses `GET /events` (a stream of JSON objects): container id -> name and labels, from
+/// the attributes Docker attaches to each container event.
+pub fn parse_events(body: &[u8]) -> Result<HashMap<String, DockerInfo>> {
+    let mut out = HashMap::new();
+    for ev in serde_json::Deserializer::from_slice(body).into_iter::<ApiEvent>() {
+        let Some(actor) = ev.context("unexpected /events reply")?.actor else { continue };
+        let mut attrs = actor.attributes;
+        let Some(name) = attrs.remove("name") else { continue };
+        attrs.remove("image");
+        attrs.remove("exitCode");
+        out.insert(actor.id, DockerInfo { name, labels: attrs });
+    }
+    Ok(out)
+}
+
+/// Parses a kubelet pod log directory name: `<namespace>_<name>_<uid>`.
+pub fn parse_pod_dir(name: &str) -> Option<(String, String, String)> {
+    let mut it = name.splitn(3, '_');
+    let (ns, pod, uid) = (it.next()?, it.next()?, it.next()?);
+    (!ns.is_empty() && !pod.is_empty() && uid.len() == 36).then(|| (ns.into(), pod.into(), uid.into()))
+}
+
+/// Looks names up lazily, once per source per invocation.
+pub struct Names {
+    docker_socket: PathBuf,
+    pods_dir: PathBuf,
+    /// Docker events since this unix time are searched for removed containers.
+    since: u64,
+    containers: Option<HashMap<String, DockerInfo>>,
+    history: Option<HashMap<String, DockerInfo>>,
+    pods: Option<HashMap<String, (String, String)>>,
+    warned: bool,
+}
+
+impl Names {
+    pub fn new(docker_socket: &Path, pods_dir: &Path, since: u64) -> Self {
+        Names {
+            docker_socket: docker_socket.to_path_buf(),
+            pods_dir: pods_dir.to_path_buf(),
+            since,
+            containers: None,
+            history: None,
+            pods: None,
+            warned: false,
+        }
+    }
+
+    /// Fills the name fields of `s` where a source knows them.
+    pub fn enrich(&mut self, s: &mut Summary) {
+        if let Some(uid) = s.pod_uid.clone() {
+            if let Some((ns, pod)) = self.pods().get(&uid) {
+                s.pod_namespace = Some(ns.clone());
+                s.pod_name = Some(pod.clone());
+                s.name = Some(format!("{ns}/{pod}"));
+            }
+        }
+        if s.runtime == Some("docker") {
+            if let Some(info) = s.container_id.as_deref().and_then(|id| self.docker(id)) {
+                s.name = Some(info.name);
+                s.labels = Some(info.labels);
+            }
+        }
+    }
+
+    fn pods(&mut self) -> &HashMap<String, (String, String)> {
+        let dir = &self.pods_dir;
+        self.pods.get_or_insert_with(|| {
+            let Ok(rd) = fs::read_dir(dir) else { return HashMap::new() };
+            rd.flatten()
+                .filter_map(|e| parse_pod_dir(&e.file_name().to_string_lossy()))
+                .map(|(ns, pod, uid)| (uid, (ns, pod)))
+                .collect()
+        })
+    }
+
+    fn docker(&mut self, id: &str) -> Option<DockerInfo> {
+        if !self.docker_socket.exists() {
+            return None;
+        }
+        if self.containers.is_none() {
+            let r = self.get("/containers/json?all=1").and_then(|b| parse_containers(&b));
+            self.containers = Some(self.or_warn(r));
+        }
+        if let Some(i) = self.containers.as_ref().and_then(|m| m.get(id)) {
+            return Some(i.clone());
+        }
+        if self.history.is_none() {
+            // `until` is now to the nanosecond: already past when Docker reads it, so it
+            // sends its history and closes instead of streaming until the second ends.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+            let filters = "%7B%22type%22%3A%5B%22container%22%5D%7D"; // {"type":["container"]}
+            let path =
+                format!("/events?since={}&until={until}&filters={filters}", self.since.saturating_sub(1));
+            let r = self.get(&path).and_then(|b| parse_events(&b));
+            self.history = Some(self.or_warn(r));
+        }
+        self.history.as_ref().and_then(|m| m.get(id)).cloned()
+    }
+
+    fn or_warn(&mut self, r: Result<HashMap<String, DockerInfo>>) -> HashMap<String, DockerInfo> {
+        r.unwrap_or_else(|e| {
+            if !self.warned {
+                eprintln!(
+                    "netattr: no container names from {}: {e:#} (rows keep their ids; see --docker-socket)",
+                    self.docker_socket.display()
+                );
+                self.warned = true;
+            }
+            HashMap::new()
+        })
+    }
+
+    /// One GET on the Docker socket, bounded in time.
+    fn get(&self, path: &str) -> Result<Vec<u8>> {
+        let mut easy = curl::easy::Easy::new();
+        easy.unix_socket_path(Some(&self.docker_socket))?;
+        easy.url(&format!("http://docker{path}"))?;
+        easy.connect_timeout(Duration::from_secs(1))?;
+        easy.timeout(Duration::from_secs(3))?;
+        let mut body = Vec::new();
+        {
+            let mut t = easy.transfer();
+            t.write_function(|d| {
+                body.extend_from_slice(d);
+                Ok(d.len())
+            })?;
+            t.perform()?;
+        }
+        let code = easy.response_code()?;
+        if code != 200 {
+            bail!("HTTP {code} for {path}");
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_replies() {
+        let body = br#"[{"Id":"abc","Names":["/web-1"],"Labels":{"app":"web"}},{"Id":"def","Names":[],"Labels":null}]"#;
+        let m = parse_containers(body).unwrap();
+        assert_eq!(m["abc"].name, "web-1");
+        assert_eq!(m["abc"].labels["app"], "web");
+        assert_eq!(m["def"].name, "");
+        let ev = br#"{"Type":"container","Action":"start","Actor":{"ID":"abc","Attributes":{"name":"short","image":"x","team":"a"}}}
+{"Type":"container","Action":"die","Actor":{"ID":"abc","Attributes":{"name":"short","exitCode":"0"}}}"#;
+        let h = parse_events(ev).unwrap();
+        assert_eq!(h["abc"].name, "short");
+        for garbage in [&b"nope"[..], b"{", b"[{\"Id\":1}]", b"\xff\xfe"] {
+            assert!(parse_containers(garbage).is_err());
+        }
+        assert!(parse_events(b"{\"Actor\":").is_err());
+    }
+
+    #[test]
+    fn pod_directories() {
+        let uid = "0a1b2c3d-1111-2222-3333-444455556666";
+        assert_eq!(
+            parse_pod_dir(&format!("kube-system_coredns-5d78c9869d-abcde_{uid}")),
+            Some(("kube-system".into(), "coredns-5d78c9869d-abcde".into(), uid.into()))
+        );
+        assert_eq!(parse_pod_dir("no-underscores"), None);
+        assert_eq!(parse_pod_dir("ns_name_short"), None);
+        assert_eq!(parse_pod_dir("_name_0a1b2c3d-1111-2222-3333-444455556666"), None);
+    }
+}
