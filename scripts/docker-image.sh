@@ -5,7 +5,11 @@ set -euo pipefail
 IMAGE="${1:-netattr-busybox:latest}"
 docker image inspect "$IMAGE" >/dev/null 2>&1 && exit 0
 bb=$(command -v busybox)
-file -L "$bb" 2>/dev/null | grep -q "statically linked" || { echo "docker-image: $bb is not static (apt-get install busybox-static)" >&2; exit 1; }
+linkage=$(ldd "$bb" 2>&1 || true)  # ldd exits 1 for a static binary
+case "$linkage" in
+  *"not a dynamic executable"*) ;;
+  *) echo "docker-image: $bb is not static (apt-get install busybox-static)" >&2; exit 1 ;;
+esac
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/bin" "$dir/tmp" "$dir/etc"
 cp "$bb" "$dir/bin/busybox"

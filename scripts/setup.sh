@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing netattr needs on Debian 12 / Ubuntu 22.04+, and mounts
-# bpffs. Idempotent; run as root (or it uses sudo).
+# bpffs. With --docker, also makes sure a Docker engine runs (the tests use real
+# containers). Idempotent; run as root (or it uses sudo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+want_docker=false; [ "${1:-}" = "--docker" ] && want_docker=true
 
-pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux)
+pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux
+      libcurl4-openssl-dev)
+$want_docker && pkgs+=(busybox-static)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
+# Only when no Docker at all is installed: docker.io would conflict with docker-ce.
+$want_docker && ! command -v dockerd >/dev/null 2>&1 && missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
@@ -25,4 +31,13 @@ fi
 
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != "bpf_fs" ]; then
   $SUDO mount -t bpf bpf /sys/fs/bpf
+fi
+
+if $want_docker && ! $SUDO docker info >/dev/null 2>&1; then
+  if ! { [ -d /run/systemd/system ] && $SUDO systemctl start docker 2>/dev/null; }; then
+    echo "setup: starting dockerd (log: /tmp/netattr-dockerd.log)" >&2
+    $SUDO sh -c 'nohup dockerd --iptables=false --ip6tables=false >/tmp/netattr-dockerd.log 2>&1 &'
+  fi
+  for _ in $(seq 60); do $SUDO docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  $SUDO docker info >/dev/null 2>&1 || { echo "setup: the Docker engine did not start (see /tmp/netattr-dockerd.log)" >&2; exit 1; }
 fi

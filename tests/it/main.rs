@@ -5,6 +5,7 @@ mod peer;
 
 mod accounting;
 mod core;
+mod docker;
 mod docs;
 mod errors;
 mod resolve;

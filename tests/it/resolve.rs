@@ -119,3 +119,67 @@ fn events_stream_first_sightings_with_their_identity() {
     assert!(ev["ts_ns"].as_u64().unwrap() > 0);
     assert!(has(&events, h.id), "{events:?}");
 }
+
+#[test]
+fn kubernetes_pods_are_named_from_the_kubelet_log_directory() {
+    // No API server: the kubelet's cgroup layout (both drivers) and its pod log directory,
+    // made by the test, are all netattr reads.
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let hex =
+        |n: u32| format!("{:064x}", (std::process::id() as u128) << 64 | (uniq() as u128) << 8 | n as u128);
+    let uid1 = format!("0a1b2c3d-1111-2222-3333-{:012x}", uniq());
+    let uid2 = format!("0a1b2c3d-4444-5555-6666-{:012x}", uniq());
+    let systemd = s.tree.cgroup(&format!(
+        "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{}.slice/cri-containerd-{}.scope",
+        uid1.replace('-', "_"),
+        hex(1)
+    ));
+    let cgroupfs = s.tree.cgroup(&format!("kubepods/besteffort/pod{uid2}/{}", hex(2)));
+    let pods = std::env::temp_dir().join(format!("netattr-test-pods-{}-{}", std::process::id(), uniq()));
+    for d in [format!("shop_web-7d9f_{uid1}"), format!("kube-system_coredns-55x_{uid2}")] {
+        std::fs::create_dir_all(pods.join(d)).unwrap();
+    }
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &tree_root]).ok();
+    let h = s.tree.cgroup("host.slice/h.service");
+    for (i, cg) in [&systemd, &cgroupfs].into_iter().enumerate() {
+        let port = 7700 + i;
+        let r = Peer::spawn(&h, None, &format!("tcp-recv {}:{port}", c.host_ip)).ready();
+        Peer::spawn(cg, Some(&c.ns.name), &format!("tcp-send {}:{port} 200000", c.host_ip)).finish();
+        r.finish();
+    }
+    let st = na.run(&["stats", "--format", "json", "--pods-dir", pods.to_str().unwrap()]).ok().json();
+    let row =
+        |id: u64| st["cgroups"].as_array().unwrap().iter().find(|r| r["cgroup_id"] == id).unwrap().clone();
+    let r1 = row(systemd.id);
+    assert_eq!(
+        (r1["pod_namespace"].as_str(), r1["pod_name"].as_str()),
+        (Some("shop"), Some("web-7d9f")),
+        "{r1}"
+    );
+    assert_eq!(r1["pod_uid"], uid1.as_str());
+    assert_eq!(r1["runtime"], "containerd");
+    assert_eq!(r1["name"], "shop/web-7d9f");
+    assert!(r1["tx_bytes"].as_u64().unwrap() >= 200_000);
+    let r2 = row(cgroupfs.id);
+    assert_eq!(
+        (r2["pod_namespace"].as_str(), r2["pod_name"].as_str()),
+        (Some("kube-system"), Some("coredns-55x")),
+        "{r2}"
+    );
+    assert_eq!(r2["kind"], "container");
+    // Without the directory, the rows keep their identity but have no pod name.
+    let bare = na.run(&["stats", "--format", "json", "--pods-dir", "/nonexistent"]).ok();
+    assert!(bare.stderr.is_empty(), "{}", bare.stderr);
+    let b1 = bare.json()["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cgroup_id"] == systemd.id)
+        .unwrap()
+        .clone();
+    assert!(b1["pod_name"].is_null() && b1["pod_uid"] == uid1.as_str(), "{b1}");
+    let _ = std::fs::remove_dir_all(&pods);
+}

@@ -1,0 +1,106 @@
+//! Real Docker containers (Debian's docker.io; a local busybox image): names, ids and
+//! bytes per container, including a `--rm` container that is gone before `stats` runs.
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn row<'a>(st: &'a Value, name: &str) -> &'a Value {
+    st["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no row named {name}: {st}"))
+}
+
+fn bytes(r: &Value, f: &str) -> u64 {
+    r[f].as_u64().unwrap()
+}
+
+#[test]
+fn docker_containers_are_named_with_their_bytes_even_after_rm() {
+    let Some(s) = scene(0, false) else { return };
+    if !docker() {
+        return;
+    }
+    let na = &s.na;
+    // A web server with files of known sizes, and two named clients that download them.
+    let files = "mkdir -p /www && for kb in 2000 3000 5000; do dd if=/dev/zero of=/www/f$kb bs=1000 count=$kb 2>/dev/null; done";
+    let server =
+        DockerContainer::start("server", &format!("{files} && echo ready && httpd -f -p 80 -h /www"));
+    server.wait_for_log("ready");
+    let ip = server.ip();
+    let parent = server.cgroup_dir().parent().unwrap().to_path_buf();
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", parent.to_str().unwrap()]).ok();
+
+    let fetch = |kb: u64| format!("wget -q -O /dev/null http://{ip}/f{kb}");
+    let a = DockerContainer::start("client-a", &format!("{} && echo done; sleep 300", fetch(3000)));
+    let b = DockerContainer::start("client-b", &format!("{} && echo done; sleep 300", fetch(2000)));
+    for c in [&a, &b] {
+        c.wait_for_log("done");
+    }
+    // A --rm container: downloads 5 MB and is gone when this returns.
+    let short = docker_run_rm("short", &fetch(5000));
+    assert!(!sh(&["docker", "ps", "-a", "--format", "{{.Names}}"]).contains(&short));
+
+    let st = na.run(&["stats", "--format", "json"]).ok().json();
+    assert_eq!(st["source"], "socket");
+    // Each cell: at least the payload, at most payload + 100 per packet + the HTTP headers.
+    let within = |r: &Value, dir: &str, payload: u64| {
+        let (b, p) = (bytes(r, &format!("{dir}_bytes")), bytes(r, &format!("{dir}_packets")));
+        assert!(b >= payload && b <= payload + 100 * p + 1000, "{dir} {b} B / {p} pkts for {payload} B: {r}");
+    };
+    for (c, kb) in [(&a, 3000u64), (&b, 2000)] {
+        let r = row(&st, &c.name);
+        assert_eq!(r["container_id"], c.id.as_str(), "{r}");
+        assert_eq!(r["runtime"], "docker");
+        assert_eq!(r["kind"], "container");
+        within(r, "rx", kb * 1000);
+    }
+    within(row(&st, &server.name), "tx", 10_000_000);
+    let gone = row(&st, &short);
+    assert_eq!(gone["gone"], true, "{gone}");
+    assert_eq!(gone["container_id"].as_str().map(str::len), Some(64));
+    within(gone, "rx", 5_000_000);
+
+    // The table names them too.
+    let table = na.run(&["stats"]).ok().stdout;
+    assert!(table.contains(&a.name) && table.contains(&short), "{table}");
+    // resolve adds Docker's labels.
+    let r = na.run(&["resolve", "--format", "json"]).ok().json();
+    let ra = r["cgroups"].as_array().unwrap().iter().find(|x| x["name"] == a.name.as_str()).unwrap();
+    assert!(ra["labels"].is_object(), "{ra}");
+}
+
+#[test]
+fn a_docker_socket_that_answers_garbage_costs_one_warning() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    // A "Docker socket" that answers nonsense, and a path with no socket at all.
+    let dir = std::env::temp_dir().join(format!("netattr-test-sock-{}-{}", std::process::id(), uniq()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten().take(4) {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ngarbage");
+        }
+    });
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--iface", &c.host_if]).ok();
+    let h = s.tree.cgroup("host.slice/h.service");
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:7600", c.host_ip)).ready();
+    c.peer(&format!("tcp-send {}:7600 100000", c.host_ip)).finish();
+    r.finish();
+    let out = na.run(&["stats", "--format", "json", "--docker-socket", sock.to_str().unwrap()]).ok();
+    assert_eq!(out.stderr.lines().count(), 1, "one warning: {}", out.stderr);
+    assert!(out.stderr.contains("no container names from"), "{}", out.stderr);
+    assert!(out.json()["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == c.cgroup.id));
+    let quiet = na.run(&["stats", "--docker-socket", dir.join("none.sock").to_str().unwrap()]).ok();
+    assert!(quiet.stderr.is_empty(), "a missing socket is not an error: {}", quiet.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
