@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -82,13 +83,20 @@ pub enum Lookup {
     Gone,
 }
 
-/// Resolves cgroup ids against one cgroup2 mount.
+/// Resolves cgroup ids against one cgroup2 mount, caching live paths for a while.
 pub struct Resolver {
     root: PathBuf,
     root_fd: OwnedFd,
     /// Filled on first need when file handles are refused.
     walked: Option<HashMap<u64, String>>,
+    /// id -> (path, when the kernel last confirmed it). An entry older than `ttl` is asked
+    /// again; an id the kernel reports gone (ESTALE) leaves the cache.
+    cache: HashMap<u64, (String, Instant)>,
+    ttl: Duration,
 }
+
+/// How long a resolved path is trusted before the kernel is asked again.
+pub const CACHE_TTL: Duration = Duration::from_secs(10);
 
 const FILEID_KERNFS: i32 = 0xfe;
 
@@ -104,7 +112,13 @@ impl Resolver {
         let root_fd = fs::File::open(&root)
             .with_context(|| format!("opening the cgroup2 mount {}", root.display()))?
             .into();
-        Ok(Resolver { root, root_fd, walked: None })
+        Ok(Resolver { root, root_fd, walked: None, cache: HashMap::new(), ttl: CACHE_TTL })
+    }
+
+    /// The same resolver with another cache lifetime (zero: no caching).
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -112,13 +126,32 @@ impl Resolver {
     }
 
     pub fn lookup(&mut self, id: u64) -> Lookup {
-        match self.by_handle(id) {
+        if let Some((p, at)) = self.cache.get(&id) {
+            if at.elapsed() < self.ttl {
+                return Lookup::Path(p.clone());
+            }
+        }
+        let found = match self.by_handle(id) {
             Ok(p) => Lookup::Path(p),
             Err(e) if e.raw_os_error() == Some(libc::ESTALE) || e.raw_os_error() == Some(libc::ENOENT) => {
                 Lookup::Gone
             }
             Err(_) => self.by_walk(id),
+        };
+        match &found {
+            Lookup::Path(p) if !self.ttl.is_zero() => {
+                self.cache.insert(id, (p.clone(), Instant::now()));
+            }
+            _ => {
+                self.cache.remove(&id);
+            }
         }
+        found
+    }
+
+    /// Number of cached paths.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
     }
 
     fn by_handle(&self, id: u64) -> io::Result<String> {

@@ -183,3 +183,28 @@ fn kubernetes_pods_are_named_from_the_kubelet_log_directory() {
     assert!(b1["pod_name"].is_null() && b1["pod_uid"] == uid1.as_str(), "{b1}");
     let _ = std::fs::remove_dir_all(&pods);
 }
+
+#[test]
+fn the_resolver_caches_live_paths_and_forgets_removed_cgroups() {
+    use netattr::cgroup::{Lookup, Resolver};
+    use std::time::Duration;
+    let Some(s) = scene(0, false) else { return };
+    let cg = s.tree.docker_like();
+    let mut cached = Resolver::new(cgroup2()).unwrap();
+    let mut fresh = Resolver::new(cgroup2()).unwrap().with_ttl(Duration::ZERO);
+    assert_eq!(cached.lookup(cg.id), Lookup::Path(cg.rel.clone()));
+    assert_eq!(fresh.lookup(cg.id), Lookup::Path(cg.rel.clone()));
+    assert_eq!((cached.cached(), fresh.cached()), (1, 0));
+    std::fs::remove_dir(&cg.path).unwrap();
+    // Within its lifetime the cached path is trusted; asked again, the kernel says gone
+    // (ESTALE) and the entry leaves the cache.
+    assert_eq!(cached.lookup(cg.id), Lookup::Path(cg.rel.clone()));
+    assert_eq!(fresh.lookup(cg.id), Lookup::Gone);
+    let mut expiring = Resolver::new(cgroup2()).unwrap().with_ttl(Duration::from_millis(50));
+    let other = s.tree.docker_like();
+    assert_eq!(expiring.lookup(other.id), Lookup::Path(other.rel.clone()));
+    std::fs::remove_dir(&other.path).unwrap();
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(expiring.lookup(other.id), Lookup::Gone);
+    assert_eq!(expiring.cached(), 0);
+}
