@@ -12,9 +12,12 @@
  *      container's network namespace): egress on it is the owner's rx, ingress its tx;
  *   2. else the skb has a socket: at tc it is always the sender's, so its cgroup gets tx;
  *   3. else the unresolved bucket (cgroup id 0): egress as tx, ingress as rx.
- *   Maps: stats_map (per cgroup) and iface_stats (per cgroup and interface).
+ *   Maps: stats_map (per cgroup); with `load --breakdown iface`, iface_stats (per cgroup
+ *   and interface) too.
  *
- * Both sources also feed port_stats, keyed by (cgroup, protocol, service port, source).
+ * With `load --breakdown port`, both sources also feed port_stats, keyed by (cgroup,
+ * protocol, service port, source). The breakdowns are opt-in because each costs a map
+ * update per packet (measured in README.md, "Cost per packet").
  * Packets are wire packets: gso_segs, or 1. Counters are per-CPU and updated in place
  * (atomically where a program can interrupt itself on one CPU, see add());
  * a key is inserted once (BPF_NOEXIST); when a bounded map is full the packet goes to its
@@ -36,8 +39,10 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Set by `netattr load` before the programs are verified; off removes the per-port code. */
-const volatile bool count_ports = true;
+/* Set by `netattr load --breakdown` before the programs are verified; off, the verifier
+ * removes the breakdown's code from the per-packet path. */
+const volatile bool count_ports = false;
+const volatile bool count_ifaces = false;
 
 #define COUNTER_MAP(name, keytype)                                                          \
 	struct {                                                                            \
@@ -74,7 +79,15 @@ struct {
 	__type(value, struct cgroup_name);
 } name_scratch SEC(".maps");
 
-/* Written by `netattr attach`: host-side veth ifindex -> cgroup id of its container. */
+/* Written by `netattr attach`: host-side veth ifindex -> cgroup id of its container (0:
+ * no owner). Most ifindexes are small: an array indexed by ifindex; the rest in a hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OWNER_ARRAY_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} owner_by_index SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -296,10 +309,19 @@ static __always_inline void count_port(struct __sk_buff *skb, __u32 l3, __u64 cg
 	add(slot(&port_stats, &k, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
 }
 
+static __always_inline __u64 *owner_of(__u32 ifindex)
+{
+	if (ifindex < OWNER_ARRAY_SLOTS) {
+		__u64 *o = bpf_map_lookup_elem(&owner_by_index, &ifindex);
+		return o && *o ? o : 0;
+	}
+	return bpf_map_lookup_elem(&iface_owner, &ifindex);
+}
+
 static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 {
 	__u32 ifindex = skb->ifindex;
-	__u64 *owner = bpf_map_lookup_elem(&iface_owner, &ifindex);
+	__u64 *owner = owner_of(ifindex);
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
 	__u64 cgid;
@@ -315,8 +337,10 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 	add(slot(&stats_map, &cgid, &overflow_cgid, ifindex, egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
 	    bytes, packets, tx, false);
 
-	struct iface_key ik = { .cgroup_id = cgid, .ifindex = ifindex };
-	add(slot(&iface_stats, &ik, &overflow_iface, 0, 0), bytes, packets, tx, false);
+	if (count_ifaces) {
+		struct iface_key ik = { .cgroup_id = cgid, .ifindex = ifindex };
+		add(slot(&iface_stats, &ik, &overflow_iface, 0, 0), bytes, packets, tx, false);
+	}
 
 	if (count_ports)
 		count_port(skb, ETH_HLEN, cgid, SOURCE_TC, bytes, packets, tx);

@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 3
+#define NETATTR_LAYOUT_VERSION 4
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -88,7 +88,12 @@ struct meta {
 	__u32 flags;           /* META_* */
 };
 
-#define META_PORTS (1u << 0) /* the per-port breakdown is counted */
+#define META_PORTS (1u << 0)  /* the per-port breakdown is counted */
+#define META_IFACES (1u << 1) /* the per-interface breakdown is counted */
+
+/* Owners of interfaces with a smaller ifindex live in a direct-indexed array (a lookup
+ * the verifier inlines); larger ones in a hash. */
+#define OWNER_ARRAY_SLOTS 65536
 
 /* Userspace bookkeeping, one entry per interface netattr attached to. */
 #define ATTACH_INGRESS (1u << 0)

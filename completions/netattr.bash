@@ -527,7 +527,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --no-ports --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --breakdown --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,6 +535,10 @@ _netattr() {
             case "${prev}" in
                 --max-entries)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --breakdown)
+                    COMPREPLY=($(compgen -W "iface port" -- "${cur}"))
                     return 0
                     ;;
                 --pin-dir)

@@ -54,6 +54,8 @@ complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l max-entries -d 'Capacity of the per-cgroup counter map (two more slots are reserved for the unresolved and overflow buckets)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l breakdown -d 'Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc source, per (cgroup, protocol, service port) for both. Each costs a map update per packet, so they are off unless asked for' -r -f -a "iface\t'per (cgroup, interface), tc source'
+port\t'per (cgroup, protocol, service port), both sources'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -61,7 +63,6 @@ ndjson\t'One JSON object per line: per row for listings, per record for streams'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
-complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-ports -d 'Do not count the per-port breakdown (saves its work on every packet)'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s V -l version -d 'Print version'

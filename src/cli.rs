@@ -79,9 +79,11 @@ pub struct LoadArgs {
     /// If netattr is already loaded, keep its pinned maps and counters and exit 0
     #[arg(long)]
     pub reuse: bool,
-    /// Do not count the per-port breakdown (saves its work on every packet)
-    #[arg(long)]
-    pub no_ports: bool,
+    /// Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc
+    /// source, per (cgroup, protocol, service port) for both. Each costs a map update per
+    /// packet, so they are off unless asked for.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
+    pub breakdown: Vec<Breakdown>,
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +168,14 @@ pub struct StatsArgs {
     /// Print only the first N rows (the unresolved and overflow buckets are always shown)
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Breakdown {
+    /// per (cgroup, interface), tc source
+    Iface,
+    /// per (cgroup, protocol, service port), both sources
+    Port,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,8 +3,9 @@
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
+use crate::bpf::layout::OWNER_ARRAY_SLOTS;
 use crate::bpf::percpu;
-use crate::bpf::Attachment;
+use crate::bpf::{Attachment, Pins};
 use crate::netlink::{self, Link};
 
 /// Linux interface names: 1 to 15 bytes, no '/', ':' or whitespace.
@@ -78,17 +79,41 @@ pub fn records(map: &MapHandle) -> Result<Vec<(u32, Attachment)>> {
         .collect())
 }
 
-/// Records (or, with None, forgets) the owner cgroup of an interface for the tc programs.
-pub fn set_owner(map: &MapHandle, ifindex: u32, owner: Option<u64>) -> Result<()> {
-    let key = ifindex.to_ne_bytes();
-    match owner {
-        Some(id) => map.update(&key, &id.to_ne_bytes(), MapFlags::ANY).context("writing iface_owner"),
-        None => delete(map, &key).context("removing from iface_owner"),
-    }
+/// The owner cgroup of each interface, for the tc programs: a direct-indexed array for
+/// ifindexes below OWNER_ARRAY_SLOTS (a lookup the verifier inlines), a hash above.
+pub struct Owners {
+    pub array: MapHandle,
+    pub hash: MapHandle,
 }
 
-/// The recorded owner cgroup of an interface.
-pub fn owner(map: &MapHandle, ifindex: u32) -> Option<u64> {
-    let v = map.lookup(&ifindex.to_ne_bytes(), MapFlags::ANY).ok()??;
-    Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?))
+impl Owners {
+    pub fn open(pins: &Pins) -> Result<Self> {
+        let map = |n: &str| {
+            MapHandle::from_pinned_path(pins.path(n)).with_context(|| format!("opening pinned map {n}"))
+        };
+        Ok(Owners { array: map("owner_by_index")?, hash: map("iface_owner")? })
+    }
+
+    /// Records (or, with None, forgets) the owner of an interface.
+    pub fn set(&self, ifindex: u32, owner: Option<u64>) -> Result<()> {
+        let key = ifindex.to_ne_bytes();
+        if ifindex < OWNER_ARRAY_SLOTS {
+            let v = owner.unwrap_or(0).to_ne_bytes();
+            return self.array.update(&key, &v, MapFlags::ANY).context("writing owner_by_index");
+        }
+        match owner {
+            Some(id) => {
+                self.hash.update(&key, &id.to_ne_bytes(), MapFlags::ANY).context("writing iface_owner")
+            }
+            None => delete(&self.hash, &key).context("removing from iface_owner"),
+        }
+    }
+
+    /// The recorded owner of an interface.
+    pub fn get(&self, ifindex: u32) -> Option<u64> {
+        let map = if ifindex < OWNER_ARRAY_SLOTS { &self.array } else { &self.hash };
+        let v = map.lookup(&ifindex.to_ne_bytes(), MapFlags::ANY).ok()??;
+        let id = u64::from_ne_bytes(v.get(..8)?.try_into().ok()?);
+        (id != 0).then_some(id)
+    }
 }

@@ -2,7 +2,7 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -10,6 +10,11 @@ pub const CGID_OVERFLOW: u64 = u64::MAX;
 pub const RESERVED_KEYS: [u64; 2] = [CGID_UNRESOLVED, CGID_OVERFLOW];
 /// `meta.flags`: the per-port breakdown is counted.
 pub const META_PORTS: u32 = 1 << 0;
+/// `meta.flags`: the per-interface breakdown is counted.
+pub const META_IFACES: u32 = 1 << 1;
+/// Interfaces below this ifindex have their owner in `owner_by_index`, the rest in
+/// `iface_owner`.
+pub const OWNER_ARRAY_SLOTS: u32 = 65536;
 
 /// Which hooks a counter comes from (`enum netattr_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -267,6 +272,7 @@ mod tests {
         let h = include_str!("../../bpf/netattr.h");
         assert!(h.contains(&format!("#define NETATTR_LAYOUT_VERSION {LAYOUT_VERSION}\n")));
         assert!(h.contains(&format!("#define NETATTR_MAGIC {MAGIC:#x}")));
+        assert!(h.contains(&format!("#define OWNER_ARRAY_SLOTS {OWNER_ARRAY_SLOTS}\n")));
     }
 
     #[test]

@@ -14,8 +14,9 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 10] = [
+pub const MAPS: [&str; 11] = [
     "stats_map",
+    "owner_by_index",
     "cgroup_names",
     "sock_stats",
     "iface_stats",
@@ -160,7 +161,7 @@ impl Pins {
             sock_stats: map("sock_stats")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
-            iface_owner: map("iface_owner")?,
+            owners: crate::iface::Owners::open(self)?,
             cgroup_names: map("cgroup_names")?,
             health: map("health")?,
             attachments: map("attachments")?,
@@ -184,7 +185,8 @@ pub struct Instance {
     pub iface_stats: MapHandle,
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
-    pub iface_owner: MapHandle,
+    /// The owner cgroup of each host-side veth netattr attached to.
+    pub owners: crate::iface::Owners,
     /// cgroup id -> its path at first sight, for cgroups that are gone.
     pub cgroup_names: MapHandle,
     pub health: MapHandle,

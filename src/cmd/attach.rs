@@ -132,7 +132,7 @@ fn attach_one(
         .unwrap_or_else(|| Attachment { flags: 0, ifname: link.name.clone() });
     rec.ifname.clone_from(&link.name);
     // The owner first, so that the first packet counted is already the owner's.
-    iface::set_owner(&inst.iface_owner, link.index, owner.map(|o| o.cgroup_id))?;
+    inst.owners.set(link.index, owner.map(|o| o.cgroup_id))?;
     let created = tc::ensure_clsact(link.index).with_context(fail)?;
     if created {
         rec.flags |= ATTACH_QDISC_CREATED;
@@ -156,7 +156,7 @@ fn attach_one(
         if created {
             let _ = tc::remove_clsact_if_empty(link.index);
         }
-        iface::set_owner(&inst.iface_owner, link.index, None)?;
+        inst.owners.set(link.index, None)?;
         return outcome;
     }
     iface::save(&inst.attachments, link.index, &rec)?;

@@ -10,6 +10,7 @@ use crate::bpf::pins::{LINKS, MAPS, PROGS};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
 use crate::cmd::detach::{detach_cgroup, detach_one, everywhere};
+use crate::iface::Owners;
 use crate::sys;
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
@@ -27,7 +28,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         .map(|p| p.id())
         .collect();
     let records = MapHandle::from_pinned_path(pins.path("attachments")).ok();
-    let owners = MapHandle::from_pinned_path(pins.path("iface_owner")).ok();
+    let owners = Owners::open(&pins).ok();
     let maps = records.as_ref().zip(owners.as_ref());
     let mut rows = detach_cgroup(&pins)?;
     for link in everywhere(&ids, records.as_ref())? {

@@ -9,6 +9,7 @@ use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED};
 use crate::bpf::Pins;
 use crate::cli::{DetachArgs, Direction, Global};
 use crate::cmd::attach::{hook_bit, hooks, HookRow, HooksReport, Kind};
+use crate::iface::Owners;
 use crate::netlink::{self, Link};
 use crate::output;
 use crate::tc::{self, Hook};
@@ -26,7 +27,7 @@ pub fn execute(g: &Global, a: &DetachArgs) -> Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for link in &links {
-        detach_one(&ids, Some((&inst.attachments, &inst.iface_owner)), link, a.direction, &mut rows)?;
+        detach_one(&ids, Some((&inst.attachments, &inst.owners)), link, a.direction, &mut rows)?;
     }
     if sel.all || sel.cgroup {
         rows.extend(detach_cgroup(&inst.pins)?);
@@ -79,7 +80,7 @@ pub fn everywhere(ids: &[u32], records: Option<&MapHandle>) -> Result<Vec<Link>>
 /// `maps` are the attachment records and the owner map, when the instance has them.
 pub fn detach_one(
     ids: &[u32],
-    maps: Option<(&MapHandle, &MapHandle)>,
+    maps: Option<(&MapHandle, &Owners)>,
     link: &Link,
     d: Direction,
     rows: &mut Vec<HookRow>,
@@ -105,6 +106,6 @@ pub fn detach_one(
     if rec.flags & ATTACH_QDISC_CREATED != 0 {
         tc::remove_clsact_if_empty(link.index)?;
     }
-    iface::set_owner(owners, link.index, None)?;
+    owners.set(link.index, None)?;
     iface::forget(records, link.index)
 }

@@ -13,12 +13,12 @@ use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
 
 use crate::bpf::layout::{
-    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_PORTS, RESERVED_KEYS,
+    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_IFACES, META_PORTS, RESERVED_KEYS,
 };
 use crate::bpf::pins::MAPS;
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
-use crate::cli::{Global, LoadArgs};
+use crate::cli::{Breakdown, Global, LoadArgs};
 use crate::cmd::status::ProgRow;
 use crate::output::{self, Report};
 use crate::{cgroup, sys};
@@ -95,7 +95,8 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
-        rodata.count_ports = !a.no_ports;
+        rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
+        rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
     }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
     init_maps(&skel, a)?;
@@ -162,7 +163,12 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
         layout_version: LAYOUT_VERSION,
         loaded_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         max_entries: a.max_entries,
-        flags: if a.no_ports { 0 } else { META_PORTS },
+        flags: a.breakdown.iter().fold(0, |f, b| {
+            f | match b {
+                Breakdown::Port => META_PORTS,
+                Breakdown::Iface => META_IFACES,
+            }
+        }),
     };
     skel.maps.meta.update(&0u32.to_ne_bytes(), &meta.to_bytes(), MapFlags::ANY).context("writing meta")?;
     Ok(())

@@ -9,7 +9,9 @@ use anyhow::{bail, Result};
 use libbpf_rs::MapHandle;
 use serde::Serialize;
 
-use crate::bpf::layout::{proto_name, IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_PORTS};
+use crate::bpf::layout::{
+    proto_name, IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS,
+};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
@@ -187,6 +189,11 @@ fn by_iface(inst: &Instance, source: Source) -> Result<Raw> {
     if source != Source::Tc {
         bail!("the per-interface breakdown is counted by the tc source only: use 'stats --by iface --source tc'");
     }
+    if inst.meta.flags & META_IFACES == 0 {
+        bail!(
+            "the per-interface breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown iface'"
+        );
+    }
     let names: HashMap<u32, String> = netlink::links()?.into_iter().map(|l| (l.index, l.name)).collect();
     Ok(percpu::read_counters(&inst.iface_stats)?
         .into_iter()
@@ -199,7 +206,7 @@ fn by_iface(inst: &Instance, source: Source) -> Result<Raw> {
 
 fn by_port(inst: &Instance, source: Source) -> Result<Raw> {
     if inst.meta.flags & META_PORTS == 0 {
-        bail!("the per-port breakdown is off for this load (loaded with --no-ports): run 'netattr cleanup' and load without it");
+        bail!("the per-port breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown port'");
     }
     Ok(percpu::read_counters(&inst.port_stats)?
         .into_iter()

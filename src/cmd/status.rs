@@ -290,7 +290,7 @@ fn interfaces(inst: &Instance, resolver: &mut Resolver) -> Result<Vec<IfaceRow>>
         if ingress || egress {
             let qdisc_created = iface::record(&inst.attachments, l.index)?
                 .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
-            let owner = iface::owner(&inst.iface_owner, l.index).map(|id| owner_of(id, resolver));
+            let owner = inst.owners.get(l.index).map(|id| owner_of(id, resolver));
             rows.push(IfaceRow { iface: l.name, ifindex: l.index, ingress, egress, qdisc_created, owner });
         }
     }

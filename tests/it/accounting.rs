@@ -327,7 +327,12 @@ fn a_server_and_its_clients_share_the_service_port() {
     let (na, c) = (&s.na, &s.c[0]);
     let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
     let server = s.tree.cgroup("system.slice/web.service");
+    // Without the breakdowns, asking for them says how to get them.
     na.run(&["load"]).ok();
+    na.run(&["stats", "--by", "port"]).fails_with("load --breakdown port");
+    na.run(&["stats", "--by", "iface", "--source", "tc"]).fails_with("load --breakdown iface");
+    na.run(&["cleanup"]).ok();
+    na.run(&["load", "--breakdown", "iface,port"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
     let payload = 750_000;
     let r = Peer::spawn(&server, None, &format!("tcp-recv {}:8080", c.host_ip)).ready();

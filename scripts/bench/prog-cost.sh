@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Per-packet cost in the kernel, measured with BPF_PROG_TEST_RUN (bpftool prog run):
+# netattr's programs in each load configuration beside baselines, on 64 B and 1500 B TCP
+# and UDP packets. The machine is shared and noisy: programs run interleaved, ROUNDS
+# rounds, and the table shows the median ns per run and the ratio to the empty program.
+# Usage: sudo scripts/bench/prog-cost.sh [ROUNDS] [REPEAT]   (prints a Markdown table)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${1:-5}; REPEAT=${2:-2000000}
+N=target/release/netattr
+[ -x "$N" ] || cargo build --release --locked >&2
+INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
+work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
+cleanup() {
+  for c in plain iface port both; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  rm -rf "$base-baselines" "$work"
+}
+trap cleanup EXIT
+python3 scripts/bench/packets.py "$work"
+clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -I"$INC" -c scripts/bench/baselines.bpf.c -o "$work/b.o"
+mkdir -p "$base-baselines"; bpftool prog loadall "$work/b.o" "$base-baselines" type classifier
+$N load --pin-dir "$base-plain" >/dev/null
+$N load --pin-dir "$base-iface" --breakdown iface >/dev/null
+$N load --pin-dir "$base-port" --breakdown port >/dev/null
+$N load --pin-dir "$base-both" --breakdown iface,port >/dev/null
+
+progs=(
+  "empty (floor)|$base-baselines/empty|l2"
+  "seed: global HASH, atomic add|$base-baselines/seed_atomic|l2"
+  "PERCPU_HASH, update_elem per packet|$base-baselines/percpu_update|l2"
+  "netattr tc_egress|$base-plain/tc_egress|l2"
+  "netattr tc_egress, --breakdown iface|$base-iface/tc_egress|l2"
+  "netattr tc_egress, --breakdown port|$base-port/tc_egress|l2"
+  "netattr tc_egress, --breakdown iface,port|$base-both/tc_egress|l2"
+  "netattr sock_egress|$base-plain/sock_egress|l3"
+  "netattr sock_egress, --breakdown port|$base-port/sock_egress|l3"
+)
+pkts=(tcp64 tcp1500 udp64 udp1500)
+declare -A samples
+for r in $(seq "$ROUNDS"); do
+  for p in "${progs[@]}"; do
+    IFS='|' read -r name pin layer <<<"$p"
+    for k in "${pkts[@]}"; do
+      ns=$(bpftool prog run pinned "$pin" data_in "$work/$k.$layer" repeat "$REPEAT" 2>&1 | sed -n 's/.*duration (average): \([0-9]*\)ns.*/\1/p')
+      samples["$name|$k"]+="$ns "
+    done
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+declare -A floor
+for k in "${pkts[@]}"; do floor[$k]=$(echo "${samples["empty (floor)|$k"]}" | median); done
+echo "| program | TCP 64 B | TCP 1500 B | UDP 64 B | UDP 1500 B |"
+echo "|---|---|---|---|---|"
+for p in "${progs[@]}"; do
+  IFS='|' read -r name _ _ <<<"$p"
+  row="| $name |"
+  for k in "${pkts[@]}"; do
+    m=$(echo "${samples["$name|$k"]}" | median)
+    row+=" $m ns ($(awk -v a="$m" -v b="${floor[$k]}" 'BEGIN {printf "%.2fx", a/b}')) |"
+  done
+  echo "$row"
+done
+echo
+echo "Median of $ROUNDS interleaved rounds of $REPEAT runs each; ratio to the empty program."
+echo "Kernel $(uname -r), $(nproc) CPUs, $(date -u +%F)."
