@@ -30,7 +30,7 @@ mkdir -p "$C" "$S"
 sleep 0.5
 run() { echo "\$ sudo netattr $*"; $N "$@" --pin-dir "$PIN" 2>&1; echo; }
 run check
-run load
+run load --breakdown iface,port
 run attach --all-veth --cgroup
 got=$( (echo 0 > "$C/cgroup.procs"; exec ip netns exec walk1 iperf3 -c 10.232.0.1 -n 50M -J) | jq .end.sum_received.bytes)
 echo "(iperf3: the server received $got bytes)"; echo
