@@ -603,7 +603,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --source --by --sort --top --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --source --by --sort --top --no-resolve --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

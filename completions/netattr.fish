@@ -112,6 +112,7 @@ json\t'One JSON document (schema in the README), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams'"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l no-resolve -d 'Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -d 'Print version'

@@ -160,7 +160,7 @@ impl Resolver {
             libc::open_by_handle_at(
                 self.root_fd.as_raw_fd(),
                 (&mut h as *mut KernfsHandle).cast(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
+                libc::O_PATH | libc::O_CLOEXEC,
             )
         };
         if fd < 0 {
@@ -178,7 +178,9 @@ impl Resolver {
         }
     }
 
-    fn by_walk(&mut self, id: u64) -> Lookup {
+    /// The fallback: one walk of the whole tree (done once, then remembered). Public for
+    /// the resolver benchmark.
+    pub fn by_walk(&mut self, id: u64) -> Lookup {
         if self.walked.is_none() {
             let mut map = HashMap::new();
             walk(&self.root, &self.root, &mut map);

@@ -168,6 +168,9 @@ pub struct StatsArgs {
     /// Print only the first N rows (the unresolved and overflow buckets are always shown)
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+    /// Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)
+    #[arg(long)]
+    pub no_resolve: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

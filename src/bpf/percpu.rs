@@ -1,14 +1,17 @@
-//! Reading whole maps, per-CPU values included, with as few syscalls as the kernel allows.
+//! Reading whole maps, per-CPU values included, with as few syscalls and copies as the
+//! kernel allows.
 //!
 //! libbpf-rs's `lookup_batch` refuses per-CPU maps, although the kernel supports batch
-//! operations on them, so this goes through libbpf-sys's `bpf_map_lookup_batch` and falls
-//! back to key iteration where batching is refused.
+//! operations on them, so this goes through libbpf-sys's `bpf_map_lookup_batch` (4,096 keys
+//! per call) and falls back to key iteration where batching is refused.
 use std::mem::size_of;
 use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{Context, Result};
 use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
+
+use crate::bpf::Counters;
 
 /// One entry: its key bytes, and its value for each possible CPU (one for plain maps).
 pub struct Entry {
@@ -20,25 +23,48 @@ const BATCH: u32 = 4096;
 
 /// Every entry of a hash or array map.
 pub fn read_all(map: &MapHandle) -> Result<Vec<Entry>> {
-    match read_batched(map) {
-        Ok(v) => Ok(v),
+    let mut out = Vec::new();
+    let batched = for_each_batched(map, |key, values, stride| {
+        out.push(Entry { key: key.to_vec(), values: values.chunks(stride).map(<[u8]>::to_vec).collect() });
+    });
+    match batched {
+        Ok(()) => Ok(out),
         Err(_) => read_by_keys(map),
     }
 }
 
-fn slots(map: &MapHandle) -> Result<usize> {
-    Ok(if map.map_type().is_percpu() { libbpf_rs::num_possible_cpus()? } else { 1 })
+/// Every entry of a counter map, its per-CPU values summed: (key bytes, counters). Decodes
+/// straight from the batch buffers, without a copy per entry.
+pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
+    let mut out = Vec::with_capacity(1024);
+    let batched =
+        for_each_batched(map, |key, values, stride| out.push((key.to_vec(), sum(values.chunks(stride)))));
+    match batched {
+        Ok(()) => Ok(out),
+        Err(_) => Ok(read_by_keys(map)?
+            .into_iter()
+            .map(|e| (e.key, sum(e.values.iter().map(Vec::as_slice))))
+            .collect()),
+    }
 }
 
-fn read_batched(map: &MapHandle) -> std::io::Result<Vec<Entry>> {
-    let ncpu = slots(map).map_err(std::io::Error::other)?;
+fn sum<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Counters {
+    let mut c = Counters::default();
+    for v in values {
+        if let Some(x) = Counters::from_bytes(v) {
+            c.add(&x);
+        }
+    }
+    c
+}
+
+/// Calls `f(key, values of all CPUs, bytes per CPU value)` for every entry, batch by batch.
+fn for_each_batched<F: FnMut(&[u8], &[u8], usize)>(map: &MapHandle, mut f: F) -> std::io::Result<()> {
+    let percpu = map.map_type().is_percpu();
+    let ncpu = if percpu { libbpf_rs::num_possible_cpus().map_err(std::io::Error::other)? } else { 1 };
     let ks = map.key_size() as usize;
     // Per-CPU values are laid out every round_up(value_size, 8) bytes.
-    let vs = if map.map_type().is_percpu() {
-        (map.value_size() as usize).div_ceil(8) * 8
-    } else {
-        map.value_size() as usize
-    };
+    let vs = if percpu { (map.value_size() as usize).div_ceil(8) * 8 } else { map.value_size() as usize };
     let per_entry = vs * ncpu;
     let batch = BATCH.min(map.max_entries().max(1));
     let mut keys = vec![0u8; ks * batch as usize];
@@ -46,7 +72,6 @@ fn read_batched(map: &MapHandle) -> std::io::Result<Vec<Entry>> {
     let mut token_in = vec![0u8; ks.max(8)];
     let mut token_out = vec![0u8; ks.max(8)];
     let mut first = true;
-    let mut out = Vec::new();
     let opts =
         sys::bpf_map_batch_opts { sz: size_of::<sys::bpf_map_batch_opts>() as _, ..Default::default() };
     loop {
@@ -62,21 +87,17 @@ fn read_batched(map: &MapHandle) -> std::io::Result<Vec<Entry>> {
                 &opts,
             )
         };
-        let err = if ret < 0 { Some(std::io::Error::from_raw_os_error(-ret)) } else { None };
-        if let Some(e) = &err {
-            if e.raw_os_error() != Some(libc::ENOENT) {
-                return Err(std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO)));
-            }
-        }
+        // ENOENT: this was the last batch (its entries are still valid).
+        let last = match ret {
+            0 => false,
+            e if -e == libc::ENOENT => true,
+            e => return Err(std::io::Error::from_raw_os_error(-e)),
+        };
         for i in 0..count as usize {
-            let v = &vals[i * per_entry..(i + 1) * per_entry];
-            out.push(Entry {
-                key: keys[i * ks..(i + 1) * ks].to_vec(),
-                values: v.chunks(vs).map(|c| c.to_vec()).collect(),
-            });
+            f(&keys[i * ks..(i + 1) * ks], &vals[i * per_entry..(i + 1) * per_entry], vs);
         }
-        if err.is_some() {
-            return Ok(out);
+        if last {
+            return Ok(());
         }
         std::mem::swap(&mut token_in, &mut token_out);
         first = false;
@@ -103,20 +124,4 @@ fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {
 /// A u64 key.
 pub fn key_u64(key: &[u8]) -> Option<u64> {
     Some(u64::from_ne_bytes(key.get(..8)?.try_into().ok()?))
-}
-
-/// Every entry of a counter map, its per-CPU values summed: (key bytes, counters).
-pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, crate::bpf::Counters)>> {
-    Ok(read_all(map)?
-        .into_iter()
-        .map(|e| {
-            let mut sum = crate::bpf::Counters::default();
-            for v in &e.values {
-                if let Some(c) = crate::bpf::Counters::from_bytes(v) {
-                    sum.add(&c);
-                }
-            }
-            (e.key, sum)
-        })
-        .collect())
 }

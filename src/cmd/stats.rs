@@ -143,7 +143,11 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|(id, extra, c)| {
             totals.add(&c);
-            row(&inst, id, source, extra, c, &mut resolver, &mut names)
+            if a.no_resolve {
+                bare_row(id, source, extra, c)
+            } else {
+                row(&inst, id, source, extra, c, &mut resolver, &mut names)
+            }
         })
         .collect();
     sort_and_cut(&mut rows, a.sort, a.top);
@@ -217,6 +221,34 @@ fn by_port(inst: &Instance, source: Source) -> Result<Raw> {
         .collect())
 }
 
+fn bucket_of(id: u64) -> Bucket {
+    match id {
+        CGID_UNRESOLVED => Bucket::Unresolved,
+        CGID_OVERFLOW => Bucket::Overflow,
+        _ => Bucket::Cgroup,
+    }
+}
+
+/// A row without a path or identity (`--no-resolve`).
+fn bare_row(id: u64, source: Source, extra: Extra, counters: Counters) -> Row {
+    let mut r = Row {
+        cgroup_id: id,
+        bucket: bucket_of(id),
+        path: None,
+        gone: false,
+        who: Summary::default(),
+        source,
+        ifindex: None,
+        iface: None,
+        protocol: None,
+        port: None,
+        counters,
+    };
+    r.set_extra(extra);
+    r
+}
+
+/// A row with its path and identity: live, or as the kernel recorded it if gone.
 fn row(
     inst: &Instance,
     id: u64,
@@ -226,63 +258,68 @@ fn row(
     resolver: &mut Resolver,
     names: &mut Names,
 ) -> Row {
-    let (bucket, path, gone) = match id {
-        CGID_UNRESOLVED => (Bucket::Unresolved, None, false),
-        CGID_OVERFLOW => (Bucket::Overflow, None, false),
-        _ => match resolver.lookup(id) {
-            Lookup::Path(p) => (Bucket::Cgroup, Some(p), false),
-            // Gone: named by what the kernel recorded at its first packet.
-            Lookup::Gone => (Bucket::Cgroup, inst.captured_path(id), true),
-        },
-    };
-    let mut who = Summary::of(path.as_deref());
-    names.enrich(&mut who);
-    who.labels = None; // rows stay small; `resolve` shows labels
-    let mut r = Row {
-        cgroup_id: id,
-        bucket,
-        who,
-        path,
-        gone,
-        source,
-        ifindex: None,
-        iface: None,
-        protocol: None,
-        port: None,
-        counters,
-    };
-    match extra {
-        Extra::None => {}
-        Extra::Iface(i, name) => {
-            r.ifindex = Some(i);
-            r.iface = Some(name);
-        }
-        Extra::Port(p, port) => {
-            r.protocol = Some(proto_name(p));
-            r.port = Some(port);
-        }
+    let mut r = bare_row(id, source, extra, counters);
+    if r.bucket != Bucket::Cgroup {
+        return r;
     }
+    (r.path, r.gone) = match resolver.lookup(id) {
+        Lookup::Path(p) => (Some(p), false),
+        // Gone: named by what the kernel recorded at its first packet.
+        Lookup::Gone => (inst.captured_path(id), true),
+    };
+    r.who = Summary::of(r.path.as_deref());
+    names.enrich(&mut r.who);
+    r.who.labels = None; // rows stay small; `resolve` shows labels
     r
 }
 
+impl Row {
+    fn set_extra(&mut self, extra: Extra) {
+        match extra {
+            Extra::None => {}
+            Extra::Iface(i, name) => {
+                self.ifindex = Some(i);
+                self.iface = Some(name);
+            }
+            Extra::Port(p, port) => {
+                self.protocol = Some(proto_name(p));
+                self.port = Some(port);
+            }
+        }
+    }
+}
+
 /// Cgroup rows by the sort key (largest first, then by id), cut to `top`; the unresolved and
-/// overflow rows always follow, so that no traffic is hidden by the cut.
+/// overflow rows always follow, so that no traffic is hidden by the cut. Sorts a small key
+/// per row and then moves each (large) row once.
 fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
     let k = |r: &Row| match key {
         SortKey::Rx => r.counters.rx_bytes,
         SortKey::Tx => r.counters.tx_bytes,
         SortKey::Total => r.counters.total_bytes(),
     };
-    let (mut cgroups, mut buckets): (Vec<Row>, Vec<Row>) =
-        rows.drain(..).partition(|r| r.bucket == Bucket::Cgroup);
-    cgroups.sort_by(|a, b| k(b).cmp(&k(a)).then(a.cgroup_id.cmp(&b.cgroup_id)));
-    // Unresolved, then overflow (key 0 sorts before 2^64-1), whatever order the map gave.
-    buckets.sort_by_key(|r| r.cgroup_id);
-    if let Some(n) = top {
-        cgroups.truncate(n);
+    // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then id.
+    let mut order: Vec<(bool, std::cmp::Reverse<u64>, u64, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let bucket = r.bucket != Bucket::Cgroup;
+            (bucket, std::cmp::Reverse(if bucket { 0 } else { k(r) }), r.cgroup_id, i)
+        })
+        .collect();
+    order.sort_unstable();
+    let limit = top.unwrap_or(usize::MAX);
+    let mut slots: Vec<Option<Row>> = rows.drain(..).map(Some).collect();
+    let mut cgroups = 0;
+    for (bucket, _, _, i) in order {
+        if !bucket {
+            if cgroups == limit {
+                continue;
+            }
+            cgroups += 1;
+        }
+        rows.extend(slots[i].take());
     }
-    rows.extend(cgroups);
-    rows.extend(buckets);
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ pub trait Report: Serialize {
 }
 
 pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    // Buffered: stdout itself is line-buffered and would scan every small write for '\n'.
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     match format {
         Format::Table => report.render_table(&mut out)?,
         // A report is one document on one line either way; ndjson differs for streams,

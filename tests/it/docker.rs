@@ -102,5 +102,13 @@ fn a_docker_socket_that_answers_garbage_costs_one_warning() {
     assert!(out.json()["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == c.cgroup.id));
     let quiet = na.run(&["stats", "--docker-socket", dir.join("none.sock").to_str().unwrap()]).ok();
     assert!(quiet.stderr.is_empty(), "a missing socket is not an error: {}", quiet.stderr);
+    // A socket that accepts and never answers: one warning after the bounded wait, once.
+    let hang = dir.join("hang.sock");
+    let l = std::os::unix::net::UnixListener::bind(&hang).unwrap();
+    let held = std::thread::spawn(move || l.incoming().take(2).flatten().collect::<Vec<_>>());
+    let out = na.run(&["stats", "--docker-socket", hang.to_str().unwrap()]).ok();
+    assert!(out.stderr.contains("no complete reply within 3 s"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    drop(held);
     let _ = std::fs::remove_dir_all(&dir);
 }
