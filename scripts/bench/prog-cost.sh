@@ -63,3 +63,25 @@ done
 echo
 echo "Median of $ROUNDS interleaved rounds of $REPEAT runs each; ratio to the empty program."
 echo "Kernel $(uname -r), $(nproc) CPUs, $(date -u +%F)."
+
+# Two senders on two CPUs, same cgroup (the worst case for a shared counter): each CPU
+# runs the program at once; ns per run on each, beside the same program on one CPU.
+if [ "$(nproc)" -ge 2 ]; then
+  echo
+  echo "| two CPUs, one cgroup (TCP 64 B) | one CPU alone | CPU 0 and CPU 1 at once |"
+  echo "|---|---|---|"
+  for p in "seed: global HASH, atomic add|$base-baselines/seed_atomic" "netattr tc_egress|$base-plain/tc_egress"; do
+    IFS='|' read -r name pin <<<"$p"
+    one=""; both=""
+    for _ in $(seq "$ROUNDS"); do
+      one+="$(taskset -c 0 bpftool prog run pinned "$pin" data_in "$work/tcp64.l2" repeat "$REPEAT" 2>&1 | sed -n 's/.*average): \([0-9]*\)ns.*/\1/p')"$'\n'
+      taskset -c 0 bpftool prog run pinned "$pin" data_in "$work/tcp64.l2" repeat "$REPEAT" > "$work/c0" 2>&1 &
+      taskset -c 1 bpftool prog run pinned "$pin" data_in "$work/tcp64.l2" repeat "$REPEAT" > "$work/c1" 2>&1
+      wait
+      both+="$(cat "$work/c0" "$work/c1" | sed -n 's/.*average): \([0-9]*\)ns.*/\1/p' | tr '\n' '/' | sed 's|/$||')"$'\n'
+    done
+    echo "| $name | $(printf '%s' "$one" | median) ns | $(printf '%s' "$both" | sort -t/ -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}') ns |"
+  done
+  echo
+  echo "Median of $ROUNDS rounds; \"at once\" shows CPU 0 / CPU 1 of the median round."
+fi

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Throughput impact: iperf3 TCP between two network namespaces over veths on a host bridge,
+# RUNS interleaved runs of SECONDS each for: nothing attached; netattr (tc on both host veths
+# and the socket programs at the cgroup2 root); tcpdump writing to /dev/null; nethogs.
+# Reports the median throughput, its ratio to "nothing", and CPU seconds per GB moved (all
+# CPUs, from /proc/stat), then the live cost of each netattr program during those runs
+# (kernel.bpf_stats_enabled, restored afterwards). Prints Markdown; removes what it made.
+# Usage: sudo scripts/bench/throughput.sh [RUNS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${1:-5}; SECS=${2:-4}
+cargo build --release --locked --bins >&2
+N=target/release/netattr; pin=/sys/fs/bpf/netattr-bench-tput-$$
+tag=nab$$
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+cleanup() {
+  sysctl -qw kernel.bpf_stats_enabled="$stats_was" || true
+  pkill -f "iperf3 -s -B 10.239.0.3" 2>/dev/null || true
+  $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
+  ip netns del "$tag-1" 2>/dev/null || true; ip netns del "$tag-2" 2>/dev/null || true
+  ip link del "$tag-br" 2>/dev/null || true
+}
+trap cleanup EXIT
+ip link add "$tag-br" type bridge; ip link set "$tag-br" up
+for i in 1 2; do
+  ip netns add "$tag-$i"
+  ip link add "$tag-h$i" type veth peer name eth0 netns "$tag-$i"
+  ip link set "$tag-h$i" master "$tag-br"; ip link set "$tag-h$i" up
+  ip -n "$tag-$i" addr add "10.239.0.$((i + 1))/24" dev eth0; ip -n "$tag-$i" link set eth0 up
+done
+ip netns exec "$tag-2" iperf3 -s -B 10.239.0.3 -D
+sleep 0.5
+$N load --pin-dir "$pin" >/dev/null
+sysctl -qw kernel.bpf_stats_enabled=1
+busy() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+declare -A gbps cpu
+for _ in $(seq "$RUNS"); do
+  for v in nothing netattr tcpdump nethogs; do
+    pid=""
+    case $v in
+      netattr) $N attach --pin-dir "$pin" --iface "$tag-h1" --iface "$tag-h2" --cgroup >/dev/null ;;
+      tcpdump) tcpdump -i "$tag-h1" -w /dev/null -s 0 >/dev/null 2>&1 & pid=$! ;;
+      nethogs) nethogs -t -d 1 "$tag-h1" >/dev/null 2>&1 & pid=$! ;;
+    esac
+    sleep 0.5
+    b0=$(busy)
+    out=$(ip netns exec "$tag-1" iperf3 -c 10.239.0.3 -t "$SECS" -J)
+    b1=$(busy)
+    [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+    [ "$v" = netattr ] && $N detach --pin-dir "$pin" --all >/dev/null
+    bits=$(echo "$out" | jq '.end.sum_received.bits_per_second')
+    bytes=$(echo "$out" | jq '.end.sum_received.bytes')
+    hz=$(getconf CLK_TCK)
+    gbps[$v]+="$(awk -v b="$bits" 'BEGIN {printf "%.2f", b/1e9}')"$'\n'
+    cpu[$v]+="$(awk -v t=$((b1 - b0)) -v hz="$hz" -v by="$bytes" 'BEGIN {printf "%.3f", (t/hz)/(by/1e9)}')"$'\n'
+  done
+done
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+base=$(printf '%s' "${gbps[nothing]}" | median)
+echo "| attached | throughput (Gbit/s) | vs nothing | CPU s per GB | runs (Gbit/s) |"
+echo "|---|---|---|---|---|"
+for v in nothing netattr tcpdump nethogs; do
+  g=$(printf '%s' "${gbps[$v]}" | median); c=$(printf '%s' "${cpu[$v]}" | median)
+  all=$(printf '%s' "${gbps[$v]}" | sort -n | tr '\n' ' ')
+  echo "| $v | $g | $(awk -v a="$g" -v b="$base" 'BEGIN {printf "%.1f %%", 100*a/b}') | $c | $all|"
+done
+echo
+echo "| netattr program (live, during the runs) | runs | ns per run |"
+echo "|---|---|---|"
+for p in tc_ingress tc_egress sock_ingress sock_egress; do
+  bpftool -j prog show pinned "$pin/$p" | jq -r --arg p "$p" '"| \($p) | \(.run_cnt) | \(if .run_cnt > 0 then (.run_time_ns / .run_cnt | floor) else "-" end) |"'
+done
+echo
+echo "iperf3 TCP, one stream, $SECS s per run; median of $RUNS interleaved runs."
+echo "Kernel $(uname -r), $(nproc) CPUs, $(date -u +%F)."
