@@ -603,7 +603,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --source --by --sort --top --no-resolve --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --source --by --sort --top --no-resolve --interval --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,6 +622,14 @@ _netattr() {
                     return 0
                     ;;
                 --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

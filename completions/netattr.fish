@@ -106,6 +106,8 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order
 tx\t''
 total\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l top -d 'Print only the first N rows (the unresolved and overflow buckets are always shown)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l interval -d 'Print rates every SECONDS (one report per interval; NDJSON with --format ndjson)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l count -d 'With --interval: stop after N reports' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'

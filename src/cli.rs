@@ -171,6 +171,19 @@ pub struct StatsArgs {
     /// Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)
     #[arg(long)]
     pub no_resolve: bool,
+    /// Print rates every SECONDS (one report per interval; NDJSON with --format ndjson)
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub interval: Option<f64>,
+    /// With --interval: stop after N reports
+    #[arg(long, value_name = "N", requires = "interval")]
+    pub count: Option<u64>,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.01..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds between 0.01 and 86400")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ pub mod names;
 pub mod netlink;
 pub mod output;
 pub mod owner;
+pub mod rates;
 pub mod sock;
 pub mod sys;
 pub mod tc;

@@ -51,6 +51,9 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("removing pin directory {}", pins.dir.display())),
     }
-    eprintln!("netattr: removed {detached} filter(s) and {removed} pin(s) from {}", pins.dir.display());
+    eprintln!(
+        "netattr: detached {detached} hook(s) and removed {removed} pin(s) from {}",
+        pins.dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use libbpf_rs::MapHandle;
@@ -20,6 +21,7 @@ use crate::cmd::resolve::names_for;
 use crate::identity::Summary;
 use crate::names::Names;
 use crate::output::{self, Report};
+use crate::rates::{Rates, Sampler};
 use crate::{netlink, sys};
 
 /// What a row stands for.
@@ -61,6 +63,9 @@ pub struct Row {
     pub port: Option<u16>,
     #[serde(flatten)]
     pub counters: Counters,
+    /// With --interval: rates over the interval.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
 }
 
 fn id_or_null<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -78,22 +83,38 @@ pub struct StatsReport {
     pub source: Source,
     /// "cgroup", "iface" or "port".
     pub by: &'static str,
+    /// With --interval: when the sample was taken, and the seconds it covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
     pub pin_dir: PathBuf,
     pub cgroup2_mount: PathBuf,
     pub cgroups: Vec<Row>,
     pub totals: Counters,
+    /// With --interval: the rates of all rows together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
 }
 
 impl Report for StatsReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let interval = self.interval_s.is_some();
+        if let (Some(t), Some(s)) = (&self.time, self.interval_s) {
+            writeln!(out, "{t}  rates over {s:.2} s, source {}", output::label(&self.source))?;
+        }
         let mut header = vec!["CGROUP_ID", "NAME", "PATH"];
         match self.by {
             "iface" => header.push("IFACE"),
             "port" => header.extend(["PROTO", "PORT"]),
             _ => {}
         }
-        header.extend(["RX", "TX", "RX_PKTS", "TX_PKTS"]);
-        let first_counter = header.len() - 4;
+        if interval {
+            header.extend(["RX/s", "TX/s", "RX_PKTS/s", "TX_PKTS/s"]);
+        } else {
+            header.extend(["RX", "TX", "RX_PKTS", "TX_PKTS"]);
+        }
+        let first_number = header.len() - 4;
         let mut t = output::table(header);
         for r in &self.cgroups {
             let label = match (r.bucket, &r.path) {
@@ -111,18 +132,30 @@ impl Report for StatsReport {
             if let (Some(p), Some(port)) = (&r.protocol, r.port) {
                 cells.extend([p.clone(), port.to_string()]);
             }
-            cells.extend([
-                output::bytes(r.counters.rx_bytes),
-                output::bytes(r.counters.tx_bytes),
-                output::count(r.counters.rx_packets),
-                output::count(r.counters.tx_packets),
-            ]);
+            match &r.rates {
+                Some(x) => cells.extend([
+                    output::rate(x.rx_bytes_per_s),
+                    output::rate(x.tx_bytes_per_s),
+                    format!("{:.0}", x.rx_packets_per_s),
+                    format!("{:.0}", x.tx_packets_per_s),
+                ]),
+                None => cells.extend([
+                    output::bytes(r.counters.rx_bytes),
+                    output::bytes(r.counters.tx_bytes),
+                    output::count(r.counters.rx_packets),
+                    output::count(r.counters.tx_packets),
+                ]),
+            }
             t.add_row(cells);
         }
         let mut right = vec![0];
-        right.extend(first_counter..first_counter + 4);
+        right.extend(first_number..first_number + 4);
         output::align_right(&mut t, &right);
-        output::write_table(out, &t)
+        output::write_table(out, &t)?;
+        if interval {
+            writeln!(out)?;
+        }
+        Ok(())
     }
 }
 
@@ -131,42 +164,103 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     let inst = Pins::new(&g.pin_dir).open()?;
     let mount = cgroup::mount_point()?;
     let source = a.source.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc });
-    let mut resolver = Resolver::new(mount.clone())?;
-    let mut names = names_for(g, Some(&inst));
-    let rows = match a.by {
-        By::Cgroup => by_cgroup(&inst, source)?,
-        By::Iface => by_iface(&inst, source)?,
-        By::Port => by_port(&inst, source)?,
+    let mut ctx = Context { g, a, inst: &inst, source, resolver: Resolver::new(mount.clone())?, mount };
+    let Some(every) = a.interval else {
+        let report = ctx.report(ctx.read()?, None)?;
+        output::emit(g.format, &report)?;
+        return Ok(ExitCode::SUCCESS);
     };
-    let mut totals = Counters::default();
-    let mut rows: Vec<Row> = rows
-        .into_iter()
-        .map(|(id, extra, c)| {
-            totals.add(&c);
-            if a.no_resolve {
-                bare_row(id, source, extra, c)
-            } else {
-                row(&inst, id, source, extra, c, &mut resolver, &mut names)
-            }
-        })
-        .collect();
-    sort_and_cut(&mut rows, a.sort, a.top);
-    let by = match a.by {
-        By::Cgroup => "cgroup",
-        By::Iface => "iface",
-        By::Port => "port",
-    };
-    let report = StatsReport {
-        schema: output::SCHEMA,
-        source,
-        by,
-        pin_dir: g.pin_dir.clone(),
-        cgroup2_mount: mount,
-        cgroups: rows,
-        totals,
-    };
-    output::emit(g.format, &report)?;
+    // Rates: one report per interval, from counter deltas. Sampling times are kept on a
+    // fixed grid, so that the intervals do not drift by the time each report takes.
+    let every = Duration::from_secs_f64(every);
+    let mut sampler: Sampler<RowKey> = Sampler::default();
+    let first = ctx.read()?;
+    sampler.next(first.iter().map(|(k, _, c)| (k, c)), 0.0);
+    let (start, mut last) = (Instant::now(), Instant::now());
+    for n in 1.. {
+        if a.count.is_some_and(|c| n > c) {
+            break;
+        }
+        std::thread::sleep((start + every * n as u32).saturating_duration_since(Instant::now()));
+        let raw = ctx.read()?;
+        let now = Instant::now();
+        let rates = sampler.next(raw.iter().map(|(k, _, c)| (k, c)), (now - last).as_secs_f64());
+        let seconds = (now - last).as_secs_f64();
+        last = now;
+        let report = ctx.report(raw, Some((rates, seconds)))?;
+        output::emit(g.format, &report)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Identifies a row across samples: cgroup, interface, protocol, port.
+type RowKey = (u64, u32, u8, u16);
+
+type Raw = Vec<(RowKey, Extra, Counters)>;
+
+struct Context<'a> {
+    g: &'a Global,
+    a: &'a StatsArgs,
+    inst: &'a Instance,
+    source: Source,
+    resolver: Resolver,
+    mount: PathBuf,
+}
+
+impl Context<'_> {
+    fn read(&self) -> Result<Raw> {
+        match self.a.by {
+            By::Cgroup => by_cgroup(self.inst, self.source),
+            By::Iface => by_iface(self.inst, self.source),
+            By::Port => by_port(self.inst, self.source),
+        }
+    }
+
+    /// The report of one sample, with rates over the previous one in interval mode.
+    fn report(&mut self, raw: Raw, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> Result<StatsReport> {
+        // Names are looked up afresh for each report: containers come and go.
+        let mut names = names_for(self.g, Some(self.inst));
+        let mut totals = Counters::default();
+        let mut rate_totals = rates.as_ref().map(|_| Rates::default());
+        let mut rows: Vec<Row> = raw
+            .into_iter()
+            .map(|(key, extra, c)| {
+                totals.add(&c);
+                let (id, source) = (key.0, self.source);
+                let mut r = if self.a.no_resolve {
+                    bare_row(id, source, extra, c)
+                } else {
+                    row(self.inst, id, source, extra, c, &mut self.resolver, &mut names)
+                };
+                if let Some((by_key, _)) = &rates {
+                    let rate = by_key.get(&key).copied().unwrap_or_default();
+                    if let Some(t) = rate_totals.as_mut() {
+                        t.add(&rate);
+                    }
+                    r.rates = Some(rate);
+                }
+                r
+            })
+            .collect();
+        sort_and_cut(&mut rows, self.a.sort, self.a.top);
+        let by = match self.a.by {
+            By::Cgroup => "cgroup",
+            By::Iface => "iface",
+            By::Port => "port",
+        };
+        Ok(StatsReport {
+            schema: output::SCHEMA,
+            source: self.source,
+            by,
+            time: rates.as_ref().map(|_| output::now_rfc3339()),
+            interval_s: rates.as_ref().map(|(_, s)| *s),
+            pin_dir: self.g.pin_dir.clone(),
+            cgroup2_mount: self.mount.clone(),
+            cgroups: rows,
+            totals,
+            rates: rate_totals,
+        })
+    }
 }
 
 /// What a row adds to its cgroup: an interface, or a protocol and port.
@@ -176,8 +270,6 @@ enum Extra {
     Port(u8, u16),
 }
 
-type Raw = Vec<(u64, Extra, Counters)>;
-
 fn by_cgroup(inst: &Instance, source: Source) -> Result<Raw> {
     let map: &MapHandle = match source {
         Source::Tc => &inst.stats,
@@ -185,7 +277,7 @@ fn by_cgroup(inst: &Instance, source: Source) -> Result<Raw> {
     };
     Ok(percpu::read_counters(map)?
         .into_iter()
-        .filter_map(|(k, c)| Some((key_u64(&k)?, Extra::None, c)))
+        .filter_map(|(k, c)| Some(((key_u64(&k)?, 0, 0, 0), Extra::None, c)))
         .collect())
 }
 
@@ -203,7 +295,7 @@ fn by_iface(inst: &Instance, source: Source) -> Result<Raw> {
         .into_iter()
         .filter_map(|(k, c)| {
             let k = IfaceKey::from_bytes(&k)?;
-            Some((k.cgroup_id, Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()), c))
+            Some(((k.cgroup_id, k.ifindex, 0, 0), Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()), c))
         })
         .collect())
 }
@@ -216,7 +308,11 @@ fn by_port(inst: &Instance, source: Source) -> Result<Raw> {
         .into_iter()
         .filter_map(|(k, c)| {
             let k = PortKey::from_bytes(&k)?;
-            (k.source == source.code()).then_some((k.cgroup_id, Extra::Port(k.proto, k.port), c))
+            (k.source == source.code()).then_some((
+                (k.cgroup_id, 0, k.proto, k.port),
+                Extra::Port(k.proto, k.port),
+                c,
+            ))
         })
         .collect())
 }
@@ -243,6 +339,7 @@ fn bare_row(id: u64, source: Source, extra: Extra, counters: Counters) -> Row {
         protocol: None,
         port: None,
         counters,
+        rates: None,
     };
     r.set_extra(extra);
     r
@@ -293,10 +390,14 @@ impl Row {
 /// overflow rows always follow, so that no traffic is hidden by the cut. Sorts a small key
 /// per row and then moves each (large) row once.
 fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
-    let k = |r: &Row| match key {
-        SortKey::Rx => r.counters.rx_bytes,
-        SortKey::Tx => r.counters.tx_bytes,
-        SortKey::Total => r.counters.total_bytes(),
+    // In interval mode rows sort by their rates, else by their counters.
+    let k = |r: &Row| match (key, &r.rates) {
+        (SortKey::Rx, Some(x)) => x.rx_bytes_per_s as u64,
+        (SortKey::Tx, Some(x)) => x.tx_bytes_per_s as u64,
+        (SortKey::Total, Some(x)) => x.total_bytes_per_s() as u64,
+        (SortKey::Rx, None) => r.counters.rx_bytes,
+        (SortKey::Tx, None) => r.counters.tx_bytes,
+        (SortKey::Total, None) => r.counters.total_bytes(),
     };
     // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then id.
     let mut order: Vec<(bool, std::cmp::Reverse<u64>, u64, usize)> = rows
@@ -344,6 +445,7 @@ mod tests {
             protocol: None,
             port: None,
             counters: Counters { rx_bytes: rx, tx_bytes: tx, ..Default::default() },
+            rates: None,
         }
     }
 

@@ -121,6 +121,16 @@ pub fn unix_time(secs: u64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// Now, as RFC 3339 (UTC) with milliseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A rate in IEC units per second: 1.50 MiB/s.
+pub fn rate(bytes_per_s: f64) -> String {
+    format!("{}/s", bytes(bytes_per_s.max(0.0).round() as u64))
+}
+
 /// Counts with an SI suffix: 950, 12.3k, 4.5M.
 pub fn count(n: u64) -> String {
     match n {

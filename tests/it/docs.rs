@@ -58,6 +58,8 @@ fn readme_json_schema_matches_real_output() {
     same_shape("hooks", &readme_example("hooks"), &hooks);
     let stats = na.run(&["stats", "--format", "json"]).ok().json();
     same_shape("stats", &readme_example("stats"), &stats);
+    let interval = na.run(&["stats", "--interval", "0.1", "--count", "1", "--format", "json"]).ok().json();
+    same_shape("stats-interval", &readme_example("stats-interval"), &interval);
     let status = na.run(&["status", "--format", "json"]).ok().json();
     same_shape("status", &readme_example("status"), &status);
     let resolve = na.run(&["resolve", "--format", "json"]).ok().json();

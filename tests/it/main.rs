@@ -8,4 +8,5 @@ mod core;
 mod docker;
 mod docs;
 mod errors;
+mod live;
 mod resolve;

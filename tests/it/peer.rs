@@ -132,6 +132,27 @@ fn run(spec: &str) -> std::io::Result<(u64, u64)> {
             }
             Ok((count * size as u64, count))
         }
+        Some("tcp-rate") => {
+            // BYTES_PER_S for SECONDS, paced on a schedule: at time t, rate * t bytes are out.
+            let mut s = TcpStream::connect(addr(1)?)?;
+            let (rate, secs) = (num(2), num(3));
+            let start = Instant::now();
+            let chunk = vec![0x33u8; 1 << 16];
+            let mut sent = 0u64;
+            while start.elapsed() < Duration::from_secs(secs) {
+                let due = (rate as f64 * start.elapsed().as_secs_f64()) as u64;
+                while sent < due {
+                    let k = (due - sent).min(chunk.len() as u64) as usize;
+                    s.write_all(&chunk[..k])?;
+                    sent += k as u64;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            s.shutdown(Shutdown::Write)?;
+            let mut sink = [0u8; 64];
+            while s.read(&mut sink)? > 0 {}
+            Ok((sent, segs_out(&s)))
+        }
         Some("sleep") => {
             ready();
             std::thread::sleep(Duration::from_secs(3600));
