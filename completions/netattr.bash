@@ -49,6 +49,9 @@ _netattr() {
             netattr,status)
                 cmd="netattr__subcmd__status"
                 ;;
+            netattr,top)
+                cmd="netattr__subcmd__top"
+                ;;
             netattr__subcmd__help,attach)
                 cmd="netattr__subcmd__help__subcmd__attach"
                 ;;
@@ -82,6 +85,9 @@ _netattr() {
             netattr__subcmd__help,status)
                 cmd="netattr__subcmd__help__subcmd__status"
                 ;;
+            netattr__subcmd__help,top)
+                cmd="netattr__subcmd__help__subcmd__top"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +95,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve events cleanup completions help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,7 +365,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help)
-            opts="check load attach detach stats status resolve events cleanup completions help"
+            opts="check load attach detach stats status resolve top events cleanup completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +532,20 @@ _netattr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netattr__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netattr__subcmd__load)
             opts="-o -v -h -V --max-entries --reuse --breakdown --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -667,6 +687,48 @@ _netattr() {
                 return 0
             fi
             case "${prev}" in
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__top)
+            opts="-o -v -h -V --interval --source --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -W "tc socket" -- "${cur}"))
+                    return 0
+                    ;;
                 --pin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

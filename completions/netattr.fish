@@ -40,6 +40,7 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove 
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "stats" -d 'Print the counters per cgroup'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -136,6 +137,18 @@ complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l interval -d 'Seconds between refreshes' -r
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l source -d 'Which counters to show (default: socket when attached to a cgroup, else tc)' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
+socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand top" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l count -d 'Exit after N events (default: run until interrupted or stdout is closed)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
@@ -164,14 +177,15 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve events cleanup completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

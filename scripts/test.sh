@@ -4,7 +4,7 @@
 # that would have to skip for lack of privileges fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --docker
+scripts/setup.sh --tests
 if [ "$(id -u)" -ne 0 ]; then
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"

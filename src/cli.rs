@@ -61,6 +61,8 @@ pub enum Command {
     Status,
     /// Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone
     Resolve(ResolveArgs),
+    /// A live full-screen view of who uses the network (needs a terminal)
+    Top(TopArgs),
     /// Stream the cgroups counted for the first time, with their identity (NDJSON with
     /// --format json or ndjson)
     Events(EventsArgs),
@@ -213,6 +215,16 @@ pub struct ResolveArgs {
     /// cgroup ids (default: every id netattr has counted)
     #[arg(value_name = "ID")]
     pub ids: Vec<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between refreshes
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub interval: f64,
+    /// Which counters to show (default: socket when attached to a cgroup, else tc)
+    #[arg(long, value_enum)]
+    pub source: Option<crate::bpf::Source>,
 }
 
 #[derive(Debug, Args)]

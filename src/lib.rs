@@ -15,6 +15,7 @@ pub mod rates;
 pub mod sock;
 pub mod sys;
 pub mod tc;
+pub mod top;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use libbpf_rs::libbpf_sys as sys;
 
 use crate::netlink;
@@ -104,6 +104,27 @@ pub fn query(ifindex: u32, hook_: Hook) -> io::Result<Option<u32>> {
     }
 }
 
+/// netattr's place on a hook holds a program of another netattr instance (or tool).
+#[derive(Debug)]
+pub struct Foreign {
+    pub hook: Hook,
+    pub prog_id: u32,
+}
+
+impl std::fmt::Display for Foreign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tc {} preference {PRIORITY} handle {HANDLE:#x} already holds BPF program {}, which is not this \
+             netattr instance's (another --pin-dir?): detach it there first",
+            self.hook.name(),
+            self.prog_id
+        )
+    }
+}
+
+impl std::error::Error for Foreign {}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attached {
     New,
@@ -119,11 +140,7 @@ pub fn attach(ifindex: u32, hook_: Hook, prog: BorrowedFd<'_>, prog_id: u32) -> 
         Ok(()) => Ok(Attached::New),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => match query(ifindex, hook_)? {
             Some(id) if id == prog_id => Ok(Attached::Already),
-            Some(id) => Err(anyhow!(
-                "tc {} preference {PRIORITY} handle {HANDLE:#x} already holds BPF program {id}, \
-                 which is not this netattr instance's (another --pin-dir?): detach it there first",
-                hook_.name()
-            )),
+            Some(id) => Err(Foreign { hook: hook_, prog_id: id }.into()),
             None => Err(e.into()),
         },
         Err(e) => Err(e.into()),

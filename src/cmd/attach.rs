@@ -101,7 +101,13 @@ pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
     let owners = owner::find(&links, &mount)?;
     let mut rows = Vec::new();
     for link in &links {
-        attach_one(&inst, link, a.direction, owners.get(&link.index), &mut rows)?;
+        match attach_one(&inst, link, a.direction, owners.get(&link.index), &mut rows) {
+            // Every veth: one held by another instance is skipped, the others still attached.
+            Err(e) if sel.all_veth && e.chain().any(|c| c.is::<tc::Foreign>()) => {
+                eprintln!("netattr: skipped {}: {}", link.name, e.root_cause());
+            }
+            r => r?,
+        }
     }
     if let Some(dir) = cgroup_dir {
         let target = format!("/{}", dir.strip_prefix(&mount).unwrap_or(&dir).display());

@@ -27,6 +27,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Status => status::execute(g),
         Command::Resolve(a) => resolve::execute(g, a),
         Command::Events(a) => events::execute(g, a),
+        Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());

@@ -162,9 +162,8 @@ impl Report for StatsReport {
 pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     sys::require_privileges("stats")?;
     let inst = Pins::new(&g.pin_dir).open()?;
-    let mount = cgroup::mount_point()?;
-    let source = a.source.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc });
-    let mut ctx = Context { g, a, inst: &inst, source, resolver: Resolver::new(mount.clone())?, mount };
+    let source = default_source(&inst, a.source);
+    let mut ctx = Context::new(g, a, &inst, source)?;
     let Some(every) = a.interval else {
         let report = ctx.report(ctx.read()?, None)?;
         output::emit(g.format, &report)?;
@@ -193,12 +192,18 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The source `stats` reads unless told: socket where it is attached to a cgroup, else tc.
+pub fn default_source(inst: &Instance, asked: Option<Source>) -> Source {
+    asked.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc })
+}
+
 /// Identifies a row across samples: cgroup, interface, protocol, port.
-type RowKey = (u64, u32, u8, u16);
+pub type RowKey = (u64, u32, u8, u16);
 
-type Raw = Vec<(RowKey, Extra, Counters)>;
+pub type Raw = Vec<(RowKey, Extra, Counters)>;
 
-struct Context<'a> {
+/// What `stats` (and `top`) need to turn map contents into reports.
+pub struct Context<'a> {
     g: &'a Global,
     a: &'a StatsArgs,
     inst: &'a Instance,
@@ -207,8 +212,19 @@ struct Context<'a> {
     mount: PathBuf,
 }
 
-impl Context<'_> {
-    fn read(&self) -> Result<Raw> {
+impl<'a> Context<'a> {
+    pub fn new(g: &'a Global, a: &'a StatsArgs, inst: &'a Instance, source: Source) -> Result<Self> {
+        let mount = cgroup::mount_point()?;
+        Ok(Context { g, a, inst, source, resolver: Resolver::new(mount.clone())?, mount })
+    }
+
+    /// Forgets cached paths, so that names are looked up again.
+    pub fn reresolve(&mut self) -> Result<()> {
+        self.resolver = Resolver::new(self.mount.clone())?;
+        Ok(())
+    }
+
+    pub fn read(&self) -> Result<Raw> {
         match self.a.by {
             By::Cgroup => by_cgroup(self.inst, self.source),
             By::Iface => by_iface(self.inst, self.source),
@@ -217,7 +233,7 @@ impl Context<'_> {
     }
 
     /// The report of one sample, with rates over the previous one in interval mode.
-    fn report(&mut self, raw: Raw, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> Result<StatsReport> {
+    pub fn report(&mut self, raw: Raw, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> Result<StatsReport> {
         // Names are looked up afresh for each report: containers come and go.
         let mut names = names_for(self.g, Some(self.inst));
         let mut totals = Counters::default();
@@ -264,7 +280,7 @@ impl Context<'_> {
 }
 
 /// What a row adds to its cgroup: an interface, or a protocol and port.
-enum Extra {
+pub enum Extra {
     None,
     Iface(u32, Option<String>),
     Port(u8, u16),

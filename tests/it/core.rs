@@ -255,6 +255,24 @@ fn all_veth_selects_by_link_kind_not_by_name() {
     na.run(&["attach", "--all-veth"]).ok();
     na.run(&["detach", "--all"]).ok();
     assert!(!tc_filters(&c.host_if, "egress").contains("tc_egress"));
+
+    // Another instance holds one veth: --iface refuses it, --all-veth skips it with a
+    // warning and attaches the rest.
+    let other = Netattr::new();
+    other.run(&["load"]).ok();
+    other.run(&["attach", "--iface", &d.host_if]).ok();
+    na.run(&["attach", "--iface", &d.host_if]).fails_with("not this netattr instance's");
+    let all = na.run(&["attach", "--all-veth", "--format", "json"]).ok();
+    assert!(all.stderr.contains(&format!("skipped {}", d.host_if)), "{}", all.stderr);
+    let names: Vec<String> = all.json()["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["target"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&c.host_if) && !names.contains(&d.host_if), "{names:?}");
+    na.run(&["detach", "--all"]).ok();
+    assert!(tc_filters(&d.host_if, "ingress").contains("tc_ingress"), "the other instance's filter stays");
 }
 
 #[test]

@@ -55,3 +55,88 @@ fn interval_reports_stream_rates_of_known_traffic() {
         );
     }
 }
+
+/// A tmux session this test started; Drop kills it.
+struct Tmux(String);
+
+impl Tmux {
+    fn capture(&self) -> String {
+        sh(&["tmux", "capture-pane", "-p", "-t", &self.0])
+    }
+
+    fn show(&self, format: &str) -> String {
+        sh(&["tmux", "display-message", "-p", "-t", &self.0, format]).trim().to_string()
+    }
+
+    /// Polls the screen (10 s at most) until `ok` holds; returns that screen.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        for _ in 0..100 {
+            let s = self.capture();
+            if ok(&s) {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("tmux screen never showed {what}:\n{}", self.capture());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+#[test]
+fn top_in_a_terminal_shows_rows_sorts_on_s_and_restores_the_terminal_on_q() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &tree_root]).ok();
+    let (a, b) =
+        (s.tree.cgroup("system.slice/sender-a.service"), s.tree.cgroup("host.slice/receiver-b.service"));
+    let r = Peer::spawn(&b, None, &format!("tcp-recv {}:7900", c.host_ip)).ready();
+    let sender = Peer::spawn(&a, Some(&c.ns.name), &format!("tcp-rate {}:7900 3000000 10", c.host_ip));
+
+    let t = Tmux(format!("netattr-test-{}-{}", std::process::id(), uniq()));
+    let cmd = format!("{BIN} top --pin-dir {}", na.pin_dir.display());
+    sh(&["tmux", "new-session", "-d", "-s", &t.0, "-x", "100", "-y", "30", &cmd]);
+    sh(&["tmux", "set-option", "-w", "-t", &t.0, "remain-on-exit", "on"]);
+    let pos = |screen: &str, name: &str| screen.find(name).unwrap_or(usize::MAX);
+    let screen = t.wait_for("both workloads", |s| {
+        s.contains("sender-a.service") && s.contains("receiver-b.service") && s.contains("M/s")
+    });
+    assert!(screen.contains("sort: tx/s"), "{screen}");
+    assert!(
+        pos(&screen, "sender-a.service") < pos(&screen, "receiver-b.service"),
+        "by tx the sender leads:\n{screen}"
+    );
+    sh(&["tmux", "send-keys", "-t", &t.0, "s"]);
+    let screen = t.wait_for("the rx order", |s| s.contains("sort: rx/s"));
+    assert!(
+        pos(&screen, "receiver-b.service") < pos(&screen, "sender-a.service"),
+        "by rx the receiver leads:\n{screen}"
+    );
+    sh(&["tmux", "send-keys", "-t", &t.0, "q"]);
+    for _ in 0..50 {
+        if t.show("#{pane_dead}") == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        t.show("#{pane_dead} #{pane_dead_status} #{alternate_on}"),
+        "1 0 0",
+        "exited 0, off the alternate screen"
+    );
+    sender.finish();
+    r.finish();
+}
+
+#[test]
+fn top_refuses_politely_without_a_terminal() {
+    let Some(s) = scene(0, false) else { return };
+    s.na.run(&["load"]).ok();
+    s.na.run(&["top"]).fails_with("stats --interval 1");
+}
