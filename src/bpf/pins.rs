@@ -76,6 +76,31 @@ impl Pins {
         }
     }
 
+    /// Serialises commands that change this instance (load, attach, detach, cleanup): an
+    /// exclusive flock on the pin directory, held until the returned value is dropped.
+    /// Readers never lock. None when the directory does not exist (nothing to protect).
+    pub fn lock(&self) -> Result<Option<DirLock>> {
+        use std::os::fd::AsRawFd;
+        let dir = match fs::File::open(&self.dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("opening pin directory {}", self.dir.display())),
+        };
+        let fd = dir.as_raw_fd();
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(e).with_context(|| format!("locking pin directory {}", self.dir.display()));
+            }
+            eprintln!("netattr: waiting for another netattr command on {}", self.dir.display());
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("locking pin directory {}", self.dir.display()));
+            }
+        }
+        Ok(Some(DirLock(dir)))
+    }
+
     /// Refuses a pin directory that is a symlink, or that is not on bpffs.
     pub fn check_dir(&self) -> Result<()> {
         if let Ok(md) = fs::symlink_metadata(&self.dir) {
@@ -172,6 +197,9 @@ impl Pins {
         })
     }
 }
+
+/// An exclusive lock on a pin directory; released when dropped (the fd closes).
+pub struct DirLock(#[allow(dead_code)] fs::File);
 
 /// A loaded netattr instance, opened from its pins.
 pub struct Instance {

@@ -90,7 +90,9 @@ fn result(a: Attached) -> &'static str {
 
 pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
     sys::require_privileges("attach")?;
-    let inst = Pins::new(&g.pin_dir).open()?;
+    let pins = Pins::new(&g.pin_dir);
+    let _lock = pins.lock()?;
+    let inst = pins.open()?;
     let sel = &a.select;
     let links = iface::select(sel.all_veth, &sel.ifaces)?;
     let mount = cgroup::mount_point()?;

@@ -21,6 +21,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     pins.check_dir()?;
+    let _lock = pins.lock()?;
     // Whatever programs are pinned, even after an unfinished load, identify our filters.
     let ids: Vec<u32> = PROGS
         .iter()

@@ -17,7 +17,9 @@ use crate::{iface, sock, sys};
 
 pub fn execute(g: &Global, a: &DetachArgs) -> Result<ExitCode> {
     sys::require_privileges("detach")?;
-    let inst = Pins::new(&g.pin_dir).open()?;
+    let pins = Pins::new(&g.pin_dir);
+    let _lock = pins.lock()?;
+    let inst = pins.open()?;
     let ids = inst.prog_ids();
     let sel = &a.select;
     let links = if sel.all {

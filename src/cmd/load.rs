@@ -49,6 +49,9 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     sys::require_privileges("load")?;
     cgroup::mount_point()?;
     let pins = Pins::new(&g.pin_dir);
+    let created_dir = prepare_dir(&pins)?;
+    // From here on, one state-changing command at a time on this pin directory.
+    let _lock = pins.lock()?;
     match pins.state() {
         PinState::Loaded if a.reuse => {
             let inst = pins.open()?;
@@ -80,7 +83,6 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         ),
         PinState::Absent => {}
     }
-    let created_dir = prepare_dir(&pins)?;
     let mut guard = Rollback { pins: pins.clone(), pinned: vec![], created_dir, armed: true };
 
     let mut obj = MaybeUninit::uninit();

@@ -296,3 +296,43 @@ fn second_load_keeps_counters_and_reuse_accepts_them() {
     let mode = std::fs::metadata(&na.pin_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+#[test]
+fn commands_that_change_state_run_one_at_a_time() {
+    let Some(s) = scene(2, false) else { return };
+    let (na, c, d) = (&s.na, &s.c[0], &s.c[1]);
+    na.run(&["load"]).ok();
+    // Two attaches at once: both land, and the records say so.
+    let (x, y) = std::thread::scope(|t| {
+        let x = t.spawn(|| run_cmd(&mut na.cmd(&["attach", "--iface", &c.host_if])));
+        let y = t.spawn(|| run_cmd(&mut na.cmd(&["attach", "--iface", &d.host_if])));
+        (x.join().unwrap(), y.join().unwrap())
+    });
+    x.ok();
+    y.ok();
+    let status = na.run(&["status", "--format", "json"]).ok().json();
+    assert_eq!(status["interfaces"].as_array().unwrap().len(), 2, "{status}");
+    na.run(&["cleanup"]).ok();
+    // attach racing cleanup: either attached and loaded, or nothing left at all.
+    for _ in 0..5 {
+        na.run(&["load"]).ok();
+        let (at, cl) = std::thread::scope(|t| {
+            let at = t.spawn(|| run_cmd(&mut na.cmd(&["attach", "--iface", &c.host_if])));
+            let cl = t.spawn(|| run_cmd(&mut na.cmd(&["cleanup"])));
+            (at.join().unwrap(), cl.join().unwrap())
+        });
+        assert_eq!(cl.code, 0, "{cl:?}");
+        let filter = tc_filters(&c.host_if, "ingress").contains("tc_ingress");
+        if na.pin_dir.exists() {
+            assert_eq!(at.code, 0, "attach after cleanup? {at:?}");
+            assert!(filter, "loaded and attached");
+            na.run(&["cleanup"]).ok();
+        } else {
+            assert!(!filter, "cleanup left a filter behind: attach {at:?}");
+            assert!(!has_clsact(&c.host_if), "cleanup left netattr's qdisc behind");
+            if at.code != 0 {
+                assert!(at.stderr.contains("not loaded"), "{at:?}");
+            }
+        }
+    }
+}
