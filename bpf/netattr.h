@@ -99,6 +99,8 @@ struct meta {
 #define ATTACH_INGRESS (1u << 0)
 #define ATTACH_EGRESS (1u << 1)
 #define ATTACH_QDISC_CREATED (1u << 2) /* netattr added the clsact qdisc */
+#define ATTACH_QDISC_INTENT (1u << 3)  /* written before adding it: a crash in between
+					* leaves a record, so cleanup still removes it */
 
 struct attachment {
 	__u32 flags;

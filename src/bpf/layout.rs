@@ -130,6 +130,9 @@ pub fn proto_name(p: u8) -> String {
 pub const ATTACH_INGRESS: u32 = 1 << 0;
 pub const ATTACH_EGRESS: u32 = 1 << 1;
 pub const ATTACH_QDISC_CREATED: u32 = 1 << 2;
+/// Written before netattr adds a clsact qdisc: if it is killed in between, the record still
+/// tells cleanup that the qdisc may be netattr's (removed only if it holds no filter).
+pub const ATTACH_QDISC_INTENT: u32 = 1 << 3;
 
 fn u64_at(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(b.get(i * 8..i * 8 + 8)?.try_into().ok()?))

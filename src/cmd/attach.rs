@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED};
+use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::{Attachment, Instance, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
 use crate::netlink::Link;
@@ -141,6 +141,15 @@ fn attach_one(
     rec.ifname.clone_from(&link.name);
     // The owner first, so that the first packet counted is already the owner's.
     inst.owners.set(link.index, owner.map(|o| o.cgroup_id))?;
+    // Write-ahead: record the intent to add a qdisc before adding it, so that a netattr
+    // killed in between leaves a record that cleanup follows.
+    if rec.flags & ATTACH_QDISC_CREATED == 0 {
+        iface::save(
+            &inst.attachments,
+            link.index,
+            &Attachment { flags: rec.flags | ATTACH_QDISC_INTENT, ..rec.clone() },
+        )?;
+    }
     let created = tc::ensure_clsact(link.index).with_context(fail)?;
     if created {
         rec.flags |= ATTACH_QDISC_CREATED;
@@ -165,6 +174,7 @@ fn attach_one(
             let _ = tc::remove_clsact_if_empty(link.index);
         }
         inst.owners.set(link.index, None)?;
+        iface::forget(&inst.attachments, link.index)?;
         return outcome;
     }
     iface::save(&inst.attachments, link.index, &rec)?;

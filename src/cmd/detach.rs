@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use libbpf_rs::MapHandle;
 
-use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED};
+use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::Pins;
 use crate::cli::{DetachArgs, Direction, Global};
 use crate::cmd::attach::{hook_bit, hooks, HookRow, HooksReport, Kind};
@@ -105,7 +105,7 @@ pub fn detach_one(
     if rec.flags & (ATTACH_INGRESS | ATTACH_EGRESS) != 0 {
         return iface::save(records, link.index, &rec);
     }
-    if rec.flags & ATTACH_QDISC_CREATED != 0 {
+    if rec.flags & (ATTACH_QDISC_CREATED | ATTACH_QDISC_INTENT) != 0 {
         tc::remove_clsact_if_empty(link.index)?;
     }
     owners.set(link.index, None)?;

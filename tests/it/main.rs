@@ -5,6 +5,7 @@ mod peer;
 
 mod accounting;
 mod core;
+mod crash;
 mod docker;
 mod docs;
 mod errors;
