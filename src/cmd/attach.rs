@@ -56,14 +56,17 @@ impl Report for HooksReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["KIND", "TARGET", "IFINDEX", "HOOK", "RESULT", "OWNER"]);
         for r in &self.hooks {
-            t.add_row([
-                output::label(&r.kind),
-                r.target.clone(),
-                r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-                r.hook.name().to_string(),
-                r.result.to_string(),
-                r.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into()),
-            ]);
+            output::add_row(
+                &mut t,
+                [
+                    output::label(&r.kind),
+                    r.target.clone(),
+                    r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                    r.hook.name().to_string(),
+                    r.result.to_string(),
+                    r.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into()),
+                ],
+            );
         }
         output::write_table(out, &t)
     }

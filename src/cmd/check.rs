@@ -43,7 +43,7 @@ impl Report for CheckReport {
                 Status::Warn => "warn",
                 Status::Fail => "FAIL",
             };
-            t.add_row([c.name, s, c.detail.as_str()]);
+            output::add_row(&mut t, [c.name, s, c.detail.as_str()]);
         }
         output::write_table(out, &t)
     }

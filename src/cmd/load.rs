@@ -39,7 +39,7 @@ impl Report for LoadReport {
         writeln!(out, "{verb} at {} (counter map: {} cgroups)", self.pin_dir.display(), self.max_entries)?;
         let mut t = output::table(["PROGRAM", "ID"]);
         for p in &self.programs {
-            t.add_row([p.name.clone(), p.id.to_string()]);
+            output::add_row(&mut t, [p.name.clone(), p.id.to_string()]);
         }
         output::write_table(out, &t)
     }

@@ -47,13 +47,16 @@ impl Report for ResolveReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["CGROUP_ID", "STATE", "KIND", "NAME", "PATH"]);
         for r in &self.cgroups {
-            t.add_row([
-                r.cgroup_id.to_string(),
-                output::label(&r.state),
-                output::label(&r.who.kind),
-                r.who.name.clone().unwrap_or_else(|| "-".into()),
-                r.path.clone().unwrap_or_else(|| "-".into()),
-            ]);
+            output::add_row(
+                &mut t,
+                [
+                    r.cgroup_id.to_string(),
+                    output::label(&r.state),
+                    output::label(&r.who.kind),
+                    r.who.name.clone().unwrap_or_else(|| "-".into()),
+                    r.path.clone().unwrap_or_else(|| "-".into()),
+                ],
+            );
         }
         output::align_right(&mut t, &[0]);
         output::write_table(out, &t)

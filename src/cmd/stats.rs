@@ -146,7 +146,7 @@ impl Report for StatsReport {
                     output::count(r.counters.tx_packets),
                 ]),
             }
-            t.add_row(cells);
+            output::add_row(&mut t, cells);
         }
         let mut right = vec![0];
         right.extend(first_number..first_number + 4);

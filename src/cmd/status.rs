@@ -118,7 +118,7 @@ impl Report for StatusReport {
         writeln!(out)?;
         let mut t = output::table(["PROGRAM", "ID", "TAG"]);
         for p in &self.programs {
-            t.add_row([p.name.clone(), p.id.to_string(), p.tag.clone()]);
+            output::add_row(&mut t, [p.name.clone(), p.id.to_string(), p.tag.clone()]);
         }
         output::write_table(out, &t)?;
         writeln!(out)?;
@@ -128,14 +128,10 @@ impl Report for StatusReport {
                 Some(e) => (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64)),
                 None => ("-".into(), "-".into()),
             };
-            t.add_row([
-                m.name.clone(),
-                m.kind.clone(),
-                m.id.to_string(),
-                entries,
-                m.max_entries.to_string(),
-                fill,
-            ]);
+            output::add_row(
+                &mut t,
+                [m.name.clone(), m.kind.clone(), m.id.to_string(), entries, m.max_entries.to_string(), fill],
+            );
         }
         output::align_right(&mut t, &[2, 3, 4, 5]);
         output::write_table(out, &t)?;
@@ -148,14 +144,17 @@ impl Report for StatusReport {
                 let yn = |b: bool| if b { "yes" } else { "no" };
                 let q = if i.qdisc_created { "added by netattr" } else { "pre-existing" };
                 let owner = i.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into());
-                t.add_row([
-                    i.iface.clone(),
-                    i.ifindex.to_string(),
-                    yn(i.ingress).into(),
-                    yn(i.egress).into(),
-                    q.into(),
-                    owner,
-                ]);
+                output::add_row(
+                    &mut t,
+                    [
+                        i.iface.clone(),
+                        i.ifindex.to_string(),
+                        yn(i.ingress).into(),
+                        yn(i.egress).into(),
+                        q.into(),
+                        owner,
+                    ],
+                );
             }
             output::write_table(out, &t)?;
         }
@@ -163,7 +162,7 @@ impl Report for StatusReport {
             Some(SocketRow { attached: true, path, cgroup_id }) => writeln!(
                 out,
                 "socket programs attached to cgroup {} (id {})",
-                path.as_deref().unwrap_or("(gone)"),
+                output::clean(path.as_deref().unwrap_or("(gone)")),
                 cgroup_id.unwrap_or(0)
             )?,
             _ => writeln!(out, "socket programs attached to no cgroup")?,

@@ -68,6 +68,7 @@ impl Stream {
                 if !self.started {
                     writeln!(out, "{}", self.header.join("\t"))?;
                 }
+                let cells: Vec<String> = cells.iter().map(|c| clean(c).into_owned()).collect();
                 writeln!(out, "{}", cells.join("\t"))?;
             }
         }
@@ -83,6 +84,28 @@ pub fn table<I: IntoIterator<Item = &'static str>>(header: I) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
     t
+}
+
+/// Text from the outside world (cgroup paths, names, labels) made safe for a terminal:
+/// control characters (ESC, TAB, ...) are shown escaped, so a hostile cgroup name cannot
+/// move the cursor, recolour the screen or split a table row. JSON needs none of this.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+            .collect()
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Adds a row of cleaned cells: the one way rows enter netattr's tables.
+pub fn add_row<I, S>(t: &mut Table, cells: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    t.add_row(cells.into_iter().map(|c| clean(c.as_ref()).into_owned()).collect::<Vec<String>>());
 }
 
 /// Right-align the given columns (numbers).
@@ -143,6 +166,15 @@ pub fn count(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_text_is_escaped() {
+        assert_eq!(clean("plain/path"), "plain/path");
+        assert_eq!(clean("evil\u{1b}[31mred\tx"), "evil\\u{1b}[31mred\\tx");
+        let mut t = table(["A"]);
+        add_row(&mut t, ["line\nbreak"]);
+        assert_eq!(t.lines().count(), 2, "one header, one row");
+    }
 
     #[test]
     fn units() {

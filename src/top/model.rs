@@ -173,6 +173,7 @@ fn row(r: &crate::cmd::stats::Row) -> TopRow {
             .unwrap_or_else(|| if r.cgroup_id == 1 { "/".into() } else { format!("cgroup {}", r.cgroup_id) }),
     };
     let ident = short_id.or_else(|| r.path.clone()).unwrap_or_else(|| "-".into());
+    let (name, ident) = (output::clean(&name).into_owned(), output::clean(&ident).into_owned());
     let rates = r.rates.unwrap_or_default();
     TopRow {
         cgroup_id: r.cgroup_id,

@@ -9,5 +9,6 @@ mod crash;
 mod docker;
 mod docs;
 mod errors;
+mod fuzz;
 mod live;
 mod resolve;
