@@ -89,6 +89,18 @@ fn pod_uid(s: &str) -> Option<String> {
     ok.then_some(uid)
 }
 
+impl Identity {
+    /// A pod found deeper in the path: the deepest workload wins, so a container seen above
+    /// it (a Kubernetes node running in a container, as with kind) is not this row's.
+    fn enter_pod(&mut self, uid: String) {
+        self.pod_uid = Some(uid);
+        self.kind = Kind::Pod;
+        self.qos = self.qos.or(Some("guaranteed"));
+        self.container_id = None;
+        self.runtime = None;
+    }
+}
+
 pub fn parse(path: &str) -> Identity {
     let mut id = Identity {
         kind: Kind::Other,
@@ -120,9 +132,7 @@ pub fn parse(path: &str) -> Identity {
                 id.qos = Some(q);
             }
             if let Some(uid) = pod.and_then(pod_uid) {
-                id.pod_uid = Some(uid);
-                id.kind = Kind::Pod;
-                id.qos = id.qos.or(Some("guaranteed"));
+                id.enter_pod(uid);
             }
             continue;
         }
@@ -133,9 +143,7 @@ pub fn parse(path: &str) -> Identity {
                 continue;
             }
             if let Some(uid) = part.strip_prefix("pod").and_then(pod_uid) {
-                id.pod_uid = Some(uid);
-                id.kind = Kind::Pod;
-                id.qos = id.qos.or(Some("guaranteed"));
+                id.enter_pod(uid);
                 continue;
             }
             if is_container_id(part) && id.pod_uid.is_some() {
@@ -235,6 +243,20 @@ mod tests {
         assert_eq!((id.pod_uid.as_deref(), id.qos), (Some(UID), Some("besteffort")));
         let id = container(&format!("/kubepods/pod{UID}/{CID}"), "cri");
         assert_eq!(id.qos, Some("guaranteed"));
+    }
+
+    #[test]
+    fn kubernetes_in_docker_names_the_deepest_workload() {
+        // kind: a node is a Docker container; its pods' cgroups nest inside it.
+        let node = "1111111111111111111111111111111111111111111111111111111111111111";
+        let pod = format!("/docker/{node}/kubepods/burstable/pod{UID}");
+        let id = parse(&pod);
+        assert_eq!(
+            (id.kind, id.container_id.as_deref(), id.pod_uid.as_deref()),
+            (Kind::Pod, None, Some(UID))
+        );
+        let id = container(&format!("{pod}/{CID}"), "cri");
+        assert_eq!(id.pod_uid.as_deref(), Some(UID));
     }
 
     #[test]
