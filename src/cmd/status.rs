@@ -124,8 +124,13 @@ impl Report for StatusReport {
         writeln!(out)?;
         let mut t = output::table(["MAP", "TYPE", "ID", "ENTRIES", "CAPACITY", "FILL"]);
         for m in &self.maps {
+            // Arrays hold all their slots by construction: a fill says nothing there.
+            let array = m.kind.ends_with("array");
             let (entries, fill) = match m.entries {
-                Some(e) => (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64)),
+                Some(e) if !array => {
+                    (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64))
+                }
+                Some(e) => (e.to_string(), "-".into()),
                 None => ("-".into(), "-".into()),
             };
             output::add_row(
