@@ -205,7 +205,7 @@ fn stats(na: &Netattr, source: &str) -> Value {
 fn truth_table_holds_in_every_attach_mode() {
     let Some(s) = scene(0, false) else { return };
     let world = World::new(&s);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     let (va, vb) = (world.a.host_if.clone(), world.b.host_if.clone());
     let tc_args = ["--iface", va.as_str(), "--iface", vb.as_str()];
     let modes: [(&str, Vec<&str>, Vec<&str>); 3] = [
@@ -299,9 +299,7 @@ fn a_full_map_counts_in_overflow_and_loses_nothing() {
     for (i, cg) in senders.iter().enumerate() {
         let bytes = 100_000 * (i as u64 + 1);
         let port = 7100 + i;
-        let r = Peer::spawn(&h, None, &format!("tcp-recv {}:{port}", c.host_ip)).ready();
-        Peer::spawn(cg, Some(&c.ns.name), &format!("tcp-send {}:{port} {bytes}", c.host_ip)).finish();
-        r.finish();
+        c.send(cg, &h, port as u16, bytes);
         total += bytes;
     }
     let st = na.run(&["stats", "--format", "json"]).ok().json();
@@ -325,7 +323,7 @@ fn a_full_map_counts_in_overflow_and_loses_nothing() {
 fn a_server_and_its_clients_share_the_service_port() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     let server = s.tree.cgroup("system.slice/web.service");
     // Without the breakdowns, asking for them says how to get them.
     na.run(&["load"]).ok();

@@ -199,6 +199,11 @@ impl CgroupTree {
         Cgroup { path, id, rel: rel_to_mount }
     }
 
+    /// The tree's path relative to the cgroup2 mount ("/netattr-test-…"), for `--cgroup`.
+    pub fn rel(&self) -> String {
+        format!("/{}", self.root.strip_prefix(cgroup2()).unwrap().display())
+    }
+
     /// A cgroup named like a Docker container's under the systemd driver.
     pub fn docker_like(&self) -> Cgroup {
         let hex: String =
@@ -298,6 +303,15 @@ impl Container {
 
     pub fn peer(&self, spec: &str) -> Peer {
         Peer::spawn(&self.cgroup, Some(&self.ns.name), spec)
+    }
+
+    /// `bytes` over TCP from a process in cgroup `from`, inside this container's network
+    /// namespace, to a process in host cgroup `to`; returns once both are done.
+    pub fn send(&self, from: &Cgroup, to: &Cgroup, port: u16, bytes: u64) {
+        let dst = format!("{}:{port}", self.host_ip);
+        let r = Peer::spawn(to, None, &format!("tcp-recv {dst}")).ready();
+        Peer::spawn(from, Some(&self.ns.name), &format!("tcp-send {dst} {bytes}")).finish();
+        assert_eq!(r.finish().bytes, bytes);
     }
 }
 

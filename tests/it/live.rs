@@ -8,7 +8,7 @@ use crate::harness::*;
 fn interval_reports_stream_rates_of_known_traffic() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &tree_root]).ok();
     let h = s.tree.cgroup("host.slice/receiver.service");
@@ -91,7 +91,7 @@ impl Drop for Tmux {
 fn top_in_a_terminal_shows_rows_sorts_on_s_and_restores_the_terminal_on_q() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &tree_root]).ok();
     let (a, b) =

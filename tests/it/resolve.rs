@@ -5,7 +5,7 @@ use crate::harness::*;
 fn a_workload_that_is_gone_is_still_named_with_its_bytes() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     na.run(&["load"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
     let h = s.tree.cgroup("host.slice/receiver.service");
@@ -13,9 +13,7 @@ fn a_workload_that_is_gone_is_still_named_with_its_bytes() {
     // cgroup is removed, as a runtime does with `docker run --rm`.
     let short = s.tree.docker_like();
     let payload = 5_000_000;
-    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:7400", c.host_ip)).ready();
-    Peer::spawn(&short, Some(&c.ns.name), &format!("tcp-send {}:7400 {payload}", c.host_ip)).finish();
-    r.finish();
+    c.send(&short, &h, 7400, payload);
     std::fs::remove_dir(&short.path).expect("removing the short-lived cgroup");
 
     for source in ["socket", "tc"] {
@@ -74,14 +72,12 @@ fn events_stream_first_sightings_with_their_identity() {
 
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     na.run(&["load"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
     let h = s.tree.cgroup("host.slice/receiver.service");
     let short = s.tree.docker_like();
-    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:7500", c.host_ip)).ready();
-    Peer::spawn(&short, Some(&c.ns.name), &format!("tcp-send {}:7500 1000000", c.host_ip)).finish();
-    r.finish();
+    c.send(&short, &h, 7500, 1000000);
     std::fs::remove_dir(&short.path).unwrap();
 
     // --count ends the stream by itself.
@@ -126,7 +122,7 @@ fn kubernetes_pods_are_named_from_the_kubelet_log_directory() {
     // made by the test, are all netattr reads.
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let tree_root = format!("/{}", s.tree.root.strip_prefix(cgroup2()).unwrap().display());
+    let tree_root = s.tree.rel();
     let hex =
         |n: u32| format!("{:064x}", (std::process::id() as u128) << 64 | (uniq() as u128) << 8 | n as u128);
     let uid1 = format!("0a1b2c3d-1111-2222-3333-{:012x}", uniq());
@@ -146,9 +142,7 @@ fn kubernetes_pods_are_named_from_the_kubelet_log_directory() {
     let h = s.tree.cgroup("host.slice/h.service");
     for (i, cg) in [&systemd, &cgroupfs].into_iter().enumerate() {
         let port = 7700 + i;
-        let r = Peer::spawn(&h, None, &format!("tcp-recv {}:{port}", c.host_ip)).ready();
-        Peer::spawn(cg, Some(&c.ns.name), &format!("tcp-send {}:{port} 200000", c.host_ip)).finish();
-        r.finish();
+        c.send(cg, &h, port as u16, 200000);
     }
     let st = na.run(&["stats", "--format", "json", "--pods-dir", pods.to_str().unwrap()]).ok().json();
     let row =
