@@ -1,6 +1,6 @@
 //! Crash safety: netattr killed with SIGKILL in the middle of a command leaves nothing a
 //! later `status` cannot explain or `cleanup` cannot remove.
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::*;
@@ -39,7 +39,7 @@ fn sigkill_during_load_or_attach_leaves_explainable_removable_state() {
     let load_time = t.elapsed();
     na.run(&["cleanup"]).ok();
     for i in 0..8u32 {
-        let mut child = na.cmd(&["load"]).spawn().unwrap();
+        let mut child = na.cmd(&["load"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(load_time * i / 8);
         let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
         let _ = child.wait();
@@ -47,7 +47,12 @@ fn sigkill_during_load_or_attach_leaves_explainable_removable_state() {
     }
     for i in 0..6u32 {
         na.run(&["load"]).ok();
-        let mut child = na.cmd(&["attach", "--iface", &c.host_if]).spawn().unwrap();
+        let mut child = na
+            .cmd(&["attach", "--iface", &c.host_if])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(3) * i);
         let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
         let _ = child.wait();
