@@ -33,8 +33,77 @@ pub fn privileged() -> bool {
             panic!("privileged test skipped in CI: run the tests as root");
         }
         eprintln!("skipped: needs root");
+    } else {
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_dead_runs);
     }
     root
+}
+
+/// The test process that made `name` ("netattr-test-<pid>-..."), if that process is gone.
+fn dead_owner(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix("netattr-test-")
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Guards cannot run when a test process is killed (SIGKILL, SIGPIPE): before the first
+/// test, remove what earlier runs of this suite left behind. Only objects named with this
+/// suite's prefix and the pid of a process that no longer exists are touched.
+fn sweep_dead_runs() {
+    ensure_bpffs();
+    if let Ok(rd) = fs::read_dir("/sys/fs/bpf") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if dead_owner(&name) {
+                quiet(&[BIN, "cleanup", "--pin-dir", &e.path().to_string_lossy()]);
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    for line in sh(&["ip", "netns", "list"]).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if dead_owner(name) {
+            quiet(&["ip", "netns", "del", name]);
+        }
+    }
+    if let Ok(rd) = fs::read_dir("/sys/class/net") {
+        for e in rd.flatten() {
+            let alias = fs::read_to_string(e.path().join("ifalias")).unwrap_or_default();
+            if dead_owner(alias.trim()) {
+                quiet(&["ip", "link", "del", &e.file_name().to_string_lossy()]);
+            }
+        }
+    }
+    if let Ok(rd) = fs::read_dir(cgroup2()) {
+        for e in rd.flatten() {
+            if dead_owner(&e.file_name().to_string_lossy()) {
+                drop(CgroupTree { root: e.path() });
+            }
+        }
+    }
+    if Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let names = sh(&["docker", "ps", "-a", "--format", "{{.Names}}"]);
+        for n in names.lines().filter(|n| dead_owner(n)) {
+            quiet(&["docker", "rm", "-f", n]);
+        }
+    }
+}
+
+/// Marks a link this test process made, so that a later run can remove it if we die.
+fn mark_link(name: &str) {
+    quiet(&["ip", "link", "set", "dev", name, "alias", &format!("netattr-test-{}", pid())]);
 }
 
 /// A number unique within this test process.
@@ -295,6 +364,7 @@ impl Container {
         let host_if = format!("nat{}x{}", pid() % 10000, uniq());
         quiet(&["ip", "link", "del", &host_if]);
         sh(&["ip", "link", "add", &host_if, "type", "veth", "peer", "name", "eth0", "netns", &ns.name]);
+        mark_link(&host_if);
         sh(&["ip", "link", "set", &host_if, "up"]);
         sh(&["ip", "-n", &ns.name, "addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
         sh(&["ip", "-n", &ns.name, "link", "set", "eth0", "up"]);
@@ -337,6 +407,7 @@ impl Bridge {
         let net = subnet();
         quiet(&["ip", "link", "del", &name]);
         sh(&["ip", "link", "add", &name, "type", "bridge"]);
+        mark_link(&name);
         let ip = format!("{net}.1");
         sh(&["ip", "addr", "add", &format!("{ip}/24"), "dev", &name]);
         sh(&["ip", "link", "set", &name, "up"]);
