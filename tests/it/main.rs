@@ -4,6 +4,7 @@ mod harness;
 mod peer;
 
 mod accounting;
+mod catalogue;
 mod core;
 mod crash;
 mod docker;
