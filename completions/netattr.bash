@@ -129,7 +129,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__attach)
-            opts="-i -o -v -h -V --all-veth --iface --cgroup --direction --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-i -o -v -h -V --all-veth --iface --cgroup --direction --watch --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

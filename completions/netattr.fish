@@ -79,6 +79,7 @@ ndjson\t'One JSON object per line: per row for listings, per record for streams'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l watch -d 'With --all-veth: keep running, attach to veths as they appear (recording their owners), forget removed ones; stop with Ctrl-C or SIGTERM'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s V -l version -d 'Print version'

@@ -127,6 +127,10 @@ pub struct AttachArgs {
     /// Which hooks to attach
     #[arg(long, value_enum, default_value_t = Direction::Both)]
     pub direction: Direction,
+    /// With --all-veth: keep running, attach to veths as they appear (recording their
+    /// owners), forget removed ones; stop with Ctrl-C or SIGTERM
+    #[arg(long, requires = "all_veth")]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

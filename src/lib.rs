@@ -12,6 +12,7 @@ pub mod netlink;
 pub mod output;
 pub mod owner;
 pub mod rates;
+pub mod signals;
 pub mod sock;
 pub mod sys;
 pub mod tc;

@@ -15,11 +15,19 @@ pub struct Link {
     pub kind: Option<String>,
     /// IFLA_LINK: for a veth, its peer's ifindex (in the peer's network namespace).
     pub peer: Option<u32>,
+    /// IFLA_LINK_NETNSID: set when the peer lives in another network namespace.
+    pub peer_netnsid: Option<i32>,
 }
 
 impl Link {
     pub fn is_veth(&self) -> bool {
         self.kind.as_deref() == Some("veth")
+    }
+
+    /// A veth whose other end is already in another network namespace: the host side of
+    /// a container's link, settled (runtimes create both ends here, then move one).
+    pub fn is_host_side_veth(&self) -> bool {
+        self.is_veth() && self.peer_netnsid.is_some()
     }
 }
 
@@ -86,11 +94,13 @@ pub fn links() -> Result<Vec<Link>> {
 }
 
 fn link_from(msg: LinkMessage) -> Link {
-    let mut link = Link { index: msg.header.index, name: String::new(), kind: None, peer: None };
+    let mut link =
+        Link { index: msg.header.index, name: String::new(), kind: None, peer: None, peer_netnsid: None };
     for attr in msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => link.name = n,
             LinkAttribute::Link(p) => link.peer = Some(p),
+            LinkAttribute::LinkNetNsId(n) => link.peer_netnsid = Some(n),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {
@@ -156,4 +166,56 @@ pub fn is_errno(e: &anyhow::Error, errno: i32) -> bool {
         c.downcast_ref::<std::io::Error>().and_then(|io| io.raw_os_error()) == Some(errno)
             || c.downcast_ref::<nix::errno::Errno>().map(|n| *n as i32) == Some(errno)
     })
+}
+
+/// A link appearing or going away in netattr's network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    New(Link),
+    Gone(u32),
+}
+
+/// rtnetlink link notifications (RTNLGRP_LINK).
+pub struct LinkWatcher {
+    socket: Socket,
+}
+
+impl LinkWatcher {
+    pub fn new() -> Result<Self> {
+        let mut socket = Socket::new(NETLINK_ROUTE).context("opening an rtnetlink socket")?;
+        socket.bind_auto().context("binding an rtnetlink socket")?;
+        socket.add_membership(1 /* RTNLGRP_LINK */).context("subscribing to link events")?;
+        Ok(LinkWatcher { socket })
+    }
+
+    /// The events that arrive within `timeout` (none if nothing happened).
+    pub fn next(&mut self, timeout: std::time::Duration) -> Result<Vec<LinkEvent>> {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
+        if ready <= 0 {
+            return Ok(vec![]); // timeout, or EINTR from a signal: the caller checks its flag
+        }
+        let (data, _) = self.socket.recv_from_full().context("reading link events")?;
+        let mut out = Vec::new();
+        let mut offset = 0;
+        while offset < data.len() {
+            let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..]) else { break };
+            let len = msg.header.length as usize;
+            match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                    out.push(LinkEvent::New(link_from(l)))
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
+                    out.push(LinkEvent::Gone(l.header.index))
+                }
+                _ => {}
+            }
+            if len == 0 {
+                break;
+            }
+            offset += len;
+        }
+        Ok(out)
+    }
 }

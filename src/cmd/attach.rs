@@ -1,16 +1,19 @@
 //! `netattr attach`: put the pinned tc programs on interfaces (recording each host veth's
 //! owner cgroup), and the socket programs on a cgroup.
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
-use crate::bpf::{Attachment, Instance, Pins};
+use crate::bpf::{Attachment, Instance, PinState, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
-use crate::netlink::Link;
+use crate::netlink::{self, Link, LinkEvent};
 use crate::output::{self, Report};
 use crate::owner::{self, Owner};
 use crate::tc::{self, Attached, Hook};
@@ -128,7 +131,88 @@ pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
         }
     }
     output::emit(g.format, &HooksReport { schema: output::SCHEMA, hooks: rows })?;
+    if a.watch {
+        let pending = links.iter().filter(|l| !owners.contains_key(&l.index)).cloned().collect();
+        drop(_lock); // the watch takes the lock per batch of events, never for long
+        watch(g, &pins, &inst, a.direction, &mount, pending)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a new veth's owner is looked for (a container's process starts after its link).
+const OWNER_PATIENCE: Duration = Duration::from_secs(60);
+
+/// `attach --all-veth --watch`: follows link events until a signal, attaching new host-side
+/// veths within the event's arrival, looking for their owners every second until found,
+/// and forgetting removed interfaces.
+fn watch(
+    g: &Global,
+    pins: &Pins,
+    inst: &Instance,
+    d: Direction,
+    mount: &Path,
+    mut no_owner: Vec<Link>,
+) -> Result<()> {
+    crate::signals::catch();
+    let mut events = netlink::LinkWatcher::new()?;
+    eprintln!("netattr: watching for veth interfaces; stop with Ctrl-C");
+    let mut since: HashMap<u32, Instant> = no_owner.iter().map(|l| (l.index, Instant::now())).collect();
+    let mut last_scan = Instant::now();
+    while !crate::signals::stopped() {
+        let batch = events.next(Duration::from_millis(250))?;
+        let scan = !no_owner.is_empty() && last_scan.elapsed() >= Duration::from_secs(1);
+        if batch.is_empty() && !scan {
+            continue;
+        }
+        let _lock = pins.lock()?;
+        if pins.state() != PinState::Loaded {
+            eprintln!("netattr: {} was cleaned up; the watch stops", pins.dir.display());
+            return Ok(());
+        }
+        let mut rows = Vec::new();
+        for ev in batch {
+            match ev {
+                LinkEvent::New(link) if link.is_host_side_veth() => {
+                    let owners = owner::find(std::slice::from_ref(&link), mount)?;
+                    let mut new_rows = Vec::new();
+                    match attach_one(inst, &link, d, owners.get(&link.index), &mut new_rows) {
+                        Ok(()) => {}
+                        // Gone again, or another instance's: not this watch's business.
+                        Err(e) => eprintln!("netattr: skipped {}: {}", link.name, e.root_cause()),
+                    }
+                    // Link events repeat (up, rename, master): report only what changed.
+                    rows.extend(new_rows.into_iter().filter(|r| r.result == "attached"));
+                    if !owners.contains_key(&link.index) && !since.contains_key(&link.index) {
+                        since.insert(link.index, Instant::now());
+                        no_owner.push(link);
+                    }
+                }
+                LinkEvent::Gone(index) => {
+                    inst.owners.set(index, None)?;
+                    iface::forget(&inst.attachments, index)?;
+                    no_owner.retain(|l| l.index != index);
+                    since.remove(&index);
+                }
+                _ => {}
+            }
+        }
+        if scan {
+            last_scan = Instant::now();
+            let found = owner::find(&no_owner, mount)?;
+            for (index, o) in &found {
+                inst.owners.set(*index, Some(o.cgroup_id))?;
+            }
+            no_owner.retain(|l| {
+                !found.contains_key(&l.index)
+                    && since.get(&l.index).is_some_and(|t| t.elapsed() < OWNER_PATIENCE)
+            });
+        }
+        if !rows.is_empty() {
+            output::emit(g.format, &HooksReport { schema: output::SCHEMA, hooks: rows })?;
+        }
+    }
+    eprintln!("netattr: watch stopped; the attachments stay (netattr detach --all-veth removes them)");
+    Ok(())
 }
 
 fn attach_one(

@@ -7,7 +7,6 @@ pub mod ui;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -20,12 +19,6 @@ use crate::rates::Sampler;
 use crate::tc::Hook;
 use crate::{cgroup, netlink, sock, sys, tc};
 use model::{Action, Header, Model};
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
 
 pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
     sys::require_privileges("top")?;
@@ -47,9 +40,7 @@ pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
     };
     let mut ctx = Context::new(g, &args, &inst, source)?;
     let mut model = Model::new(header(&inst, source)?);
-    for sig in [libc::SIGTERM, libc::SIGHUP] {
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
-    }
+    crate::signals::catch();
     let mut terminal = ratatui::init();
     let result = run(&mut terminal, &mut ctx, &inst, &mut model, Duration::from_secs_f64(a.interval));
     ratatui::restore();
@@ -69,7 +60,7 @@ fn run(
     let mut last = Instant::now();
     let mut next = last + every;
     loop {
-        if STOP.load(Ordering::SeqCst) {
+        if crate::signals::stopped() {
             return Ok(());
         }
         if Instant::now() >= next {

@@ -5,6 +5,7 @@ mod peer;
 
 mod accounting;
 mod catalogue;
+mod churn;
 mod core;
 mod crash;
 mod docker;
