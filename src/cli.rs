@@ -68,6 +68,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Detach from everything and remove the pins (safe to run at any time)
     Cleanup,
+    /// Print the final counters of cgroups that no longer exist, then remove them from the maps
+    Reap,
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }

@@ -5,6 +5,7 @@ pub mod cleanup;
 pub mod detach;
 pub mod events;
 pub mod load;
+pub mod reap;
 pub mod resolve;
 pub mod stats;
 pub mod status;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Events(a) => events::execute(g, a),
         Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
+        Command::Reap => reap::execute(g),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -361,6 +361,15 @@ fn bare_row(id: u64, source: Source, extra: Extra, counters: Counters) -> Row {
     r
 }
 
+/// The row of a cgroup known to be gone: named by the kernel's record of it.
+pub fn gone_row(inst: &Instance, id: u64, source: Source, counters: Counters) -> Row {
+    let mut r = bare_row(id, source, Extra::None, counters);
+    r.path = inst.captured_path(id);
+    r.gone = true;
+    r.who = Summary::of(r.path.as_deref());
+    r
+}
+
 /// A row with its path and identity: live, or as the kernel recorded it if gone.
 fn row(
     inst: &Instance,

@@ -101,6 +101,8 @@ pub struct StatusReport {
     pub interfaces: Vec<IfaceRow>,
     pub socket: Option<SocketRow>,
     pub health: Option<HealthRow>,
+    /// Cgroups that no longer exist but still hold counters (collect them with `reap`).
+    pub gone_cgroups: Option<u64>,
     /// Pins present in a partial state.
     pub pins: Vec<String>,
 }
@@ -190,6 +192,9 @@ impl Report for StatusReport {
                 )?;
             }
         }
+        if let Some(n) = self.gone_cgroups {
+            writeln!(out, "{n} gone cgroup(s) hold counters (collect them with 'netattr reap')")?;
+        }
         Ok(())
     }
 }
@@ -215,6 +220,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
                 interfaces: vec![],
                 socket: None,
                 health: None,
+                gone_cgroups: None,
                 pins: present,
             };
             output::emit(g.format, &report)?;
@@ -239,6 +245,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         interfaces: interfaces(&inst, &mut resolver)?,
         socket: Some(socket(&inst, &mut resolver)),
         health: Some(health(&inst, &tc_entries, &sock_entries)?),
+        gone_cgroups: Some(crate::cmd::reap::gone_ids(&inst, &mut resolver)?.len() as u64),
         pins: pins.present(),
     };
     output::emit(g.format, &report)?;

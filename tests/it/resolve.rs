@@ -202,3 +202,54 @@ fn the_resolver_caches_live_paths_and_forgets_removed_cgroups() {
     assert_eq!(expiring.lookup(other.id), Lookup::Gone);
     assert_eq!(expiring.cached(), 0);
 }
+
+#[test]
+fn exited_workloads_are_kept_until_reaped_then_removed_everywhere() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    na.run(&["load", "--breakdown", "iface,port"]).ok();
+    na.run(&["attach", "--iface", &c.host_if, "--cgroup", &s.tree.rel()]).ok();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    let mut gone = Vec::new();
+    for i in 0..3u16 {
+        let short = s.tree.docker_like();
+        c.send(&short, &h, 8100 + i, 100_000);
+        std::fs::remove_dir(&short.path).unwrap();
+        gone.push(short.id);
+    }
+    let status = na.run(&["status", "--format", "json"]).ok().json();
+    assert_eq!(status["gone_cgroups"], 3, "{status}");
+    let reaped = na.run(&["reap", "--format", "json"]).ok();
+    assert!(reaped.stderr.contains("reaped 3 gone cgroup(s)"), "{}", reaped.stderr);
+    let rows = reaped.json()["cgroups"].as_array().unwrap().clone();
+    for id in &gone {
+        for source in ["tc", "socket"] {
+            let r = rows
+                .iter()
+                .find(|r| r["cgroup_id"] == *id && r["source"] == source)
+                .unwrap_or_else(|| panic!("{rows:?}"));
+            assert!(r["tx_bytes"].as_u64().unwrap() >= 100_000 && r["gone"] == true, "{r}");
+        }
+    }
+    // Gone from every map; the live receiver keeps its counters.
+    for args in
+        [vec!["stats"], vec!["stats", "--by", "iface", "--source", "tc"], vec!["stats", "--by", "port"]]
+    {
+        let mut a = args.clone();
+        a.extend(["--format", "json"]);
+        let st = na.run(&a).ok().json();
+        let ids: Vec<u64> =
+            st["cgroups"].as_array().unwrap().iter().filter_map(|r| r["cgroup_id"].as_u64()).collect();
+        assert!(gone.iter().all(|g| !ids.contains(g)), "{args:?} still lists a reaped cgroup: {ids:?}");
+    }
+    let st = na.run(&["stats", "--format", "json"]).ok().json();
+    assert!(
+        st["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == h.id),
+        "the live cgroup stays"
+    );
+    assert_eq!(na.run(&["status", "--format", "json"]).ok().json()["gone_cgroups"], 0);
+    assert!(
+        na.run(&["resolve", &gone[0].to_string(), "--format", "json"]).ok().json()["cgroups"][0]["state"]
+            == "unknown"
+    );
+}

@@ -1,0 +1,100 @@
+//! `netattr reap`: collect the counters of cgroups that no longer exist, then remove them
+//! from every map. The policy (README): counters of exited workloads stay readable, by any
+//! `stats`, until the operator collects them here; `status` shows how many there are. Cgroup
+//! ids are never reused, so a removed id cannot take a live workload's counters with it.
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use libbpf_rs::{MapCore, MapHandle};
+use serde::Serialize;
+
+use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
+use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::{Instance, Pins, Source};
+use crate::cgroup::{self, Lookup, Resolver};
+use crate::cli::Global;
+use crate::cmd::stats::{gone_row, Row};
+use crate::output::{self, Report};
+use crate::sys;
+
+#[derive(Debug, Serialize)]
+pub struct ReapReport {
+    pub schema: u32,
+    /// The final counters of every gone cgroup removed, as `stats` rows (one per source).
+    pub cgroups: Vec<Row>,
+}
+
+impl Report for ReapReport {
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut t = output::table(["CGROUP_ID", "SOURCE", "PATH", "RX", "TX"]);
+        for r in &self.cgroups {
+            output::add_row(
+                &mut t,
+                [
+                    r.cgroup_id.to_string(),
+                    output::label(&r.source),
+                    r.path.clone().unwrap_or_else(|| "(unknown)".into()),
+                    output::bytes(r.counters.rx_bytes),
+                    output::bytes(r.counters.tx_bytes),
+                ],
+            );
+        }
+        output::write_table(out, &t)
+    }
+}
+
+/// The ids in the per-cgroup counter maps whose cgroup no longer exists.
+pub fn gone_ids(inst: &Instance, resolver: &mut Resolver) -> Result<BTreeSet<u64>> {
+    let mut gone = BTreeSet::new();
+    for map in [&inst.stats, &inst.sock_stats] {
+        for e in percpu::read_all(map)? {
+            let Some(id) = key_u64(&e.key).filter(|id| !RESERVED_KEYS.contains(id)) else { continue };
+            if resolver.lookup(id) == Lookup::Gone {
+                gone.insert(id);
+            }
+        }
+    }
+    Ok(gone)
+}
+
+pub fn execute(g: &Global) -> Result<ExitCode> {
+    sys::require_privileges("reap")?;
+    let pins = Pins::new(&g.pin_dir);
+    let _lock = pins.lock()?;
+    let inst = pins.open()?;
+    let mut resolver = Resolver::new(cgroup::mount_point()?)?.with_ttl(std::time::Duration::ZERO);
+    let gone = gone_ids(&inst, &mut resolver)?;
+    let mut rows = Vec::new();
+    for (source, map) in [(Source::Tc, &inst.stats), (Source::Socket, &inst.sock_stats)] {
+        for (k, c) in percpu::read_counters(map)? {
+            if let Some(id) = key_u64(&k).filter(|id| gone.contains(id)) {
+                rows.push(gone_row(&inst, id, source, c));
+            }
+        }
+    }
+    // Collected first: if printing fails (a closed pipe), nothing is removed.
+    output::emit(g.format, &ReapReport { schema: output::SCHEMA, cgroups: rows })?;
+    let mut removed = 0;
+    for map in [&inst.stats, &inst.sock_stats, &inst.cgroup_names] {
+        removed += delete_where(map, |k| key_u64(k).is_some_and(|id| gone.contains(&id)))?;
+    }
+    removed += delete_where(&inst.iface_stats, |k| {
+        IfaceKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
+    })?;
+    removed += delete_where(&inst.port_stats, |k| {
+        PortKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
+    })?;
+    eprintln!("netattr: reaped {} gone cgroup(s), {removed} map entries", gone.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete_where(map: &MapHandle, gone: impl Fn(&[u8]) -> bool) -> Result<usize> {
+    let keys: Vec<Vec<u8>> = map.keys().filter(|k| gone(k)).collect();
+    for k in &keys {
+        // Already gone (an LRU eviction) is fine.
+        let _ = map.delete(k);
+    }
+    Ok(keys.len())
+}
