@@ -6,24 +6,18 @@
 # Usage: sudo scripts/bench/soak.sh [MINUTES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 MIN=${1:-10}
 cargo build --release --locked --bins >&2
 N=target/release/netattr; pin=/sys/fs/bpf/netattr-bench-soak-$$; tag=nas$$
 cleanup() {
   pkill -f "iperf3 -s -B 10.236.0.3" 2>/dev/null || true
   $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
-  ip netns del "$tag-1" 2>/dev/null || true; ip netns del "$tag-2" 2>/dev/null || true
-  ip link del "$tag-br" 2>/dev/null || true
+  pair_down "$tag"
   rm -f /tmp/netattr-soak-$$.*
 }
 trap cleanup EXIT
-ip link add "$tag-br" type bridge; ip link set "$tag-br" up
-for i in 1 2; do
-  ip netns add "$tag-$i"
-  ip link add "$tag-h$i" type veth peer name eth0 netns "$tag-$i"
-  ip link set "$tag-h$i" master "$tag-br"; ip link set "$tag-h$i" up
-  ip -n "$tag-$i" addr add "10.236.0.$((i + 1))/24" dev eth0; ip -n "$tag-$i" link set eth0 up
-done
+pair_up "$tag" 10.236.0
 $N load --pin-dir "$pin" >/dev/null
 $N attach --pin-dir "$pin" --iface "$tag-h1" --iface "$tag-h2" --cgroup >/dev/null
 ip netns exec "$tag-2" iperf3 -s -B 10.236.0.3 -D

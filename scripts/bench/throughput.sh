@@ -8,6 +8,7 @@
 # Usage: sudo scripts/bench/throughput.sh [RUNS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 RUNS=${1:-5}; SECS=${2:-4}
 cargo build --release --locked --bins >&2
 N=target/release/netattr; pin=/sys/fs/bpf/netattr-bench-tput-$$
@@ -17,17 +18,10 @@ cleanup() {
   sysctl -qw kernel.bpf_stats_enabled="$stats_was" || true
   pkill -f "iperf3 -s -B 10.239.0.3" 2>/dev/null || true
   $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
-  ip netns del "$tag-1" 2>/dev/null || true; ip netns del "$tag-2" 2>/dev/null || true
-  ip link del "$tag-br" 2>/dev/null || true
+  pair_down "$tag"
 }
 trap cleanup EXIT
-ip link add "$tag-br" type bridge; ip link set "$tag-br" up
-for i in 1 2; do
-  ip netns add "$tag-$i"
-  ip link add "$tag-h$i" type veth peer name eth0 netns "$tag-$i"
-  ip link set "$tag-h$i" master "$tag-br"; ip link set "$tag-h$i" up
-  ip -n "$tag-$i" addr add "10.239.0.$((i + 1))/24" dev eth0; ip -n "$tag-$i" link set eth0 up
-done
+pair_up "$tag" 10.239.0
 ip netns exec "$tag-2" iperf3 -s -B 10.239.0.3 -D
 sleep 0.5
 $N load --pin-dir "$pin" >/dev/null

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
 use crate::bpf::percpu::{self, key_u64};
-use crate::bpf::{Instance, Pins, Source};
+use crate::bpf::{Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::Global;
 use crate::cmd::stats::{gone_row, Row};
@@ -45,18 +45,13 @@ impl Report for ReapReport {
     }
 }
 
-/// The ids in the per-cgroup counter maps whose cgroup no longer exists.
-pub fn gone_ids(inst: &Instance, resolver: &mut Resolver) -> Result<BTreeSet<u64>> {
-    let mut gone = BTreeSet::new();
-    for map in [&inst.stats, &inst.sock_stats] {
-        for e in percpu::read_all(map)? {
-            let Some(id) = key_u64(&e.key).filter(|id| !RESERVED_KEYS.contains(id)) else { continue };
-            if resolver.lookup(id) == Lookup::Gone {
-                gone.insert(id);
-            }
-        }
-    }
-    Ok(gone)
+/// Of `ids` (keys of the per-cgroup counter maps), those whose cgroup no longer exists.
+pub fn gone_ids<'a>(ids: impl IntoIterator<Item = &'a [u8]>, resolver: &mut Resolver) -> BTreeSet<u64> {
+    ids.into_iter()
+        .filter_map(key_u64)
+        .filter(|id| !RESERVED_KEYS.contains(id))
+        .filter(|id| resolver.lookup(*id) == Lookup::Gone)
+        .collect()
 }
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
@@ -65,10 +60,14 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let _lock = pins.lock()?;
     let inst = pins.open()?;
     let mut resolver = Resolver::new(cgroup::mount_point()?)?.with_ttl(std::time::Duration::ZERO);
-    let gone = gone_ids(&inst, &mut resolver)?;
+    let counted = [
+        (Source::Tc, percpu::read_counters(&inst.stats)?),
+        (Source::Socket, percpu::read_counters(&inst.sock_stats)?),
+    ];
+    let gone = gone_ids(counted.iter().flat_map(|(_, e)| e.iter().map(|(k, _)| k.as_slice())), &mut resolver);
     let mut rows = Vec::new();
-    for (source, map) in [(Source::Tc, &inst.stats), (Source::Socket, &inst.sock_stats)] {
-        for (k, c) in percpu::read_counters(map)? {
+    for (source, entries) in counted {
+        for (k, c) in entries {
             if let Some(id) = key_u64(&k).filter(|id| gone.contains(id)) {
                 rows.push(gone_row(&inst, id, source, c));
             }

@@ -245,7 +245,13 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         interfaces: interfaces(&inst, &mut resolver)?,
         socket: Some(socket(&inst, &mut resolver)),
         health: Some(health(&inst, &tc_entries, &sock_entries)?),
-        gone_cgroups: Some(crate::cmd::reap::gone_ids(&inst, &mut resolver)?.len() as u64),
+        gone_cgroups: Some(
+            crate::cmd::reap::gone_ids(
+                tc_entries.iter().chain(&sock_entries).map(|(k, _)| k.as_slice()),
+                &mut resolver,
+            )
+            .len() as u64,
+        ),
         pins: pins.present(),
     };
     output::emit(g.format, &report)?;

@@ -375,6 +375,15 @@ impl Container {
         Peer::spawn(&self.cgroup, Some(&self.ns.name), spec)
     }
 
+    /// A short-lived workload, like `docker run --rm`: its own cgroup sends `bytes` to host
+    /// cgroup `to` from this container's namespace, exits, and its cgroup is removed.
+    pub fn run_exited(&self, tree: &CgroupTree, to: &Cgroup, port: u16, bytes: u64) -> Cgroup {
+        let short = tree.docker_like();
+        self.send(&short, to, port, bytes);
+        fs::remove_dir(&short.path).expect("removing the short-lived cgroup");
+        short
+    }
+
     /// `bytes` over TCP from a process in cgroup `from`, inside this container's network
     /// namespace, to a process in host cgroup `to`; returns once both are done.
     pub fn send(&self, from: &Cgroup, to: &Cgroup, port: u16, bytes: u64) {

@@ -11,10 +11,8 @@ fn a_workload_that_is_gone_is_still_named_with_its_bytes() {
     let h = s.tree.cgroup("host.slice/receiver.service");
     // A short-lived "container": its own cgroup, 5 MB sent, then the process exits and the
     // cgroup is removed, as a runtime does with `docker run --rm`.
-    let short = s.tree.docker_like();
     let payload = 5_000_000;
-    c.send(&short, &h, 7400, payload);
-    std::fs::remove_dir(&short.path).expect("removing the short-lived cgroup");
+    let short = c.run_exited(&s.tree, &h, 7400, payload);
 
     for source in ["socket", "tc"] {
         let st = na.run(&["stats", "--source", source, "--format", "json"]).ok().json();
@@ -76,9 +74,7 @@ fn events_stream_first_sightings_with_their_identity() {
     na.run(&["load"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &tree_root]).ok();
     let h = s.tree.cgroup("host.slice/receiver.service");
-    let short = s.tree.docker_like();
-    c.send(&short, &h, 7500, 1000000);
-    std::fs::remove_dir(&short.path).unwrap();
+    let short = c.run_exited(&s.tree, &h, 7500, 1_000_000);
 
     // --count ends the stream by itself.
     let one = na.run(&["events", "--count", "1", "--format", "ndjson"]).ok();
@@ -212,10 +208,7 @@ fn exited_workloads_are_kept_until_reaped_then_removed_everywhere() {
     let h = s.tree.cgroup("host.slice/receiver.service");
     let mut gone = Vec::new();
     for i in 0..3u16 {
-        let short = s.tree.docker_like();
-        c.send(&short, &h, 8100 + i, 100_000);
-        std::fs::remove_dir(&short.path).unwrap();
-        gone.push(short.id);
+        gone.push(c.run_exited(&s.tree, &h, 8100 + i, 100_000).id);
     }
     let status = na.run(&["status", "--format", "json"]).ok().json();
     assert_eq!(status["gone_cgroups"], 3, "{status}");
