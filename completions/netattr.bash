@@ -28,6 +28,12 @@ _netattr() {
             netattr,completions)
                 cmd="netattr__subcmd__completions"
                 ;;
+            netattr,demo)
+                cmd="netattr__subcmd__demo"
+                ;;
+            netattr,demo-server)
+                cmd="netattr__subcmd__demo__subcmd__server"
+                ;;
             netattr,detach)
                 cmd="netattr__subcmd__detach"
                 ;;
@@ -67,6 +73,12 @@ _netattr() {
             netattr__subcmd__help,completions)
                 cmd="netattr__subcmd__help__subcmd__completions"
                 ;;
+            netattr__subcmd__help,demo)
+                cmd="netattr__subcmd__help__subcmd__demo"
+                ;;
+            netattr__subcmd__help,demo-server)
+                cmd="netattr__subcmd__help__subcmd__demo__subcmd__server"
+                ;;
             netattr__subcmd__help,detach)
                 cmd="netattr__subcmd__help__subcmd__detach"
                 ;;
@@ -101,7 +113,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap completions help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +298,90 @@ _netattr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netattr__subcmd__demo)
+            opts="-o -v -h -V --duration --keep --clean --runtime --prefix --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -W "auto docker netns" -- "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__demo__subcmd__server)
+            opts="-o -v -h -V --object --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --object)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netattr__subcmd__detach)
             opts="-i -o -v -h -V --all-veth --iface --cgroup --all --direction --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -371,7 +467,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help)
-            opts="check load attach detach stats status resolve top events cleanup reap completions help"
+            opts="check load attach detach stats status resolve top events cleanup reap demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +523,34 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__demo__subcmd__server)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -44,6 +44,8 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "top" -d 'A live ful
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
@@ -179,6 +181,32 @@ complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'Th
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l duration -d 'End after SECONDS (default: run until q, Ctrl-C or SIGTERM)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l runtime -d 'How to run the workloads' -r -f -a "auto\t'Docker when the engine answers and has the image, else namespaces'
+docker\t'Docker containers from netattr-busybox:latest (scripts/docker-image.sh builds it)'
+netns\t'Network namespaces with their own cgroups (needs only iproute2)'"
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l prefix -d 'Names of what the demo creates (containers, namespaces, cgroups, pin directory unless --pin-dir is given): 1 to 12 characters of a-z, 0-9 and \'-\'' -r
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l keep -d 'Leave the workloads and netattr loaded and attached when the demo ends (traffic stops); \'netattr demo --clean\' removes them'
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l clean -d 'Remove what an earlier demo with this prefix left (after --keep or a kill), and exit'
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l object -d 'Bytes to answer each request with' -r
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -188,16 +216,18 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Builds netattr, loads it, attaches it to every veth and at the cgroup2 root (so every
-# socket on the host is counted), and prints who used the network over 5 seconds.
-# Leaves netattr loaded for more commands; 'netattr cleanup' removes it.
+# The main command: sets up, builds netattr and runs its demo: three workloads (a web server
+# under load, a key-value exchange, a bulk sender at ~50 Mbit/s) as Docker containers when
+# an engine runs here (else network namespaces), with netattr loaded and attached to them and
+# its live view on the terminal. Quit with q or Ctrl-C; the demo removes all it made.
+# Arguments go to 'netattr demo' (for example --duration 30, --runtime netns, --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 N="$SUDO target/release/netattr"
-$N check
-$N load --reuse >/dev/null
-$N attach --all-veth --cgroup
-echo "counting for 5 seconds..." >&2
-sleep 5
-$N stats --top 10
-echo "more: $N top; $N stats --format json | jq; $N status; $N cleanup" >&2
+$N check >&2
+# The demo's container image, when Docker runs and busybox-static is there to build it.
+if $SUDO docker info >/dev/null 2>&1 && command -v busybox >/dev/null 2>&1; then
+  $SUDO scripts/docker-image.sh || true
+fi
+exec $N demo "$@"

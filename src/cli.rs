@@ -26,7 +26,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Directory in bpffs where this netattr instance pins its programs and maps
     #[arg(long, global = true, env = "NETATTR_PIN_DIR", default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
@@ -70,6 +70,13 @@ pub enum Command {
     Cleanup,
     /// Print the final counters of cgroups that no longer exist, then remove them from the maps
     Reap,
+    /// Run three demo workloads (a web server under load, key-value chatter, a bulk sender
+    /// at ~50 Mbit/s), attach netattr to them and show who uses the network; removes
+    /// everything it made when it ends
+    Demo(DemoArgs),
+    /// The demo's HTTP responder inside a namespace workload (started by 'demo')
+    #[command(hide = true)]
+    DemoServer(DemoServerArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -238,6 +245,34 @@ pub struct EventsArgs {
     /// Exit after N events (default: run until interrupted or stdout is closed)
     #[arg(long, value_name = "N")]
     pub count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// End after SECONDS (default: run until q, Ctrl-C or SIGTERM)
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub duration: Option<f64>,
+    /// Leave the workloads and netattr loaded and attached when the demo ends (traffic
+    /// stops); 'netattr demo --clean' removes them
+    #[arg(long)]
+    pub keep: bool,
+    /// Remove what an earlier demo with this prefix left (after --keep or a kill), and exit
+    #[arg(long, conflicts_with_all = ["keep", "duration"])]
+    pub clean: bool,
+    /// How to run the workloads
+    #[arg(long, value_enum, default_value_t = crate::cmd::demo::workloads::Runtime::Auto)]
+    pub runtime: crate::cmd::demo::workloads::Runtime,
+    /// Names of what the demo creates (containers, namespaces, cgroups, pin directory
+    /// unless --pin-dir is given): 1 to 12 characters of a-z, 0-9 and '-'
+    #[arg(long, default_value = "netattr-demo", value_name = "NAME")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServerArgs {
+    /// Bytes to answer each request with
+    #[arg(long)]
+    pub object: u64,
 }
 
 #[derive(Debug, Args)]

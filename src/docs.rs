@@ -24,7 +24,7 @@ pub fn generate() -> Result<Vec<(String, Vec<u8>)>> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
     files.push(("man/netattr.1".to_string(), buf));
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("netattr-{}", sub.get_name());
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut buf)?;

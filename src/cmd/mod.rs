@@ -2,6 +2,7 @@
 pub mod attach;
 pub mod check;
 pub mod cleanup;
+pub mod demo;
 pub mod detach;
 pub mod events;
 pub mod load;
@@ -31,6 +32,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Reap => reap::execute(g),
+        Command::Demo(a) => demo::execute(g, a),
+        Command::DemoServer(a) => demo::serve(a.object),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -163,33 +163,52 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     sys::require_privileges("stats")?;
     let inst = Pins::new(&g.pin_dir).open()?;
     let source = default_source(&inst, a.source);
-    let mut ctx = Context::new(g, a, &inst, source)?;
-    let Some(every) = a.interval else {
-        let report = ctx.report(ctx.read()?, None)?;
-        output::emit(g.format, &report)?;
+    if a.interval.is_some() {
+        stream(g, a, &inst, source, None)?;
         return Ok(ExitCode::SUCCESS);
-    };
-    // Rates: one report per interval, from counter deltas. Sampling times are kept on a
-    // fixed grid, so that the intervals do not drift by the time each report takes.
-    let every = Duration::from_secs_f64(every);
+    }
+    let mut ctx = Context::new(g, a, &inst, source)?;
+    let report = ctx.report(ctx.read()?, None)?;
+    output::emit(g.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rates: one report per `a.interval`, from counter deltas, until `a.count` reports, `until`
+/// or a caught signal. Sampling times are kept on a fixed grid, so that the intervals do not
+/// drift by the time each report takes.
+pub fn stream(
+    g: &Global,
+    a: &StatsArgs,
+    inst: &Instance,
+    source: Source,
+    until: Option<Instant>,
+) -> Result<()> {
+    let mut ctx = Context::new(g, a, inst, source)?;
+    let every = Duration::from_secs_f64(a.interval.unwrap_or(1.0));
     let mut sampler: Sampler<RowKey> = Sampler::default();
     let first = ctx.read()?;
     sampler.next(first.iter().map(|(k, _, c)| (k, c)), 0.0);
     let (start, mut last) = (Instant::now(), Instant::now());
     for n in 1.. {
-        if a.count.is_some_and(|c| n > c) {
+        let due = start + every * n as u32;
+        if a.count.is_some_and(|c| n > c) || until.is_some_and(|u| due > u + every / 2) {
             break;
         }
-        std::thread::sleep((start + every * n as u32).saturating_duration_since(Instant::now()));
+        while Instant::now() < due {
+            if crate::signals::stopped() {
+                return Ok(());
+            }
+            std::thread::sleep(due.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+        }
         let raw = ctx.read()?;
         let now = Instant::now();
-        let rates = sampler.next(raw.iter().map(|(k, _, c)| (k, c)), (now - last).as_secs_f64());
         let seconds = (now - last).as_secs_f64();
+        let rates = sampler.next(raw.iter().map(|(k, _, c)| (k, c)), seconds);
         last = now;
         let report = ctx.report(raw, Some((rates, seconds)))?;
         output::emit(g.format, &report)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The source `stats` reads unless told: socket where it is attached to a cgroup, else tc.

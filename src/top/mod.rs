@@ -29,6 +29,18 @@ pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
     }
     let inst = Pins::new(&g.pin_dir).open()?;
     let source = default_source(&inst, a.source);
+    show(g, &inst, source, Duration::from_secs_f64(a.interval), None)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard on this terminal until a quit key, a caught signal or `until`.
+pub fn show(
+    g: &Global,
+    inst: &Instance,
+    source: Source,
+    every: Duration,
+    until: Option<Instant>,
+) -> Result<()> {
     let args = StatsArgs {
         source: Some(source),
         by: By::Cgroup,
@@ -38,13 +50,13 @@ pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
         interval: None,
         count: None,
     };
-    let mut ctx = Context::new(g, &args, &inst, source)?;
-    let mut model = Model::new(header(&inst, source)?);
+    let mut ctx = Context::new(g, &args, inst, source)?;
+    let mut model = Model::new(header(inst, source)?);
     crate::signals::catch();
     let mut terminal = ratatui::init();
-    let result = run(&mut terminal, &mut ctx, &inst, &mut model, Duration::from_secs_f64(a.interval));
+    let result = run(&mut terminal, &mut ctx, inst, &mut model, every, until);
     ratatui::restore();
-    result.map(|()| ExitCode::SUCCESS)
+    result
 }
 
 fn run(
@@ -53,6 +65,7 @@ fn run(
     inst: &Instance,
     model: &mut Model,
     every: Duration,
+    until: Option<Instant>,
 ) -> Result<()> {
     let mut sampler: Sampler<RowKey> = Sampler::default();
     let first = ctx.read()?;
@@ -60,7 +73,7 @@ fn run(
     let mut last = Instant::now();
     let mut next = last + every;
     loop {
-        if crate::signals::stopped() {
+        if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
             return Ok(());
         }
         if Instant::now() >= next {

@@ -87,17 +87,45 @@ fn sweep_dead_runs() {
             }
         }
     }
-    if Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    if docker_up() {
         let names = sh(&["docker", "ps", "-a", "--format", "{{.Names}}"]);
         for n in names.lines().filter(|n| dead_owner(n)) {
             quiet(&["docker", "rm", "-f", n]);
         }
+    }
+    let mut names: Vec<String> = sh(&["ip", "netns", "list"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect();
+    for dir in [cgroup2(), PathBuf::from("/sys/fs/bpf")] {
+        names.extend(
+            fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    if let Ok(out) = Command::new("docker").args(["ps", "-a", "--format", "{{.Names}}"]).output() {
+        names.extend(String::from_utf8_lossy(&out.stdout).lines().map(String::from));
+    }
+    sweep_dead_demos(names);
+}
+
+/// Demos started by a test are named "nt<pid>-<n>" (12 characters at most); `demo --clean`
+/// removes what one left when its test process died.
+fn sweep_dead_demos(names: impl IntoIterator<Item = String>) {
+    let mut prefixes = std::collections::BTreeSet::new();
+    for name in names {
+        let Some(rest) = name.strip_prefix("nt") else { continue };
+        let mut parts = rest.splitn(3, ['-', '.']);
+        let (Some(pid), Some(n)) = (parts.next(), parts.next()) else { continue };
+        if pid.parse::<u32>().is_ok() && n.len() == 1 && n.parse::<u8>().is_ok() {
+            prefixes.insert(format!("nt{pid}-{n}"));
+        }
+    }
+    for p in prefixes.into_iter().filter(|p| dead_owner(&format!("netattr-test-{}", &p[2..]))) {
+        quiet(&[BIN, "demo", "--clean", "--prefix", &p, "--pin-dir", &format!("/sys/fs/bpf/{p}")]);
     }
 }
 
@@ -577,13 +605,7 @@ pub const IMAGE: &str = "netattr-busybox:latest";
 /// True when a Docker engine answers (and the test image exists). Skipping is an error
 /// when CI is set.
 pub fn docker() -> bool {
-    let up = Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !up {
+    if !docker_up() {
         if std::env::var_os("CI").is_some() {
             panic!("Docker test skipped in CI: no Docker engine answers (.ci/run starts dockerd)");
         }
@@ -593,6 +615,16 @@ pub fn docker() -> bool {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/docker-image.sh");
     sh(&[script, IMAGE]);
     true
+}
+
+/// True when a Docker engine answers.
+pub fn docker_up() -> bool {
+    Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A Docker container this test started; Drop removes it.

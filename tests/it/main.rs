@@ -8,6 +8,7 @@ mod catalogue;
 mod churn;
 mod core;
 mod crash;
+mod demo;
 mod docker;
 mod docs;
 mod errors;

@@ -1,0 +1,151 @@
+//! `netattr demo`: three workloads (an HTTP server under load, a key-value style exchange and
+//! a bulk sender at ~50 Mbit/s), netattr loaded and attached to them, and `top` on a terminal
+//! (else `stats` every second) until the duration is over, `q`, Ctrl-C or SIGTERM. On every
+//! one of those exits, and on errors, it removes all it made. It drives netattr through its
+//! own subcommands, printing each on stderr, so the demo also shows how to use them.
+pub mod traffic;
+pub mod workloads;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{By, DemoArgs, Global, SortKey, StatsArgs, DEFAULT_PIN_DIR};
+use crate::{signals, sys};
+use workloads::Workloads;
+
+pub fn execute(g: &Global, a: &DemoArgs) -> Result<ExitCode> {
+    sys::require_privileges("demo")?;
+    crate::cgroup::mount_point()?;
+    if a.prefix.is_empty()
+        || a.prefix.len() > 12
+        || !a.prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        bail!("--prefix '{}' must be 1 to 12 characters of a-z, 0-9 and '-'", a.prefix);
+    }
+    // The demo's own instance, so that it never touches a netattr the operator loaded.
+    let mut g = g.clone();
+    if g.pin_dir == std::path::Path::new(DEFAULT_PIN_DIR) {
+        g.pin_dir = PathBuf::from(format!("/sys/fs/bpf/{}", a.prefix));
+    }
+    let demo = Demo { g: &g, prefix: &a.prefix, keep: a.keep };
+    demo.teardown(false); // what an earlier, killed demo with this prefix left
+    if a.clean {
+        eprintln!("netattr: demo: removed what the demo '{}' left, if anything", a.prefix);
+        return Ok(ExitCode::SUCCESS);
+    }
+    signals::catch();
+    let result = demo.run(a);
+    demo.teardown(a.keep);
+    result
+}
+
+struct Demo<'a> {
+    g: &'a Global,
+    prefix: &'a str,
+    keep: bool,
+}
+
+impl Demo<'_> {
+    fn run(&self, a: &DemoArgs) -> Result<ExitCode> {
+        let runtime = workloads::choose(a.runtime)?;
+        self.netattr(&["load", "--breakdown", "iface,port"])?;
+        eprintln!("netattr: demo: starting 3 workloads as {}", runtime.describe());
+        let mut w = Workloads::start(self.prefix, runtime, self.keep)?;
+        let mut attach = vec!["attach".to_string()];
+        for wl in &w.list {
+            attach.extend(["--iface".to_string(), wl.host_veth.clone()]);
+        }
+        self.netattr(&attach.iter().map(String::as_str).collect::<Vec<_>>())?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let targets = w.list.iter().map(|wl| (wl.role, wl.ip)).collect();
+        let generators = traffic::generate(targets, stop.clone());
+        let until = a.duration.map(|s| Instant::now() + Duration::from_secs_f64(s));
+        let shown = self.show(until);
+        stop.store(true, Ordering::Relaxed);
+        for h in generators {
+            let _ = h.join();
+        }
+        if !self.keep {
+            w.stop();
+        }
+        if self.keep {
+            self.print_kept(&w);
+        }
+        shown.map(|()| ExitCode::SUCCESS)
+    }
+
+    /// `top` on a terminal, else a stats report every second (NDJSON with --format ndjson).
+    fn show(&self, until: Option<Instant>) -> Result<()> {
+        let inst = crate::bpf::Pins::new(&self.g.pin_dir).open()?;
+        let source = crate::bpf::Source::Tc;
+        if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+            return crate::top::show(self.g, &inst, source, Duration::from_secs(1), until);
+        }
+        let args = StatsArgs {
+            source: Some(source),
+            by: By::Cgroup,
+            sort: SortKey::Tx,
+            top: None,
+            no_resolve: false,
+            interval: Some(1.0),
+            count: None,
+        };
+        crate::cmd::stats::stream(self.g, &args, &inst, source, until)
+    }
+
+    /// Runs a netattr subcommand against the demo's pin directory, showing it on stderr.
+    fn netattr(&self, args: &[&str]) -> Result<()> {
+        let pin = self.g.pin_dir.display().to_string();
+        eprintln!("netattr: demo: netattr --pin-dir {pin} {}", args.join(" "));
+        let out = Command::new(std::env::current_exe()?)
+            .args(["--pin-dir", &pin])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running netattr {}", args[0]))?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("netattr: "));
+        }
+        Ok(())
+    }
+
+    /// Removes the workloads and the demo's netattr (unless kept). Never fails: a step that
+    /// finds nothing to do is skipped, and the next run removes what a killed one left.
+    fn teardown(&self, keep: bool) {
+        if keep {
+            return;
+        }
+        let pin = self.g.pin_dir.display().to_string();
+        let _ = Command::new(std::env::current_exe().unwrap_or_else(|_| "netattr".into()))
+            .args(["--pin-dir", &pin, "cleanup"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        workloads::remove(self.prefix);
+    }
+
+    fn print_kept(&self, w: &Workloads) {
+        let pin = self.g.pin_dir.display();
+        eprintln!(
+            "netattr: demo: kept {} workloads ({}) and netattr at {pin}; traffic has stopped.\n  \
+             look: netattr --pin-dir {pin} stats\n  remove: netattr --pin-dir {pin} demo --prefix {} --clean",
+            w.list.len(),
+            w.runtime.describe(),
+            self.prefix
+        );
+    }
+}
+
+/// `netattr demo-server`: the namespace workloads' HTTP responder (hidden).
+pub fn serve(object: u64) -> Result<ExitCode> {
+    traffic::serve(object)?;
+    Ok(ExitCode::SUCCESS)
+}
