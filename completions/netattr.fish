@@ -27,7 +27,9 @@ end
 complete -c netattr -n "__fish_netattr_needs_command" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_needs_command" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -44,6 +46,7 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "top" -d 'A live ful
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -51,7 +54,9 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "help" -d 'Print thi
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -63,7 +68,9 @@ port\t'per (cgroup, protocol, service port), both sources'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
@@ -78,7 +85,9 @@ both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
@@ -93,7 +102,9 @@ both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
@@ -113,10 +124,13 @@ total\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l top -d 'Print only the first N rows (the unresolved and overflow buckets are always shown)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l interval -d 'Print rates every SECONDS (one report per interval; NDJSON with --format ndjson)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l count -d 'With --interval: stop after N reports' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l output -d 'Write to FILE instead of stdout, atomically (a temporary file renamed over it): for node_exporter\'s textfile collector, \'--format prometheus --output DIR/netattr.prom\'' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l no-resolve -d 'Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)'
@@ -126,7 +140,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -135,7 +151,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand status" -s V -l version 
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -147,7 +165,9 @@ socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -157,7 +177,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand events" -l count -d 'Exi
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -166,7 +188,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand events" -s V -l version 
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -175,12 +199,29 @@ complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s V -l version
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l listen -d 'Address to listen on; loopback unless told otherwise (0.0.0.0:9477 for a scrape from another host)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l source -d 'Which counters to export (default: socket when attached to a cgroup, else tc)' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
+socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l retire-after -d 'Stop exporting a cgroup once it has been gone this long (e.g. 30s, 5m, 1h); its counters stay in the maps until \'netattr reap\'' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l duration -d 'End after SECONDS (default: run until q, Ctrl-C or SIGTERM)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l runtime -d 'How to run the workloads' -r -f -a "auto\t'Docker when the engine answers and has the image, else namespaces'
 docker\t'Docker containers from netattr-busybox:latest (scripts/docker-image.sh builds it)'
@@ -189,7 +230,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo" -l prefix -d 'Name
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l keep -d 'Leave the workloads and netattr loaded and attached when the demo ends (traffic stops); \'netattr demo --clean\' removes them'
@@ -201,7 +244,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l object -
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -210,24 +255,27 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s V -l ver
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
-ndjson\t'One JSON object per line: per row for listings, per record for streams'"
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing netattr needs on Debian 12 / Ubuntu 22.04+, and mounts
 # bpffs. With --tests, also what the tests use: a running Docker engine (real containers),
-# busybox-static (their image) and tmux (the dashboard's end-to-end test). Idempotent; run
+# busybox-static (their image), tmux (the dashboard's end-to-end test) and prometheus
+# (promtool, and a real server scraping 'netattr serve'). Idempotent; run
 # as root (or it uses sudo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 
 pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux)
-$want_docker && pkgs+=(busybox-static tmux)
+# prometheus brings promtool and the server the exporter's integration test scrapes with.
+$want_docker && pkgs+=(busybox-static tmux prometheus)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)

@@ -70,6 +70,8 @@ pub enum Command {
     Cleanup,
     /// Print the final counters of cgroups that no longer exist, then remove them from the maps
     Reap,
+    /// Export the counters to Prometheus: an HTTP server answering /metrics and /healthz
+    Serve(ServeArgs),
     /// Run three demo workloads (a web server under load, key-value chatter, a bulk sender
     /// at ~50 Mbit/s), attach netattr to them and show who uses the network; removes
     /// everything it made when it ends
@@ -192,6 +194,26 @@ pub struct StatsArgs {
     /// With --interval: stop after N reports
     #[arg(long, value_name = "N", requires = "interval")]
     pub count: Option<u64>,
+    /// Write to FILE instead of stdout, atomically (a temporary file renamed over it): for
+    /// node_exporter's textfile collector, '--format prometheus --output DIR/netattr.prom'
+    #[arg(long, value_name = "FILE", conflicts_with = "interval")]
+    pub output: Option<PathBuf>,
+}
+
+impl StatsArgs {
+    /// What `top`, `demo` and `serve` read: one row per cgroup of `source`, names resolved.
+    pub fn per_cgroup(source: crate::bpf::Source, sort: SortKey) -> Self {
+        StatsArgs {
+            source: Some(source),
+            by: By::Cgroup,
+            sort,
+            top: None,
+            no_resolve: false,
+            interval: None,
+            count: None,
+            output: None,
+        }
+    }
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -245,6 +267,21 @@ pub struct EventsArgs {
     /// Exit after N events (default: run until interrupted or stdout is closed)
     #[arg(long, value_name = "N")]
     pub count: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; loopback unless told otherwise (0.0.0.0:9477 for a scrape from
+    /// another host)
+    #[arg(long, default_value = "127.0.0.1:9477", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Which counters to export (default: socket when attached to a cgroup, else tc)
+    #[arg(long, value_enum)]
+    pub source: Option<crate::bpf::Source>,
+    /// Stop exporting a cgroup once it has been gone this long (e.g. 30s, 5m, 1h); its
+    /// counters stay in the maps until 'netattr reap'
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retire_after: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

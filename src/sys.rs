@@ -7,15 +7,21 @@ use anyhow::{bail, Context, Result};
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_NET_ADMIN: u32 = 12;
 pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_PTRACE: u32 = 19;
 pub const CAP_PERFMON: u32 = 38;
 pub const CAP_BPF: u32 = 39;
 
-/// What netattr needs: BPF objects, tc filters, cgroup attachment and cgroup file handles.
-pub const NEEDED_CAPS: [(u32, &str); 4] = [
+/// What netattr needs: BPF objects (CAP_BPF), tc filters (CAP_NET_ADMIN), cgroup
+/// attachment, setns and the kernel's cgroup names (CAP_SYS_ADMIN), cgroup file handles
+/// (CAP_DAC_READ_SEARCH), and the network namespaces of workloads that run as other users,
+/// to find a veth's owner (CAP_SYS_PTRACE: /proc/PID/ns/net; measured: without it, such
+/// owners are not found). The deploy/ files grant exactly these.
+pub const NEEDED_CAPS: [(u32, &str); 5] = [
     (CAP_BPF, "CAP_BPF"),
     (CAP_NET_ADMIN, "CAP_NET_ADMIN"),
     (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
     (CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"),
+    (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
 ];
 
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;

@@ -56,6 +56,8 @@ pub struct HooksReport {
 }
 
 impl Report for HooksReport {
+    const ROWS: Option<&'static str> = Some("hooks");
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["KIND", "TARGET", "IFINDEX", "HOOK", "RESULT", "OWNER"]);
         for r in &self.hooks {

@@ -35,6 +35,8 @@ pub struct CheckReport {
 }
 
 impl Report for CheckReport {
+    const ROWS: Option<&'static str> = Some("checks");
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["CHECK", "STATUS", "DETAIL"]);
         for c in &self.checks {

@@ -44,7 +44,7 @@ fn hook_name(h: u32) -> &'static str {
 }
 
 /// A first_seen record: (cgroup id, ts_ns, ifindex, hook).
-fn decode(d: &[u8]) -> Option<(u64, u64, u32, u32)> {
+pub fn decode(d: &[u8]) -> Option<(u64, u64, u32, u32)> {
     let u64_at = |o: usize| Some(u64::from_ne_bytes(d.get(o..o + 8)?.try_into().ok()?));
     let u32_at = |o: usize| Some(u32::from_ne_bytes(d.get(o..o + 4)?.try_into().ok()?));
     Some((u64_at(0)?, u64_at(8)?, u32_at(16)?, u32_at(20)?))
@@ -60,7 +60,7 @@ pub fn execute(g: &Global, a: &EventsArgs) -> Result<ExitCode> {
     let stream = Rc::new(RefCell::new(Stream::new(
         g.format,
         &["TS_NS", "HOOK", "CGROUP_ID", "STATE", "KIND", "NAME", "PATH"],
-    )));
+    )?));
     let seen = Rc::new(RefCell::new(0usize));
     let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
     let count = a.count;

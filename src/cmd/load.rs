@@ -34,6 +34,8 @@ pub struct LoadReport {
 }
 
 impl Report for LoadReport {
+    const ROWS: Option<&'static str> = Some("programs");
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let verb = if self.reused { "already loaded" } else { "loaded" };
         writeln!(out, "{verb} at {} (counter map: {} cgroups)", self.pin_dir.display(), self.max_entries)?;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod load;
 pub mod reap;
 pub mod resolve;
+pub mod serve;
 pub mod stats;
 pub mod status;
 
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Reap => reap::execute(g),
+        Command::Serve(a) => serve::execute(g, a),
         Command::Demo(a) => demo::execute(g, a),
         Command::DemoServer(a) => demo::serve(a.object),
         Command::Completions(a) => {

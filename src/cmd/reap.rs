@@ -27,6 +27,8 @@ pub struct ReapReport {
 }
 
 impl Report for ReapReport {
+    const ROWS: Option<&'static str> = Some("cgroups");
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["CGROUP_ID", "SOURCE", "PATH", "RX", "TX"]);
         for r in &self.cgroups {

@@ -44,6 +44,8 @@ pub struct ResolveReport {
 }
 
 impl Report for ResolveReport {
+    const ROWS: Option<&'static str> = Some("cgroups");
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["CGROUP_ID", "STATE", "KIND", "NAME", "PATH"]);
         for r in &self.cgroups {

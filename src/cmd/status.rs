@@ -259,7 +259,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
 }
 
 /// Every pinned map with its fill; `known` gives the entry counts already read.
-fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
+pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
     let mut rows = Vec::new();
     for name in MAPS {
         let m = MapHandle::from_pinned_path(inst.pins.path(name))?;

@@ -1,9 +1,12 @@
 //! The one place where `--format` is handled. Every subcommand builds a report value that
 //! serialises to JSON (the documented schema) and knows how to draw itself as a table;
+//! listings name their rows (for CSV and NDJSON) and `stats` gives its Prometheus metrics;
 //! `emit` picks one and writes it to stdout. Diagnostics never come through here.
+pub mod prometheus;
+
 use std::io::{self, Write};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::ValueEnum;
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
@@ -17,29 +20,156 @@ pub enum Format {
     Table,
     /// One JSON document (schema in the README), counters as numbers
     Json,
-    /// One JSON object per line: per row for listings, per record for streams
+    /// One JSON object per line: per row for listings, per record for streams, per
+    /// report for `stats --interval`
     Ndjson,
+    /// Comma-separated values with a header line: the rows of a listing, nested values as
+    /// JSON text
+    Csv,
+    /// The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)
+    Prometheus,
 }
 
 /// A report a subcommand prints.
 pub trait Report: Serialize {
     /// The human rendering: one or more tables and lines of text.
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// For listings, the field holding the rows: CSV and NDJSON print one record per row.
+    const ROWS: Option<&'static str> = None;
+
+    /// The report as Prometheus metric families, where it has that form.
+    fn metrics(&self) -> Option<Vec<prometheus::Family>> {
+        None
+    }
 }
 
+/// Writes `report` to stdout in `format`.
 pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
     // Buffered: stdout itself is line-buffered and would scan every small write for '\n'.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    write(format, report, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `report` in `format` to `path` atomically (a temporary file in the same directory,
+/// renamed over it), so that a reader such as node_exporter's textfile collector never sees
+/// half a file.
+pub fn emit_to_file<R: Report>(format: Format, report: &R, path: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().with_context(|| format!("--output {} names no file", path.display()))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = io::BufWriter::new(
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+        );
+        write(format, report, &mut f)?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// One report of a stream of reports (`stats --interval`): JSON and NDJSON print the whole
+/// report on one line; CSV prints its rows, each with the report's `time`, and the header
+/// only with the first report.
+pub fn emit_interval<R: Report>(format: Format, report: &R, first: bool) -> Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     match format {
-        Format::Table => report.render_table(&mut out)?,
-        // A report is one document on one line either way; ndjson differs for streams,
-        // which print one such line per record (or per interval).
-        Format::Json | Format::Ndjson => {
-            serde_json::to_writer(&mut out, report)?;
-            writeln!(out)?;
+        Format::Json | Format::Ndjson => write(Format::Json, report, &mut out)?,
+        Format::Csv => {
+            let time = serde_json::to_value(report)?.get("time").cloned().unwrap_or_default();
+            let mut rows = rows(report)?.unwrap_or_default();
+            for r in rows.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+                let mut with_time = serde_json::Map::new();
+                with_time.insert("time".into(), time.clone());
+                with_time.append(r);
+                *r = with_time;
+            }
+            write_csv(&mut out, &rows, first)?;
         }
+        _ => write(format, report, &mut out)?,
     }
     out.flush()?;
+    Ok(())
+}
+
+fn write<R: Report>(format: Format, report: &R, out: &mut dyn Write) -> Result<()> {
+    match format {
+        Format::Table => report.render_table(out)?,
+        Format::Json => {
+            serde_json::to_writer(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => match rows(report)? {
+            Some(rows) => {
+                for r in rows {
+                    serde_json::to_writer(&mut *out, &r)?;
+                    writeln!(out)?;
+                }
+            }
+            None => {
+                serde_json::to_writer(&mut *out, report)?;
+                writeln!(out)?;
+            }
+        },
+        Format::Csv => match rows(report)? {
+            Some(rows) => write_csv(out, &rows, true)?,
+            None => {
+                bail!("--format csv is for listings; this command prints one document (use --format json)")
+            }
+        },
+        Format::Prometheus => match report.metrics() {
+            Some(families) => out.write_all(prometheus::encode(&families)?.as_bytes())?,
+            None => bail!(
+                "--format prometheus is for 'netattr stats' (and 'netattr serve' answers /metrics with it)"
+            ),
+        },
+    }
+    Ok(())
+}
+
+/// The rows of a listing as JSON objects.
+fn rows<R: Report>(report: &R) -> Result<Option<Vec<serde_json::Value>>> {
+    let Some(field) = R::ROWS else { return Ok(None) };
+    let mut doc = serde_json::to_value(report)?;
+    Ok(Some(match doc.get_mut(field).map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    }))
+}
+
+/// CSV of JSON objects: columns in the order the first row has them (then any new keys),
+/// null as an empty cell, nested values as JSON text. The csv crate does the quoting.
+pub fn write_csv(out: &mut dyn Write, rows: &[serde_json::Value], header: bool) -> Result<()> {
+    let mut columns: Vec<&str> = Vec::new();
+    for r in rows {
+        if let Some(o) = r.as_object() {
+            for k in o.keys() {
+                if !columns.contains(&k.as_str()) {
+                    columns.push(k);
+                }
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(out);
+    if header && !columns.is_empty() {
+        w.write_record(&columns)?;
+    }
+    for r in rows {
+        w.write_record(columns.iter().map(|c| match r.get(*c) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        }))?;
+    }
+    w.flush()?;
     Ok(())
 }
 
@@ -52,18 +182,24 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(format: Format, header: &'static [&'static str]) -> Self {
-        Stream { format, header, started: false }
+    pub fn new(format: Format, header: &'static [&'static str]) -> Result<Self> {
+        if format == Format::Prometheus {
+            bail!(
+                "--format prometheus is for 'netattr stats' (and 'netattr serve' answers /metrics with it)"
+            );
+        }
+        Ok(Stream { format, header, started: false })
     }
 
     pub fn record<T: Serialize>(&mut self, record: &T, cells: &[String]) -> Result<()> {
         let stdout = io::stdout();
         let mut out = stdout.lock();
         match self.format {
-            Format::Json | Format::Ndjson => {
+            Format::Json | Format::Ndjson | Format::Prometheus => {
                 serde_json::to_writer(&mut out, record)?;
                 writeln!(out)?;
             }
+            Format::Csv => write_csv(&mut out, &[serde_json::to_value(record)?], !self.started)?,
             Format::Table => {
                 if !self.started {
                     writeln!(out, "{}", self.header.join("\t"))?;

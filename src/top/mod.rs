@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::bpf::{Instance, Pins, Source};
-use crate::cli::{By, Global, SortKey, StatsArgs, TopArgs};
+use crate::cli::{Global, SortKey, StatsArgs, TopArgs};
 use crate::cmd::stats::{default_source, Context, RowKey};
 use crate::rates::Sampler;
 use crate::tc::Hook;
@@ -41,15 +41,7 @@ pub fn show(
     every: Duration,
     until: Option<Instant>,
 ) -> Result<()> {
-    let args = StatsArgs {
-        source: Some(source),
-        by: By::Cgroup,
-        sort: SortKey::Total,
-        top: None,
-        no_resolve: false,
-        interval: None,
-        count: None,
-    };
+    let args = StatsArgs::per_cgroup(source, SortKey::Total);
     let mut ctx = Context::new(g, &args, inst, source)?;
     let mut model = Model::new(header(inst, source)?);
     crate::signals::catch();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{By, DemoArgs, Global, SortKey, StatsArgs, DEFAULT_PIN_DIR};
+use crate::cli::{DemoArgs, Global, SortKey, StatsArgs, DEFAULT_PIN_DIR};
 use crate::{signals, sys};
 use workloads::Workloads;
 
@@ -88,15 +88,7 @@ impl Demo<'_> {
         if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
             return crate::top::show(self.g, &inst, source, Duration::from_secs(1), until);
         }
-        let args = StatsArgs {
-            source: Some(source),
-            by: By::Cgroup,
-            sort: SortKey::Tx,
-            top: None,
-            no_resolve: false,
-            interval: Some(1.0),
-            count: None,
-        };
+        let args = StatsArgs { interval: Some(1.0), ..StatsArgs::per_cgroup(source, SortKey::Tx) };
         crate::cmd::stats::stream(self.g, &args, &inst, source, until)
     }
 

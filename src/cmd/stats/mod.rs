@@ -1,5 +1,7 @@
 //! `netattr stats`: sum the per-CPU counters of one source and print a row per cgroup, per
 //! (cgroup, interface) or per (cgroup, protocol, service port).
+pub mod metrics;
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -95,9 +97,18 @@ pub struct StatsReport {
     /// With --interval: the rates of all rows together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rates: Option<Rates>,
+    /// Map fill and health, read only for the Prometheus form.
+    #[serde(skip)]
+    pub health: Option<metrics::HealthExport>,
 }
 
 impl Report for StatsReport {
+    const ROWS: Option<&'static str> = Some("cgroups");
+
+    fn metrics(&self) -> Option<Vec<crate::output::prometheus::Family>> {
+        Some(metrics::families(self))
+    }
+
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         let interval = self.interval_s.is_some();
         if let (Some(t), Some(s)) = (&self.time, self.interval_s) {
@@ -168,8 +179,14 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut ctx = Context::new(g, a, &inst, source)?;
-    let report = ctx.report(ctx.read()?, None)?;
-    output::emit(g.format, &report)?;
+    let mut report = ctx.report(ctx.read()?, None)?;
+    if g.format == output::Format::Prometheus {
+        report.health = Some(metrics::HealthExport::read(&inst)?);
+    }
+    match &a.output {
+        Some(path) => output::emit_to_file(g.format, &report, path)?,
+        None => output::emit(g.format, &report)?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -183,6 +200,9 @@ pub fn stream(
     source: Source,
     until: Option<Instant>,
 ) -> Result<()> {
+    if g.format == output::Format::Prometheus {
+        bail!("--format prometheus has no --interval form: Prometheus computes rates itself ('netattr serve' exports the counters)");
+    }
     let mut ctx = Context::new(g, a, inst, source)?;
     let every = Duration::from_secs_f64(a.interval.unwrap_or(1.0));
     let mut sampler: Sampler<RowKey> = Sampler::default();
@@ -206,7 +226,7 @@ pub fn stream(
         let rates = sampler.next(raw.iter().map(|(k, _, c)| (k, c)), seconds);
         last = now;
         let report = ctx.report(raw, Some((rates, seconds)))?;
-        output::emit(g.format, &report)?;
+        output::emit_interval(g.format, &report, n == 1)?;
     }
     Ok(())
 }
@@ -294,6 +314,7 @@ impl<'a> Context<'a> {
             cgroups: rows,
             totals,
             rates: rate_totals,
+            health: None,
         })
     }
 }

@@ -1,0 +1,146 @@
+//! `stats` as Prometheus metrics: per-row byte and packet counters labelled with the
+//! workload's identity, and the instance's health (map fill, insert failures, ring-buffer
+//! drops). The unresolved and overflow buckets are rows like the others, told apart by the
+//! `bucket` label, so an alert on `netattr_tx_bytes_total{bucket="overflow"}` needs nothing
+//! else. Shared by `stats --format prometheus` and `serve`.
+use anyhow::Result;
+
+use super::{Bucket, Row, StatsReport};
+use crate::bpf::{Health, Instance};
+use crate::cmd::status::{maps, MapRow};
+use crate::output::prometheus::{Builder, Family};
+
+/// The instance-wide figures a scrape reports beside the rows.
+#[derive(Debug)]
+pub struct HealthExport {
+    pub maps: Vec<MapRow>,
+    pub health: Health,
+}
+
+impl HealthExport {
+    pub fn read(inst: &Instance) -> Result<Self> {
+        Ok(HealthExport { maps: maps(inst, &[])?, health: inst.health()? })
+    }
+}
+
+/// Every metric name netattr exports (`serve` adds its last two); the deploy/ dashboard is
+/// checked against this list.
+pub const NAMES: [&str; 11] = [
+    "netattr_rx_bytes_total",
+    "netattr_tx_bytes_total",
+    "netattr_rx_packets_total",
+    "netattr_tx_packets_total",
+    "netattr_map_entries",
+    "netattr_map_capacity",
+    "netattr_map_fill_ratio",
+    "netattr_insert_failures_total",
+    "netattr_ringbuf_drops_total",
+    "netattr_retired_cgroups",
+    "netattr_scrape_duration_seconds",
+];
+
+/// The labels of the counters (`map` is the health gauges' label).
+pub const LABELS: [&str; 14] = [
+    "cgroup_id",
+    "bucket",
+    "source",
+    "path",
+    "kind",
+    "runtime",
+    "container_id",
+    "name",
+    "pod_namespace",
+    "pod_name",
+    "iface",
+    "protocol",
+    "port",
+    "map",
+];
+
+const COUNTERS: [(&str, &str); 4] = [
+    ("netattr_rx_bytes_total", "Bytes received by the workload (the cgroup), as counted in the kernel"),
+    ("netattr_tx_bytes_total", "Bytes sent by the workload (the cgroup), as counted in the kernel"),
+    ("netattr_rx_packets_total", "Packets received by the workload (GSO segments counted one by one)"),
+    ("netattr_tx_packets_total", "Packets sent by the workload (GSO segments counted one by one)"),
+];
+
+/// The labels of one row: the identity fields of `stats`, empty ones left out.
+fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
+    let id = match r.bucket {
+        Bucket::Overflow => None,
+        _ => Some(r.cgroup_id.to_string()),
+    };
+    let who = &r.who;
+    vec![
+        ("cgroup_id", id),
+        ("bucket", Some(crate::output::label(&r.bucket))),
+        ("source", Some(crate::output::label(&r.source))),
+        ("path", r.path.clone()),
+        ("kind", who.kind.map(|k| crate::output::label(&k))),
+        ("runtime", who.runtime.map(String::from)),
+        ("container_id", who.container_id.clone()),
+        ("name", who.name.clone()),
+        ("pod_namespace", who.pod_namespace.clone()),
+        ("pod_name", who.pod_name.clone()),
+        ("iface", r.iface.clone().flatten().or_else(|| r.ifindex.map(|i| format!("#{i}")))),
+        ("protocol", r.protocol.clone()),
+        ("port", r.port.map(|p| p.to_string())),
+    ]
+}
+
+pub fn families(report: &StatsReport) -> Vec<Family> {
+    let mut out: Vec<Builder> = COUNTERS.iter().map(|(n, h)| Builder::counter(n, h)).collect();
+    for r in &report.cgroups {
+        let l = labels(r);
+        let c = &r.counters;
+        for (b, v) in out.iter_mut().zip([c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets]) {
+            b.sample(l.clone(), v as f64);
+        }
+    }
+    let mut families: Vec<Family> = out.into_iter().map(Builder::build).collect();
+    if let Some(h) = &report.health {
+        families.extend(health_families(h));
+    }
+    families
+}
+
+fn health_families(h: &HealthExport) -> Vec<Family> {
+    let mut entries = Builder::gauge("netattr_map_entries", "Keys in a pinned map (ring buffer: none)");
+    let mut capacity = Builder::gauge("netattr_map_capacity", "Capacity of a pinned map in keys");
+    let mut fill = Builder::gauge(
+        "netattr_map_fill_ratio",
+        "Keys over capacity: at 1 a counter map sends new cgroups to the overflow bucket",
+    );
+    // Hash maps only: an array is always full, a ring buffer has no keys.
+    for m in h.maps.iter().filter(|m| !m.kind.contains("array")) {
+        let Some(n) = m.entries else { continue };
+        let l = || [("map", Some(m.name.clone()))];
+        entries.sample(l(), n as f64);
+        capacity.sample(l(), f64::from(m.max_entries));
+        fill.sample(l(), if m.max_entries == 0 { 0.0 } else { n as f64 / f64::from(m.max_entries) });
+    }
+    let mut failures = Builder::counter(
+        "netattr_insert_failures_total",
+        "Map inserts the kernel refused (the traffic went to the overflow bucket)",
+    );
+    failures.sample([], h.health.insert_failures as f64);
+    let mut drops = Builder::counter(
+        "netattr_ringbuf_drops_total",
+        "First-seen events lost because the ring buffer was full (counters are not affected)",
+    );
+    drops.sample([], h.health.ringbuf_drops as f64);
+    vec![entries.build(), capacity.build(), fill.build(), failures.build(), drops.build()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::{Counters, Source};
+
+    #[test]
+    fn row_labels_are_the_listed_ones() {
+        let r = super::super::bare_row(5, Source::Tc, super::super::Extra::None, Counters::default());
+        let keys: Vec<&str> = labels(&r).iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, LABELS[..LABELS.len() - 1]);
+    }
+}
