@@ -194,18 +194,15 @@ fn scrape(
             }
         }
     }
-    let mut families = metrics::families(&report);
     let mut g =
         Builder::gauge("netattr_retired_cgroups", "Gone cgroups no longer exported (past --retire-after)");
     g.sample([], retired as f64);
-    families.push(g.build());
     let mut d = Builder::gauge(
         "netattr_scrape_duration_seconds",
         "Time this scrape took to read and name the counters",
     );
     d.sample([], started.elapsed().as_secs_f64());
-    families.push(d.build());
-    prometheus::encode(&families)
+    metrics::exposition(&report, vec![g.build(), d.build()])
 }
 
 /// The events thread: names every cgroup at its first packet. Entries are kept for an hour

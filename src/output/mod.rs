@@ -38,8 +38,8 @@ pub trait Report: Serialize {
     /// For listings, the field holding the rows: CSV and NDJSON print one record per row.
     const ROWS: Option<&'static str> = None;
 
-    /// The report as Prometheus metric families, where it has that form.
-    fn metrics(&self) -> Option<Vec<prometheus::Family>> {
+    /// The report in the Prometheus text format, where it has that form.
+    fn exposition(&self) -> Option<Result<String>> {
         None
     }
 }
@@ -125,8 +125,8 @@ fn write<R: Report>(format: Format, report: &R, out: &mut dyn Write) -> Result<(
                 bail!("--format csv is for listings; this command prints one document (use --format json)")
             }
         },
-        Format::Prometheus => match report.metrics() {
-            Some(families) => out.write_all(prometheus::encode(&families)?.as_bytes())?,
+        Format::Prometheus => match report.exposition() {
+            Some(text) => out.write_all(text?.as_bytes())?,
             None => bail!(
                 "--format prometheus is for 'netattr stats' (and 'netattr serve' answers /metrics with it)"
             ),

@@ -66,14 +66,34 @@ impl Builder {
     }
 }
 
-/// The families as exposition text. Families without samples are left out (the format has
-/// no use for them).
-pub fn encode(families: &[MetricFamily]) -> Result<String> {
-    let nonempty: Vec<MetricFamily> =
-        families.iter().filter(|f| !f.get_metric().is_empty()).cloned().collect();
-    let mut buf = Vec::new();
-    TextEncoder::new().encode(&nonempty, &mut buf)?;
-    Ok(String::from_utf8(buf)?)
+/// Exposition text, written one family at a time so that only one family's samples are held
+/// at once (10,000 workloads make 40,000 counter samples). Families without samples are
+/// left out (the format has no use for them).
+#[derive(Default)]
+pub struct Text {
+    buf: Vec<u8>,
+}
+
+impl Text {
+    pub fn push(&mut self, family: MetricFamily) -> Result<()> {
+        if !family.get_metric().is_empty() {
+            TextEncoder::new().encode(std::slice::from_ref(&family), &mut self.buf)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<String> {
+        Ok(String::from_utf8(self.buf)?)
+    }
+}
+
+/// The families as exposition text.
+pub fn encode(families: Vec<MetricFamily>) -> Result<String> {
+    let mut t = Text::default();
+    for f in families {
+        t.push(f)?;
+    }
+    t.finish()
 }
 
 #[cfg(test)]
@@ -84,7 +104,7 @@ mod tests {
     fn hostile_label_values_are_escaped() {
         let mut b = Builder::counter("netattr_test_total", "help with \\ and\nnewline");
         b.sample([("name", Some("a\"b\nc\\d".to_string())), ("empty", None)], 3.0);
-        let text = encode(&[b.build()]).unwrap();
+        let text = encode(vec![b.build()]).unwrap();
         assert_eq!(
             text,
             "# HELP netattr_test_total help with \\\\ and\\nnewline\n# TYPE netattr_test_total counter\n\

@@ -59,7 +59,11 @@ pub fn render(f: &mut Frame, m: &Model) {
     if spark >= 5 {
         cols.push(("HISTORY", Constraint::Length(spark)));
     }
-    let rows = m.rows.iter().map(|r| {
+    // Only the rows that fit are built (a host can have 10,000 workloads): a window that
+    // keeps the selected row in view.
+    let fit = (body.height as usize).saturating_sub(1).max(1);
+    let start = (m.selected + 1).saturating_sub(fit).min(m.rows.len().saturating_sub(fit));
+    let rows = m.rows.iter().skip(start).take(fit).map(|r| {
         let mut cells = vec![Cell::from(r.name.clone())];
         if wide {
             cells.push(Cell::from(r.ident.clone()));
@@ -81,7 +85,8 @@ pub fn render(f: &mut Frame, m: &Model) {
             Row::new(cols.iter().map(|c| Cell::from(c.0))).style(Style::new().add_modifier(Modifier::BOLD)),
         )
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut ts = TableState::default().with_selected(if m.rows.is_empty() { None } else { Some(m.selected) });
+    let mut ts =
+        TableState::default().with_selected(if m.rows.is_empty() { None } else { Some(m.selected - start) });
     f.render_stateful_widget(table, body, &mut ts);
 
     if m.detail {

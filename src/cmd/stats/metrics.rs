@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::{Bucket, Row, StatsReport};
 use crate::bpf::{Health, Instance};
 use crate::cmd::status::{maps, MapRow};
-use crate::output::prometheus::{Builder, Family};
+use crate::output::prometheus::{Builder, Family, Text};
 
 /// The instance-wide figures a scrape reports beside the rows.
 #[derive(Debug)]
@@ -88,20 +88,21 @@ fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-pub fn families(report: &StatsReport) -> Vec<Family> {
-    let mut out: Vec<Builder> = COUNTERS.iter().map(|(n, h)| Builder::counter(n, h)).collect();
-    for r in &report.cgroups {
-        let l = labels(r);
-        let c = &r.counters;
-        for (b, v) in out.iter_mut().zip([c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets]) {
-            b.sample(l.clone(), v as f64);
+/// The report as exposition text, then `extra` families.
+pub fn exposition(report: &StatsReport, extra: Vec<Family>) -> Result<String> {
+    let mut text = Text::default();
+    for (n, (name, help)) in COUNTERS.iter().enumerate() {
+        let mut b = Builder::counter(name, help);
+        for r in &report.cgroups {
+            let c = &r.counters;
+            b.sample(labels(r), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
         }
+        text.push(b.build())?;
     }
-    let mut families: Vec<Family> = out.into_iter().map(Builder::build).collect();
-    if let Some(h) = &report.health {
-        families.extend(health_families(h));
+    for f in report.health.iter().flat_map(health_families).chain(extra) {
+        text.push(f)?;
     }
-    families
+    text.finish()
 }
 
 fn health_families(h: &HealthExport) -> Vec<Family> {

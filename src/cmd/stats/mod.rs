@@ -105,8 +105,8 @@ pub struct StatsReport {
 impl Report for StatsReport {
     const ROWS: Option<&'static str> = Some("cgroups");
 
-    fn metrics(&self) -> Option<Vec<crate::output::prometheus::Family>> {
-        Some(metrics::families(self))
+    fn exposition(&self) -> Option<Result<String>> {
+        Some(metrics::exposition(self, Vec::new()))
     }
 
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
