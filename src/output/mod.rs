@@ -60,6 +60,9 @@ pub fn emit_to_file<R: Report>(format: Format, report: &R, path: &std::path::Pat
     use anyhow::Context;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = path.file_name().with_context(|| format!("--output {} names no file", path.display()))?;
+    if !dir.is_dir() {
+        bail!("--output {}: there is no directory {} (create it first)", path.display(), dir.display());
+    }
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| -> Result<()> {
         let mut f = io::BufWriter::new(

@@ -175,6 +175,24 @@ mod tests {
     }
 
     #[test]
+    fn ten_thousand_rows_scroll_with_the_selection() {
+        let mut m = model();
+        let template = m.rows[2].clone();
+        m.rows = (0..10_000u64)
+            .map(|i| TopRow { cgroup_id: 100 + i, name: format!("w{i}"), ..template.clone() })
+            .collect();
+        m.selected = 5_000;
+        let s = screen(&m, 80, 24);
+        // Rows 3..23 hold 20 rows; the selected one is the last of the window.
+        assert!(s[3].starts_with("w4981"), "{}", s[3]);
+        assert!(s[22].starts_with("w5000"), "{}", s[22]);
+        m.selected = 9_999;
+        assert!(screen(&m, 80, 24)[22].starts_with("w9999"));
+        m.selected = 0;
+        assert!(screen(&m, 80, 24)[3].starts_with("w0 "));
+    }
+
+    #[test]
     fn degrades_at_40x12_and_refuses_tiny() {
         let s = screen(&model(), 40, 12);
         assert!(

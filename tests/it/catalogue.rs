@@ -78,11 +78,65 @@ fn thirty_bad_invocations_fail_clearly_and_change_nothing() {
             Case("events before load", v(&["events", "--count", "1"]), 1, "not loaded"),
             Case("resolve (all ids) before load", v(&["resolve"]), 1, "not loaded"),
             Case("interval stats before load", v(&["stats", "--interval", "1"]), 1, "not loaded"),
+            Case("serve before load", v(&["serve", "--listen", "127.0.0.1:0"]), 1, "not loaded"),
         ]
     };
     check(na, iface, before_load(), with_pin);
 
     na.run(&["load"]).ok();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let missing_dir = tmp.join("no-such-dir").join("netattr.prom");
+    check(
+        na,
+        iface,
+        vec![
+            Case("serve on a busy port", v(&["serve", "--listen", &busy_addr]), 1, "cannot listen on"),
+            Case(
+                "serve on no address",
+                v(&["serve", "--listen", "localhost"]),
+                2,
+                "invalid value 'localhost'",
+            ),
+            Case("serve retire-after nonsense", v(&["serve", "--retire-after", "soon"]), 2, "invalid value"),
+            Case("csv of a document", v(&["status", "--format", "csv"]), 1, "csv is for listings"),
+            Case(
+                "prometheus of a stream",
+                v(&["events", "--format", "prometheus"]),
+                1,
+                "for 'netattr stats'",
+            ),
+            Case(
+                "prometheus with interval",
+                v(&["stats", "-o", "prometheus", "--interval", "1"]),
+                1,
+                "no --interval",
+            ),
+            Case(
+                "output with interval",
+                v(&["stats", "--output", "x.prom", "--interval", "1"]),
+                2,
+                "cannot be used with",
+            ),
+            Case(
+                "output into a missing directory",
+                v(&["stats", "--format", "prometheus", "--output", missing_dir.to_str().unwrap()]),
+                1,
+                "no-such-dir (create it first)",
+            ),
+            Case(
+                "demo prefix too long",
+                v(&["demo", "--prefix", "a-very-long-prefix"]),
+                1,
+                "1 to 12 characters",
+            ),
+            Case("demo prefix with /", v(&["demo", "--prefix", "a/b"]), 1, "1 to 12 characters"),
+            Case("demo duration 0", v(&["demo", "--duration", "0"]), 2, "between 0.01 and 86400"),
+            Case("demo clean and keep", v(&["demo", "--clean", "--keep"]), 2, "cannot be used with"),
+        ],
+        with_pin,
+    );
+    drop(busy);
     check(
         na,
         iface,
