@@ -15,6 +15,11 @@
  *   Maps: stats_map (per cgroup); with `load --breakdown iface`, iface_stats (per cgroup
  *   and interface) too.
  *
+ * Per-cgroup counters take a fast path (see COUNTER_SLOTS in netattr.h): a cgroup that
+ * holds its home slot is counted there, with no hash lookup; the others in the hash. Every
+ * counted cgroup has its hash entry (inserted at its first packet), so capacity, overflow
+ * and first-seen events are the hash's; a reader sums slot and hash row.
+ *
  * With `load --breakdown port`, both sources also feed port_stats, keyed by (cgroup,
  * protocol, service port, source). The breakdowns are opt-in because each costs a map
  * update per packet (measured in README.md, "Cost per packet").
@@ -55,6 +60,28 @@ const volatile bool count_ifaces = false;
 COUNTER_MAP(stats_map, __u64);
 COUNTER_MAP(sock_stats, __u64);
 COUNTER_MAP(iface_stats, struct iface_key);
+
+/* The fast path of stats_map (tc_*) and sock_stats (sock_*): slot -> owner cgroup id, and
+ * slot -> per-CPU counters. */
+#define SLOT_OWNERS(name)                                                                   \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
+		__uint(max_entries, COUNTER_SLOTS);                                         \
+		__type(key, __u32);                                                         \
+		__type(value, __u64);                                                       \
+	} name SEC(".maps")
+#define SLOT_COUNTERS(name)                                                                 \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                    \
+		__uint(max_entries, COUNTER_SLOTS);                                         \
+		__type(key, __u32);                                                         \
+		__type(value, struct counters);                                             \
+	} name SEC(".maps")
+
+SLOT_OWNERS(tc_slot_owner);
+SLOT_COUNTERS(tc_slots);
+SLOT_OWNERS(sock_slot_owner);
+SLOT_COUNTERS(sock_slots);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
@@ -196,12 +223,36 @@ static __always_inline struct health *health_slot(void)
 static const __u64 overflow_cgid = CGID_OVERFLOW;
 static const struct iface_key overflow_iface = { .cgroup_id = CGID_OVERFLOW };
 
+/* A cgroup's home slot. Slot 0 is the unresolved bucket's alone. */
+static __always_inline __u32 home_slot(__u64 cgid)
+{
+	__u32 s = (__u32)((cgid * 0x9E3779B97F4A7C15ULL) >> COUNTER_SLOT_SHIFT);
+
+	if (!cgid)
+		return 0;
+	return s ? s : 1;
+}
+
+/* Takes the home slot of a cgroup just inserted in the hash, if no cgroup holds it. */
+static __always_inline void claim_slot(void *owners, __u64 cgid)
+{
+	__u32 s = home_slot(cgid);
+	__u64 *o;
+
+	if (!s)
+		return;
+	o = bpf_map_lookup_elem(owners, &s);
+	if (o)
+		__sync_val_compare_and_swap(o, SLOT_FREE, cgid);
+}
+
 /* The counters of `key`, inserting it on its first packet. A per-cgroup map passes a
  * non-zero `hook`: the cgroup id (the u64 key) is then announced on the ring buffer when
- * this call inserted it. `overflow`, if given, is the key to count under when the map is
- * full. The event is built only on that first insert, never on the per-packet path. */
+ * this call inserted it, and `owners` (if given) has its home slot claimed for it.
+ * `overflow`, if given, is the key to count under when the map is full. The event is built
+ * only on that first insert, never on the per-packet path. */
 static __always_inline struct counters *slot(void *map, const void *key, const void *overflow,
-					     __u32 ifindex, __u32 hook)
+					     __u32 ifindex, __u32 hook, void *owners)
 {
 	struct counters *c = bpf_map_lookup_elem(map, key);
 	struct counters zero = {};
@@ -212,6 +263,8 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 		return c;
 	err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 	if (err == 0 && hook) {
+		if (owners)
+			claim_slot(owners, *(const __u64 *)key);
 		capture_name(*(const __u64 *)key);
 		struct first_seen ev = {
 			.cgroup_id = *(const __u64 *)key,
@@ -231,6 +284,19 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 		key = overflow;
 	}
 	return bpf_map_lookup_elem(map, key);
+}
+
+/* A cgroup's counters in one source: its slot when it holds it (the per-packet path), else
+ * its hash entry (inserted, announced and given a slot on its first packet). */
+static __always_inline struct counters *cgroup_counters(void *hash, void *owners, void *slots,
+							__u64 cgid, __u32 ifindex, __u32 hook)
+{
+	__u32 s = home_slot(cgid);
+	__u64 *o = bpf_map_lookup_elem(owners, &s);
+
+	if (o && *o == cgid)
+		return bpf_map_lookup_elem(slots, &s);
+	return slot(hash, &cgid, &overflow_cgid, ifindex, hook, owners);
 }
 
 /*
@@ -306,7 +372,7 @@ static __always_inline void count_port(struct __sk_buff *skb, __u32 l3, __u64 cg
 	struct port_key k = { .cgroup_id = cgid, .source = source };
 
 	service_port(skb, l3, &k);
-	add(slot(&port_stats, &k, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
+	add(slot(&port_stats, &k, 0, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
 }
 
 static __always_inline __u64 *owner_of(__u32 ifindex)
@@ -334,12 +400,13 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 		cgid = bpf_skb_cgroup_id(skb); /* rule 2; 0 without a full socket: rule 3 */
 		tx = cgid ? true : egress;
 	}
-	add(slot(&stats_map, &cgid, &overflow_cgid, ifindex, egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
+	add(cgroup_counters(&stats_map, &tc_slot_owner, &tc_slots, cgid, ifindex,
+			    egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
 	    bytes, packets, tx, false);
 
 	if (count_ifaces) {
 		struct iface_key ik = { .cgroup_id = cgid, .ifindex = ifindex };
-		add(slot(&iface_stats, &ik, &overflow_iface, 0, 0), bytes, packets, tx, false);
+		add(slot(&iface_stats, &ik, &overflow_iface, 0, 0, 0), bytes, packets, tx, false);
 	}
 
 	if (count_ports)
@@ -352,8 +419,8 @@ static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
 
-	add(slot(&sock_stats, &cgid, &overflow_cgid, skb->ifindex,
-		 egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
+	add(cgroup_counters(&sock_stats, &sock_slot_owner, &sock_slots, cgid, skb->ifindex,
+			    egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
 	    bytes, packets, egress, true);
 	if (count_ports)
 		count_port(skb, 0, cgid, SOURCE_SOCKET, bytes, packets, egress);

@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 4
+#define NETATTR_LAYOUT_VERSION 5
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -90,6 +90,18 @@ struct meta {
 
 #define META_PORTS (1u << 0)  /* the per-port breakdown is counted */
 #define META_IFACES (1u << 1) /* the per-interface breakdown is counted */
+
+/* The per-cgroup fast path: each source has COUNTER_SLOTS direct-mapped slots, a cgroup's
+ * home slot picked by a multiplicative hash of its id. A cgroup claims its home slot when it
+ * is first inserted in the source's hash (if no other cgroup holds it); from then on its
+ * packets are counted in the slot, one inlined array lookup instead of a hash lookup.
+ * Readers add a slot's counters to its owner's hash row. Slot 0 belongs to the unresolved
+ * bucket (cgroup id 0); SLOT_FREE marks a slot nobody holds, SLOT_RETIRED one that `netattr
+ * reap` is emptying (never claimed, never matched). */
+#define COUNTER_SLOTS 4096
+#define COUNTER_SLOT_SHIFT 52 /* 64 - log2(COUNTER_SLOTS) */
+#define SLOT_FREE 0ULL
+#define SLOT_RETIRED 0xffffffffffffffffULL
 
 /* Owners of interfaces with a smaller ifindex live in a direct-indexed array (a lookup
  * the verifier inlines); larger ones in a hash. */

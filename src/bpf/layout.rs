@@ -2,7 +2,7 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -12,6 +12,12 @@ pub const RESERVED_KEYS: [u64; 2] = [CGID_UNRESOLVED, CGID_OVERFLOW];
 pub const META_PORTS: u32 = 1 << 0;
 /// `meta.flags`: the per-interface breakdown is counted.
 pub const META_IFACES: u32 = 1 << 1;
+/// Direct-mapped fast-path slots per source (`COUNTER_SLOTS`); see `super::slots`.
+pub const COUNTER_SLOTS: u32 = 4096;
+/// A slot nobody holds.
+pub const SLOT_FREE: u64 = 0;
+/// A slot `reap` is emptying: never claimed, never matched by a packet.
+pub const SLOT_RETIRED: u64 = u64::MAX;
 /// Interfaces below this ifindex have their owner in `owner_by_index`, the rest in
 /// `iface_owner`.
 pub const OWNER_ARRAY_SLOTS: u32 = 65536;
@@ -276,6 +282,11 @@ mod tests {
         assert!(h.contains(&format!("#define NETATTR_LAYOUT_VERSION {LAYOUT_VERSION}\n")));
         assert!(h.contains(&format!("#define NETATTR_MAGIC {MAGIC:#x}")));
         assert!(h.contains(&format!("#define OWNER_ARRAY_SLOTS {OWNER_ARRAY_SLOTS}\n")));
+        assert!(h.contains(&format!("#define COUNTER_SLOTS {COUNTER_SLOTS}\n")));
+        let shift = 64 - COUNTER_SLOTS.trailing_zeros();
+        assert!(h.contains(&format!("#define COUNTER_SLOT_SHIFT {shift} ")));
+        assert!(h.contains(&format!("#define SLOT_FREE {SLOT_FREE}ULL\n")));
+        assert!(h.contains(&format!("#define SLOT_RETIRED {SLOT_RETIRED:#x}ULL\n")));
     }
 
     #[test]

@@ -14,8 +14,12 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 11] = [
+pub const MAPS: [&str; 15] = [
     "stats_map",
+    "tc_slot_owner",
+    "tc_slots",
+    "sock_slot_owner",
+    "sock_slots",
     "owner_by_index",
     "cgroup_names",
     "sock_stats",
@@ -184,6 +188,8 @@ impl Pins {
             meta,
             stats: map("stats_map")?,
             sock_stats: map("sock_stats")?,
+            tc_slots: super::slots::Slots::open(self, "tc")?,
+            sock_slots: super::slots::Slots::open(self, "sock")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
             owners: crate::iface::Owners::open(self)?,
@@ -209,6 +215,9 @@ pub struct Instance {
     pub stats: MapHandle,
     /// socket source, per cgroup.
     pub sock_stats: MapHandle,
+    /// The fast paths of `stats` and `sock_stats`: read them through `per_cgroup`.
+    pub tc_slots: super::slots::Slots,
+    pub sock_slots: super::slots::Slots,
     /// tc source, per (cgroup, interface).
     pub iface_stats: MapHandle,
     /// both sources, per (cgroup, protocol, service port, source).
@@ -229,6 +238,18 @@ impl Instance {
     /// Ids of the tc programs: a tc filter running one of them is this instance's.
     pub fn prog_ids(&self) -> [u32; 2] {
         [self.tc_ingress.id(), self.tc_egress.id()]
+    }
+
+    /// The per-cgroup counters of one source, per-CPU values summed: every key of the
+    /// source's hash, with the counters of the slot its cgroup holds added in.
+    pub fn per_cgroup(&self, source: super::Source) -> Result<Vec<(Vec<u8>, super::Counters)>> {
+        let (hash, slots) = match source {
+            super::Source::Tc => (&self.stats, &self.tc_slots),
+            super::Source::Socket => (&self.sock_stats, &self.sock_slots),
+        };
+        let mut rows = percpu::read_counters(hash)?;
+        slots.fold_into(&mut rows)?;
+        Ok(rows)
     }
 
     /// The path the kernel recorded when it first counted cgroup `id`.

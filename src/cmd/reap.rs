@@ -11,7 +11,7 @@ use libbpf_rs::{MapCore, MapHandle};
 use serde::Serialize;
 
 use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
-use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::percpu::key_u64;
 use crate::bpf::{Pins, Source};
 use crate::cgroup::{self, Lookup, Resolver};
 use crate::cli::Global;
@@ -62,10 +62,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let _lock = pins.lock()?;
     let inst = pins.open()?;
     let mut resolver = Resolver::new(cgroup::mount_point()?)?.with_ttl(std::time::Duration::ZERO);
-    let counted = [
-        (Source::Tc, percpu::read_counters(&inst.stats)?),
-        (Source::Socket, percpu::read_counters(&inst.sock_stats)?),
-    ];
+    let counted =
+        [(Source::Tc, inst.per_cgroup(Source::Tc)?), (Source::Socket, inst.per_cgroup(Source::Socket)?)];
     let gone = gone_ids(counted.iter().flat_map(|(_, e)| e.iter().map(|(k, _)| k.as_slice())), &mut resolver);
     let mut rows = Vec::new();
     for (source, entries) in counted {
@@ -77,7 +75,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     }
     // Collected first: if printing fails (a closed pipe), nothing is removed.
     output::emit(g.format, &ReapReport { schema: output::SCHEMA, cgroups: rows })?;
-    let mut removed = 0;
+    // The slots first: a gone cgroup's stray packet then finds no slot and its hash entry.
+    let mut removed = inst.tc_slots.release(&gone)? + inst.sock_slots.release(&gone)?;
     for map in [&inst.stats, &inst.sock_stats, &inst.cgroup_names] {
         removed += delete_where(map, |k| key_u64(k).is_some_and(|id| gone.contains(&id)))?;
     }

@@ -45,7 +45,8 @@ pub struct MapRow {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: u32,
-    /// Keys present (hash maps), or null where it does not apply (ring buffer).
+    /// Keys present (hash maps), slots held (the fast-path owner arrays), all slots (other
+    /// arrays), or null where it does not apply (ring buffer).
     pub entries: Option<u64>,
     /// Capacity in keys; for the ring buffer, its size in bytes.
     pub max_entries: u32,
@@ -126,8 +127,9 @@ impl Report for StatusReport {
         writeln!(out)?;
         let mut t = output::table(["MAP", "TYPE", "ID", "ENTRIES", "CAPACITY", "FILL"]);
         for m in &self.maps {
-            // Arrays hold all their slots by construction: a fill says nothing there.
-            let array = m.kind.ends_with("array");
+            // Arrays hold all their slots by construction: a fill says nothing there, unless
+            // the slots in use were counted (the fast-path owners).
+            let array = m.kind.ends_with("array") && m.entries == Some(u64::from(m.max_entries));
             let (entries, fill) = match m.entries {
                 Some(e) if !array => {
                     (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64))
@@ -232,8 +234,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let inst = pins.open()?;
     let mut resolver = Resolver::new(cgroup::mount_point()?)?;
     // The per-cgroup counter maps are read once, for their fill and their buckets.
-    let tc_entries = percpu::read_counters(&inst.stats)?;
-    let sock_entries = percpu::read_counters(&inst.sock_stats)?;
+    let tc_entries = inst.per_cgroup(crate::bpf::Source::Tc)?;
+    let sock_entries = inst.per_cgroup(crate::bpf::Source::Socket)?;
     let report = StatusReport {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
@@ -241,7 +243,15 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
         programs: ProgRow::of(&inst),
-        maps: maps(&inst, &[("stats_map", tc_entries.len()), ("sock_stats", sock_entries.len())])?,
+        maps: maps(
+            &inst,
+            &[
+                ("stats_map", tc_entries.len()),
+                ("sock_stats", sock_entries.len()),
+                ("tc_slot_owner", inst.tc_slots.holders()?),
+                ("sock_slot_owner", inst.sock_slots.holders()?),
+            ],
+        )?,
         interfaces: interfaces(&inst, &mut resolver)?,
         socket: Some(socket(&inst, &mut resolver)),
         health: Some(health(&inst, &tc_entries, &sock_entries)?),

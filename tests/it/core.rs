@@ -93,8 +93,21 @@ fn tc_counts_each_sender_once_with_exact_bounds() {
     let overflow = stats["cgroups"].as_array().unwrap().iter().find(|r| r["bucket"] == "overflow").unwrap();
     assert!(overflow["cgroup_id"].is_null(), "{overflow}");
 
-    // bpftool reads the same pinned map, per CPU: its sums equal netattr's.
-    let dumped = bpftool_sums(&na.pin("stats_map"));
+    // bpftool reads the same pinned maps, per CPU: the hash plus the slot each cgroup holds
+    // (bpf/netattr.h, COUNTER_SLOTS) equal netattr's sums.
+    let mut dumped = bpftool_sums(&na.pin("stats_map"));
+    let owners = bpftool_dump(&na.pin("tc_slot_owner"));
+    for (slot, s) in bpftool_sums(&na.pin("tc_slots")) {
+        let owner =
+            owners.iter().find(|e| e["formatted"]["key"] == slot).unwrap()["formatted"]["value"].as_u64();
+        if let Some(d) = owner.filter(|o| *o != 0 && *o != u64::MAX).and_then(|o| dumped.get_mut(&o)) {
+            (0..4).for_each(|i| d[i] += s[i]);
+        }
+    }
+    assert!(
+        [c.cgroup.id, h.id].iter().any(|id| owners.iter().any(|e| e["formatted"]["value"] == *id)),
+        "the fast path holds a slot for a counted cgroup"
+    );
     for id in [c.cgroup.id, h.id] {
         let r = row(&stats, id);
         let d = &dumped[&id];
@@ -137,13 +150,17 @@ fn first_seen(pin: &std::path::Path) -> Vec<(u64, u32)> {
 }
 
 /// cgroup id -> [rx_bytes, tx_bytes, rx_packets, tx_packets] summed over CPUs, from bpftool.
-fn bpftool_sums(pin: &std::path::Path) -> HashMap<u64, [u64; 4]> {
+fn bpftool_dump(pin: &std::path::Path) -> Vec<Value> {
     let out =
         Command::new("bpftool").args(["-j", "map", "dump", "pinned"]).arg(pin).output().expect("bpftool");
     assert!(out.status.success(), "bpftool: {}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+/// Per key, the per-CPU values of a counter map summed, as bpftool dumps them.
+fn bpftool_sums(pin: &std::path::Path) -> HashMap<u64, [u64; 4]> {
     let mut sums = HashMap::new();
-    for e in v.as_array().unwrap() {
+    for e in &bpftool_dump(pin) {
         let f = &e["formatted"];
         let key = f["key"].as_u64().unwrap_or_else(|| panic!("bpftool shows no BTF-formatted key: {e}"));
         let mut s = [0u64; 4];

@@ -17,3 +17,4 @@ mod export;
 mod fuzz;
 mod live;
 mod resolve;
+mod slots;

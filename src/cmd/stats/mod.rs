@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use libbpf_rs::MapHandle;
 use serde::Serialize;
 
 use crate::bpf::layout::{
@@ -132,7 +131,8 @@ impl Report for StatsReport {
                 (Bucket::Unresolved, _) => "(unresolved)".to_string(),
                 (Bucket::Overflow, _) => "(overflow: map full)".to_string(),
                 (Bucket::Cgroup, Some(p)) => p.clone(),
-                (Bucket::Cgroup, None) => "(gone)".to_string(),
+                (Bucket::Cgroup, None) if r.gone => "(gone)".to_string(),
+                (Bucket::Cgroup, None) => "(not resolved)".to_string(),
             };
             let id = if r.bucket == Bucket::Overflow { "-".to_string() } else { r.cgroup_id.to_string() };
             let name = r.who.name.clone().unwrap_or_else(|| "-".into());
@@ -327,11 +327,8 @@ pub enum Extra {
 }
 
 fn by_cgroup(inst: &Instance, source: Source) -> Result<Raw> {
-    let map: &MapHandle = match source {
-        Source::Tc => &inst.stats,
-        Source::Socket => &inst.sock_stats,
-    };
-    Ok(percpu::read_counters(map)?
+    Ok(inst
+        .per_cgroup(source)?
         .into_iter()
         .filter_map(|(k, c)| Some(((key_u64(&k)?, 0, 0, 0), Extra::None, c)))
         .collect())

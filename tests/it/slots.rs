@@ -1,0 +1,109 @@
+//! The per-cgroup fast path (bpf/netattr.h, COUNTER_SLOTS): two cgroups with the same home
+//! slot are each counted once and exactly, one in the slot and the other in the hash, and
+//! `reap` gives a gone cgroup's slot back, emptied.
+use std::collections::HashMap;
+
+use netattr::bpf::slots::home_slot;
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// bpftool's view of one slot: (owner cgroup id, per-CPU tx bytes summed).
+fn slot_in_kernel(na: &Netattr, slot: u32) -> (u64, u64) {
+    let dump = |name: &str| -> Value {
+        let pin = na.pin(name).to_string_lossy().into_owned();
+        let key: Vec<String> = slot.to_ne_bytes().iter().map(u8::to_string).collect();
+        let mut args = vec!["bpftool", "-j", "map", "lookup", "pinned", &pin, "key"];
+        args.extend(key.iter().map(String::as_str));
+        serde_json::from_str(&sh(&args)).unwrap()
+    };
+    let owner = dump("sock_slot_owner")["formatted"]["value"].as_u64().unwrap();
+    let tx = dump("sock_slots")["formatted"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"]["tx_bytes"].as_u64().unwrap())
+        .sum();
+    (owner, tx)
+}
+
+#[test]
+fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    // Among 300 cgroups two share a home slot of 4,096, but with a chance of 2 in 100,000.
+    let mut by_slot: HashMap<u32, Cgroup> = HashMap::new();
+    let (first, second) = (0..300)
+        .find_map(|i| {
+            let cg = s.tree.cgroup(&format!("pool/c{i}.scope"));
+            match by_slot.remove(&home_slot(cg.id)) {
+                Some(earlier) => Some((earlier, cg)),
+                None => {
+                    by_slot.insert(home_slot(cg.id), cg);
+                    None
+                }
+            }
+        })
+        .expect("two of 300 cgroups share a home slot");
+    let slot = home_slot(first.id);
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    c.send(&first, &h, 7610, 300_000);
+    c.send(&second, &h, 7611, 200_000);
+
+    // The first holds the slot (and counted all but its first packet there); the second,
+    // sent later, is counted in the hash; each row within its truth-table bounds.
+    let (owner, slot_tx) = slot_in_kernel(na, slot);
+    assert_eq!(owner, first.id, "slot {slot} belongs to the cgroup first counted");
+    assert!(slot_tx > 0, "the slot counts its owner's packets");
+    let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    let row =
+        |id: u64| st["cgroups"].as_array().unwrap().iter().find(|r| r["cgroup_id"] == id).cloned().unwrap();
+    for (cg, payload) in [(&first, 300_000u64), (&second, 200_000)] {
+        let r = row(cg.id);
+        let (tx, pk) = (r["tx_bytes"].as_u64().unwrap(), r["tx_packets"].as_u64().unwrap());
+        assert!(
+            tx >= payload && tx <= payload + 100 * pk,
+            "cgroup {} tx {tx} for {payload} in {pk} packets",
+            cg.id
+        );
+    }
+    assert!(row(first.id)["tx_bytes"].as_u64().unwrap() > slot_tx, "its first packet is in the hash");
+    eprintln!(
+        "measured: slot {slot}: holder {} tx {} B ({slot_tx} B in the slot), other {} tx {} B (hash)",
+        first.id,
+        row(first.id)["tx_bytes"],
+        second.id,
+        row(second.id)["tx_bytes"]
+    );
+
+    // Both exit; reap reports their final counters, then frees and empties the slot.
+    for cg in [&first, &second] {
+        std::fs::remove_dir(&cg.path).unwrap();
+    }
+    let reaped = na.run(&["reap", "--format", "json"]).ok().json();
+    let final_tx = |id: u64| {
+        reaped["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["cgroup_id"] == id && r["source"] == "socket")
+            .unwrap()["tx_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        final_tx(first.id),
+        row(first.id)["tx_bytes"].as_u64().unwrap(),
+        "slot and hash in the final row"
+    );
+    assert_eq!(final_tx(second.id), row(second.id)["tx_bytes"].as_u64().unwrap());
+    assert_eq!(slot_in_kernel(na, slot), (0, 0), "the slot is free and empty");
+    let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    assert!(st["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["cgroup_id"] != first.id && r["cgroup_id"] != second.id));
+}
