@@ -155,6 +155,7 @@ struct kernfs_node {
 	const char *name;
 	struct kernfs_node *parent;
 	struct kernfs_node *__parent;
+	__u64 id;
 } __attribute__((preserve_access_index));
 
 struct cgroup {
@@ -452,4 +453,69 @@ int sock_egress(struct __sk_buff *skb)
 {
 	count_sock(skb, true);
 	return 1;
+}
+
+/*
+ * The cgroup tree for naming, walked in the kernel. `netattr load` attaches this iterator to
+ * the root of the cgroup2 mount (pre-order) and pins the link as `cgroup_tree`. Each read of
+ * that file walks the whole tree once: every cgroup's parent id and name go into
+ * `cgroup_tree_nodes`, stamped with the read's session id, and the read returns that id on
+ * one line. A reader keeps the entries of its session or a later one (cgroups alive
+ * during its walk) and builds every path from them: one read and one batch lookup instead of
+ * syscalls per cgroup. Nothing is printed per cgroup because a cgroup iterator cannot resume
+ * across reads (the kernel drops cgroup_mutex between them), so a walk must fit in one read.
+ * Needs Linux 6.1 (cgroup iterators); on older kernels `load` leaves it out and naming uses
+ * file handles.
+ */
+struct seq_file;
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+} __attribute__((preserve_access_index));
+struct bpf_iter__cgroup {
+	struct bpf_iter_meta *meta;
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory for the cgroups there are, no more */
+	__uint(max_entries, TREE_NODES);
+	__type(key, __u64);
+	__type(value, struct tree_node);
+} cgroup_tree_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tree_node);
+} tree_scratch SEC(".maps");
+
+SEC("iter/cgroup")
+int cgroup_tree(struct bpf_iter__cgroup *ctx)
+{
+	struct bpf_iter_meta *meta = ctx->meta;
+	struct cgroup *cg = ctx->cgroup;
+	struct kernfs_node *kn, *up;
+	struct tree_node *n;
+	__u32 zero = 0;
+	__u64 id;
+
+	if (!cg) { /* the end of the walk */
+		BPF_SEQ_PRINTF(meta->seq, "%llu\n", meta->session_id);
+		return 0;
+	}
+	n = bpf_map_lookup_elem(&tree_scratch, &zero);
+	kn = BPF_CORE_READ(cg, kn);
+	if (!n || !kn)
+		return 0;
+	up = kn_parent(kn);
+	id = BPF_CORE_READ(kn, id);
+	n->session = meta->session_id;
+	n->parent = up ? BPF_CORE_READ(up, id) : 0;
+	if (bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(kn, name)) < 0)
+		n->name[0] = 0;
+	bpf_map_update_elem(&cgroup_tree_nodes, &id, n, BPF_ANY);
+	return 0;
 }

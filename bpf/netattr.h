@@ -103,6 +103,16 @@ struct meta {
 #define SLOT_FREE 0ULL
 #define SLOT_RETIRED 0xffffffffffffffffULL
 
+/* One cgroup as the `cgroup_tree` iterator saw it (see netattr.bpf.c). */
+#define TREE_NODES 65536
+#define TREE_NAME 256 /* NAME_MAX and its NUL: names are never cut */
+
+struct tree_node {
+	__u64 session; /* the read (bpf_iter session) that saw it */
+	__u64 parent;  /* parent cgroup id; 0 for the hierarchy's root */
+	char name[TREE_NAME];
+};
+
 /* Owners of interfaces with a smaller ifindex live in a direct-indexed array (a lookup
  * the verifier inlines); larger ones in a hash. */
 #define OWNER_ARRAY_SLOTS 65536

@@ -93,7 +93,12 @@ pub struct Resolver {
     /// again; an id the kernel reports gone (ESTALE) leaves the cache.
     cache: HashMap<u64, (String, Instant)>,
     ttl: Duration,
+    /// A loaded instance whose `cgroup_tree` iterator walks the tree (Linux 6.1+), if any.
+    tree: Option<crate::bpf::Pins>,
 }
+
+/// From this many ids up, `prefetch` reads the whole tree once instead of a file handle per id.
+const PREFETCH_MIN: usize = 16;
 
 /// How long a resolved path is trusted before the kernel is asked again.
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
@@ -112,7 +117,38 @@ impl Resolver {
         let root_fd = fs::File::open(&root)
             .with_context(|| format!("opening the cgroup2 mount {}", root.display()))?
             .into();
-        Ok(Resolver { root, root_fd, walked: None, cache: HashMap::new(), ttl: CACHE_TTL })
+        Ok(Resolver { root, root_fd, walked: None, cache: HashMap::new(), ttl: CACHE_TTL, tree: None })
+    }
+
+    /// The same resolver walking the cgroup tree in the kernel, through the `cgroup_tree`
+    /// iterator of the instance at `pins`, when it has many ids to name (see `prefetch`).
+    /// Without one (kernels before 6.1) it resolves id by id.
+    pub fn with_tree(mut self, pins: &crate::bpf::Pins) -> Self {
+        self.tree = pins.path(crate::bpf::pins::TREE).exists().then(|| pins.clone());
+        self
+    }
+
+    /// Makes the following lookups of `ids` cheap: with a tree iterator and enough ids, one
+    /// read of the whole tree names every live one (cached as the kernel just confirmed them);
+    /// the rest are left to `lookup`. Otherwise it does nothing.
+    pub fn prefetch(&mut self, ids: &[u64]) {
+        let Some(tree) = &self.tree else { return };
+        let now = Instant::now();
+        let wanted: Vec<u64> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.cache.get(id).is_none_or(|(_, at)| now.duration_since(*at) >= self.ttl))
+            .collect();
+        if wanted.len() < PREFETCH_MIN || self.ttl.is_zero() {
+            return;
+        }
+        let Ok(root) = id_of(&self.root) else { return };
+        let Ok(paths) = crate::bpf::tree::read(tree, root) else { return };
+        for id in wanted {
+            if let Some(p) = paths.get(&id) {
+                self.cache.insert(id, (p.clone(), now));
+            }
+        }
     }
 
     /// The same resolver with another cache lifetime (zero: no caching).

@@ -18,6 +18,8 @@ pub const COUNTER_SLOTS: u32 = 4096;
 pub const SLOT_FREE: u64 = 0;
 /// A slot `reap` is emptying: never claimed, never matched by a packet.
 pub const SLOT_RETIRED: u64 = u64::MAX;
+/// Bytes of a name in `struct tree_node` (NAME_MAX and its NUL).
+pub const TREE_NAME: usize = 256;
 /// Interfaces below this ifindex have their owner in `owner_by_index`, the rest in
 /// `iface_owner`.
 pub const OWNER_ARRAY_SLOTS: u32 = 65536;
@@ -117,6 +119,28 @@ impl CgroupName {
             path.push('/');
         }
         Some(if complete { path } else { format!("…{path}") })
+    }
+}
+
+/// `struct tree_node`: a cgroup as the `cgroup_tree` iterator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    pub session: u64,
+    pub parent: u64,
+    pub name: String,
+}
+
+impl TreeNode {
+    pub const SIZE: usize = 16 + TREE_NAME;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let name = b.get(16..Self::SIZE)?;
+        let end = name.iter().position(|&c| c == 0)?;
+        Some(TreeNode {
+            session: u64_at(b, 0)?,
+            parent: u64_at(b, 1)?,
+            name: String::from_utf8_lossy(&name[..end]).into_owned(),
+        })
     }
 }
 
@@ -274,6 +298,7 @@ mod tests {
         assert_eq!(size_of::<types::iface_key>(), IfaceKey::SIZE);
         assert_eq!(size_of::<types::port_key>(), PortKey::SIZE);
         assert_eq!(size_of::<types::cgroup_name>(), CgroupName::SIZE);
+        assert_eq!(size_of::<types::tree_node>(), TreeNode::SIZE);
     }
 
     #[test]
@@ -283,6 +308,7 @@ mod tests {
         assert!(h.contains(&format!("#define NETATTR_MAGIC {MAGIC:#x}")));
         assert!(h.contains(&format!("#define OWNER_ARRAY_SLOTS {OWNER_ARRAY_SLOTS}\n")));
         assert!(h.contains(&format!("#define COUNTER_SLOTS {COUNTER_SLOTS}\n")));
+        assert!(h.contains(&format!("#define TREE_NAME {TREE_NAME} ")));
         let shift = 64 - COUNTER_SLOTS.trailing_zeros();
         assert!(h.contains(&format!("#define COUNTER_SLOT_SHIFT {shift} ")));
         assert!(h.contains(&format!("#define SLOT_FREE {SLOT_FREE}ULL\n")));
@@ -311,5 +337,13 @@ mod tests {
         assert_eq!(Attachment::from_bytes(&a.to_bytes()).unwrap().ifname, "veth-with-a-ver");
         assert_eq!(Counters::from_bytes(&[0u8; 31]), None);
         assert_eq!(Meta::from_bytes(&[]), None);
+        let mut t = vec![0u8; TreeNode::SIZE];
+        t[0] = 7;
+        t[8] = 1;
+        t[16..16 + 5].copy_from_slice(b"a b\tc");
+        assert_eq!(TreeNode::from_bytes(&t), Some(TreeNode { session: 7, parent: 1, name: "a b\tc".into() }));
+        t[16..].fill(b'x'); // no NUL: not a name netattr wrote
+        assert_eq!(TreeNode::from_bytes(&t), None);
+        assert_eq!(TreeNode::from_bytes(&t[..100]), None);
     }
 }

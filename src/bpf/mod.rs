@@ -4,6 +4,7 @@ pub mod layout;
 pub mod percpu;
 pub mod pins;
 pub mod slots;
+pub mod tree;
 
 #[allow(clippy::all, dead_code, non_camel_case_types, non_snake_case, unused_imports)]
 pub mod skel {

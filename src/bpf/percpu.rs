@@ -48,6 +48,25 @@ pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
     }
 }
 
+/// The u64 values of an array map (u32 keys) whose value is one u64, as (key, value),
+/// decoded straight from the batch buffers.
+pub fn read_u64s(map: &MapHandle) -> Result<Vec<(u32, u64)>> {
+    let mut out = Vec::with_capacity(map.max_entries() as usize);
+    let key = |k: &[u8]| Some(u32::from_ne_bytes(k.get(..4)?.try_into().ok()?));
+    let batched = for_each_batched(map, |k, v, _| {
+        if let (Some(k), Some(v)) = (key(k), key_u64(v)) {
+            out.push((k, v));
+        }
+    });
+    match batched {
+        Ok(()) => Ok(out),
+        Err(_) => Ok(read_by_keys(map)?
+            .into_iter()
+            .filter_map(|e| Some((key(&e.key)?, key_u64(e.values.first()?)?)))
+            .collect()),
+    }
+}
+
 fn sum<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Counters {
     let mut c = Counters::default();
     for v in values {

@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 15] = [
+pub const MAPS: [&str; 16] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -22,6 +22,7 @@ pub const MAPS: [&str; 15] = [
     "sock_slots",
     "owner_by_index",
     "cgroup_names",
+    "cgroup_tree_nodes",
     "sock_stats",
     "iface_stats",
     "port_stats",
@@ -34,6 +35,9 @@ pub const MAPS: [&str; 15] = [
 pub const PROGS: [&str; 4] = ["tc_ingress", "tc_egress", "sock_ingress", "sock_egress"];
 /// Pinned bpf_links of the socket programs on a cgroup, present while attached there.
 pub const LINKS: [&str; 2] = ["sock_ingress_link", "sock_egress_link"];
+/// The pinned link of the `cgroup_tree` iterator: each read walks the cgroup tree into
+/// `cgroup_tree_nodes` (Linux 6.1+; absent on older kernels). See `super::tree`.
+pub const TREE: &str = "cgroup_tree";
 
 #[derive(Debug, Clone)]
 pub struct Pins {
@@ -64,6 +68,7 @@ impl Pins {
             .iter()
             .chain(MAPS.iter())
             .chain(LINKS.iter())
+            .chain([&TREE])
             .filter(|n| self.path(n).exists())
             .map(|n| n.to_string())
             .collect()

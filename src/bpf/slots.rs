@@ -48,14 +48,10 @@ impl Slots {
 
     /// (slot, owner cgroup id) of every held slot; slot 0 (the unresolved bucket's) always.
     fn held(&self) -> Result<Vec<(u32, u64)>> {
-        Ok(percpu::read_all(&self.owners)?
+        Ok(percpu::read_u64s(&self.owners)?
             .into_iter()
-            .filter_map(|e| {
-                let slot = u32::from_ne_bytes(e.key.get(..4)?.try_into().ok()?);
-                let owner = key_u64(e.values.first()?)?;
-                let held = slot == 0 || (owner != SLOT_FREE && owner != SLOT_RETIRED);
-                held.then_some((slot, if slot == 0 { CGID_UNRESOLVED } else { owner }))
-            })
+            .filter(|&(slot, owner)| slot == 0 || (owner != SLOT_FREE && owner != SLOT_RETIRED))
+            .map(|(slot, owner)| (slot, if slot == 0 { CGID_UNRESOLVED } else { owner }))
             .collect())
     }
 
@@ -91,18 +87,22 @@ impl Slots {
     pub fn fold_into(&self, rows: &mut Vec<(Vec<u8>, Counters)>) -> Result<()> {
         let held = self.held()?;
         let counters = self.counters_of(&held.iter().map(|(s, _)| *s).collect::<Vec<_>>())?;
-        let mut index: HashMap<u64, usize> =
-            rows.iter().enumerate().filter_map(|(i, (k, _))| Some((key_u64(k)?, i))).collect();
-        for (slot, owner) in held {
-            let Some(c) = counters.get(&slot).filter(|c| **c != Counters::default()) else { continue };
-            match index.get(&owner) {
-                Some(&i) => rows[i].1.add(c),
-                None => {
-                    index.insert(owner, rows.len());
-                    rows.push((owner.to_ne_bytes().to_vec(), *c));
-                }
+        // Slots with counts, by owner: usually far fewer than the rows.
+        let mut by_owner: HashMap<u64, Counters> = held
+            .iter()
+            .filter_map(|(slot, owner)| {
+                Some((*owner, *counters.get(slot).filter(|c| **c != Counters::default())?))
+            })
+            .collect();
+        for (k, c) in rows.iter_mut() {
+            if by_owner.is_empty() {
+                break;
+            }
+            if let Some(x) = key_u64(k).and_then(|id| by_owner.remove(&id)) {
+                c.add(&x);
             }
         }
+        rows.extend(by_owner.into_iter().map(|(owner, c)| (owner.to_ne_bytes().to_vec(), c)));
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
-use crate::bpf::pins::{LINKS, MAPS, PROGS};
+use crate::bpf::pins::{LINKS, MAPS, PROGS, TREE};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
 use crate::cmd::detach::{detach_cgroup, detach_one, everywhere};
@@ -38,7 +38,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let detached = rows.iter().filter(|r| r.result == "detached").count();
     // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
     let mut removed = 0;
-    for name in MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()) {
+    for name in MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()).chain([&TREE]) {
         let p = pins.path(name);
         if p.exists() {
             fs::remove_file(&p).with_context(|| format!("removing pin {}", p.display()))?;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::bpf::layout::{
     Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_IFACES, META_PORTS, RESERVED_KEYS,
 };
-use crate::bpf::pins::MAPS;
+use crate::bpf::pins::{MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
 use crate::cli::{Breakdown, Global, LoadArgs};
@@ -102,9 +102,13 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
         rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
     }
+    let tree = cgroup_iterators();
+    if !tree {
+        open.progs.cgroup_tree.set_autoload(false);
+    }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
     init_maps(&skel, a)?;
-    pin_all(&mut skel, &mut guard)?;
+    pin_all(&mut skel, tree, &mut guard)?;
     guard.armed = false;
 
     let inst = pins.open()?;
@@ -178,10 +182,37 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
     Ok(())
 }
 
-fn pin_all(skel: &mut NetattrSkel<'_>, guard: &mut Rollback) -> Result<()> {
+/// Whether this kernel has cgroup iterators (Linux 6.1+), which `cgroup_tree` needs.
+fn cgroup_iterators() -> bool {
+    libbpf_rs::btf::Btf::from_vmlinux()
+        .is_ok_and(|btf| btf.type_by_name::<libbpf_rs::btf::types::Struct<'_>>("bpf_iter__cgroup").is_some())
+}
+
+/// Attaches the `cgroup_tree` iterator to the root of the cgroup2 mount and pins its link.
+fn pin_tree(skel: &NetattrSkel<'_>, path: &std::path::Path) -> Result<()> {
+    use libbpf_rs::{CgroupIterOpts, CgroupIterOrder, IterOpts};
+    use std::os::fd::AsFd;
+    let root = fs::File::open(cgroup::mount_point()?).context("opening the cgroup2 mount")?;
+    let mut opts = CgroupIterOpts::from_fd(root.as_fd());
+    opts.order = CgroupIterOrder::DescendantsPre;
+    let mut link = skel
+        .progs
+        .cgroup_tree
+        .attach_iter_with_opts(IterOpts::Cgroup(opts))
+        .context("attaching the cgroup_tree iterator")?;
+    link.pin(path).with_context(|| format!("pinning {}", path.display()))?;
+    Ok(())
+}
+
+fn pin_all(skel: &mut NetattrSkel<'_>, tree: bool, guard: &mut Rollback) -> Result<()> {
     let dir = guard.pins.dir.clone();
+    if tree {
+        let path = dir.join(TREE);
+        pin_tree(skel, &path)?;
+        guard.pinned.push(path);
+    }
     let obj = skel.object_mut();
-    for mut prog in obj.progs_mut() {
+    for mut prog in obj.progs_mut().filter(|p| PROGS.iter().any(|n| p.name() == *n)) {
         let path = dir.join(prog.name());
         prog.pin(&path).with_context(|| format!("pinning {}", path.display()))?;
         guard.pinned.push(path);

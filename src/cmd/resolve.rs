@@ -72,6 +72,10 @@ pub fn execute(g: &Global, a: &ResolveArgs) -> Result<ExitCode> {
     // Without a load, live cgroups still resolve; ids from the maps need one.
     let inst = if a.ids.is_empty() || pins.state() == PinState::Loaded { Some(pins.open()?) } else { None };
     let ids: Vec<u64> = if a.ids.is_empty() { counted_ids(inst.as_ref())? } else { a.ids.clone() };
+    if inst.is_some() {
+        resolver = resolver.with_tree(&pins);
+        resolver.prefetch(&ids);
+    }
     let mut names = names_for(g, inst.as_ref());
     let cgroups = ids.into_iter().map(|id| resolve(id, &mut resolver, inst.as_ref(), &mut names)).collect();
     output::emit(g.format, &ResolveReport { schema: output::SCHEMA, cgroups })?;

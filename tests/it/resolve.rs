@@ -246,3 +246,61 @@ fn exited_workloads_are_kept_until_reaped_then_removed_everywhere() {
             == "unknown"
     );
 }
+
+#[test]
+fn the_kernel_walk_of_the_tree_names_every_cgroup_as_file_handles_do() {
+    use netattr::bpf::{tree, Pins};
+    use netattr::cgroup::{id_of, Lookup, Resolver};
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load"]).ok();
+    assert!(na.pin("cgroup_tree").exists(), "load pins the cgroup_tree iterator on this kernel (6.1+)");
+    let pins = Pins::new(&na.pin(""));
+    let root = id_of(&cgroup2()).unwrap();
+    // Nested cgroups, some with names that are legal but hostile: spaces, a tab, an escape;
+    // and more of them than the kernel returns from one read of an iterator that prints
+    // (32 KB): the walk leaves them in a map instead.
+    let mut made = vec![s.tree.cgroup("kubepods.slice/kubepods-pod1.slice/cri-containerd-ab.scope")];
+    made.push(s.tree.cgroup("with space/and\ttab/esc\u{1b}[31m"));
+    made.push(s.tree.cgroup(&"n".repeat(255)));
+    made.extend((0..1500).map(|i| s.tree.cgroup(&format!("pool/docker-{i:064x}.scope"))));
+    let walked = tree::read(&pins, root).unwrap();
+    for cg in &made {
+        assert_eq!(walked.get(&cg.id), Some(&cg.rel), "cgroup {} in the kernel's walk", cg.id);
+    }
+    // Every cgroup of the host: the walk and file handles agree.
+    let mut by_handle = Resolver::new(cgroup2()).unwrap();
+    for (id, path) in &walked {
+        if let Lookup::Path(p) = by_handle.lookup(*id) {
+            assert_eq!(&p, path, "cgroup {id}");
+        }
+    }
+    // A removed cgroup leaves the next walk, and its entry leaves the map.
+    let last = made.pop().unwrap();
+    std::fs::remove_dir(&last.path).unwrap();
+    assert!(!tree::read(&pins, root).unwrap().contains_key(&last.id));
+    let left: serde_json::Value = serde_json::from_str(&sh(&[
+        "bpftool",
+        "-j",
+        "map",
+        "dump",
+        "pinned",
+        na.pin("cgroup_tree_nodes").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let keys: Vec<u64> =
+        left.as_array().unwrap().iter().filter_map(|e| e["formatted"]["key"].as_u64()).collect();
+    assert!(keys.contains(&made[0].id), "bpftool shows the walk's entries by id: {keys:?}");
+    assert!(!keys.contains(&last.id), "the removed cgroup's entry is deleted");
+    // A resolver given the iterator names many ids from one walk, the same as without.
+    let mut with_tree = Resolver::new(cgroup2()).unwrap().with_tree(&pins);
+    let ids: Vec<u64> = made.iter().map(|c| c.id).chain([last.id]).collect();
+    with_tree.prefetch(&ids);
+    assert_eq!(with_tree.cached(), made.len(), "the live ones are cached from the walk");
+    for cg in made.iter().step_by(50) {
+        assert_eq!(with_tree.lookup(cg.id), Lookup::Path(cg.rel.clone()));
+    }
+    assert_eq!(with_tree.lookup(last.id), Lookup::Gone);
+    na.run(&["cleanup"]).ok();
+    assert!(!na.pin("").exists(), "cleanup removes the iterator's pin with the rest");
+}

@@ -254,12 +254,13 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(g: &'a Global, a: &'a StatsArgs, inst: &'a Instance, source: Source) -> Result<Self> {
         let mount = cgroup::mount_point()?;
-        Ok(Context { g, a, inst, source, resolver: Resolver::new(mount.clone())?, mount })
+        let resolver = Resolver::new(mount.clone())?.with_tree(&inst.pins);
+        Ok(Context { g, a, inst, source, resolver, mount })
     }
 
     /// Forgets cached paths, so that names are looked up again.
     pub fn reresolve(&mut self) -> Result<()> {
-        self.resolver = Resolver::new(self.mount.clone())?;
+        self.resolver = Resolver::new(self.mount.clone())?.with_tree(&self.inst.pins);
         Ok(())
     }
 
@@ -277,6 +278,10 @@ impl<'a> Context<'a> {
         let mut names = names_for(self.g, Some(self.inst));
         let mut totals = Counters::default();
         let mut rate_totals = rates.as_ref().map(|_| Rates::default());
+        if !self.a.no_resolve {
+            let ids: Vec<u64> = raw.iter().map(|(key, ..)| key.0).collect();
+            self.resolver.prefetch(&ids);
+        }
         let mut rows: Vec<Row> = raw
             .into_iter()
             .map(|(key, extra, c)| {
