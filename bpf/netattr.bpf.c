@@ -492,6 +492,8 @@ struct {
 	__type(value, struct tree_node);
 } tree_scratch SEC(".maps");
 
+/* The walk runs under cgroup_mutex with trusted pointers: plain loads, no probe reads. An
+ * entry already there is rewritten in place (no allocation); a new one is inserted. */
 SEC("iter/cgroup")
 int cgroup_tree(struct bpf_iter__cgroup *ctx)
 {
@@ -500,22 +502,29 @@ int cgroup_tree(struct bpf_iter__cgroup *ctx)
 	struct kernfs_node *kn, *up;
 	struct tree_node *n;
 	__u32 zero = 0;
+	bool insert;
 	__u64 id;
 
 	if (!cg) { /* the end of the walk */
 		BPF_SEQ_PRINTF(meta->seq, "%llu\n", meta->session_id);
 		return 0;
 	}
-	n = bpf_map_lookup_elem(&tree_scratch, &zero);
-	kn = BPF_CORE_READ(cg, kn);
-	if (!n || !kn)
+	kn = cg->kn;
+	if (!kn)
 		return 0;
-	up = kn_parent(kn);
-	id = BPF_CORE_READ(kn, id);
+	id = kn->id;
+	up = bpf_core_field_exists(kn->__parent) ? kn->__parent : kn->parent;
+	n = bpf_map_lookup_elem(&cgroup_tree_nodes, &id);
+	insert = !n;
+	if (insert)
+		n = bpf_map_lookup_elem(&tree_scratch, &zero);
+	if (!n)
+		return 0;
 	n->session = meta->session_id;
-	n->parent = up ? BPF_CORE_READ(up, id) : 0;
-	if (bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(kn, name)) < 0)
+	n->parent = up ? up->id : 0;
+	if (bpf_probe_read_kernel_str(n->name, sizeof(n->name), kn->name) < 0)
 		n->name[0] = 0;
-	bpf_map_update_elem(&cgroup_tree_nodes, &id, n, BPF_ANY);
+	if (insert)
+		bpf_map_update_elem(&cgroup_tree_nodes, &id, n, BPF_NOEXIST);
 	return 0;
 }

@@ -3,14 +3,16 @@
 //!   handle:    open_by_handle_at(FILEID_KERNFS) per id (netattr's way)
 //!   one walk:  one walk of the tree for all ids (netattr's fallback), per id
 //!   walk each: a walk of the tree per id, as a poller without file handles does (sampled)
-//! Usage: bench_resolve N
+//!   kernel:    one read of the cgroup_tree iterator of the instance at PIN_DIR, for all ids
+//!   resolver:  netattr's resolver given that iterator: prefetch, then a lookup per id
+//! Usage: bench_resolve N PIN_DIR
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use netattr::cgroup::{self, Lookup, Resolver};
 
 fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).context("N")?.parse()?;
+    let n: usize = std::env::args().nth(1).context("usage: bench_resolve N PIN_DIR")?.parse()?;
     let mount = cgroup::mount_point()?;
     let root = mount.join(format!("netattr-bench-resolve-{}", std::process::id()));
     std::fs::create_dir(&root)?;
@@ -23,6 +25,7 @@ fn main() -> Result<()> {
 }
 
 fn run(mount: &std::path::Path, root: &std::path::Path, n: usize) -> Result<()> {
+    let pins = netattr::bpf::Pins::new(std::path::Path::new(&std::env::args().nth(2).context("PIN_DIR")?));
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let d = root.join(format!("c{i}"));
@@ -48,6 +51,18 @@ fn run(mount: &std::path::Path, root: &std::path::Path, n: usize) -> Result<()> 
         assert!(matches!(fresh.by_walk(*id), Lookup::Path(_)));
     }
     let walk_each = t.elapsed().as_secs_f64() * 1e6 / sample as f64;
-    println!("{n} {handle:.2} {one_walk:.2} {walk_each:.0}");
+    let mount_id = cgroup::id_of(mount)?;
+    let t = Instant::now();
+    let tree = netattr::bpf::tree::read(&pins, mount_id)?;
+    let kernel = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    assert!(ids.iter().all(|id| tree.contains_key(id)), "the kernel's walk has every cgroup");
+    let mut r = Resolver::new(mount.to_path_buf())?.with_tree(&pins);
+    let t = Instant::now();
+    r.prefetch(&ids);
+    for id in &ids {
+        assert!(matches!(r.lookup(*id), Lookup::Path(_)));
+    }
+    let resolver = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!("{n} {handle:.2} {one_walk:.2} {walk_each:.0} {kernel:.3} {resolver:.3}");
     Ok(())
 }

@@ -48,6 +48,20 @@ pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
     }
 }
 
+/// Calls `f(key, value)` for every entry of a map that is not per-CPU, decoding straight
+/// from the batch buffers (no copy per entry).
+pub fn for_each(map: &MapHandle, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
+    match for_each_batched(map, |k, v, _| f(k, v)) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            for e in read_by_keys(map)? {
+                f(&e.key, e.values.first().map_or(&[][..], Vec::as_slice));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// The u64 values of an array map (u32 keys) whose value is one u64, as (key, value),
 /// decoded straight from the batch buffers.
 pub fn read_u64s(map: &MapHandle) -> Result<Vec<(u32, u64)>> {

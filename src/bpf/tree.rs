@@ -26,16 +26,14 @@ pub fn read(pins: &Pins, root: u64) -> Result<HashMap<u64, String>> {
     };
     let nodes =
         MapHandle::from_pinned_path(pins.path("cgroup_tree_nodes")).context("opening cgroup_tree_nodes")?;
-    let mut fresh = HashMap::new();
+    let mut fresh = HashMap::with_capacity(nodes.max_entries().min(16384) as usize);
     let mut stale = Vec::new();
-    for e in percpu::read_all(&nodes)? {
-        match (key_u64(&e.key), e.values.first().and_then(|v| TreeNode::from_bytes(v))) {
-            (Some(id), Some(n)) if n.session >= session => {
-                fresh.insert(id, n);
-            }
-            _ => stale.push(e.key),
+    percpu::for_each(&nodes, |k, v| match (key_u64(k), TreeNode::from_bytes(v)) {
+        (Some(id), Some(n)) if n.session >= session => {
+            fresh.insert(id, n);
         }
-    }
+        _ => stale.push(k.to_vec()),
+    })?;
     // Entries of earlier walks that this one did not renew: cgroups removed since.
     for k in stale {
         let _ = nodes.delete(&k);
