@@ -48,8 +48,8 @@ pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
     }
 }
 
-/// Calls `f(key, value)` for every entry of a map that is not per-CPU, decoding straight
-/// from the batch buffers (no copy per entry).
+/// Calls `f(key, value)` for every entry, decoding straight from the batch buffers (no copy
+/// per entry); for a per-CPU map `value` holds every CPU's value.
 pub fn for_each(map: &MapHandle, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
     match for_each_batched(map, |k, v, _| f(k, v)) {
         Ok(()) => Ok(()),
@@ -60,6 +60,13 @@ pub fn for_each(map: &MapHandle, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> 
             Ok(())
         }
     }
+}
+
+/// How many keys a map holds, counted from batch reads without keeping them.
+pub fn count(map: &MapHandle) -> Result<usize> {
+    let mut n = 0;
+    for_each(map, |_, _| n += 1)?;
+    Ok(n)
 }
 
 /// The u64 values of an array map (u32 keys) whose value is one u64, as (key, value),

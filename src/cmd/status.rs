@@ -243,15 +243,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
         programs: ProgRow::of(&inst),
-        maps: maps(
-            &inst,
-            &[
-                ("stats_map", tc_entries.len()),
-                ("sock_stats", sock_entries.len()),
-                ("tc_slot_owner", inst.tc_slots.holders()?),
-                ("sock_slot_owner", inst.sock_slots.holders()?),
-            ],
-        )?,
+        maps: maps(&inst, &[("stats_map", tc_entries.len()), ("sock_stats", sock_entries.len())])?,
         interfaces: interfaces(&inst, &mut resolver)?,
         socket: Some(socket(&inst, &mut resolver)),
         health: Some(health(&inst, &tc_entries, &sock_entries)?),
@@ -275,9 +267,11 @@ pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
         let m = MapHandle::from_pinned_path(inst.pins.path(name))?;
         let entries = match (m.map_type(), known.iter().find(|(n, _)| *n == name)) {
             (_, Some((_, n))) => Some(*n as u64),
+            (_, None) if name == "tc_slot_owner" => Some(inst.tc_slots.holders()? as u64),
+            (_, None) if name == "sock_slot_owner" => Some(inst.sock_slots.holders()? as u64),
             (MapType::RingBuf, _) => None,
             (MapType::Array | MapType::PercpuArray, _) => Some(m.max_entries() as u64),
-            _ => Some(percpu::read_all(&m)?.len() as u64),
+            _ => Some(percpu::count(&m)? as u64),
         };
         let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
         rows.push(MapRow {

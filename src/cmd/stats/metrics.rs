@@ -106,15 +106,21 @@ pub fn exposition(report: &StatsReport, extra: Vec<Family>) -> Result<String> {
 }
 
 fn health_families(h: &HealthExport) -> Vec<Family> {
-    let mut entries = Builder::gauge("netattr_map_entries", "Keys in a pinned map (ring buffer: none)");
+    let mut entries = Builder::gauge(
+        "netattr_map_entries",
+        "Keys in a pinned hash map, or slots held in a fast-path owner array",
+    );
     let mut capacity = Builder::gauge("netattr_map_capacity", "Capacity of a pinned map in keys");
     let mut fill = Builder::gauge(
         "netattr_map_fill_ratio",
         "Keys over capacity: at 1 a counter map sends new cgroups to the overflow bucket",
     );
-    // Hash maps only: an array is always full, a ring buffer has no keys.
-    for m in h.maps.iter().filter(|m| !m.kind.contains("array")) {
-        let Some(n) = m.entries else { continue };
+    // Hash maps and the slots held in the fast-path owner arrays; other arrays are full by
+    // construction, a ring buffer has no keys.
+    for m in h.maps.iter() {
+        let Some(n) = m.entries.filter(|n| !m.kind.contains("array") || *n < u64::from(m.max_entries)) else {
+            continue;
+        };
         let l = || [("map", Some(m.name.clone()))];
         entries.sample(l(), n as f64);
         capacity.sample(l(), f64::from(m.max_entries));
