@@ -48,6 +48,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * removes the breakdown's code from the per-packet path. */
 const volatile bool count_ports = false;
 const volatile bool count_ifaces = false;
+/* Set by `netattr load` where the kernel has BPF compare-and-swap (Linux 5.12+), which
+ * claiming a slot needs; off, the verifier removes the fast path and every cgroup is
+ * counted in its hash, as on older kernels (or with `load --no-fast-path`). */
+const volatile bool fast_path = false;
 
 #define COUNTER_MAP(name, keytype)                                                          \
 	struct {                                                                            \
@@ -264,7 +268,7 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 		return c;
 	err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
 	if (err == 0 && hook) {
-		if (owners)
+		if (fast_path && owners)
 			claim_slot(owners, *(const __u64 *)key);
 		capture_name(*(const __u64 *)key);
 		struct first_seen ev = {
@@ -292,11 +296,13 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 static __always_inline struct counters *cgroup_counters(void *hash, void *owners, void *slots,
 							__u64 cgid, __u32 ifindex, __u32 hook)
 {
-	__u32 s = home_slot(cgid);
-	__u64 *o = bpf_map_lookup_elem(owners, &s);
+	if (fast_path) {
+		__u32 s = home_slot(cgid);
+		__u64 *o = bpf_map_lookup_elem(owners, &s);
 
-	if (o && *o == cgid)
-		return bpf_map_lookup_elem(slots, &s);
+		if (o && *o == cgid)
+			return bpf_map_lookup_elem(slots, &s);
+	}
 	return slot(hash, &cgid, &overflow_cgid, ifindex, hook, owners);
 }
 

@@ -90,6 +90,7 @@ struct meta {
 
 #define META_PORTS (1u << 0)  /* the per-port breakdown is counted */
 #define META_IFACES (1u << 1) /* the per-interface breakdown is counted */
+#define META_FAST_PATH (1u << 2) /* per-cgroup counters take the slot fast path */
 
 /* The per-cgroup fast path: each source has COUNTER_SLOTS direct-mapped slots, a cgroup's
  * home slot picked by a multiplicative hash of its id. A cgroup claims its home slot when it

@@ -74,6 +74,7 @@ prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers wit
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-fast-path -d 'Count every cgroup in its hash entry, without the per-cgroup slot fast path (what kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the same; each packet costs a hash lookup more'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s V -l version -d 'Print version'

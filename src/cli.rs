@@ -97,6 +97,11 @@ pub struct LoadArgs {
     /// packet, so they are off unless asked for.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
     pub breakdown: Vec<Breakdown>,
+    /// Count every cgroup in its hash entry, without the per-cgroup slot fast path (what
+    /// kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the
+    /// same; each packet costs a hash lookup more.
+    #[arg(long)]
+    pub no_fast_path: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   rm -rf "$base-baselines" "$work"
 }
 trap cleanup EXIT
@@ -23,16 +23,19 @@ $N load --pin-dir "$base-plain" >/dev/null
 $N load --pin-dir "$base-iface" --breakdown iface >/dev/null
 $N load --pin-dir "$base-port" --breakdown port >/dev/null
 $N load --pin-dir "$base-both" --breakdown iface,port >/dev/null
+$N load --pin-dir "$base-slow" --no-fast-path >/dev/null
 
 progs=(
   "empty (floor)|$base-baselines/empty|l2"
   "seed: global HASH, atomic add|$base-baselines/seed_atomic|l2"
   "PERCPU_HASH, update_elem per packet|$base-baselines/percpu_update|l2"
   "netattr tc_egress|$base-plain/tc_egress|l2"
+  "netattr tc_egress, --no-fast-path (kernels before 5.12)|$base-slow/tc_egress|l2"
   "netattr tc_egress, --breakdown iface|$base-iface/tc_egress|l2"
   "netattr tc_egress, --breakdown port|$base-port/tc_egress|l2"
   "netattr tc_egress, --breakdown iface,port|$base-both/tc_egress|l2"
   "netattr sock_egress|$base-plain/sock_egress|l3"
+  "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l3"
   "netattr sock_egress, --breakdown port|$base-port/sock_egress|l3"
 )
 pkts=(tcp64 tcp1500 udp64 udp1500)

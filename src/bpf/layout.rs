@@ -12,6 +12,8 @@ pub const RESERVED_KEYS: [u64; 2] = [CGID_UNRESOLVED, CGID_OVERFLOW];
 pub const META_PORTS: u32 = 1 << 0;
 /// `meta.flags`: the per-interface breakdown is counted.
 pub const META_IFACES: u32 = 1 << 1;
+/// `meta.flags`: per-cgroup counters take the slot fast path (`super::slots`).
+pub const META_FAST_PATH: u32 = 1 << 2;
 /// Direct-mapped fast-path slots per source (`COUNTER_SLOTS`); see `super::slots`.
 pub const COUNTER_SLOTS: u32 = 4096;
 /// A slot nobody holds.

@@ -13,7 +13,8 @@ use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
 
 use crate::bpf::layout::{
-    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_IFACES, META_PORTS, RESERVED_KEYS,
+    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_FAST_PATH, META_IFACES, META_PORTS,
+    RESERVED_KEYS,
 };
 use crate::bpf::pins::{MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
@@ -98,16 +99,18 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     ] {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
+    let fast_path = fast_path(a);
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
         rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
         rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
+        rodata.fast_path = fast_path;
     }
     let tree = cgroup_iterators();
     if !tree {
         open.progs.cgroup_tree.set_autoload(false);
     }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
-    init_maps(&skel, a)?;
+    init_maps(&skel, a, fast_path)?;
     pin_all(&mut skel, tree, &mut guard)?;
     guard.armed = false;
 
@@ -152,7 +155,7 @@ fn prepare_dir(pins: &Pins) -> Result<bool> {
     Ok(true)
 }
 
-fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
+fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs, fast_path: bool) -> Result<()> {
     let ncpu = libbpf_rs::num_possible_cpus()?;
     let zero = vec![vec![0u8; Counters::SIZE]; ncpu];
     let overflow_iface = IfaceKey { cgroup_id: CGID_OVERFLOW, ifindex: 0 }.to_bytes();
@@ -171,7 +174,7 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
         layout_version: LAYOUT_VERSION,
         loaded_at_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         max_entries: a.max_entries,
-        flags: a.breakdown.iter().fold(0, |f, b| {
+        flags: a.breakdown.iter().fold(if fast_path { META_FAST_PATH } else { 0 }, |f, b| {
             f | match b {
                 Breakdown::Port => META_PORTS,
                 Breakdown::Iface => META_IFACES,
@@ -180,6 +183,12 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs) -> Result<()> {
     };
     skel.maps.meta.update(&0u32.to_ne_bytes(), &meta.to_bytes(), MapFlags::ANY).context("writing meta")?;
     Ok(())
+}
+
+/// Whether per-cgroup counters take the slot fast path: unless told not to, where the kernel
+/// has BPF compare-and-swap (Linux 5.12), which claiming a slot needs.
+fn fast_path(a: &LoadArgs) -> bool {
+    !a.no_fast_path && sys::kernel_release().is_ok_and(|(v, _)| v >= (5, 12))
 }
 
 /// Whether this kernel has cgroup iterators (Linux 6.1+), which `cgroup_tree` needs.

@@ -97,6 +97,9 @@ pub struct StatusReport {
     pub state: &'static str,
     pub loaded_at: Option<String>,
     pub layout_version: Option<u32>,
+    /// Whether per-cgroup counters take the slot fast path (off before Linux 5.12, or
+    /// with `load --no-fast-path`); null for a partial load.
+    pub fast_path: Option<bool>,
     pub programs: Vec<ProgRow>,
     pub maps: Vec<MapRow>,
     pub interfaces: Vec<IfaceRow>,
@@ -112,7 +115,8 @@ impl Report for StatusReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "netattr at {}: {}", self.pin_dir.display(), self.state)?;
         if let (Some(at), Some(v)) = (&self.loaded_at, self.layout_version) {
-            writeln!(out, "loaded {at}, map layout {v}")?;
+            let fast = if self.fast_path == Some(true) { "on" } else { "off" };
+            writeln!(out, "loaded {at}, map layout {v}, per-cgroup fast path {fast}")?;
         }
         if self.state == "partial" {
             writeln!(out, "unfinished load, pins present: {}", self.pins.join(", "))?;
@@ -217,6 +221,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
                 state: "partial",
                 loaded_at: None,
                 layout_version: None,
+                fast_path: None,
                 programs: vec![],
                 maps: vec![],
                 interfaces: vec![],
@@ -242,6 +247,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         state: "loaded",
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
+        fast_path: Some(inst.meta.flags & crate::bpf::layout::META_FAST_PATH != 0),
         programs: ProgRow::of(&inst),
         maps: maps(&inst, &[("stats_map", tc_entries.len()), ("sock_stats", sock_entries.len())])?,
         interfaces: interfaces(&inst, &mut resolver)?,

@@ -9,15 +9,6 @@ use crate::harness::*;
 /// Per-packet allowance of the truth table (headers, and the acks of the reverse flow).
 const PER_PACKET: u64 = 100;
 
-fn row(stats: &Value, id: u64) -> &Value {
-    stats["cgroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["cgroup_id"] == id)
-        .unwrap_or_else(|| panic!("no row for cgroup {id} in {stats}"))
-}
-
 fn n(v: &Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or_else(|| panic!("{field} is not a number in {v}"))
 }

@@ -151,6 +151,6 @@ fn hostile_cgroup_names_cannot_break_tables_or_terminals() {
     }
     // JSON carries the exact name, escaped by JSON itself.
     let st = na.run(&["stats", "--format", "json"]).ok().json();
-    let row = st["cgroups"].as_array().unwrap().iter().find(|r| r["cgroup_id"] == evil.id).unwrap().clone();
+    let row = row(&st, evil.id).clone();
     assert_eq!(row["path"].as_str(), Some(evil.rel.as_str()));
 }

@@ -372,7 +372,7 @@ fn serve_keeps_the_name_of_a_pod_that_is_gone() {
     let (_, body) = serve.get("/metrics");
     assert!(named(&body), "serve lost the gone pod's name:\n{body}");
     let st = na.run(&["stats", "--format", "json", "--pods-dir", pods.to_str().unwrap()]).ok().json();
-    let row = st["cgroups"].as_array().unwrap().iter().find(|r| r["cgroup_id"] == pod.id).cloned().unwrap();
+    let row = row(&st, pod.id).clone();
     assert_eq!((row["gone"].as_bool(), row["pod_name"].as_str()), (Some(true), None), "{row}");
     assert_eq!(row["pod_uid"], uid.as_str(), "the kernel's record still gives the UID");
     assert_eq!(serve.stop().0, 0);

@@ -468,6 +468,8 @@ pub struct Done {
     pub bytes: u64,
     /// Segments its socket sent (tcpi_segs_out), or datagrams for UDP.
     pub segments: u64,
+    /// Of those, retransmissions (tcpi_total_retrans; 0 for UDP).
+    pub retrans: u64,
 }
 
 /// A running traffic peer (see peer.rs).
@@ -544,7 +546,11 @@ impl Peer {
     pub fn finish(mut self) -> Done {
         let l = self.line("PEER done");
         let mut w = l.split_whitespace().map(|x| x.parse::<u64>().expect("a number"));
-        let done = Done { bytes: w.next().unwrap_or(0), segments: w.next().unwrap_or(0) };
+        let done = Done {
+            bytes: w.next().unwrap_or(0),
+            segments: w.next().unwrap_or(0),
+            retrans: w.next().unwrap_or(0),
+        };
         let status = self.child.wait().expect("waiting for a peer");
         assert!(status.success(), "peer failed: {status}");
         done
@@ -761,4 +767,23 @@ pub fn samples<'a>(text: &'a str, metric: &str) -> Vec<(&'a str, f64)> {
             (labels.is_empty() || labels.starts_with('{')).then_some((labels, value.parse().ok()?))
         })
         .collect()
+}
+
+/// The row of a `stats --format json` document whose `field` is `value`.
+pub fn row_where<'a, T>(stats: &'a serde_json::Value, field: &str, value: T) -> &'a serde_json::Value
+where
+    serde_json::Value: PartialEq<T>,
+    T: std::fmt::Display + Copy,
+{
+    stats["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[field] == value)
+        .unwrap_or_else(|| panic!("no row with {field} {value} in {stats}"))
+}
+
+/// The row of cgroup `id` in a `stats --format json` document.
+pub fn row(stats: &serde_json::Value, id: u64) -> &serde_json::Value {
+    row_where(stats, "cgroup_id", id)
 }

@@ -4,8 +4,9 @@
 //!
 //! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `udp-recv ADDR BYTES`,
 //! `udp-send ADDR COUNT SIZE`, `sleep`. Receivers print `PEER ready` once bound; every peer
-//! prints `PEER done BYTES SEGMENTS` (payload moved; segments its socket sent: TCP_INFO's
-//! tcpi_segs_out, or datagrams) and exits. `sleep` just holds a process in its namespace
+//! prints `PEER done BYTES SEGMENTS RETRANS` (payload moved; segments its socket sent:
+//! TCP_INFO's tcpi_segs_out, or datagrams; of those, retransmissions: tcpi_total_retrans)
+//! and exits. `sleep` just holds a process in its namespace
 //! and cgroup. A watchdog ends any peer after 60 s.
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -22,8 +23,8 @@ fn peer() {
         std::process::exit(3);
     });
     match run(&spec) {
-        Ok((n, segs)) => {
-            println!("\nPEER done {n} {segs}");
+        Ok((n, (segs, retrans))) => {
+            println!("\nPEER done {n} {segs} {retrans}");
             std::process::exit(0);
         }
         Err(e) => {
@@ -38,8 +39,9 @@ fn ready() {
     let _ = std::io::stdout().flush();
 }
 
-/// Segments this TCP socket has sent so far (GSO super-packets count as their segments).
-fn segs_out(s: &TcpStream) -> u64 {
+/// Segments this TCP socket has sent so far (GSO super-packets count as their segments),
+/// and how many of them were retransmissions.
+fn segs_out(s: &TcpStream) -> (u64, u64) {
     use std::os::fd::AsRawFd;
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -53,13 +55,14 @@ fn segs_out(s: &TcpStream) -> u64 {
         )
     };
     if ret == 0 {
-        info.tcpi_segs_out as u64
+        (info.tcpi_segs_out as u64, info.tcpi_total_retrans as u64)
     } else {
-        0
+        (0, 0)
     }
 }
 
-fn run(spec: &str) -> std::io::Result<(u64, u64)> {
+/// (payload moved, (segments sent, of which retransmitted)).
+fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
     let w: Vec<&str> = spec.split_whitespace().collect();
     let addr = |i: usize| -> std::io::Result<SocketAddr> {
         w.get(i).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("bad address"))
@@ -118,7 +121,7 @@ fn run(spec: &str) -> std::io::Result<(u64, u64)> {
                     Err(_) => break,
                 }
             }
-            Ok((n, 0))
+            Ok((n, (0, 0)))
         }
         Some("udp-send") => {
             let sock = UdpSocket::bind("0.0.0.0:0")?;
@@ -130,7 +133,7 @@ fn run(spec: &str) -> std::io::Result<(u64, u64)> {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
-            Ok((count * size as u64, count))
+            Ok((count * size as u64, (count, 0)))
         }
         Some("tcp-rate") => {
             // BYTES_PER_S for SECONDS, paced on a schedule: at time t, rate * t bytes are out.
@@ -156,7 +159,7 @@ fn run(spec: &str) -> std::io::Result<(u64, u64)> {
         Some("sleep") => {
             ready();
             std::thread::sleep(Duration::from_secs(3600));
-            Ok((0, 0))
+            Ok((0, (0, 0)))
         }
         _ => Err(std::io::Error::other(format!("unknown peer spec '{spec}'"))),
     }

@@ -141,8 +141,7 @@ fn kubernetes_pods_are_named_from_the_kubelet_log_directory() {
         c.send(cg, &h, port as u16, 200000);
     }
     let st = na.run(&["stats", "--format", "json", "--pods-dir", pods.to_str().unwrap()]).ok().json();
-    let row =
-        |id: u64| st["cgroups"].as_array().unwrap().iter().find(|r| r["cgroup_id"] == id).unwrap().clone();
+    let row = |id: u64| row(&st, id).clone();
     let r1 = row(systemd.id);
     assert_eq!(
         (r1["pod_namespace"].as_str(), r1["pod_name"].as_str()),
