@@ -93,8 +93,9 @@ pub struct Resolver {
     /// again; an id the kernel reports gone (ESTALE) leaves the cache.
     cache: HashMap<u64, (String, Instant)>,
     ttl: Duration,
-    /// A loaded instance whose `cgroup_tree` iterator walks the tree (Linux 6.1+), if any.
-    tree: Option<crate::bpf::Pins>,
+    /// A loaded instance whose `cgroup_tree` iterator walks the tree (Linux 6.1+), if any,
+    /// and the cgroup id of the mount's root, where the walk's paths start.
+    tree: Option<(crate::bpf::Pins, u64)>,
 }
 
 /// From this many ids up, `prefetch` reads the whole tree once instead of a file handle per id.
@@ -124,7 +125,8 @@ impl Resolver {
     /// iterator of the instance at `pins`, when it has many ids to name (see `prefetch`).
     /// Without one (kernels before 6.1) it resolves id by id.
     pub fn with_tree(mut self, pins: &crate::bpf::Pins) -> Self {
-        self.tree = pins.path(crate::bpf::pins::TREE).exists().then(|| pins.clone());
+        let root = id_of(&self.root).ok();
+        self.tree = root.filter(|_| pins.path(crate::bpf::pins::TREE).exists()).map(|r| (pins.clone(), r));
         self
     }
 
@@ -132,7 +134,7 @@ impl Resolver {
     /// read of the whole tree names every live one (cached as the kernel just confirmed them);
     /// the rest are left to `lookup`. Otherwise it does nothing.
     pub fn prefetch(&mut self, ids: &[u64]) {
-        let Some(tree) = &self.tree else { return };
+        let Some((tree, root)) = &self.tree else { return };
         let now = Instant::now();
         let wanted: Vec<u64> = ids
             .iter()
@@ -142,8 +144,7 @@ impl Resolver {
         if wanted.len() < PREFETCH_MIN || self.ttl.is_zero() {
             return;
         }
-        let Ok(root) = id_of(&self.root) else { return };
-        let Ok(paths) = crate::bpf::tree::read(tree, root) else { return };
+        let Ok(paths) = crate::bpf::tree::read(tree, *root) else { return };
         for id in wanted {
             if let Some(p) = paths.get(&id) {
                 self.cache.insert(id, (p.clone(), now));

@@ -55,7 +55,7 @@ pub fn for_each(map: &MapHandle, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> 
         Ok(()) => Ok(()),
         Err(_) => {
             for e in read_by_keys(map)? {
-                f(&e.key, e.values.first().map_or(&[][..], Vec::as_slice));
+                f(&e.key, &e.values.concat());
             }
             Ok(())
         }
@@ -74,21 +74,16 @@ pub fn count(map: &MapHandle) -> Result<usize> {
 pub fn read_u64s(map: &MapHandle) -> Result<Vec<(u32, u64)>> {
     let mut out = Vec::with_capacity(map.max_entries() as usize);
     let key = |k: &[u8]| Some(u32::from_ne_bytes(k.get(..4)?.try_into().ok()?));
-    let batched = for_each_batched(map, |k, v, _| {
+    for_each(map, |k, v| {
         if let (Some(k), Some(v)) = (key(k), key_u64(v)) {
             out.push((k, v));
         }
-    });
-    match batched {
-        Ok(()) => Ok(out),
-        Err(_) => Ok(read_by_keys(map)?
-            .into_iter()
-            .filter_map(|e| Some((key(&e.key)?, key_u64(e.values.first()?)?)))
-            .collect()),
-    }
+    })?;
+    Ok(out)
 }
 
-fn sum<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Counters {
+/// Per-CPU counter values added up.
+pub fn sum<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Counters {
     let mut c = Counters::default();
     for v in values {
         if let Some(x) = Counters::from_bytes(v) {

@@ -33,6 +33,7 @@ const BATCH_ABOVE: usize = 64;
 /// One source's slots: `<prefix>_slot_owner` (slot -> cgroup id) and `<prefix>_slots`
 /// (slot -> per-CPU counters).
 pub struct Slots {
+    owner_map: String,
     owners: MapHandle,
     counters: MapHandle,
 }
@@ -43,7 +44,13 @@ impl Slots {
             MapHandle::from_pinned_path(pins.path(&name))
                 .with_context(|| format!("opening pinned map {}", pins.path(&name).display()))
         };
-        Ok(Slots { owners: map(format!("{prefix}_slot_owner"))?, counters: map(format!("{prefix}_slots"))? })
+        let owner_map = format!("{prefix}_slot_owner");
+        Ok(Slots { owners: map(owner_map.clone())?, counters: map(format!("{prefix}_slots"))?, owner_map })
+    }
+
+    /// The name of the pinned owner array.
+    pub fn owner_map(&self) -> &str {
+        &self.owner_map
     }
 
     /// (slot, owner cgroup id) of every held slot; slot 0 (the unresolved bucket's) always.
@@ -72,11 +79,7 @@ impl Slots {
         for &s in slots {
             let values =
                 self.counters.lookup_percpu(&s.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
-            let mut c = Counters::default();
-            for v in values.iter().flatten() {
-                c.add(&Counters::from_bytes(v).unwrap_or_default());
-            }
-            out.insert(s, c);
+            out.insert(s, percpu::sum(values.iter().flatten().map(Vec::as_slice)));
         }
         Ok(out)
     }

@@ -99,7 +99,7 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     ] {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
-    let fast_path = fast_path(a);
+    let fast_path = fast_path_wanted(a);
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
         rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
         rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
@@ -187,7 +187,7 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs, fast_path: bool) -> Result<()
 
 /// Whether per-cgroup counters take the slot fast path: unless told not to, where the kernel
 /// has BPF compare-and-swap (Linux 5.12), which claiming a slot needs.
-fn fast_path(a: &LoadArgs) -> bool {
+fn fast_path_wanted(a: &LoadArgs) -> bool {
     !a.no_fast_path && sys::kernel_release().is_ok_and(|(v, _)| v >= (5, 12))
 }
 

@@ -50,6 +50,18 @@ pub struct MapRow {
     pub entries: Option<u64>,
     /// Capacity in keys; for the ring buffer, its size in bytes.
     pub max_entries: u32,
+    /// `entries` were counted (keys present, slots held), so a fill means something; other
+    /// arrays are full by construction.
+    #[serde(skip)]
+    pub counted: bool,
+}
+
+impl MapRow {
+    /// (entries, entries over capacity), where that says how full the map is.
+    pub fn fill(&self) -> Option<(u64, f64)> {
+        let n = self.entries.filter(|_| self.counted)?;
+        Some((n, n as f64 / f64::from(self.max_entries.max(1))))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -131,16 +143,8 @@ impl Report for StatusReport {
         writeln!(out)?;
         let mut t = output::table(["MAP", "TYPE", "ID", "ENTRIES", "CAPACITY", "FILL"]);
         for m in &self.maps {
-            // Arrays hold all their slots by construction: a fill says nothing there, unless
-            // the slots in use were counted (the fast-path owners).
-            let array = m.kind.ends_with("array") && m.entries == Some(u64::from(m.max_entries));
-            let (entries, fill) = match m.entries {
-                Some(e) if !array => {
-                    (e.to_string(), format!("{:.1}%", 100.0 * e as f64 / m.max_entries.max(1) as f64))
-                }
-                Some(e) => (e.to_string(), "-".into()),
-                None => ("-".into(), "-".into()),
-            };
+            let entries = m.entries.map_or_else(|| "-".into(), |e| e.to_string());
+            let fill = m.fill().map_or_else(|| "-".into(), |(_, r)| format!("{:.1}%", 100.0 * r));
             output::add_row(
                 &mut t,
                 [m.name.clone(), m.kind.clone(), m.id.to_string(), entries, m.max_entries.to_string(), fill],
@@ -271,13 +275,13 @@ pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
     let mut rows = Vec::new();
     for name in MAPS {
         let m = MapHandle::from_pinned_path(inst.pins.path(name))?;
-        let entries = match (m.map_type(), known.iter().find(|(n, _)| *n == name)) {
-            (_, Some((_, n))) => Some(*n as u64),
-            (_, None) if name == "tc_slot_owner" => Some(inst.tc_slots.holders()? as u64),
-            (_, None) if name == "sock_slot_owner" => Some(inst.sock_slots.holders()? as u64),
-            (MapType::RingBuf, _) => None,
-            (MapType::Array | MapType::PercpuArray, _) => Some(m.max_entries() as u64),
-            _ => Some(percpu::count(&m)? as u64),
+        let slots = [&inst.tc_slots, &inst.sock_slots].into_iter().find(|s| s.owner_map() == name);
+        let (entries, counted) = match (m.map_type(), known.iter().find(|(n, _)| *n == name), slots) {
+            (_, Some((_, n)), _) => (Some(*n as u64), true),
+            (_, None, Some(slots)) => (Some(slots.holders()? as u64), true),
+            (MapType::RingBuf, ..) => (None, false),
+            (MapType::Array | MapType::PercpuArray, ..) => (Some(u64::from(m.max_entries())), false),
+            _ => (Some(percpu::count(&m)? as u64), true),
         };
         let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
         rows.push(MapRow {
@@ -286,6 +290,7 @@ pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
             id,
             entries,
             max_entries: m.max_entries(),
+            counted,
         });
     }
     Ok(rows)

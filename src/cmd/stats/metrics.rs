@@ -115,16 +115,13 @@ fn health_families(h: &HealthExport) -> Vec<Family> {
         "netattr_map_fill_ratio",
         "Keys over capacity: at 1 a counter map sends new cgroups to the overflow bucket",
     );
-    // Hash maps and the slots held in the fast-path owner arrays; other arrays are full by
-    // construction, a ring buffer has no keys.
-    for m in h.maps.iter() {
-        let Some(n) = m.entries.filter(|n| !m.kind.contains("array") || *n < u64::from(m.max_entries)) else {
-            continue;
-        };
+    // Maps whose entries were counted: hash maps and the fast-path owner arrays.
+    for m in &h.maps {
+        let Some((n, ratio)) = m.fill() else { continue };
         let l = || [("map", Some(m.name.clone()))];
         entries.sample(l(), n as f64);
         capacity.sample(l(), f64::from(m.max_entries));
-        fill.sample(l(), if m.max_entries == 0 { 0.0 } else { n as f64 / f64::from(m.max_entries) });
+        fill.sample(l(), ratio);
     }
     let mut failures = Builder::counter(
         "netattr_insert_failures_total",
