@@ -131,6 +131,10 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Never read: puts struct first_seen (the events' record) in the object's BTF, so that the
+ * userspace decoder's size is checked against it (src/bpf/layout.rs). */
+const volatile struct first_seen first_seen_layout;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

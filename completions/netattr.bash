@@ -711,7 +711,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --breakdown --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -73,7 +73,8 @@ csv\t'Comma-separated values with a header line: the rows of a listing, nested v
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
-complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded, keep its pinned maps and counters and exit 0'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded with these settings, keep its pinned maps and counters and exit 0; if its settings differ, say how and exit 1'
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l accept-existing -d 'With --reuse: keep a loaded instance even where its settings differ from these flags (the differences are said on stderr)'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-fast-path -d 'Count every cgroup in its hash entry, without the per-cgroup slot fast path (what kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the same; each packet costs a hash lookup more'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'

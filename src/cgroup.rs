@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -79,8 +79,12 @@ pub fn id_of(dir: &Path) -> io::Result<u64> {
 pub enum Lookup {
     /// Path relative to the cgroup2 mount, starting with '/'.
     Path(String),
-    /// The cgroup no longer exists.
+    /// The cgroup no longer exists: the kernel said so (ESTALE or ENOENT for its file
+    /// handle), which is what deleting its counters may rest on.
     Gone,
+    /// Not found, but not certainly gone: file handles were refused and a walk of the
+    /// mount (which may not be the host's root, as in a cgroup namespace) did not list it.
+    Unknown,
 }
 
 /// Resolves cgroup ids against one cgroup2 mount, caching live paths for a while.
@@ -103,15 +107,6 @@ const PREFETCH_MIN: usize = 16;
 
 /// How long a resolved path is trusted before the kernel is asked again.
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
-
-const FILEID_KERNFS: i32 = 0xfe;
-
-#[repr(C)]
-struct KernfsHandle {
-    handle_bytes: u32,
-    handle_type: i32,
-    id: u64,
-}
 
 impl Resolver {
     pub fn new(root: PathBuf) -> Result<Self> {
@@ -192,18 +187,8 @@ impl Resolver {
     }
 
     fn by_handle(&self, id: u64) -> io::Result<String> {
-        let mut h = KernfsHandle { handle_bytes: 8, handle_type: FILEID_KERNFS, id };
-        let fd = unsafe {
-            libc::open_by_handle_at(
-                self.root_fd.as_raw_fd(),
-                (&mut h as *mut KernfsHandle).cast(),
-                libc::O_PATH | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        use std::os::fd::AsFd;
+        let fd = crate::ffi::open_kernfs_handle(self.root_fd.as_fd(), id)?;
         let target = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
         Ok(self.relative(&target))
     }
@@ -225,7 +210,7 @@ impl Resolver {
         }
         match self.walked.as_ref().and_then(|m| m.get(&id)) {
             Some(p) => Lookup::Path(p.clone()),
-            None => Lookup::Gone,
+            None => Lookup::Unknown,
         }
     }
 }

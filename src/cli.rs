@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::core::row::{By, SortKey};
 use crate::output::Format;
 
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/netattr";
@@ -89,9 +90,14 @@ pub struct LoadArgs {
     /// unresolved and overflow buckets)
     #[arg(long, default_value_t = 10240, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub max_entries: u32,
-    /// If netattr is already loaded, keep its pinned maps and counters and exit 0
+    /// If netattr is already loaded with these settings, keep its pinned maps and counters
+    /// and exit 0; if its settings differ, say how and exit 1
     #[arg(long)]
     pub reuse: bool,
+    /// With --reuse: keep a loaded instance even where its settings differ from these flags
+    /// (the differences are said on stderr)
+    #[arg(long, requires = "reuse")]
+    pub accept_existing: bool,
     /// Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc
     /// source, per (cgroup, protocol, service port) for both. Each costs a map update per
     /// packet, so they are off unless asked for.
@@ -205,22 +211,6 @@ pub struct StatsArgs {
     pub output: Option<PathBuf>,
 }
 
-impl StatsArgs {
-    /// What `top`, `demo` and `serve` read: one row per cgroup of `source`, names resolved.
-    pub fn per_cgroup(source: crate::bpf::Source, sort: SortKey) -> Self {
-        StatsArgs {
-            source: Some(source),
-            by: By::Cgroup,
-            sort,
-            top: None,
-            no_resolve: false,
-            interval: None,
-            count: None,
-            output: None,
-        }
-    }
-}
-
 fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && (0.01..=86_400.0).contains(&v) => Ok(v),
@@ -234,20 +224,6 @@ pub enum Breakdown {
     Iface,
     /// per (cgroup, protocol, service port), both sources
     Port,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum By {
-    Cgroup,
-    Iface,
-    Port,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SortKey {
-    Rx,
-    Tx,
-    Total,
 }
 
 #[derive(Debug, Args)]

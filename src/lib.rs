@@ -1,10 +1,13 @@
 //! netattr: per-cgroup network accounting with eBPF. The binary is a thin wrapper around
-//! [`run`]; every subcommand lives in its own module under [`cmd`].
+//! [`run`]; every subcommand lives in its own module under [`cmd`], which parses, calls
+//! [`core`] and renders through [`output`].
 pub mod bpf;
 pub mod cgroup;
 pub mod cli;
 pub mod cmd;
+pub mod core;
 pub mod docs;
+pub mod ffi;
 pub mod identity;
 pub mod iface;
 pub mod names;

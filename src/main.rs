@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    netattr::output::check_stdout_at_start();
     let cli = match netattr::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -85,16 +85,49 @@ pub fn parse_pod_dir(name: &str) -> Option<(String, String, String)> {
     (!ns.is_empty() && !pod.is_empty() && uid.len() == 36).then(|| (ns.into(), pod.into(), uid.into()))
 }
 
-/// Looks names up lazily, once per source per invocation.
+/// Looks names up lazily and keeps them: a name missing from what was fetched is fetched
+/// again (at most once per `REFRESH`), so that a long-running consumer (`events`, `serve`,
+/// `top`) names containers and pods that appear after its first lookups.
 pub struct Names {
     docker_socket: PathBuf,
     pods_dir: PathBuf,
     /// Docker events since this unix time are searched for removed containers.
     since: u64,
-    containers: Option<HashMap<String, DockerInfo>>,
-    history: Option<HashMap<String, DockerInfo>>,
-    pods: Option<HashMap<String, (String, String)>>,
+    containers: Fetched<HashMap<String, DockerInfo>>,
+    history: Fetched<HashMap<String, DockerInfo>>,
+    pods: Fetched<HashMap<String, (String, String)>>,
+    /// When the Docker socket last failed: it is not asked again for `RETRY_BROKEN`.
+    broken_at: Option<Instant>,
     warned: bool,
+}
+
+/// How often, at most, a source is asked again for a name it did not have.
+const REFRESH: Duration = Duration::from_secs(1);
+/// How long a Docker socket that failed is left alone.
+const RETRY_BROKEN: Duration = Duration::from_secs(30);
+
+/// A fetched table and when it was fetched.
+struct Fetched<T> {
+    value: Option<(T, Instant)>,
+}
+
+impl<T> Fetched<T> {
+    fn none() -> Self {
+        Fetched { value: None }
+    }
+
+    /// The table, fetched if never fetched, or if `stale` and older than `REFRESH`.
+    fn get(&mut self, stale: bool, fetch: impl FnOnce() -> T) -> &T {
+        let expired = self.value.as_ref().is_none_or(|(_, at)| stale && at.elapsed() >= REFRESH);
+        if expired {
+            self.value = Some((fetch(), Instant::now()));
+        }
+        &self.value.as_ref().expect("just fetched").0
+    }
+
+    fn has(&self, f: impl FnOnce(&T) -> bool) -> bool {
+        self.value.as_ref().is_some_and(|(v, _)| f(v))
+    }
 }
 
 impl Names {
@@ -103,17 +136,25 @@ impl Names {
             docker_socket: docker_socket.to_path_buf(),
             pods_dir: pods_dir.to_path_buf(),
             since,
-            containers: None,
-            history: None,
-            pods: None,
+            containers: Fetched::none(),
+            history: Fetched::none(),
+            pods: Fetched::none(),
+            broken_at: None,
             warned: false,
         }
+    }
+
+    /// Forgets what was fetched.
+    pub fn forget(&mut self) {
+        self.containers = Fetched::none();
+        self.history = Fetched::none();
+        self.pods = Fetched::none();
     }
 
     /// Fills the name fields of `s` where a source knows them.
     pub fn enrich(&mut self, s: &mut Summary) {
         if let Some(uid) = s.pod_uid.clone() {
-            if let Some((ns, pod)) = self.pods().get(&uid) {
+            if let Some((ns, pod)) = self.pod(&uid) {
                 s.pod_namespace = Some(ns.clone());
                 s.pod_name = Some(pod.clone());
                 s.name = Some(format!("{ns}/{pod}"));
@@ -127,34 +168,43 @@ impl Names {
         }
     }
 
-    fn pods(&mut self) -> &HashMap<String, (String, String)> {
+    fn pod(&mut self, uid: &str) -> Option<(String, String)> {
         let dir = &self.pods_dir;
-        self.pods.get_or_insert_with(|| {
-            let Ok(rd) = fs::read_dir(dir) else { return HashMap::new() };
-            rd.flatten()
-                .filter_map(|e| parse_pod_dir(&e.file_name().to_string_lossy()))
-                .map(|(ns, pod, uid)| (uid, (ns, pod)))
-                .collect()
-        })
+        let missing = !self.pods.has(|m| m.contains_key(uid));
+        self.pods
+            .get(missing, || {
+                let Ok(rd) = fs::read_dir(dir) else { return HashMap::new() };
+                rd.flatten()
+                    .filter_map(|e| parse_pod_dir(&e.file_name().to_string_lossy()))
+                    .map(|(ns, pod, uid)| (uid, (ns, pod)))
+                    .collect()
+            })
+            .get(uid)
+            .cloned()
     }
 
     fn docker(&mut self, id: &str) -> Option<DockerInfo> {
-        if !self.docker_socket.exists() {
+        if !self.docker_socket.exists() || self.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN) {
             return None;
         }
-        if self.containers.is_none() {
+        let missing = !self.containers.has(|m| m.contains_key(id));
+        if missing && self.containers.value.as_ref().is_none_or(|(_, at)| at.elapsed() >= REFRESH) {
             let r = self.get("/containers/json?all=1").and_then(|b| parse_containers(&b));
-            let failed = r.is_err();
-            self.containers = Some(self.or_warn(r));
-            if failed {
-                // Do not wait on a broken socket a second time in this invocation.
-                self.history = Some(HashMap::new());
+            if r.is_err() {
+                // Do not wait on a broken socket again for a while.
+                self.broken_at = Some(Instant::now());
             }
+            let table = self.or_warn(r);
+            self.containers.value = Some((table, Instant::now()));
         }
-        if let Some(i) = self.containers.as_ref().and_then(|m| m.get(id)) {
+        if let Some(i) = self.containers.value.as_ref().and_then(|(m, _)| m.get(id)) {
             return Some(i.clone());
         }
-        if self.history.is_none() {
+        if self.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN) {
+            return None;
+        }
+        let missing = !self.history.has(|m| m.contains_key(id));
+        if missing && self.history.value.as_ref().is_none_or(|(_, at)| at.elapsed() >= REFRESH) {
             // `until` is now to the nanosecond: already past when Docker reads it, so it
             // sends its history and closes instead of streaming until the second ends.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -163,9 +213,10 @@ impl Names {
             let path =
                 format!("/events?since={}&until={until}&filters={filters}", self.since.saturating_sub(1));
             let r = self.get(&path).and_then(|b| parse_events(&b));
-            self.history = Some(self.or_warn(r));
+            let table = self.or_warn(r);
+            self.history.value = Some((table, Instant::now()));
         }
-        self.history.as_ref().and_then(|m| m.get(id)).cloned()
+        self.history.value.as_ref().and_then(|(m, _)| m.get(id)).cloned()
     }
 
     fn or_warn(&mut self, r: Result<HashMap<String, DockerInfo>>) -> HashMap<String, DockerInfo> {

@@ -191,9 +191,7 @@ impl LinkWatcher {
     /// The events that arrive within `timeout` (none if nothing happened).
     pub fn next(&mut self, timeout: std::time::Duration) -> Result<Vec<LinkEvent>> {
         use std::os::fd::AsRawFd;
-        let mut pfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
-        if ready <= 0 {
+        if !crate::ffi::poll_readable(self.socket.as_raw_fd(), timeout) {
             return Ok(vec![]); // timeout, or EINTR from a signal: the caller checks its flag
         }
         let (data, _) = self.socket.recv_from_full().context("reading link events")?;

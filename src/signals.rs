@@ -11,7 +11,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// From now on, these signals set the flag instead of ending the process.
 pub fn catch() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+        crate::ffi::on_signal(sig, on_signal);
     }
 }
 

@@ -2,8 +2,7 @@
 //! in the pin directory. Link attachments always coexist with other programs on the cgroup
 //! (they behave as BPF_F_ALLOW_MULTI); removing the pin detaches.
 use std::fs;
-use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -12,6 +11,7 @@ use libbpf_rs::libbpf_sys as sys;
 
 use crate::bpf::pins::LINKS;
 use crate::bpf::{Instance, Pins};
+use crate::ffi;
 use crate::tc::{Attached, Hook};
 
 fn link_name(h: Hook) -> &'static str {
@@ -24,18 +24,8 @@ fn link_name(h: Hook) -> &'static str {
 /// The cgroup id a pinned socket link is attached to.
 pub fn attached_to(pins: &Pins, h: Hook) -> Option<u64> {
     let path = std::ffi::CString::new(pins.path(link_name(h)).into_os_string().into_encoded_bytes()).ok()?;
-    let fd = unsafe { sys::bpf_obj_get(path.as_ptr()) };
-    if fd < 0 {
-        return None;
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut info = sys::bpf_link_info::default();
-    let mut len = size_of::<sys::bpf_link_info>() as u32;
-    let ret = unsafe { sys::bpf_link_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
-    if ret != 0 {
-        return None;
-    }
-    Some(unsafe { info.__bindgen_anon_1.cgroup.cgroup_id })
+    let fd = ffi::bpf_obj_get(&path).ok()?;
+    ffi::link_cgroup_id(fd.as_fd()).ok().flatten()
 }
 
 /// Attaches both socket programs to the cgroup at `dir` (a directory of the cgroup2 mount).
@@ -61,22 +51,18 @@ pub fn attach(inst: &Instance, dir: &Path) -> Result<Vec<(Hook, Attached)>> {
             Hook::Ingress => (&inst.sock_ingress, sys::BPF_CGROUP_INET_INGRESS),
             Hook::Egress => (&inst.sock_egress, sys::BPF_CGROUP_INET_EGRESS),
         };
-        let fd =
-            unsafe { sys::bpf_link_create(prog.as_fd().as_raw_fd(), cg.as_raw_fd(), kind, std::ptr::null()) };
-        if fd < 0 {
-            let e = std::io::Error::from_raw_os_error(-fd);
-            bail!(
+        let link = match ffi::bpf_link_create(prog.as_fd(), cg.as_fd(), kind) {
+            Ok(l) => l,
+            Err(e) => bail!(
                 "cannot attach the socket {} program to cgroup {}: {e} (an exclusive, non-multi \
                  program there refuses others)",
                 h.name(),
                 dir.display()
-            );
-        }
-        let link = unsafe { OwnedFd::from_raw_fd(fd) };
+            ),
+        };
         let c = std::ffi::CString::new(pin.clone().into_os_string().into_encoded_bytes())?;
-        let ret = unsafe { sys::bpf_obj_pin(link.as_raw_fd(), c.as_ptr()) };
-        if ret != 0 {
-            bail!("pinning {}: {}", pin.display(), std::io::Error::from_raw_os_error(-ret));
+        if let Err(e) = ffi::bpf_obj_pin(link.as_fd(), &c) {
+            bail!("pinning {}: {e}", pin.display());
         }
         let _ = fs::set_permissions(&pin, fs::Permissions::from_mode(0o600));
         out.push((h, Attached::New));

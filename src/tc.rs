@@ -74,18 +74,10 @@ fn opts(prog_fd: i32) -> sys::bpf_tc_opts {
     }
 }
 
-fn check(ret: i32) -> io::Result<()> {
-    if ret < 0 {
-        Err(io::Error::from_raw_os_error(-ret))
-    } else {
-        Ok(())
-    }
-}
-
 /// Adds a clsact qdisc if the interface has none. Returns whether netattr created it.
 pub fn ensure_clsact(ifindex: u32) -> io::Result<bool> {
     let mut h = hook(ifindex, sys::BPF_TC_INGRESS | sys::BPF_TC_EGRESS);
-    match check(unsafe { sys::bpf_tc_hook_create(&mut h) }) {
+    match crate::ffi::tc::hook_create(&mut h) {
         Ok(()) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
         Err(e) => Err(e),
@@ -96,7 +88,7 @@ pub fn ensure_clsact(ifindex: u32) -> io::Result<bool> {
 pub fn query(ifindex: u32, hook_: Hook) -> io::Result<Option<u32>> {
     let h = hook(ifindex, hook_.attach_point());
     let mut o = opts(0);
-    match check(unsafe { sys::bpf_tc_query(&h, &mut o) }) {
+    match crate::ffi::tc::query(&h, &mut o) {
         Ok(()) => Ok(Some(o.prog_id)),
         // ENOENT: no such filter; EINVAL: no clsact qdisc on the interface.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => Ok(None),
@@ -136,7 +128,7 @@ pub enum Attached {
 pub fn attach(ifindex: u32, hook_: Hook, prog: BorrowedFd<'_>, prog_id: u32) -> Result<Attached> {
     let h = hook(ifindex, hook_.attach_point());
     let mut o = opts(prog.as_raw_fd());
-    match check(unsafe { sys::bpf_tc_attach(&h, &mut o) }) {
+    match crate::ffi::tc::attach(&h, &mut o) {
         Ok(()) => Ok(Attached::New),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => match query(ifindex, hook_)? {
             Some(id) if id == prog_id => Ok(Attached::Already),
@@ -153,7 +145,7 @@ pub fn detach(ifindex: u32, hook_: Hook, ours: &[u32]) -> io::Result<bool> {
         Some(id) if ours.contains(&id) => {
             let h = hook(ifindex, hook_.attach_point());
             let o = opts(0);
-            match check(unsafe { sys::bpf_tc_detach(&h, &o) }) {
+            match crate::ffi::tc::detach(&h, &o) {
                 Ok(()) => Ok(true),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
                 Err(e) => Err(e),
@@ -171,7 +163,7 @@ pub fn remove_clsact_if_empty(ifindex: u32) -> Result<bool> {
         }
     }
     let mut h = hook(ifindex, sys::BPF_TC_INGRESS | sys::BPF_TC_EGRESS);
-    match check(unsafe { sys::bpf_tc_hook_destroy(&mut h) }) {
+    match crate::ffi::tc::hook_destroy(&mut h) {
         Ok(()) => Ok(true),
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => Ok(false),
         Err(e) => Err(e.into()),

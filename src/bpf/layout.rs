@@ -174,6 +174,59 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
+/// `enum netattr_hook`: the hook a first-seen record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookCode {
+    TcIngress,
+    TcEgress,
+    SocketIngress,
+    SocketEgress,
+}
+
+impl HookCode {
+    pub fn from_code(c: u32) -> Option<Self> {
+        Some(match c {
+            1 => HookCode::TcIngress,
+            2 => HookCode::TcEgress,
+            3 => HookCode::SocketIngress,
+            4 => HookCode::SocketEgress,
+            _ => return None,
+        })
+    }
+
+    /// The source whose counter map the cgroup was inserted into.
+    pub fn source(self) -> Source {
+        match self {
+            HookCode::TcIngress | HookCode::TcEgress => Source::Tc,
+            HookCode::SocketIngress | HookCode::SocketEgress => Source::Socket,
+        }
+    }
+}
+
+/// `struct first_seen`: a cgroup inserted into a per-cgroup counter map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstSeen {
+    pub cgroup_id: u64,
+    /// Boot-time clock of the first packet, in nanoseconds.
+    pub ts_ns: u64,
+    pub ifindex: u32,
+    pub hook: HookCode,
+}
+
+impl FirstSeen {
+    pub const SIZE: usize = 24;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(FirstSeen {
+            cgroup_id: u64_at(b, 0)?,
+            ts_ns: u64_at(b, 1)?,
+            ifindex: u32_at(b, 16)?,
+            hook: HookCode::from_code(u32_at(b, 20)?)?,
+        })
+    }
+}
+
 /// `struct counters`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counters {
@@ -193,6 +246,14 @@ impl Counters {
             rx_packets: u64_at(b, 2)?,
             tx_packets: u64_at(b, 3)?,
         })
+    }
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        for (i, v) in [self.rx_bytes, self.tx_bytes, self.rx_packets, self.tx_packets].iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        b
     }
 
     pub fn add(&mut self, o: &Counters) {
@@ -301,6 +362,24 @@ mod tests {
         assert_eq!(size_of::<types::port_key>(), PortKey::SIZE);
         assert_eq!(size_of::<types::cgroup_name>(), CgroupName::SIZE);
         assert_eq!(size_of::<types::tree_node>(), TreeNode::SIZE);
+        assert_eq!(size_of::<types::first_seen>(), FirstSeen::SIZE);
+    }
+
+    #[test]
+    fn hook_codes_match_the_header() {
+        let h = include_str!("../../bpf/netattr.h");
+        for (name, code) in [("TC_INGRESS", 1), ("TC_EGRESS", 2), ("SOCK_INGRESS", 3), ("SOCK_EGRESS", 4)] {
+            assert!(h.contains(&format!("HOOK_{name} = {code},")), "HOOK_{name}");
+            assert!(HookCode::from_code(code).is_some());
+        }
+        let mut b = [0u8; FirstSeen::SIZE];
+        b[0] = 7;
+        b[20] = 3;
+        let f = FirstSeen::from_bytes(&b).unwrap();
+        assert_eq!((f.cgroup_id, f.hook, f.hook.source()), (7, HookCode::SocketIngress, Source::Socket));
+        b[20] = 9;
+        assert_eq!(FirstSeen::from_bytes(&b), None);
+        assert_eq!(FirstSeen::from_bytes(&b[..20]), None);
     }
 
     #[test]

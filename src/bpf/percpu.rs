@@ -4,14 +4,13 @@
 //! libbpf-rs's `lookup_batch` refuses per-CPU maps, although the kernel supports batch
 //! operations on them, so this goes through libbpf-sys's `bpf_map_lookup_batch` (4,096 keys
 //! per call) and falls back to key iteration where batching is refused.
-use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 use anyhow::{Context, Result};
-use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use crate::bpf::Counters;
+use crate::ffi;
 
 /// One entry: its key bytes, and its value for each possible CPU (one for plain maps).
 pub struct Entry {
@@ -28,8 +27,9 @@ pub fn read_all(map: &MapHandle) -> Result<Vec<Entry>> {
         out.push(Entry { key: key.to_vec(), values: values.chunks(stride).map(<[u8]>::to_vec).collect() });
     });
     match batched {
-        Ok(()) => Ok(out),
-        Err(_) => read_by_keys(map),
+        Outcome::Done => Ok(out),
+        // Refused, or failed part way: start again from nothing, key by key.
+        Outcome::Refused(_) | Outcome::Failed(_) => read_by_keys(map),
     }
 }
 
@@ -40,25 +40,29 @@ pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
     let batched =
         for_each_batched(map, |key, values, stride| out.push((key.to_vec(), sum(values.chunks(stride)))));
     match batched {
-        Ok(()) => Ok(out),
-        Err(_) => Ok(read_by_keys(map)?
+        Outcome::Done => Ok(out),
+        // Refused, or failed part way: start again from nothing, key by key.
+        Outcome::Refused(_) | Outcome::Failed(_) => Ok(read_by_keys(map)?
             .into_iter()
             .map(|e| (e.key, sum(e.values.iter().map(Vec::as_slice))))
             .collect()),
     }
 }
 
-/// Calls `f(key, value)` for every entry, decoding straight from the batch buffers (no copy
-/// per entry); for a per-CPU map `value` holds every CPU's value.
+/// Calls `f(key, value)` for every entry once, decoding straight from the batch buffers (no
+/// copy per entry); for a per-CPU map `value` holds every CPU's value. Falls back to key
+/// iteration only when batching is refused before any entry was delivered: a read that
+/// fails part way is an error, never a second visit of the entries already delivered.
 pub fn for_each(map: &MapHandle, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
     match for_each_batched(map, |k, v, _| f(k, v)) {
-        Ok(()) => Ok(()),
-        Err(_) => {
+        Outcome::Done => Ok(()),
+        Outcome::Refused(_) => {
             for e in read_by_keys(map)? {
                 f(&e.key, &e.values.concat());
             }
             Ok(())
         }
+        Outcome::Failed(e) => Err(e).context("reading a map in batches failed part way (read it again)"),
     }
 }
 
@@ -93,10 +97,48 @@ pub fn sum<'a, I: Iterator<Item = &'a [u8]>>(values: I) -> Counters {
     c
 }
 
+/// How a batched read ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every entry was delivered once.
+    Done,
+    /// Batching failed before any entry was delivered (a kernel or map type without it).
+    Refused(std::io::Error),
+    /// Batching failed after some entries were delivered.
+    Failed(std::io::Error),
+}
+
+/// Runs `batch(first)` until it reports the last batch; each call delivers its entries and
+/// returns (entries delivered, last). Tells a failure before any delivery from one after.
+fn drive(mut batch: impl FnMut(bool) -> std::io::Result<(usize, bool)>) -> Outcome {
+    let mut delivered = 0;
+    let mut first = true;
+    loop {
+        match batch(first) {
+            Ok((n, last)) => {
+                delivered += n;
+                if last {
+                    return Outcome::Done;
+                }
+            }
+            Err(e) if delivered == 0 => return Outcome::Refused(e),
+            Err(e) => return Outcome::Failed(e),
+        }
+        first = false;
+    }
+}
+
 /// Calls `f(key, values of all CPUs, bytes per CPU value)` for every entry, batch by batch.
-fn for_each_batched<F: FnMut(&[u8], &[u8], usize)>(map: &MapHandle, mut f: F) -> std::io::Result<()> {
+fn for_each_batched<F: FnMut(&[u8], &[u8], usize)>(map: &MapHandle, mut f: F) -> Outcome {
     let percpu = map.map_type().is_percpu();
-    let ncpu = if percpu { libbpf_rs::num_possible_cpus().map_err(std::io::Error::other)? } else { 1 };
+    let ncpu = if percpu {
+        match libbpf_rs::num_possible_cpus() {
+            Ok(n) => n,
+            Err(e) => return Outcome::Refused(std::io::Error::other(e)),
+        }
+    } else {
+        1
+    };
     let ks = map.key_size() as usize;
     // Per-CPU values are laid out every round_up(value_size, 8) bytes.
     let vs = if percpu { (map.value_size() as usize).div_ceil(8) * 8 } else { map.value_size() as usize };
@@ -106,37 +148,41 @@ fn for_each_batched<F: FnMut(&[u8], &[u8], usize)>(map: &MapHandle, mut f: F) ->
     let mut vals = vec![0u8; per_entry * batch as usize];
     let mut token_in = vec![0u8; ks.max(8)];
     let mut token_out = vec![0u8; ks.max(8)];
-    let mut first = true;
-    let opts =
-        sys::bpf_map_batch_opts { sz: size_of::<sys::bpf_map_batch_opts>() as _, ..Default::default() };
-    loop {
-        let mut count = batch;
-        let ret = unsafe {
-            sys::bpf_map_lookup_batch(
-                map.as_fd().as_raw_fd(),
-                if first { std::ptr::null_mut() } else { token_in.as_mut_ptr().cast() },
-                token_out.as_mut_ptr().cast(),
-                keys.as_mut_ptr().cast(),
-                vals.as_mut_ptr().cast(),
-                &mut count,
-                &opts,
-            )
-        };
-        // ENOENT: this was the last batch (its entries are still valid).
-        let last = match ret {
-            0 => false,
-            e if -e == libc::ENOENT => true,
-            e => return Err(std::io::Error::from_raw_os_error(-e)),
-        };
-        for i in 0..count as usize {
+    drive(|first| {
+        if !first {
+            std::mem::swap(&mut token_in, &mut token_out);
+        }
+        let token = if first { None } else { Some(token_in.as_mut_slice()) };
+        let (count, last) = ffi::map_lookup_batch(
+            map.as_fd(),
+            token,
+            &mut token_out,
+            &mut keys,
+            &mut vals,
+            batch,
+            ks,
+            per_entry,
+        )?;
+        for i in 0..count {
             f(&keys[i * ks..(i + 1) * ks], &vals[i * per_entry..(i + 1) * per_entry], vs);
         }
-        if last {
-            return Ok(());
-        }
-        std::mem::swap(&mut token_in, &mut token_out);
-        first = false;
+        Ok((count, last))
+    })
+}
+
+/// Removes `key` and returns its per-CPU counters summed, in one step (Linux 5.14+ for
+/// per-CPU hashes): what a program adds before the removal is in the result, what it adds
+/// after lands in a new entry. None when the key was not there.
+pub fn take_counters(map: &MapHandle, key: &[u8]) -> Result<Option<Counters>> {
+    let percpu = map.map_type().is_percpu();
+    let ncpu = if percpu { libbpf_rs::num_possible_cpus()? } else { 1 };
+    let vs = if percpu { (map.value_size() as usize).div_ceil(8) * 8 } else { map.value_size() as usize };
+    let mut value = vec![0u8; vs * ncpu];
+    let len = value.len();
+    if !ffi::map_lookup_and_delete(map.as_fd(), key, &mut value, len).context("removing a map entry")? {
+        return Ok(None);
     }
+    Ok(Some(sum(value.chunks(vs))))
 }
 
 fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {
@@ -159,4 +205,32 @@ fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {
 /// A u64 key.
 pub fn key_u64(key: &[u8]) -> Option<u64> {
     Some(u64::from_ne_bytes(key.get(..8)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read that fails after its first batch is an error, not a fallback that visits the
+    /// delivered entries a second time; one that fails at once may fall back.
+    #[test]
+    fn a_failure_part_way_is_not_a_second_visit() {
+        let mut calls = 0;
+        let outcome = drive(|_| {
+            calls += 1;
+            match calls {
+                1 => Ok((4096, false)),
+                _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+            }
+        });
+        assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+        let outcome = drive(|_| Err(std::io::Error::from_raw_os_error(libc::EINVAL)));
+        assert!(matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
+        let mut n = 0;
+        let outcome = drive(|first| {
+            n += 1;
+            Ok((10, !first))
+        });
+        assert!(matches!(outcome, Outcome::Done) && n == 2);
+    }
 }

@@ -89,23 +89,19 @@ impl Pins {
     /// exclusive flock on the pin directory, held until the returned value is dropped.
     /// Readers never lock. None when the directory does not exist (nothing to protect).
     pub fn lock(&self) -> Result<Option<DirLock>> {
-        use std::os::fd::AsRawFd;
+        use std::os::fd::AsFd;
         let dir = match fs::File::open(&self.dir) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("opening pin directory {}", self.dir.display())),
         };
-        let fd = dir.as_raw_fd();
-        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = crate::ffi::flock_exclusive(dir.as_fd(), false) {
             if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
                 return Err(e).with_context(|| format!("locking pin directory {}", self.dir.display()));
             }
             eprintln!("netattr: waiting for another netattr command on {}", self.dir.display());
-            if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("locking pin directory {}", self.dir.display()));
-            }
+            crate::ffi::flock_exclusive(dir.as_fd(), true)
+                .with_context(|| format!("locking pin directory {}", self.dir.display()))?;
         }
         Ok(Some(DirLock(dir)))
     }
@@ -137,6 +133,14 @@ impl Pins {
             );
         }
         Ok(())
+    }
+
+    /// Which load the pins hold now: the id of the pinned `meta` map (a new load pins a new
+    /// one). None when nothing is loaded.
+    pub fn generation(&self) -> Option<u32> {
+        use std::os::fd::AsFd;
+        let m = MapHandle::from_pinned_path(self.path("meta")).ok()?;
+        libbpf_rs::MapInfo::new(m.as_fd()).ok().map(|i| i.info.id)
     }
 
     /// Opens a completed load, or says what to do.
@@ -188,9 +192,14 @@ impl Pins {
             ProgramHandle::from_pinned_path(self.path(name))
                 .with_context(|| format!("opening pinned program {}", self.path(name).display()))
         };
+        let generation = {
+            use std::os::fd::AsFd;
+            libbpf_rs::MapInfo::new(meta_map.as_fd()).map(|i| i.info.id).unwrap_or(0)
+        };
         Ok(Instance {
             pins: self.clone(),
             meta,
+            generation,
             stats: map("stats_map")?,
             sock_stats: map("sock_stats")?,
             tc_slots: super::slots::Slots::open(self, "tc")?,
@@ -199,6 +208,7 @@ impl Pins {
             port_stats: map("port_stats")?,
             owners: crate::iface::Owners::open(self)?,
             cgroup_names: map("cgroup_names")?,
+            events: map("events")?,
             health: map("health")?,
             attachments: map("attachments")?,
             tc_ingress: prog("tc_ingress")?,
@@ -216,6 +226,8 @@ pub struct DirLock(#[allow(dead_code)] fs::File);
 pub struct Instance {
     pub pins: Pins,
     pub meta: Meta,
+    /// The id of its `meta` map: which load this is (see `Pins::generation`).
+    pub generation: u32,
     /// tc source, per cgroup.
     pub stats: MapHandle,
     /// socket source, per cgroup.
@@ -231,6 +243,8 @@ pub struct Instance {
     pub owners: crate::iface::Owners,
     /// cgroup id -> its path at first sight, for cgroups that are gone.
     pub cgroup_names: MapHandle,
+    /// The first-seen records (read them through `events()`).
+    events: MapHandle,
     pub health: MapHandle,
     pub attachments: MapHandle,
     pub tc_ingress: ProgramHandle,
@@ -245,16 +259,42 @@ impl Instance {
         [self.tc_ingress.id(), self.tc_egress.id()]
     }
 
+    /// The per-cgroup hash and the fast-path slots of one source.
+    pub fn counters_of(&self, source: super::Source) -> (&MapHandle, &super::slots::Slots) {
+        match source {
+            super::Source::Tc => (&self.stats, &self.tc_slots),
+            super::Source::Socket => (&self.sock_stats, &self.sock_slots),
+        }
+    }
+
     /// The per-cgroup counters of one source, per-CPU values summed: every key of the
     /// source's hash, with the counters of the slot its cgroup holds added in.
     pub fn per_cgroup(&self, source: super::Source) -> Result<Vec<(Vec<u8>, super::Counters)>> {
-        let (hash, slots) = match source {
-            super::Source::Tc => (&self.stats, &self.tc_slots),
-            super::Source::Socket => (&self.sock_stats, &self.sock_slots),
-        };
+        let (hash, slots) = self.counters_of(source);
         let mut rows = percpu::read_counters(hash)?;
         slots.fold_into(&mut rows)?;
         Ok(rows)
+    }
+
+    /// The ring buffer of first-seen records.
+    pub fn events(&self) -> &MapHandle {
+        &self.events
+    }
+
+    /// Whether the pins now hold another load than this one (a cleanup, maybe a new load).
+    pub fn replaced(&self) -> bool {
+        self.pins.generation() != Some(self.generation)
+    }
+
+    /// Every path the kernel recorded, by cgroup id: one batch read.
+    pub fn captured_paths(&self) -> Result<std::collections::HashMap<u64, String>> {
+        let mut out = std::collections::HashMap::new();
+        percpu::for_each(&self.cgroup_names, |k, v| {
+            if let (Some(id), Some(p)) = (percpu::key_u64(k), super::layout::CgroupName::path(v)) {
+                out.insert(id, p);
+            }
+        })?;
+        Ok(out)
     }
 
     /// The path the kernel recorded when it first counted cgroup `id`.

@@ -4,9 +4,8 @@
 //! counted cgroup also has its hash entry, inserted at its first packet, so the hash stays
 //! the list of counted cgroups, its capacity and its overflow; a reader adds each held
 //! slot's counters to its owner's row (`fold_into`), and `reap` gives the slots of gone
-//! cgroups back (`release`).
+//! cgroups back (`retire`).
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
@@ -109,32 +108,38 @@ impl Slots {
         Ok(())
     }
 
-    /// Empties and frees the slots held by `ids`. Each is first marked retired, so that no
-    /// packet counts there any more and no cgroup claims it; after a pause far longer than
-    /// any program run (programs never sleep), a packet that matched the old owner just
-    /// before has been counted, and the slot is zeroed and freed for the next cgroup.
-    /// Returns how many slots were freed.
-    pub fn release(&self, ids: &BTreeSet<u64>) -> Result<usize> {
-        let mine: Vec<u32> =
-            self.held()?.into_iter().filter(|(s, id)| *s != 0 && ids.contains(id)).map(|(s, _)| s).collect();
+    /// Takes back the slots held by `ids`, exactly, and returns what each had counted (the
+    /// per-CPU sums, by owner). Each slot is first marked retired: from then on its owner's
+    /// packets go to its hash entry and no cgroup claims it. Once every program that may
+    /// have seen the old owner has finished (an RCU grace period), nothing writes the slot:
+    /// it is read, zeroed and freed for the next cgroup. A slot of a cgroup that lost it to
+    /// another (not held) is left alone.
+    pub fn retire(&self, ids: &BTreeSet<u64>) -> Result<HashMap<u64, Counters>> {
+        let mine: Vec<(u32, u64)> =
+            self.held()?.into_iter().filter(|(s, id)| *s != 0 && ids.contains(id)).collect();
+        let mut out = HashMap::new();
         if mine.is_empty() {
-            return Ok(0);
+            return Ok(out);
         }
         let set = |slot: u32, owner: u64| {
             self.owners
                 .update(&slot.to_ne_bytes(), &owner.to_ne_bytes(), MapFlags::ANY)
                 .context("writing a slot owner")
         };
-        for &s in &mine {
+        for &(s, _) in &mine {
             set(s, SLOT_RETIRED)?;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        crate::ffi::wait_for_running_programs().context("waiting for running BPF programs (membarrier)")?;
         let zero = vec![vec![0u8; Counters::SIZE]; libbpf_rs::num_possible_cpus()?];
-        for &s in &mine {
+        for &(s, owner) in &mine {
+            let values =
+                self.counters.lookup_percpu(&s.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
+            let c = percpu::sum(values.iter().flatten().map(Vec::as_slice));
             self.counters.update_percpu(&s.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
             set(s, SLOT_FREE)?;
+            out.entry(owner).or_insert_with(Counters::default).add(&c);
         }
-        Ok(mine.len())
+        Ok(out)
     }
 }
 

@@ -1,100 +1,22 @@
 //! `netattr attach`: put the pinned tc programs on interfaces (recording each host veth's
 //! owner cgroup), and the socket programs on a cgroup.
 use std::collections::HashMap;
-use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::{Attachment, Instance, PinState, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
+use crate::core::hooks::{hook_bit, hooks, result, HookRow, HooksReport, Kind};
 use crate::netlink::{self, Link, LinkEvent};
-use crate::output::{self, Report};
+use crate::output;
 use crate::owner::{self, Owner};
-use crate::tc::{self, Attached, Hook};
+use crate::tc::{self, Hook};
 use crate::{cgroup, iface, sock, sys};
-
-/// What an attachment is made on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A clsact hook of an interface (tc source).
-    Tc,
-    /// A cgroup (socket source).
-    Cgroup,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HookRow {
-    pub kind: Kind,
-    /// The interface name, or the cgroup path relative to the cgroup2 mount.
-    pub target: String,
-    /// The interface index; null for a cgroup.
-    pub ifindex: Option<u32>,
-    pub hook: Hook,
-    /// "attached", "already attached", "detached" or "not attached"
-    pub result: &'static str,
-    /// For a host-side veth: the cgroup behind it, whose rx and tx it counts.
-    pub owner: Option<Owner>,
-}
-
-impl HookRow {
-    pub fn tc(link: &Link, hook: Hook, result: &'static str, owner: Option<Owner>) -> Self {
-        HookRow { kind: Kind::Tc, target: link.name.clone(), ifindex: Some(link.index), hook, result, owner }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct HooksReport {
-    pub schema: u32,
-    pub hooks: Vec<HookRow>,
-}
-
-impl Report for HooksReport {
-    const ROWS: Option<&'static str> = Some("hooks");
-
-    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut t = output::table(["KIND", "TARGET", "IFINDEX", "HOOK", "RESULT", "OWNER"]);
-        for r in &self.hooks {
-            output::add_row(
-                &mut t,
-                [
-                    output::label(&r.kind),
-                    r.target.clone(),
-                    r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-                    r.hook.name().to_string(),
-                    r.result.to_string(),
-                    r.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into()),
-                ],
-            );
-        }
-        output::write_table(out, &t)
-    }
-}
-
-pub fn hooks(d: Direction) -> Vec<Hook> {
-    Hook::BOTH.into_iter().filter(|h| if *h == Hook::Ingress { d.ingress() } else { d.egress() }).collect()
-}
-
-pub fn hook_bit(h: Hook) -> u32 {
-    match h {
-        Hook::Ingress => ATTACH_INGRESS,
-        Hook::Egress => ATTACH_EGRESS,
-    }
-}
-
-fn result(a: Attached) -> &'static str {
-    if a == Attached::New {
-        "attached"
-    } else {
-        "already attached"
-    }
-}
 
 pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
     sys::require_privileges("attach")?;

@@ -9,7 +9,7 @@ use libbpf_rs::{MapHandle, ProgramHandle};
 use crate::bpf::pins::{LINKS, MAPS, PROGS, TREE};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
-use crate::cmd::detach::{detach_cgroup, detach_one, everywhere};
+use crate::core::hooks::{detach_cgroup, detach_one, everywhere};
 use crate::iface::Owners;
 use crate::sys;
 

@@ -1,22 +1,26 @@
 //! `netattr events`: a stream of the cgroups netattr counts for the first time, each with
 //! its identity, one JSON object per line (for pipelines) or a line of text per event.
 //!
-//! The records come from the pinned `events` ring buffer, which keeps what no reader has
-//! taken yet (up to 256 KiB, about 10,000 events): a reader first gets that backlog. A ring
-//! buffer has one reader: two `events` processes share the records between them.
+//! A record is written when a cgroup is inserted into a source's counter map: once per
+//! cgroup per source (a cgroup counted by both sources is announced by each, and `source`
+//! says which), and again if `reap` collected it and it is counted anew. The records come
+//! from the pinned `events` ring buffer, which keeps what no reader has taken yet (up to
+//! 256 KiB, about 10,000 events): a reader first gets that backlog. A ring buffer has one
+//! reader: two `events` processes share the records between them. After `cleanup` and a new
+//! `load`, the stream goes on from the new instance (said on stderr).
 use std::cell::RefCell;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use libbpf_rs::{MapHandle, RingBufferBuilder};
+use libbpf_rs::RingBufferBuilder;
 use serde::Serialize;
 
-use crate::bpf::Pins;
-use crate::cgroup::{self, Resolver};
+use crate::bpf::layout::{FirstSeen, HookCode};
+use crate::bpf::{Pins, Source};
 use crate::cli::{EventsArgs, Global};
-use crate::cmd::resolve::{names_for, resolve, ResolveRow};
+use crate::core::namer::{Named, Namer};
 use crate::output::{self, Stream};
 use crate::sys;
 
@@ -26,61 +30,89 @@ pub struct Event {
     /// Boot-time clock of the first packet, in nanoseconds (CLOCK_BOOTTIME).
     pub ts_ns: u64,
     /// "tc_ingress", "tc_egress", "socket_ingress" or "socket_egress".
-    pub hook: &'static str,
+    pub hook: HookCode,
+    /// The source whose counters the cgroup entered: "tc" or "socket".
+    pub source: Source,
     /// The interface of the first packet (0 where the hook has none).
     pub ifindex: u32,
     #[serde(flatten)]
-    pub cgroup: ResolveRow,
-}
-
-fn hook_name(h: u32) -> &'static str {
-    match h {
-        1 => "tc_ingress",
-        2 => "tc_egress",
-        3 => "socket_ingress",
-        4 => "socket_egress",
-        _ => "unknown",
-    }
-}
-
-/// A first_seen record: (cgroup id, ts_ns, ifindex, hook).
-pub fn decode(d: &[u8]) -> Option<(u64, u64, u32, u32)> {
-    let u64_at = |o: usize| Some(u64::from_ne_bytes(d.get(o..o + 8)?.try_into().ok()?));
-    let u32_at = |o: usize| Some(u32::from_ne_bytes(d.get(o..o + 4)?.try_into().ok()?));
-    Some((u64_at(0)?, u64_at(8)?, u32_at(16)?, u32_at(20)?))
+    pub cgroup: Named,
 }
 
 pub fn execute(g: &Global, a: &EventsArgs) -> Result<ExitCode> {
     sys::require_privileges("events")?;
-    let inst = Pins::new(&g.pin_dir).open()?;
-    let mut resolver = Resolver::new(cgroup::mount_point()?)?;
-    let mut names = names_for(g, Some(&inst));
-    let events =
-        MapHandle::from_pinned_path(inst.pins.path("events")).context("opening the pinned events map")?;
+    output::require_stdout()?;
+    let pins = Pins::new(&g.pin_dir);
     let stream = Rc::new(RefCell::new(Stream::new(
         g.format,
         &["TS_NS", "HOOK", "CGROUP_ID", "STATE", "KIND", "NAME", "PATH"],
     )?));
     let seen = Rc::new(RefCell::new(0usize));
+    crate::signals::catch();
+    let mut first = true;
+    loop {
+        let inst = match pins.open() {
+            Ok(i) => i,
+            Err(e) if first => return Err(e),
+            Err(_) => {
+                // Between a cleanup and the next load.
+                if !crate::core::live::sleep_until(std::time::Instant::now() + Duration::from_millis(250)) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                continue;
+            }
+        };
+        if !first {
+            eprintln!("netattr: a new instance was loaded at {}: following its events", pins.dir.display());
+        }
+        first = false;
+        match follow(g, a, &inst, &stream, &seen)? {
+            End::Done => return Ok(ExitCode::SUCCESS),
+            End::Replaced => eprintln!("netattr: the instance at {} was removed", pins.dir.display()),
+        }
+    }
+}
+
+enum End {
+    Done,
+    Replaced,
+}
+
+/// Streams the events of one instance until the count, a signal, or the instance is replaced.
+fn follow(
+    g: &Global,
+    a: &EventsArgs,
+    inst: &crate::bpf::Instance,
+    stream: &Rc<RefCell<Stream>>,
+    seen: &Rc<RefCell<usize>>,
+) -> Result<End> {
+    let mut namer = Namer::new(g, Some(inst))?;
     let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
     let count = a.count;
     let mut b = RingBufferBuilder::new();
     {
         let (stream, seen, failure) = (stream.clone(), seen.clone(), failure.clone());
-        b.add(&events, move |d: &[u8]| {
-            let Some((id, ts_ns, ifindex, hook)) = decode(d) else { return 0 };
-            let cgroup = resolve(id, &mut resolver, Some(&inst), &mut names);
+        b.add(inst.events(), move |d: &[u8]| {
+            let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
+            let cgroup = namer.name(ev.cgroup_id);
             let cells = [
-                ts_ns.to_string(),
-                hook_name(hook).to_string(),
-                id.to_string(),
+                ev.ts_ns.to_string(),
+                output::label(&ev.hook),
+                ev.cgroup_id.to_string(),
                 output::label(&cgroup.state),
                 output::label(&cgroup.who.kind),
                 cgroup.who.name.clone().unwrap_or_else(|| "-".into()),
                 cgroup.path.clone().unwrap_or_else(|| "-".into()),
             ];
-            let ev = Event { schema: output::SCHEMA, ts_ns, hook: hook_name(hook), ifindex, cgroup };
-            if let Err(e) = stream.borrow_mut().record(&ev, &cells) {
+            let record = Event {
+                schema: output::SCHEMA,
+                ts_ns: ev.ts_ns,
+                hook: ev.hook,
+                source: ev.hook.source(),
+                ifindex: ev.ifindex,
+                cgroup,
+            };
+            if let Err(e) = stream.borrow_mut().record(&record, &cells) {
                 *failure.borrow_mut() = Some(e);
                 return -1; // stops the poll: stdout is gone
             }
@@ -99,9 +131,17 @@ pub fn execute(g: &Global, a: &EventsArgs) -> Result<ExitCode> {
         if let Some(e) = failure.borrow_mut().take() {
             return Err(e);
         }
-        if count.is_some_and(|n| *seen.borrow() >= n) {
-            return Ok(ExitCode::SUCCESS);
+        if count.is_some_and(|n| *seen.borrow() >= n) || crate::signals::stopped() {
+            return Ok(End::Done);
         }
-        r.context("reading the events ring buffer")?;
+        if inst.replaced() {
+            return Ok(End::Replaced);
+        }
+        // EINTR from a caught signal is checked above on the next turn.
+        if let Err(e) = r {
+            if !crate::signals::stopped() {
+                return Err(e).context("reading the events ring buffer");
+            }
+        }
     }
 }

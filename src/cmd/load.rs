@@ -20,7 +20,7 @@ use crate::bpf::pins::{MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
 use crate::cli::{Breakdown, Global, LoadArgs};
-use crate::cmd::status::ProgRow;
+use crate::core::inventory::ProgRow;
 use crate::output::{self, Report};
 use crate::{cgroup, sys};
 
@@ -58,6 +58,19 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     match pins.state() {
         PinState::Loaded if a.reuse => {
             let inst = pins.open()?;
+            let differs = differences(&inst.meta, a);
+            if !differs.is_empty() {
+                let what = differs.join(", ");
+                if !a.accept_existing {
+                    bail!(
+                        "netattr is already loaded at {} with other settings: {what}; apply yours with \
+                         'netattr cleanup' then 'netattr load' (the counters start again), or keep \
+                         the loaded one with 'netattr load --reuse --accept-existing'",
+                        pins.dir.display()
+                    );
+                }
+                eprintln!("netattr: kept the instance at {} although it differs: {what}", pins.dir.display());
+            }
             let report = LoadReport {
                 schema: output::SCHEMA,
                 pin_dir: pins.dir.clone(),
@@ -124,6 +137,34 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     };
     output::emit(g.format, &report)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a loaded instance differs from what `a` asks for, one phrase per setting.
+fn differences(meta: &Meta, a: &LoadArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    if meta.max_entries != a.max_entries {
+        out.push(format!("--max-entries {} (asked {})", meta.max_entries, a.max_entries));
+    }
+    let kinds = |ports: bool, ifaces: bool| {
+        let k: Vec<&str> =
+            [(ifaces, "iface"), (ports, "port")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+        if k.is_empty() {
+            "none".to_string()
+        } else {
+            k.join(",")
+        }
+    };
+    let loaded = kinds(meta.flags & META_PORTS != 0, meta.flags & META_IFACES != 0);
+    let asked = kinds(a.breakdown.contains(&Breakdown::Port), a.breakdown.contains(&Breakdown::Iface));
+    if loaded != asked {
+        out.push(format!("--breakdown {loaded} (asked {asked})"));
+    }
+    let fast = meta.flags & META_FAST_PATH != 0;
+    if fast != fast_path_wanted(a) {
+        let say = |on: bool| if on { "on" } else { "off" };
+        out.push(format!("fast path {} (asked {})", say(fast), say(fast_path_wanted(a))));
+    }
+    out
 }
 
 /// Makes sure the pin directory exists on bpffs (mounting bpffs at /sys/fs/bpf if the

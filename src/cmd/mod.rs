@@ -37,7 +37,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Demo(a) => demo::execute(g, a),
         Command::DemoServer(a) => demo::serve(a.object),
         Command::Completions(a) => {
-            clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails (`> /dev/full`).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "netattr", &mut script);
+            crate::output::emit_bytes(&script)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -15,18 +15,23 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use libbpf_rs::{MapHandle, RingBufferBuilder};
+use libbpf_rs::RingBufferBuilder;
 use tokio::sync::oneshot;
 
-use crate::bpf::{PinState, Pins};
-use crate::cgroup::{self, Resolver};
-use crate::cli::{Global, ServeArgs, SortKey, StatsArgs};
-use crate::cmd::resolve::{names_for, resolve};
-use crate::cmd::stats::metrics::{self, HealthExport};
-use crate::cmd::stats::{default_source, Bucket, Context};
+use crate::bpf::layout::FirstSeen;
+use crate::bpf::{Instance, PinState, Pins};
+use crate::cgroup;
+use crate::cli::{Global, ServeArgs};
+use crate::core::inventory::HealthExport;
+use crate::core::metrics;
+use crate::core::namer::Namer;
+use crate::core::reader::{self, default_source, Query};
+use crate::core::report::{Reporter, View};
+use crate::core::row::{Bucket, By, SortKey};
 use crate::identity::Summary;
 use crate::output::prometheus::{self, Builder};
 use crate::sys;
@@ -35,6 +40,22 @@ use crate::sys;
 type Learnt = Arc<Mutex<HashMap<u64, (Summary, Instant)>>>;
 /// A scrape: the reply channel for the exposition text (or the reason there is none).
 type Scrape = oneshot::Sender<Result<String, String>>;
+/// Why the collector cannot serve scrapes now (None: it can); /healthz reports it.
+type Trouble = Arc<Mutex<Option<String>>>;
+
+/// How long a thread waits before it tries again what failed.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// Marks the collector as stopped when its thread ends, however it ends.
+struct Stopped(Trouble);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = Some("the collector stopped".into());
+        }
+    }
+}
 
 pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     sys::require_privileges("serve")?;
@@ -43,6 +64,9 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     let listener = std::net::TcpListener::bind(a.listen)
         .with_context(|| format!("cannot listen on {}: pick another --listen address", a.listen))?;
     listener.set_nonblocking(true)?;
+    // The address it got: with port 0 the kernel picks one.
+    let listen = listener.local_addr().unwrap_or(a.listen);
+    let trouble: Trouble = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let learnt: Learnt = Arc::default();
     let (scrapes, queue) = mpsc::channel::<Scrape>();
@@ -52,17 +76,16 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
         std::thread::spawn(move || learn_names(&g, &stop, &learnt))
     };
     let collector = {
-        let (g, a, learnt) = (g.clone(), a.clone(), learnt.clone());
-        std::thread::spawn(move || collect(&g, &a, &queue, &learnt))
+        let (g, a, learnt, trouble) = (g.clone(), a.clone(), learnt.clone(), trouble.clone());
+        std::thread::spawn(move || {
+            let _stopped = Stopped(trouble.clone());
+            collect(&g, &a, &queue, &learnt, &trouble)
+        })
     };
-    eprintln!(
-        "netattr: serving /metrics and /healthz on http://{} (pins at {})",
-        a.listen,
-        g.pin_dir.display()
-    );
+    eprintln!("netattr: serving /metrics and /healthz on http://{listen} (pins at {})", g.pin_dir.display());
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let served = rt.block_on(http(listener, scrapes, g.pin_dir.clone()));
+    let served = rt.block_on(http(listener, scrapes, g.pin_dir.clone(), trouble));
     stop.store(true, Ordering::SeqCst);
     let _ = collector.join();
     let _ = events.join();
@@ -75,6 +98,7 @@ async fn http(
     listener: std::net::TcpListener,
     scrapes: mpsc::Sender<Scrape>,
     pin_dir: std::path::PathBuf,
+    trouble: Trouble,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let metrics_route = get(move || {
@@ -95,9 +119,14 @@ async fn http(
     });
     let healthz = get(move || {
         let state = Pins::new(&pin_dir).state();
+        let trouble =
+            trouble.lock().map(|t| t.clone()).unwrap_or_else(|_| Some("the collector failed".into()));
         async move {
-            match state {
-                PinState::Loaded => (StatusCode::OK, "ok\n".to_string()),
+            match (state, trouble) {
+                (PinState::Loaded, None) => (StatusCode::OK, "ok\n".to_string()),
+                (PinState::Loaded, Some(why)) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, format!("netattr cannot serve scrapes: {why}\n"))
+                }
                 _ => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "netattr is not loaded: run 'netattr load'\n".to_string(),
@@ -124,55 +153,62 @@ async fn shutdown() {
 }
 
 /// The collector thread: answers scrapes until the HTTP side is gone. The instance is opened
-/// again when the pins change (a cleanup and a new load) or the default source does.
-fn collect(g: &Global, a: &crate::cli::ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &Learnt) {
+/// again when the pins change (a cleanup and a new load) or the default source does; what
+/// fails is retried after a pause, and meanwhile scrapes get its reason and /healthz a 503.
+fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &Learnt, trouble: &Trouble) {
     let mut gone_since: HashMap<u64, Instant> = HashMap::new();
     let mut pending: Option<Scrape> = None;
+    let set_trouble = |why: Option<String>| {
+        if let Ok(mut t) = trouble.lock() {
+            *t = why;
+        }
+    };
     loop {
         let pins = Pins::new(&g.pin_dir);
-        let inst = match pins.open() {
+        let ready = pins.open().and_then(|inst| {
+            let view = View { sort: SortKey::Total, top: None, resolve: true };
+            Reporter::new(g, &inst, view).map(drop)?;
+            Ok(inst)
+        });
+        let inst = match ready {
             Ok(i) => i,
             Err(e) => {
-                // Not loaded: answer the scrape with why, unless a load has come meanwhile.
+                // Not loaded, or not readable: answer the scrape with why, and try again.
+                let why = format!("{e:#}");
+                set_trouble(pins.open().is_ok().then(|| why.clone()));
                 let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-                match pins.open() {
-                    Ok(_) => pending = Some(s),
-                    Err(_) => drop(s.send(Err(format!("{e:#}")))),
-                }
+                let _ = s.send(Err(why));
+                std::thread::sleep(RETRY);
                 continue;
             }
         };
-        let generation = meta_id(&pins);
         let source = default_source(&inst, a.source);
-        let args = StatsArgs::per_cgroup(source, SortKey::Total);
-        let Ok(mut ctx) = Context::new(g, &args, &inst, source) else { return };
+        let view = View { sort: SortKey::Total, top: None, resolve: true };
+        let Ok(mut reporter) = Reporter::new(g, &inst, view) else { continue };
+        set_trouble(None);
         loop {
             let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-            if meta_id(&pins) != generation || default_source(&inst, a.source) != source {
+            if inst.replaced() || default_source(&inst, a.source) != source {
                 pending = Some(s);
                 break;
             }
-            let text = scrape(&mut ctx, &inst, a.retire_after, &mut gone_since, learnt);
+            let text = scrape(&mut reporter, &inst, source, a.retire_after, &mut gone_since, learnt);
+            set_trouble(text.as_ref().err().map(|e| format!("{e:#}")));
             let _ = s.send(text.map_err(|e| format!("{e:#}")));
         }
     }
 }
 
-fn meta_id(pins: &Pins) -> Option<u32> {
-    use std::os::fd::AsFd;
-    let m = MapHandle::from_pinned_path(pins.path("meta")).ok()?;
-    libbpf_rs::MapInfo::new(m.as_fd()).ok().map(|i| i.info.id)
-}
-
 fn scrape(
-    ctx: &mut Context<'_>,
-    inst: &crate::bpf::Instance,
+    reporter: &mut Reporter<'_>,
+    inst: &Instance,
+    source: crate::bpf::Source,
     retire_after: Duration,
     gone_since: &mut HashMap<u64, Instant>,
     learnt: &Learnt,
 ) -> Result<String> {
     let started = Instant::now();
-    let mut report = ctx.report(ctx.read()?, None)?;
+    let mut report = reporter.report(reader::read(inst, Query { source, by: By::Cgroup })?, None);
     report.health = Some(HealthExport::read(inst)?);
     let now = Instant::now();
     let still_gone: std::collections::HashSet<u64> =
@@ -206,43 +242,44 @@ fn scrape(
 }
 
 /// The events thread: names every cgroup at its first packet. Entries are kept for an hour
-/// (and at most 100,000), far longer than a retired workload is exported.
+/// (and at most 100,000), far longer than a retired workload is exported. What fails is
+/// retried after a pause; a new instance is followed.
 fn learn_names(g: &Global, stop: &AtomicBool, learnt: &Learnt) {
-    const KEEP: Duration = Duration::from_secs(3600);
-    const MAX: usize = 100_000;
     while !stop.load(Ordering::SeqCst) {
-        let Ok(inst) = Pins::new(&g.pin_dir).open() else {
-            std::thread::sleep(Duration::from_millis(500));
-            continue;
-        };
-        let Ok(events) = MapHandle::from_pinned_path(inst.pins.path("events")) else { continue };
-        let Ok(mut resolver) = cgroup::mount_point().and_then(Resolver::new) else { return };
-        let mut b = RingBufferBuilder::new();
-        let inst_ref = &inst;
-        let added = b.add(&events, move |d: &[u8]| {
-            let Some((id, ..)) = crate::cmd::events::decode(d) else { return 0 };
-            let mut names = names_for(g, Some(inst_ref));
-            let who = resolve(id, &mut resolver, Some(inst_ref), &mut names).who;
-            if let Ok(mut known) = learnt.lock() {
-                let now = Instant::now();
-                known.retain(|_, (_, t)| now.duration_since(*t) < KEEP);
-                if known.len() < MAX {
-                    known.insert(id, (who, now));
-                }
+        let inst = match Pins::new(&g.pin_dir).open() {
+            Ok(i) => i,
+            Err(_) => {
+                std::thread::sleep(RETRY);
+                continue;
             }
-            0
-        });
-        if added.is_err() {
-            return;
-        }
-        let Ok(rb) = b.build() else { return };
-        let generation = meta_id(&inst.pins);
-        while !stop.load(Ordering::SeqCst)
-            && rb.poll(Duration::from_millis(250)).is_ok()
-            && meta_id(&inst.pins) == generation
-        {}
-        if !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(500)); // the pins changed: reopen
+        };
+        if learn_from(g, &inst, stop, learnt).is_err() {
+            std::thread::sleep(RETRY);
         }
     }
+}
+
+/// Learns names from one instance's events until it is replaced or serve stops.
+fn learn_from(g: &Global, inst: &Instance, stop: &AtomicBool, learnt: &Learnt) -> Result<()> {
+    const KEEP: Duration = Duration::from_secs(3600);
+    const MAX: usize = 100_000;
+    let mut namer = Namer::new(g, Some(inst))?;
+    let mut b = RingBufferBuilder::new();
+    b.add(inst.events(), move |d: &[u8]| {
+        let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
+        let who = namer.name(ev.cgroup_id).who;
+        if let Ok(mut known) = learnt.lock() {
+            let now = Instant::now();
+            known.retain(|_, (_, t)| now.duration_since(*t) < KEEP);
+            if known.len() < MAX {
+                known.insert(ev.cgroup_id, (who, now));
+            }
+        }
+        0
+    })?;
+    let rb = b.build()?;
+    while !stop.load(Ordering::SeqCst) && !inst.replaced() {
+        rb.poll(Duration::from_millis(250))?;
+    }
+    Ok(())
 }

@@ -1,68 +1,22 @@
 //! `netattr status`: what is pinned, where it is attached, how full the maps are.
+use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use libbpf_rs::{MapCore, MapHandle, MapType};
 use serde::Serialize;
 
-use crate::bpf::layout::{ATTACH_QDISC_CREATED, CGID_OVERFLOW, CGID_UNRESOLVED};
-use crate::bpf::percpu::{self, key_u64};
-use crate::bpf::pins::MAPS;
-use crate::bpf::{Counters, Health, Instance, PinState, Pins};
-use crate::cgroup::{self, Lookup, Resolver};
+use crate::bpf::layout::{ATTACH_QDISC_CREATED, META_FAST_PATH, RESERVED_KEYS};
+use crate::bpf::{Health, Instance, PinState, Pins, Source};
 use crate::cli::Global;
+use crate::core::inventory::{carriers, maps, MapRow, ProgRow};
+use crate::core::namer::{Namer, State};
+use crate::core::reader::{self, Buckets};
 use crate::output::{self, Report};
 use crate::owner::Owner;
-use crate::tc::{self, Hook};
-use crate::{iface, netlink, sock, sys};
-
-#[derive(Debug, Serialize)]
-pub struct ProgRow {
-    pub name: String,
-    pub id: u32,
-    pub tag: String,
-}
-
-impl ProgRow {
-    pub fn of(inst: &Instance) -> Vec<ProgRow> {
-        [&inst.tc_ingress, &inst.tc_egress, &inst.sock_ingress, &inst.sock_egress]
-            .iter()
-            .map(|p| ProgRow {
-                name: p.name().to_string_lossy().into_owned(),
-                id: p.id(),
-                tag: p.tag().iter().map(|b| format!("{b:02x}")).collect(),
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct MapRow {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: u32,
-    /// Keys present (hash maps), slots held (the fast-path owner arrays), all slots (other
-    /// arrays), or null where it does not apply (ring buffer).
-    pub entries: Option<u64>,
-    /// Capacity in keys; for the ring buffer, its size in bytes.
-    pub max_entries: u32,
-    /// `entries` were counted (keys present, slots held), so a fill means something; other
-    /// arrays are full by construction.
-    #[serde(skip)]
-    pub counted: bool,
-}
-
-impl MapRow {
-    /// (entries, entries over capacity), where that says how full the map is.
-    pub fn fill(&self) -> Option<(u64, f64)> {
-        let n = self.entries.filter(|_| self.counted)?;
-        Some((n, n as f64 / f64::from(self.max_entries.max(1))))
-    }
-}
+use crate::tc::Hook;
+use crate::{iface, sock, sys};
 
 #[derive(Debug, Serialize)]
 pub struct IfaceRow {
@@ -82,14 +36,6 @@ pub struct SocketRow {
     /// The cgroup the socket programs are attached to, and its path.
     pub cgroup_id: Option<u64>,
     pub path: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Buckets {
-    pub unresolved_bytes: u64,
-    pub unresolved_packets: u64,
-    pub overflow_bytes: u64,
-    pub overflow_packets: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,111 +187,64 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         PinState::Loaded => {}
     }
     let inst = pins.open()?;
-    let mut resolver = Resolver::new(cgroup::mount_point()?)?;
-    // The per-cgroup counter maps are read once, for their fill and their buckets.
-    let tc_entries = inst.per_cgroup(crate::bpf::Source::Tc)?;
-    let sock_entries = inst.per_cgroup(crate::bpf::Source::Socket)?;
+    let mut namer = Namer::new(g, Some(&inst))?;
+    // The per-cgroup counters of each source are read once, for their fill, their buckets
+    // and the gone cgroups.
+    let tc = reader::per_cgroup(&inst, Source::Tc)?;
+    let socket = reader::per_cgroup(&inst, Source::Socket)?;
+    let counted: BTreeSet<u64> =
+        tc.iter().chain(&socket).map(|(id, _)| *id).filter(|id| !RESERVED_KEYS.contains(id)).collect();
+    let gone = counted.iter().filter(|id| namer.certainly_gone(**id)).count() as u64;
+    let Health { insert_failures, ringbuf_drops } = inst.health()?;
+    let health = HealthRow {
+        insert_failures,
+        ringbuf_drops,
+        tc: Buckets::of(tc.iter().map(|(id, c)| (*id, c))),
+        socket: Buckets::of(socket.iter().map(|(id, c)| (*id, c))),
+    };
     let report = StatusReport {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
         state: "loaded",
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
-        fast_path: Some(inst.meta.flags & crate::bpf::layout::META_FAST_PATH != 0),
+        fast_path: Some(inst.meta.flags & META_FAST_PATH != 0),
         programs: ProgRow::of(&inst),
-        maps: maps(&inst, &[("stats_map", tc_entries.len()), ("sock_stats", sock_entries.len())])?,
-        interfaces: interfaces(&inst, &mut resolver)?,
-        socket: Some(socket(&inst, &mut resolver)),
-        health: Some(health(&inst, &tc_entries, &sock_entries)?),
-        gone_cgroups: Some(
-            crate::cmd::reap::gone_ids(
-                tc_entries.iter().chain(&sock_entries).map(|(k, _)| k.as_slice()),
-                &mut resolver,
-            )
-            .len() as u64,
-        ),
+        maps: maps(&inst, &[("stats_map", tc.len()), ("sock_stats", socket.len())])?,
+        interfaces: interfaces(&inst, &mut namer)?,
+        socket: Some(socket_row(&inst, &mut namer)),
+        health: Some(health),
+        gone_cgroups: Some(gone),
         pins: pins.present(),
     };
     output::emit(g.format, &report)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every pinned map with its fill; `known` gives the entry counts already read.
-pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
-    let mut rows = Vec::new();
-    for name in MAPS {
-        let m = MapHandle::from_pinned_path(inst.pins.path(name))?;
-        let slots = [&inst.tc_slots, &inst.sock_slots].into_iter().find(|s| s.owner_map() == name);
-        let (entries, counted) = match (m.map_type(), known.iter().find(|(n, _)| *n == name), slots) {
-            (_, Some((_, n)), _) => (Some(*n as u64), true),
-            (_, None, Some(slots)) => (Some(slots.holders()? as u64), true),
-            (MapType::RingBuf, ..) => (None, false),
-            (MapType::Array | MapType::PercpuArray, ..) => (Some(u64::from(m.max_entries())), false),
-            _ => (Some(percpu::count(&m)? as u64), true),
-        };
-        let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
-        rows.push(MapRow {
-            name: name.to_string(),
-            kind: format!("{:?}", m.map_type()).to_lowercase(),
-            id,
-            entries,
-            max_entries: m.max_entries(),
-            counted,
-        });
-    }
-    Ok(rows)
-}
-
-fn owner_of(id: u64, resolver: &mut Resolver) -> Owner {
-    let path = match resolver.lookup(id) {
-        Lookup::Path(p) => p,
-        Lookup::Gone => "(gone)".into(),
-    };
-    Owner { cgroup_id: id, path }
-}
-
-fn socket(inst: &Instance, resolver: &mut Resolver) -> SocketRow {
+fn socket_row(inst: &Instance, namer: &mut Namer<'_>) -> SocketRow {
     let id = Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h));
-    let path = id.and_then(|id| match resolver.lookup(id) {
-        Lookup::Path(p) => Some(p),
-        Lookup::Gone => None,
+    let path = id.and_then(|id| match namer.locate(id) {
+        (State::Live, p) => p,
+        _ => None,
     });
     SocketRow { attached: id.is_some(), cgroup_id: id, path }
 }
 
-fn interfaces(inst: &Instance, resolver: &mut Resolver) -> Result<Vec<IfaceRow>> {
-    let ids = inst.prog_ids();
+fn interfaces(inst: &Instance, namer: &mut Namer<'_>) -> Result<Vec<IfaceRow>> {
     let mut rows = Vec::new();
-    for l in netlink::links()? {
-        let on = |h: Hook| matches!(tc::query(l.index, h), Ok(Some(id)) if ids.contains(&id));
-        let (ingress, egress) = (on(Hook::Ingress), on(Hook::Egress));
-        if ingress || egress {
-            let qdisc_created = iface::record(&inst.attachments, l.index)?
-                .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
-            let owner = inst.owners.get(l.index).map(|id| owner_of(id, resolver));
-            rows.push(IfaceRow { iface: l.name, ifindex: l.index, ingress, egress, qdisc_created, owner });
-        }
+    for c in carriers(inst)? {
+        let index = c.link.index;
+        let qdisc_created =
+            iface::record(&inst.attachments, index)?.is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
+        let owner = inst.owners.get(index).map(|id| Owner { cgroup_id: id, path: namer.path_label(id) });
+        rows.push(IfaceRow {
+            iface: c.link.name,
+            ifindex: index,
+            ingress: c.ingress,
+            egress: c.egress,
+            qdisc_created,
+            owner,
+        });
     }
     Ok(rows)
-}
-
-type Entries = [(Vec<u8>, Counters)];
-
-fn health(inst: &Instance, tc: &Entries, socket: &Entries) -> Result<HealthRow> {
-    let Health { insert_failures, ringbuf_drops } = inst.health()?;
-    Ok(HealthRow { insert_failures, ringbuf_drops, tc: buckets(tc), socket: buckets(socket) })
-}
-
-fn buckets(entries: &Entries) -> Buckets {
-    let mut b = Buckets::default();
-    for (k, c) in entries {
-        let (bytes, packets) = match key_u64(k) {
-            Some(CGID_UNRESOLVED) => (&mut b.unresolved_bytes, &mut b.unresolved_packets),
-            Some(CGID_OVERFLOW) => (&mut b.overflow_bytes, &mut b.overflow_packets),
-            _ => continue,
-        };
-        *bytes += c.total_bytes();
-        *packets += c.rx_packets + c.tx_packets;
-    }
-    b
 }

@@ -44,8 +44,41 @@ pub trait Report: Serialize {
     }
 }
 
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Run first, before anything opens a file: notes whether stdout was started closed
+/// (`>&-`) and, if so, holds descriptor 1 on /dev/null read-only, so that no file opened
+/// later takes its place and receives the output. Rust's stdout swallows writes to a closed
+/// descriptor, so a closed stdout would otherwise lose data silently.
+pub fn check_stdout_at_start() {
+    if !crate::ffi::fd_open(1) {
+        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(f) = std::fs::File::open("/dev/null") {
+            std::mem::forget(f); // stays on descriptor 1, the lowest free one
+        }
+    }
+}
+
+/// Fails when stdout was closed: what netattr prints there would be lost.
+pub fn require_stdout() -> Result<()> {
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+        bail!("stdout is closed: give netattr somewhere to write its output (a file, a pipe or /dev/null)");
+    }
+    Ok(())
+}
+
+/// Writes bytes to stdout and flushes them (completion scripts, man pages).
+pub fn emit_bytes(bytes: &[u8]) -> Result<()> {
+    require_stdout()?;
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes `report` to stdout in `format`.
 pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
+    require_stdout()?;
     // Buffered: stdout itself is line-buffered and would scan every small write for '\n'.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     write(format, report, &mut out)?;
@@ -55,9 +88,13 @@ pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
 
 /// Writes `report` in `format` to `path` atomically (a temporary file in the same directory,
 /// renamed over it), so that a reader such as node_exporter's textfile collector never sees
-/// half a file.
+/// half a file. Only a regular file is replaced: anything else at `path` (a device, FIFO,
+/// socket or directory) is refused. A symbolic link is followed: its target is replaced in
+/// the target's directory and the link stays as it is.
 pub fn emit_to_file<R: Report>(format: Format, report: &R, path: &std::path::Path) -> Result<()> {
     use anyhow::Context;
+    let path = target_file(path)?;
+    let path = path.as_path();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let name = path.file_name().with_context(|| format!("--output {} names no file", path.display()))?;
     if !dir.is_dir() {
@@ -66,7 +103,11 @@ pub fn emit_to_file<R: Report>(format: Format, report: &R, path: &std::path::Pat
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| -> Result<()> {
         let mut f = io::BufWriter::new(
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?,
         );
         write(format, report, &mut f)?;
         f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -79,10 +120,49 @@ pub fn emit_to_file<R: Report>(format: Format, report: &R, path: &std::path::Pat
     result
 }
 
+/// The file `--output PATH` replaces: PATH itself when it is absent or a regular file, the
+/// final target of a symbolic link when that is a regular file; anything else is refused.
+fn target_file(path: &std::path::Path) -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(link) = std::fs::symlink_metadata(path) else { return Ok(path.to_path_buf()) };
+    let (real, md) = if link.file_type().is_symlink() {
+        match (std::fs::canonicalize(path), std::fs::metadata(path)) {
+            (Ok(real), Ok(md)) => (real, md),
+            _ => bail!(
+                "--output {}: a symbolic link to nothing; point it at a file or give the file's own path",
+                path.display()
+            ),
+        }
+    } else {
+        (path.to_path_buf(), link)
+    };
+    let t = md.file_type();
+    let what = if t.is_file() {
+        return Ok(real);
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    bail!(
+        "--output {} is {what}: netattr replaces only regular files there (for a device or FIFO, \
+         write to stdout instead: 'netattr stats ... > {}')",
+        path.display(),
+        path.display()
+    )
+}
+
 /// One report of a stream of reports (`stats --interval`): JSON and NDJSON print the whole
 /// report on one line; CSV prints its rows, each with the report's `time`, and the header
 /// only with the first report.
 pub fn emit_interval<R: Report>(format: Format, report: &R, first: bool) -> Result<()> {
+    require_stdout()?;
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     match format {
         Format::Json | Format::Ndjson => write(Format::Json, report, &mut out)?,
@@ -198,6 +278,7 @@ impl Stream {
     }
 
     pub fn record<T: Serialize>(&mut self, record: &T, cells: &[String]) -> Result<()> {
+        require_stdout()?;
         let stdout = io::stdout();
         let mut out = stdout.lock();
         match self.format {

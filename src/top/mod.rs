@@ -13,11 +13,15 @@ use anyhow::{bail, Result};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::bpf::{Instance, Pins, Source};
-use crate::cli::{Global, SortKey, StatsArgs, TopArgs};
-use crate::cmd::stats::{default_source, Context, RowKey};
+use crate::cli::{Global, TopArgs};
+use crate::core::inventory::carriers;
+use crate::core::namer::{Namer, State};
+use crate::core::reader::{self, default_source, Query};
+use crate::core::report::{Reporter, View};
+use crate::core::row::{By, RowKey, SortKey};
 use crate::rates::Sampler;
 use crate::tc::Hook;
-use crate::{cgroup, netlink, sock, sys, tc};
+use crate::{cgroup, sock, sys};
 use model::{Action, Header, Model};
 
 pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
@@ -27,78 +31,138 @@ pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
             "top needs a terminal on stdout: in a pipeline use 'netattr stats --interval 1 --format ndjson'"
         );
     }
-    let inst = Pins::new(&g.pin_dir).open()?;
-    let source = default_source(&inst, a.source);
-    show(g, &inst, source, Duration::from_secs_f64(a.interval), None)?;
+    Pins::new(&g.pin_dir).open()?;
+    show(g, a.source, Duration::from_secs_f64(a.interval), None)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The dashboard on this terminal until a quit key, a caught signal or `until`.
-pub fn show(
-    g: &Global,
-    inst: &Instance,
-    source: Source,
-    every: Duration,
-    until: Option<Instant>,
-) -> Result<()> {
-    let args = StatsArgs::per_cgroup(source, SortKey::Total);
-    let mut ctx = Context::new(g, &args, inst, source)?;
-    let mut model = Model::new(header(inst, source)?);
+/// The dashboard on this terminal until a quit key, a caught signal, the terminal going
+/// away, or `until`. Follows the instance across `cleanup` + `load`.
+pub fn show(g: &Global, source: Option<Source>, every: Duration, until: Option<Instant>) -> Result<()> {
     crate::signals::catch();
     let mut terminal = ratatui::init();
-    let result = run(&mut terminal, &mut ctx, inst, &mut model, every, until);
+    let mut model: Option<Model> = None;
+    let result = (|| loop {
+        let pins = Pins::new(&g.pin_dir);
+        let inst = match pins.open() {
+            Ok(i) => i,
+            Err(e) if model.is_none() => return Err(e),
+            Err(_) => {
+                // Between a cleanup and the next load: keep the screen, say so, wait.
+                if let Some(m) = model.as_mut() {
+                    m.header.attached =
+                        format!("not loaded at {}: waiting for a new load", pins.dir.display());
+                    terminal.draw(|f| ui::render(f, m))?;
+                }
+                match input(Duration::from_millis(250))? {
+                    Input::End => return Ok(()),
+                    _ if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) => {
+                        return Ok(())
+                    }
+                    _ => continue,
+                }
+            }
+        };
+        let source = default_source(&inst, source);
+        let header = header(g, &inst, source)?;
+        let m = model.get_or_insert_with(|| Model::new(header.clone()));
+        m.header = header;
+        match run(&mut terminal, g, &inst, source, m, every, until)? {
+            Run::Done => return Ok(()),
+            Run::Replaced => {}
+        }
+    })();
     ratatui::restore();
     result
 }
 
+enum Run {
+    Done,
+    Replaced,
+}
+
+/// What the terminal said.
+enum Input {
+    Key(char, bool),
+    Nothing,
+    /// The terminal is gone (hung up, closed): end.
+    End,
+}
+
+/// Waits up to `wait` for a key. A hung-up or closed terminal ends the view instead of
+/// being polled forever.
+fn input(wait: Duration) -> Result<Input> {
+    if crate::ffi::hung_up(0) {
+        return Ok(Input::End);
+    }
+    match event::poll(wait) {
+        Ok(false) => return Ok(Input::Nothing),
+        Ok(true) => {}
+        Err(_) => return Ok(Input::End),
+    }
+    let k = match event::read() {
+        Ok(Event::Key(k)) => k,
+        Ok(_) => return Ok(Input::Nothing),
+        Err(_) => return Ok(Input::End),
+    };
+    if k.kind != KeyEventKind::Press {
+        return Ok(Input::Nothing);
+    }
+    let c = match k.code {
+        KeyCode::Char(c) => c,
+        KeyCode::Enter => '\n',
+        KeyCode::Up => '↑',
+        KeyCode::Down => '↓',
+        KeyCode::Esc => 'q',
+        _ => return Ok(Input::Nothing),
+    };
+    Ok(Input::Key(c, k.modifiers.contains(KeyModifiers::CONTROL)))
+}
+
 fn run(
     terminal: &mut ratatui::DefaultTerminal,
-    ctx: &mut Context<'_>,
+    g: &Global,
     inst: &Instance,
+    source: Source,
     model: &mut Model,
     every: Duration,
     until: Option<Instant>,
-) -> Result<()> {
+) -> Result<Run> {
+    let query = Query { source, by: By::Cgroup };
+    let mut reporter = Reporter::new(g, inst, View { sort: SortKey::Total, top: None, resolve: true })?;
     let mut sampler: Sampler<RowKey> = Sampler::default();
-    let first = ctx.read()?;
-    sampler.next(first.iter().map(|(k, _, c)| (k, c)), 0.0);
+    let first = reader::read(inst, query)?;
+    sampler.next(first.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
     let mut last = Instant::now();
     let mut next = last + every;
     loop {
         if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
-            return Ok(());
+            return Ok(Run::Done);
+        }
+        if inst.replaced() {
+            return Ok(Run::Replaced);
         }
         if Instant::now() >= next {
             next += every;
-            let raw = ctx.read()?;
+            let snap = reader::read(inst, query)?;
             let now = Instant::now();
             let seconds = (now - last).as_secs_f64();
             last = now;
-            let rates = sampler.next(raw.iter().map(|(k, _, c)| (k, c)), seconds);
+            let rates = sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), seconds);
             if !model.paused {
-                let report = ctx.report(raw, Some((rates, seconds)))?;
-                model.update(&report);
+                model.update(&reporter.report(snap, Some((rates, seconds))));
                 model.detail_lines = detail(inst, model.selected_id());
             }
         }
         terminal.draw(|f| ui::render(f, model))?;
         let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(250));
-        if event::poll(wait)? {
-            if let Event::Key(k) = event::read()? {
-                if k.kind != KeyEventKind::Press {
-                    continue;
-                }
-                let c = match k.code {
-                    KeyCode::Char(c) => c,
-                    KeyCode::Enter => '\n',
-                    KeyCode::Up => '↑',
-                    KeyCode::Down => '↓',
-                    KeyCode::Esc => 'q',
-                    _ => continue,
-                };
-                match model.key(c, k.modifiers.contains(KeyModifiers::CONTROL)) {
-                    Action::Quit => return Ok(()),
-                    Action::Reresolve => ctx.reresolve()?,
+        match input(wait)? {
+            Input::End => return Ok(Run::Done),
+            Input::Nothing => {}
+            Input::Key(c, ctrl) => {
+                match model.key(c, ctrl) {
+                    Action::Quit => return Ok(Run::Done),
+                    Action::Reresolve => reporter.forget()?,
                     Action::None => {}
                 }
                 model.detail_lines = detail(inst, model.selected_id());
@@ -108,20 +172,14 @@ fn run(
 }
 
 /// What the header says: the source, what is attached, where cgroup2 is.
-fn header(inst: &Instance, source: Source) -> Result<Header> {
-    let ids = inst.prog_ids();
-    let ifaces = netlink::links()?
-        .into_iter()
-        .filter(|l| {
-            Hook::BOTH.iter().any(|h| matches!(tc::query(l.index, *h), Ok(Some(id)) if ids.contains(&id)))
-        })
-        .count();
-    let socket = Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h)).map(|id| {
-        match cgroup::Resolver::new(cgroup::mount_point().unwrap_or_default()).map(|mut r| r.lookup(id)) {
-            Ok(cgroup::Lookup::Path(p)) => format!("socket at {p}"),
+fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
+    let ifaces = carriers(inst)?.len();
+    let mut namer = Namer::new(g, Some(inst))?;
+    let socket =
+        Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h)).map(|id| match namer.locate(id) {
+            (State::Live, Some(p)) => format!("socket at {p}"),
             _ => format!("socket at cgroup {id}"),
-        }
-    });
+        });
     let attached = match (ifaces, socket) {
         (0, None) => "nothing attached".to_string(),
         (n, None) => format!("tc on {n} interface(s)"),
@@ -143,10 +201,17 @@ fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
     use crate::bpf::percpu::read_counters;
     let Some(id) = id else { return vec!["no row selected".into()] };
     let mut lines = Vec::new();
+    let read = |map: &libbpf_rs::MapHandle, what: &str, lines: &mut Vec<String>| {
+        read_counters(map).unwrap_or_else(|e| {
+            lines.push(format!("the {what} breakdown could not be read: {e:#}"));
+            Vec::new()
+        })
+    };
+    let counted = inst.meta.flags & (META_IFACES | META_PORTS) != 0;
     if inst.meta.flags & META_IFACES != 0 {
         let names: std::collections::HashMap<u32, String> =
-            netlink::links().unwrap_or_default().into_iter().map(|l| (l.index, l.name)).collect();
-        for (k, c) in read_counters(&inst.iface_stats).unwrap_or_default() {
+            crate::netlink::links().unwrap_or_default().into_iter().map(|l| (l.index, l.name)).collect();
+        for (k, c) in read(&inst.iface_stats, "interface", &mut lines) {
             if let Some(k) = IfaceKey::from_bytes(&k).filter(|k| k.cgroup_id == id) {
                 let name = names.get(&k.ifindex).cloned().unwrap_or_else(|| format!("#{}", k.ifindex));
                 lines.push(format!(
@@ -158,9 +223,9 @@ fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
         }
     }
     if inst.meta.flags & META_PORTS != 0 {
-        for (k, c) in read_counters(&inst.port_stats).unwrap_or_default() {
+        for (k, c) in read(&inst.port_stats, "port", &mut lines) {
             if let Some(k) = PortKey::from_bytes(&k).filter(|k| k.cgroup_id == id) {
-                let src = if k.source == 1 { "tc" } else { "socket" };
+                let src = if k.source == Source::Tc.code() { "tc" } else { "socket" };
                 lines.push(format!(
                     "{:<6} {:>5} ({src:<6}) rx {:>10}  tx {:>10}",
                     proto_name(k.proto),
@@ -171,8 +236,10 @@ fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
             }
         }
     }
-    if lines.is_empty() {
+    if !counted {
         lines.push("no breakdown counted for this load (netattr load --breakdown iface,port)".into());
+    } else if lines.is_empty() {
+        lines.push("no breakdown rows for this cgroup yet".into());
     }
     lines
 }

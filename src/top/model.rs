@@ -1,7 +1,8 @@
 //! What `netattr top` shows, and how keys change it. No terminal here: tests drive it.
 use std::collections::{HashMap, VecDeque};
 
-use crate::cmd::stats::{Bucket, StatsReport};
+use crate::core::report::StatsReport;
+use crate::core::row::{Bucket, Row};
 use crate::output;
 
 /// Samples of rate history kept per row (the sparkline's width at most).
@@ -153,7 +154,7 @@ impl Model {
     }
 }
 
-fn row(r: &crate::cmd::stats::Row) -> TopRow {
+fn row(r: &Row) -> TopRow {
     let short_id = r.who.container_id.as_deref().map(|c| c.chars().take(12).collect::<String>());
     let name = match r.bucket {
         Bucket::Unresolved => "(unresolved)".to_string(),

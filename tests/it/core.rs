@@ -290,7 +290,11 @@ fn second_load_keeps_counters_and_reuse_accepts_them() {
     na.run(&["load", "--max-entries", "64"]).ok();
     let before = na.run(&["status", "--format", "json"]).ok().json();
     na.run(&["load"]).fails_with("already loaded");
-    let reused = na.run(&["load", "--reuse", "--format", "json"]).ok().json();
+    // --reuse keeps only an instance loaded as asked; it says what differs otherwise.
+    na.run(&["load", "--reuse"]).fails_with("--max-entries 64 (asked 10240)");
+    let kept = na.run(&["load", "--reuse", "--accept-existing", "--format", "json"]).ok();
+    assert!(kept.stderr.contains("although it differs: --max-entries 64 (asked 10240)"), "{}", kept.stderr);
+    let reused = na.run(&["load", "--reuse", "--max-entries", "64", "--format", "json"]).ok().json();
     assert_eq!(reused["reused"], true);
     assert_eq!(reused["max_entries"], 64);
     let after = na.run(&["status", "--format", "json"]).ok().json();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::Parser;
 use netattr::cli::{Cli, DEFAULT_PIN_DIR};
-use netattr::cmd::stats::metrics::{LABELS, NAMES};
+use netattr::core::metrics::{LABELS, NAMES};
 use netattr::sys::NEEDED_CAPS;
 use serde::Deserialize;
 use serde_json::Value;

@@ -25,26 +25,67 @@ fn readme_example(name: &str) -> serde_json::Value {
     serde_json::from_str(&readme[start..end]).unwrap_or_else(|e| panic!("README's {name} example: {e}"))
 }
 
-/// Every object in `real` has exactly the keys of the matching object in `doc`, recursing
-/// into the first element of arrays.
-fn same_shape(path: &str, doc: &serde_json::Value, real: &serde_json::Value) {
+/// Every object in `real` has exactly the keys of the matching object in `doc`, every value
+/// the documented JSON type (null stands in for any scalar on either side, never for an
+/// object or an array), recursing into the first element of arrays. An array documented with
+/// elements must have some in the real output (else its elements were never compared), and
+/// one documented empty must be empty.
+fn shape_diff(path: &str, doc: &serde_json::Value, real: &serde_json::Value) -> Result<(), String> {
     use serde_json::Value::*;
+    let kind = |v: &serde_json::Value| match v {
+        Null => "null",
+        Bool(_) => "boolean",
+        Number(_) => "number",
+        String(_) => "string",
+        Array(_) => "array",
+        Object(_) => "object",
+    };
     match (doc, real) {
         (Object(d), Object(r)) => {
             let dk: Vec<&std::string::String> = d.keys().collect();
             let rk: Vec<&std::string::String> = r.keys().collect();
-            assert_eq!(dk, rk, "{path}: README documents {dk:?}, netattr prints {rk:?}");
+            if dk != rk {
+                return Err(format!("{path}: README documents {dk:?}, netattr prints {rk:?}"));
+            }
             for (k, v) in d {
-                same_shape(&format!("{path}.{k}"), v, &r[k]);
+                shape_diff(&format!("{path}.{k}"), v, &r[k])?;
             }
+            Ok(())
         }
-        (Array(d), Array(r)) => {
-            if let (Some(d0), Some(r0)) = (d.first(), r.first()) {
-                same_shape(&format!("{path}[]"), d0, r0);
+        (Array(d), Array(r)) => match (d.first(), r.first()) {
+            (Some(d0), Some(r0)) => shape_diff(&format!("{path}[]"), d0, r0),
+            (None, None) => Ok(()),
+            (Some(_), None) => {
+                Err(format!("{path}: README shows elements, netattr printed none (the test must make some)"))
             }
+            (None, Some(r0)) => Err(format!("{path}: README shows no element, netattr printed {r0}")),
+        },
+        (Null, Bool(_) | Number(_) | String(_)) | (Bool(_) | Number(_) | String(_), Null) => Ok(()),
+        (d, r) if kind(d) == kind(r) => Ok(()),
+        (d, r) => {
+            Err(format!("{path}: README documents {} ({d}), netattr prints {} ({r})", kind(d), kind(r)))
         }
-        _ => {}
     }
+}
+
+fn same_shape(path: &str, doc: &serde_json::Value, real: &serde_json::Value) {
+    if let Err(e) = shape_diff(path, doc, real) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn the_schema_check_catches_type_and_emptiness_mismatches() {
+    use serde_json::json;
+    let ok = |d, r| shape_diff("x", &d, &r).is_ok();
+    assert!(ok(json!({"a": 1, "b": "s", "c": null}), json!({"a": 2, "b": null, "c": "t"})));
+    assert!(!ok(json!({"a": {"b": 1}}), json!({"a": null})), "documented object, printed null");
+    assert!(!ok(json!({"a": 1}), json!({"a": "1"})), "number against string");
+    assert!(!ok(json!({"a": [1]}), json!({"a": []})), "documented elements, none printed");
+    assert!(!ok(json!({"a": []}), json!({"a": [{"b": 1}]})), "undocumented elements");
+    assert!(!ok(json!({"a": [{"b": 1}]}), json!({"a": [{"c": 1}]})), "element keys");
+    assert!(!ok(json!({"a": 1}), json!({"a": 1, "b": 2})), "extra key");
+    assert!(!ok(json!([]), json!({})), "array against object");
 }
 
 #[test]
@@ -54,8 +95,14 @@ fn readme_json_schema_matches_real_output() {
     let (na, c) = (&s.na, &s.c[0]);
     let load = na.run(&["load", "--format", "json"]).ok().json();
     same_shape("load", &readme_example("load"), &load);
+    // A process in the container, so that its veth has an owner, and traffic to count.
+    let port = 9300 + (uniq() % 500) as u16;
+    let receiver = c.peer(&format!("tcp-recv {}:{port}", c.ip)).ready();
     let hooks = na.run(&["attach", "--iface", &c.host_if, "--format", "json"]).ok().json();
     same_shape("hooks", &readme_example("hooks"), &hooks);
+    let h = s.tree.cgroup("host.slice/sender.service");
+    Peer::spawn(&h, None, &format!("tcp-send {}:{port} 20000", c.ip)).finish();
+    receiver.finish();
     let stats = na.run(&["stats", "--format", "json"]).ok().json();
     same_shape("stats", &readme_example("stats"), &stats);
     let interval = na.run(&["stats", "--interval", "0.1", "--count", "1", "--format", "json"]).ok().json();

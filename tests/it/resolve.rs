@@ -240,6 +240,13 @@ fn exited_workloads_are_kept_until_reaped_then_removed_everywhere() {
         "the live cgroup stays"
     );
     assert_eq!(na.run(&["status", "--format", "json"]).ok().json()["gone_cgroups"], 0);
+    // The kernel's record of a reaped cgroup stays while its counters may come back (a
+    // socket keeps its cgroup), so a re-counted cgroup keeps its name; the next reap that
+    // finds no counter of it drops the record.
+    let named = na.run(&["resolve", &gone[0].to_string(), "--format", "json"]).ok().json();
+    assert_eq!(named["cgroups"][0]["state"], "gone", "{named}");
+    assert!(named["cgroups"][0]["path"].as_str().is_some(), "{named}");
+    na.run(&["reap"]).ok();
     assert!(
         na.run(&["resolve", &gone[0].to_string(), "--format", "json"]).ok().json()["cgroups"][0]["state"]
             == "unknown"

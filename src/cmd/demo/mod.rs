@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{DemoArgs, Global, SortKey, StatsArgs, DEFAULT_PIN_DIR};
-use crate::{signals, sys};
+use crate::cli::{DemoArgs, Global, DEFAULT_PIN_DIR};
+use crate::core::live;
+use crate::core::report::View;
+use crate::core::row::{By, SortKey};
+use crate::{output, signals, sys};
 use workloads::Workloads;
 
 pub fn execute(g: &Global, a: &DemoArgs) -> Result<ExitCode> {
@@ -83,13 +86,19 @@ impl Demo<'_> {
 
     /// `top` on a terminal, else a stats report every second (NDJSON with --format ndjson).
     fn show(&self, until: Option<Instant>) -> Result<()> {
-        let inst = crate::bpf::Pins::new(&self.g.pin_dir).open()?;
-        let source = crate::bpf::Source::Tc;
+        let source = Some(crate::bpf::Source::Tc);
         if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-            return crate::top::show(self.g, &inst, source, Duration::from_secs(1), until);
+            return crate::top::show(self.g, source, Duration::from_secs(1), until);
         }
-        let args = StatsArgs { interval: Some(1.0), ..StatsArgs::per_cgroup(source, SortKey::Tx) };
-        crate::cmd::stats::stream(self.g, &args, &inst, source, until)
+        let spec = live::Spec {
+            source,
+            by: By::Cgroup,
+            view: View { sort: SortKey::Tx, top: None, resolve: true },
+            every: Duration::from_secs(1),
+            count: None,
+            until,
+        };
+        live::stream(self.g, &spec, |report, first| output::emit_interval(self.g.format, report, first))
     }
 
     /// Runs a netattr subcommand against the demo's pin directory, showing it on stderr.

@@ -5,7 +5,6 @@
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -205,20 +204,10 @@ fn netns_start(prefix: &str, n: u8, role: &Role, keep: bool) -> Result<(Workload
     cmd.args(["demo-server", "--object", &role.object.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // In the child, before exec: only async-signal-safe syscalls. "0" moves the writer
-    // itself into the cgroup; the server dies with the demo unless it is kept.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::write(procs_fd, b"0".as_ptr().cast(), 1) != 1
-                || libc::setns(netns_fd, libc::CLONE_NEWNET) != 0
-                || !keep && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().with_context(|| format!("starting the {} server in {ns}", role.name))?;
+    // "0" moves the writer itself into the cgroup; the server dies with the demo unless it
+    // is kept.
+    let child = crate::ffi::spawn_into(&mut cmd, procs_fd, netns_fd, keep)
+        .with_context(|| format!("starting the {} server in {ns}", role.name))?;
     Ok((Workload { role: *role, ip, host_veth: host }, child))
 }
 
@@ -247,7 +236,7 @@ fn wait_listening(w: &Workload) -> Result<()> {
 fn kill_cgroup(dir: &std::path::Path) {
     if let Ok(pids) = fs::read_to_string(dir.join("cgroup.procs")) {
         for pid in pids.lines().filter_map(|p| p.parse::<i32>().ok()) {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            crate::ffi::kill(pid);
         }
     }
 }

@@ -5,23 +5,10 @@
 //! else. Shared by `stats --format prometheus` and `serve`.
 use anyhow::Result;
 
-use super::{Bucket, Row, StatsReport};
-use crate::bpf::{Health, Instance};
-use crate::cmd::status::{maps, MapRow};
+use super::inventory::HealthExport;
+use super::report::StatsReport;
+use super::row::{Bucket, Row};
 use crate::output::prometheus::{Builder, Family, Text};
-
-/// The instance-wide figures a scrape reports beside the rows.
-#[derive(Debug)]
-pub struct HealthExport {
-    pub maps: Vec<MapRow>,
-    pub health: Health,
-}
-
-impl HealthExport {
-    pub fn read(inst: &Instance) -> Result<Self> {
-        Ok(HealthExport { maps: maps(inst, &[])?, health: inst.health()? })
-    }
-}
 
 /// Every metric name netattr exports (`serve` adds its last two); the deploy/ dashboard is
 /// checked against this list.
@@ -143,7 +130,7 @@ mod tests {
 
     #[test]
     fn row_labels_are_the_listed_ones() {
-        let r = super::super::bare_row(5, Source::Tc, super::super::Extra::None, Counters::default());
+        let r = Row::bare(5, Source::Tc, crate::core::row::Extra::None, Counters::default());
         let keys: Vec<&str> = labels(&r).iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, LABELS[..LABELS.len() - 1]);
     }

@@ -1,0 +1,47 @@
+//! `netattr stats`: sum the per-CPU counters of one source and print a row per cgroup, per
+//! (cgroup, interface) or per (cgroup, protocol, service port); with --interval, rates.
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use crate::bpf::Pins;
+use crate::cli::{Global, StatsArgs};
+use crate::core::inventory::HealthExport;
+use crate::core::live::{self, Spec};
+use crate::core::reader::{self, default_source, Query};
+use crate::core::report::{Reporter, View};
+use crate::output;
+use crate::sys;
+
+pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
+    sys::require_privileges("stats")?;
+    let view = View { sort: a.sort, top: a.top, resolve: !a.no_resolve };
+    if let Some(every) = a.interval {
+        if g.format == output::Format::Prometheus {
+            bail!("--format prometheus has no --interval form: Prometheus computes rates itself ('netattr serve' exports the counters)");
+        }
+        output::require_stdout()?;
+        let spec = Spec {
+            source: a.source,
+            by: a.by,
+            view,
+            every: std::time::Duration::from_secs_f64(every),
+            count: a.count,
+            until: None,
+        };
+        crate::signals::catch();
+        live::stream(g, &spec, |report, first| output::emit_interval(g.format, report, first))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inst = Pins::new(&g.pin_dir).open()?;
+    let query = Query { source: default_source(&inst, a.source), by: a.by };
+    let mut report = Reporter::new(g, &inst, view)?.report(reader::read(&inst, query)?, None);
+    if g.format == output::Format::Prometheus {
+        report.health = Some(HealthExport::read(&inst)?);
+    }
+    match &a.output {
+        Some(path) => output::emit_to_file(g.format, &report, path)?,
+        None => output::emit(g.format, &report)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

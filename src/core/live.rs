@@ -1,0 +1,112 @@
+//! Reports over time: rates from counter deltas, one report per interval, following the
+//! instance across `cleanup` + `load` (said on stderr; the new instance's counters count
+//! from zero). `stats --interval` and the demo's plain-text view print these.
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::reader::{self, default_source, Query};
+use super::report::{Reporter, StatsReport, View};
+use super::row::{By, RowKey};
+use crate::bpf::{Pins, Source};
+use crate::cli::Global;
+use crate::rates::Sampler;
+
+/// What a stream reports, and for how long.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The source asked for (else the instance's default, decided per instance).
+    pub source: Option<Source>,
+    pub by: By,
+    pub view: View,
+    pub every: Duration,
+    /// Stop after this many reports.
+    pub count: Option<u64>,
+    /// Stop at this time.
+    pub until: Option<Instant>,
+}
+
+/// Sleeps until `due`, waking for caught signals: false when one came.
+pub fn sleep_until(due: Instant) -> bool {
+    while Instant::now() < due {
+        if crate::signals::stopped() {
+            return false;
+        }
+        std::thread::sleep(due.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+    }
+    !crate::signals::stopped()
+}
+
+/// Calls `emit(report, first)` once per interval until the count, the end time or a caught
+/// signal. Sampling times are kept on a fixed grid, so that intervals do not drift by the
+/// time each report takes.
+pub fn stream(g: &Global, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -> Result<()>) -> Result<()> {
+    let pins = Pins::new(&g.pin_dir);
+    let start = Instant::now();
+    let mut tick: u32 = 0;
+    let mut reports: u64 = 0;
+    let mut sampler: Sampler<RowKey> = Sampler::default();
+    let mut last = start;
+    let mut first_instance = true;
+    let mut waiting = false;
+    loop {
+        let inst = match pins.open() {
+            Ok(i) => i,
+            Err(e) if first_instance => return Err(e),
+            Err(_) => {
+                // Between a cleanup and the next load: wait for it, a tick at a time.
+                if !waiting {
+                    eprintln!(
+                        "netattr: netattr is no longer loaded at {}: waiting for a new load",
+                        pins.dir.display()
+                    );
+                    waiting = true;
+                }
+                tick += 1;
+                if done(spec, reports, start + spec.every * tick) || !sleep_until(start + spec.every * tick) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let query = Query { source: default_source(&inst, spec.source), by: spec.by };
+        reader::require_breakdown(&inst, query.by, query.source)?;
+        let mut reporter = Reporter::new(g, &inst, spec.view)?;
+        if first_instance {
+            let snap = reader::read(&inst, query)?;
+            sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
+            first_instance = false;
+        } else {
+            // A new instance: its counters started at zero, and so do the rates.
+            eprintln!("netattr: a new instance was loaded at {}: counting from it", pins.dir.display());
+            sampler = Sampler::default();
+            waiting = false;
+        }
+        loop {
+            tick += 1;
+            let due = start + spec.every * tick;
+            if done(spec, reports, due) || !sleep_until(due) {
+                return Ok(());
+            }
+            if inst.replaced() {
+                break;
+            }
+            let snap = match reader::read(&inst, query) {
+                Ok(s) => s,
+                Err(_) if inst.replaced() => break,
+                Err(e) => return Err(e),
+            };
+            let now = Instant::now();
+            let seconds = (now - last).as_secs_f64();
+            last = now;
+            let rates = sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), seconds);
+            let report = reporter.report(snap, Some((rates, seconds)));
+            reports += 1;
+            emit(&report, reports == 1)?;
+        }
+    }
+}
+
+fn done(spec: &Spec, reports: u64, due: Instant) -> bool {
+    spec.count.is_some_and(|c| reports >= c) || spec.until.is_some_and(|u| due > u + spec.every / 2)
+}

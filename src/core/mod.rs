@@ -1,0 +1,14 @@
+//! The core: between the subcommands (`cmd/`, which parse, call the core and render) and the
+//! BPF object (`bpf/`, which knows the maps). It reads the counters once per snapshot
+//! (`reader`), names cgroups (`namer`), shapes rows and reports (`row`, `report`), follows an
+//! instance over time (`live`), describes it (`inventory`), exports it (`metrics`), attaches
+//! and detaches it (`hooks`) and retires the counters of gone cgroups exactly (`retire`).
+pub mod hooks;
+pub mod inventory;
+pub mod live;
+pub mod metrics;
+pub mod namer;
+pub mod reader;
+pub mod report;
+pub mod retire;
+pub mod row;

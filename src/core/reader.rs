@@ -1,0 +1,132 @@
+//! The reader: one query in, one snapshot of the counters out. Every report (`stats`,
+//! `status`, `reap`, `serve`, `top`, the demo) reads the counter maps through here, each map
+//! once per snapshot, per-CPU values summed and each held fast-path slot folded into its
+//! owner's row.
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use super::row::{By, Extra, RawRow};
+use crate::bpf::layout::{IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS};
+use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::{Counters, Instance, Source};
+use crate::netlink;
+
+/// What to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query {
+    pub source: Source,
+    pub by: By,
+}
+
+/// One read of one source's counters.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub source: Source,
+    pub by: By,
+    pub rows: Vec<RawRow>,
+}
+
+impl Snapshot {
+    /// The unresolved and overflow buckets, summed over the snapshot's rows.
+    pub fn buckets(&self) -> Buckets {
+        Buckets::of(self.rows.iter().map(|r| (r.key.0, &r.counters)))
+    }
+}
+
+/// The source `stats` reads unless told: socket where it is attached to a cgroup, else tc.
+pub fn default_source(inst: &Instance, asked: Option<Source>) -> Source {
+    asked.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc })
+}
+
+/// Reads the counters `q` asks for.
+pub fn read(inst: &Instance, q: Query) -> Result<Snapshot> {
+    let rows = match q.by {
+        By::Cgroup => per_cgroup(inst, q.source)?
+            .into_iter()
+            .map(|(id, c)| RawRow { key: (id, 0, 0, 0), extra: Extra::None, counters: c })
+            .collect(),
+        By::Iface => by_iface(inst, q.source)?,
+        By::Port => by_port(inst, q.source)?,
+    };
+    Ok(Snapshot { source: q.source, by: q.by, rows })
+}
+
+/// The per-cgroup counters of one source: every key of its hash, with the counters of the
+/// slot its cgroup holds added in.
+pub fn per_cgroup(inst: &Instance, source: Source) -> Result<Vec<(u64, Counters)>> {
+    Ok(inst.per_cgroup(source)?.into_iter().filter_map(|(k, c)| Some((key_u64(&k)?, c))).collect())
+}
+
+/// Whether the load counts the per-interface breakdown, or why not.
+pub fn require_breakdown(inst: &Instance, by: By, source: Source) -> Result<()> {
+    match by {
+        By::Cgroup => Ok(()),
+        By::Iface if source != Source::Tc => bail!(
+            "the per-interface breakdown is counted by the tc source only: use 'stats --by iface --source tc'"
+        ),
+        By::Iface if inst.meta.flags & META_IFACES == 0 => bail!(
+            "the per-interface breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown iface'"
+        ),
+        By::Port if inst.meta.flags & META_PORTS == 0 => bail!(
+            "the per-port breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown port'"
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn by_iface(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
+    require_breakdown(inst, By::Iface, source)?;
+    let names: HashMap<u32, String> = netlink::links()?.into_iter().map(|l| (l.index, l.name)).collect();
+    Ok(percpu::read_counters(&inst.iface_stats)?
+        .into_iter()
+        .filter_map(|(k, c)| {
+            let k = IfaceKey::from_bytes(&k)?;
+            Some(RawRow {
+                key: (k.cgroup_id, k.ifindex, 0, 0),
+                extra: Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()),
+                counters: c,
+            })
+        })
+        .collect())
+}
+
+fn by_port(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
+    require_breakdown(inst, By::Port, source)?;
+    Ok(percpu::read_counters(&inst.port_stats)?
+        .into_iter()
+        .filter_map(|(k, c)| {
+            let k = PortKey::from_bytes(&k)?;
+            (k.source == source.code()).then_some(RawRow {
+                key: (k.cgroup_id, 0, k.proto, k.port),
+                extra: Extra::Port(k.proto, k.port),
+                counters: c,
+            })
+        })
+        .collect())
+}
+
+/// The unresolved and overflow buckets of one source.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Buckets {
+    pub unresolved_bytes: u64,
+    pub unresolved_packets: u64,
+    pub overflow_bytes: u64,
+    pub overflow_packets: u64,
+}
+
+impl Buckets {
+    pub fn of<'a>(rows: impl IntoIterator<Item = (u64, &'a Counters)>) -> Buckets {
+        let mut b = Buckets::default();
+        for (id, c) in rows {
+            let (bytes, packets) = match id {
+                CGID_UNRESOLVED => (&mut b.unresolved_bytes, &mut b.unresolved_packets),
+                CGID_OVERFLOW => (&mut b.overflow_bytes, &mut b.overflow_packets),
+                _ => continue,
+            };
+            *bytes += c.total_bytes();
+            *packets += c.rx_packets + c.tx_packets;
+        }
+        b
+    }
+}

@@ -1,0 +1,206 @@
+//! The counter report: a snapshot's rows named, ordered and cut, with totals and, in a
+//! stream, rates. What `stats` prints, `serve` exports and `top` shows.
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::inventory::HealthExport;
+use super::namer::Namer;
+use super::reader::Snapshot;
+use super::row::{sort_and_cut, Bucket, By, RawRow, Row, RowKey, SortKey};
+use crate::bpf::{Counters, Instance, Source};
+use crate::cli::Global;
+use crate::output::{self, Report};
+use crate::rates::Rates;
+
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    pub schema: u32,
+    /// Which hooks the counters come from: "tc" or "socket".
+    pub source: Source,
+    /// "cgroup", "iface" or "port".
+    pub by: By,
+    /// With --interval: when the sample was taken, and the seconds it covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+    pub pin_dir: PathBuf,
+    pub cgroup2_mount: PathBuf,
+    pub cgroups: Vec<Row>,
+    pub totals: Counters,
+    /// With --interval: the rates of all rows together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
+    /// Map fill and health, read only for the Prometheus form.
+    #[serde(skip)]
+    pub health: Option<HealthExport>,
+}
+
+impl Report for StatsReport {
+    const ROWS: Option<&'static str> = Some("cgroups");
+
+    fn exposition(&self) -> Option<Result<String>> {
+        Some(super::metrics::exposition(self, Vec::new()))
+    }
+
+    fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
+        let interval = self.interval_s.is_some();
+        if let (Some(t), Some(s)) = (&self.time, self.interval_s) {
+            writeln!(out, "{t}  rates over {s:.2} s, source {}", output::label(&self.source))?;
+        }
+        let mut header = vec!["CGROUP_ID", "NAME", "PATH"];
+        match self.by {
+            By::Iface => header.push("IFACE"),
+            By::Port => header.extend(["PROTO", "PORT"]),
+            By::Cgroup => {}
+        }
+        if interval {
+            header.extend(["RX/s", "TX/s", "RX_PKTS/s", "TX_PKTS/s"]);
+        } else {
+            header.extend(["RX", "TX", "RX_PKTS", "TX_PKTS"]);
+        }
+        let first_number = header.len() - 4;
+        let mut t = output::table(header);
+        for r in &self.cgroups {
+            let id = if r.bucket == Bucket::Overflow { "-".to_string() } else { r.cgroup_id.to_string() };
+            let name = r.who.name.clone().unwrap_or_else(|| "-".into());
+            let mut cells = vec![id, name, r.label()];
+            if let Some(i) = r.ifindex {
+                cells.push(r.iface.clone().flatten().unwrap_or_else(|| format!("#{i}")));
+            }
+            if let (Some(p), Some(port)) = (&r.protocol, r.port) {
+                cells.extend([p.clone(), port.to_string()]);
+            }
+            match &r.rates {
+                Some(x) => cells.extend([
+                    output::rate(x.rx_bytes_per_s),
+                    output::rate(x.tx_bytes_per_s),
+                    format!("{:.0}", x.rx_packets_per_s),
+                    format!("{:.0}", x.tx_packets_per_s),
+                ]),
+                None => cells.extend([
+                    output::bytes(r.counters.rx_bytes),
+                    output::bytes(r.counters.tx_bytes),
+                    output::count(r.counters.rx_packets),
+                    output::count(r.counters.tx_packets),
+                ]),
+            }
+            output::add_row(&mut t, cells);
+        }
+        let mut right = vec![0];
+        right.extend(first_number..first_number + 4);
+        output::align_right(&mut t, &right);
+        output::write_table(out, &t)?;
+        if interval {
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a report is shaped: its order, its cut and whether rows are named.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub sort: SortKey,
+    pub top: Option<usize>,
+    pub resolve: bool,
+}
+
+/// Turns snapshots of one instance into reports, keeping the namer's caches between them.
+pub struct Reporter<'a> {
+    pin_dir: PathBuf,
+    mount: PathBuf,
+    view: View,
+    inst: &'a Instance,
+    namer: Namer<'a>,
+}
+
+impl<'a> Reporter<'a> {
+    pub fn new(g: &Global, inst: &'a Instance, view: View) -> Result<Self> {
+        Ok(Reporter {
+            pin_dir: g.pin_dir.clone(),
+            mount: crate::cgroup::mount_point()?,
+            view,
+            inst,
+            namer: Namer::new(g, Some(inst))?,
+        })
+    }
+
+    /// Forgets cached paths and names, so that they are looked up again.
+    pub fn forget(&mut self) -> Result<()> {
+        self.namer.forget()
+    }
+
+    pub fn instance(&self) -> &'a Instance {
+        self.inst
+    }
+
+    /// The report of one snapshot, with rates over the previous one in a stream.
+    pub fn report(&mut self, snap: Snapshot, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> StatsReport {
+        let mut totals = Counters::default();
+        let mut rate_totals = rates.as_ref().map(|_| Rates::default());
+        if self.view.resolve {
+            let ids: Vec<u64> = snap.rows.iter().map(|r| r.key.0).collect();
+            self.namer.prefetch(&ids);
+        }
+        let source = snap.source;
+        let mut rows: Vec<Row> = snap
+            .rows
+            .into_iter()
+            .map(|raw| {
+                totals.add(&raw.counters);
+                let key = raw.key;
+                let mut r = self.row(raw, source);
+                if let Some((by_key, _)) = &rates {
+                    let rate = by_key.get(&key).copied().unwrap_or_default();
+                    if let Some(t) = rate_totals.as_mut() {
+                        t.add(&rate);
+                    }
+                    r.rates = Some(rate);
+                }
+                r
+            })
+            .collect();
+        sort_and_cut(&mut rows, self.view.sort, self.view.top);
+        StatsReport {
+            schema: output::SCHEMA,
+            source,
+            by: snap.by,
+            time: rates.as_ref().map(|_| output::now_rfc3339()),
+            interval_s: rates.as_ref().map(|(_, s)| *s),
+            pin_dir: self.pin_dir.clone(),
+            cgroup2_mount: self.mount.clone(),
+            cgroups: rows,
+            totals,
+            rates: rate_totals,
+            health: None,
+        }
+    }
+
+    /// A row with its path and identity (live, or as the kernel recorded it if gone), or
+    /// bare without naming.
+    fn row(&mut self, raw: RawRow, source: Source) -> Row {
+        let id = raw.key.0;
+        let mut r = Row::bare(id, source, raw.extra, raw.counters);
+        if !self.view.resolve || r.bucket != Bucket::Cgroup {
+            return r;
+        }
+        let named = self.namer.name(id);
+        r.gone = named.gone;
+        r.path = named.path;
+        r.who = named.who;
+        r.who.labels = None; // rows stay small; `resolve` shows labels
+        r
+    }
+
+    /// The row of a cgroup being collected by `reap`: named as the kernel recorded it.
+    pub fn gone_row(&mut self, id: u64, source: Source, counters: Counters) -> Row {
+        let mut r = self.row(RawRow { key: (id, 0, 0, 0), extra: super::row::Extra::None, counters }, source);
+        r.gone = true;
+        r
+    }
+}

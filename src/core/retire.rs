@@ -1,0 +1,147 @@
+//! Retiring the counters of cgroups that are gone (`reap`), exactly: what is removed is what
+//! is returned, and what is returned is put back if it cannot be handed on.
+//!
+//! A socket keeps the cgroup it was created in, so a removed cgroup can still be counted.
+//! Its slots are taken back first (`Slots::retire`, after which its packets go to its hash
+//! entry), then each hash entry is looked up and deleted in one step: a packet counted
+//! before the removal is in the result, one counted after lands in a new entry that the
+//! next reap collects. The kernel's record of the cgroup's path is kept while any counter
+//! of it may come back, so a re-counted cgroup keeps its name.
+use std::collections::{BTreeSet, HashSet};
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
+
+use super::namer::{Namer, State};
+use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
+use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::{Counters, Instance, Source};
+
+const SOURCES: [Source; 2] = [Source::Tc, Source::Socket];
+
+/// What a reap will do.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Cgroups the kernel says are gone: their counters are collected.
+    pub gone: BTreeSet<u64>,
+    /// Cgroups netattr cannot find but the kernel did not say are gone: kept.
+    pub uncertain: BTreeSet<u64>,
+    /// Gone cgroups with a recorded path and no counter left: their records are dropped.
+    stale_names: Vec<u64>,
+}
+
+/// Counters removed from one source's maps.
+#[derive(Debug, Clone)]
+pub struct Retired {
+    pub source: Source,
+    pub cgroup_id: u64,
+    pub counters: Counters,
+}
+
+/// Which counted cgroups are gone, and which are uncertain.
+pub fn plan(inst: &Instance, namer: &mut Namer<'_>) -> Result<Plan> {
+    let mut counted = BTreeSet::new();
+    for source in SOURCES {
+        let (hash, _) = inst.counters_of(source);
+        percpu::for_each(hash, |k, _| counted.extend(key_u64(k)))?;
+    }
+    let mut plan = Plan::default();
+    for &id in counted.iter().filter(|id| !RESERVED_KEYS.contains(id)) {
+        match namer.locate(id).0 {
+            State::Live => {}
+            _ if namer.certainly_gone(id) => {
+                plan.gone.insert(id);
+            }
+            _ => {
+                plan.uncertain.insert(id);
+            }
+        }
+    }
+    let mut named = Vec::new();
+    percpu::for_each(&inst.cgroup_names, |k, _| named.extend(key_u64(k)))?;
+    plan.stale_names =
+        named.into_iter().filter(|id| !counted.contains(id) && namer.certainly_gone(*id)).collect();
+    Ok(plan)
+}
+
+/// Removes the per-cgroup counters of `plan.gone` from both sources, returning exactly
+/// what was removed (rows with no traffic left out of nothing: every removed entry is
+/// returned, zero or not).
+pub fn take(inst: &Instance, plan: &Plan) -> Result<Vec<Retired>> {
+    let mut out = Vec::new();
+    for source in SOURCES {
+        let (hash, slots) = inst.counters_of(source);
+        let mut from_slots = slots.retire(&plan.gone)?;
+        for &id in &plan.gone {
+            let taken = percpu::take_counters(hash, &id.to_ne_bytes())?;
+            let slot = from_slots.remove(&id);
+            if taken.is_none() && slot.is_none() {
+                continue;
+            }
+            let mut c = taken.unwrap_or_default();
+            if let Some(s) = slot {
+                c.add(&s);
+            }
+            out.push(Retired { source, cgroup_id: id, counters: c });
+        }
+    }
+    Ok(out)
+}
+
+/// Puts removed counters back (their output could not be written): added to the entry a
+/// packet may have created since, or inserted again, on the first CPU's value.
+pub fn restore(inst: &Instance, retired: &[Retired]) -> Result<()> {
+    for r in retired {
+        let (hash, _) = inst.counters_of(r.source);
+        add_back(hash, r.cgroup_id, &r.counters)
+            .with_context(|| format!("putting back the counters of cgroup {}", r.cgroup_id))?;
+    }
+    Ok(())
+}
+
+fn add_back(hash: &MapHandle, id: u64, c: &Counters) -> Result<()> {
+    let key = id.to_ne_bytes();
+    let ncpu = libbpf_rs::num_possible_cpus()?;
+    for _ in 0..3 {
+        let (mut values, flags) = match hash.lookup_percpu(&key, MapFlags::ANY)? {
+            Some(v) => (v, MapFlags::EXIST),
+            None => (vec![vec![0u8; Counters::SIZE]; ncpu], MapFlags::NO_EXIST),
+        };
+        let mut first = Counters::from_bytes(&values[0]).unwrap_or_default();
+        first.add(c);
+        values[0] = first.to_bytes().to_vec();
+        if hash.update_percpu(&key, &values, flags).is_ok() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the entry kept changing")
+}
+
+/// After the removed counters were handed on: drops the breakdown rows of the gone cgroups
+/// and the path records nothing refers to any more. Returns how many entries went.
+pub fn finish(inst: &Instance, plan: &Plan) -> Result<usize> {
+    let gone: HashSet<u64> = plan.gone.iter().copied().collect();
+    let mut removed = delete_where(&inst.iface_stats, |k| {
+        IfaceKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
+    })?;
+    removed += delete_where(&inst.port_stats, |k| {
+        PortKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
+    })?;
+    for id in &plan.stale_names {
+        if inst.cgroup_names.delete(&id.to_ne_bytes()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Deletes the keys `matches` picks; only deletes that succeed are counted.
+fn delete_where(map: &MapHandle, matches: impl Fn(&[u8]) -> bool) -> Result<usize> {
+    let mut keys = Vec::new();
+    percpu::for_each(map, |k, _| {
+        if matches(k) {
+            keys.push(k.to_vec());
+        }
+    })?;
+    Ok(keys.iter().filter(|k| map.delete(k).is_ok()).count())
+}

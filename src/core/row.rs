@@ -1,0 +1,238 @@
+//! A row of a counter report: one cgroup (or one of its interfaces or ports) of one source,
+//! with its identity and counters. `stats`, `reap`, `serve`, `top` and the demo all print
+//! these rows.
+use serde::Serialize;
+
+use crate::bpf::layout::{proto_name, CGID_OVERFLOW, CGID_UNRESOLVED};
+use crate::bpf::{Counters, Source};
+use crate::identity::Summary;
+use crate::rates::Rates;
+
+/// What a row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// A real cgroup.
+    Cgroup,
+    /// Traffic whose owner could not be told (cgroup id 0).
+    Unresolved,
+    /// Traffic of cgroups that did not fit in the map.
+    Overflow,
+}
+
+impl Bucket {
+    pub fn of(id: u64) -> Bucket {
+        match id {
+            CGID_UNRESOLVED => Bucket::Unresolved,
+            CGID_OVERFLOW => Bucket::Overflow,
+            _ => Bucket::Cgroup,
+        }
+    }
+}
+
+/// How rows are split: per cgroup, per (cgroup, interface), per (cgroup, protocol, port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    Cgroup,
+    Iface,
+    Port,
+}
+
+/// Identifies a row across samples: cgroup, interface, protocol, port.
+pub type RowKey = (u64, u32, u8, u16);
+
+/// What a row adds to its cgroup: an interface, or a protocol and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extra {
+    None,
+    Iface(u32, Option<String>),
+    Port(u8, u16),
+}
+
+/// A row as read from the maps, before naming.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    pub key: RowKey,
+    pub extra: Extra,
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The cgroup v2 id; 0 for the unresolved bucket, null for the overflow bucket (its
+    /// map key, 2^64-1, does not survive JSON readers that use doubles, such as jq).
+    #[serde(serialize_with = "id_or_null")]
+    pub cgroup_id: u64,
+    pub bucket: Bucket,
+    /// Path relative to the cgroup2 mount; for a removed cgroup, the path the kernel
+    /// recorded at its first packet; null for the buckets and where nothing is known.
+    pub path: Option<String>,
+    /// The cgroup has been removed since it was counted.
+    pub gone: bool,
+    /// What the path says (kind, runtime, container_id, pod_uid); nulls for the buckets.
+    #[serde(flatten)]
+    pub who: Summary,
+    pub source: Source,
+    /// With --by iface: the interface (its name, null if it is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifindex: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iface: Option<Option<String>>,
+    /// With --by port: "tcp", "udp", ... and the service port (0 where there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// With --interval: rates over the interval.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
+}
+
+fn id_or_null<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+    if *id == CGID_OVERFLOW {
+        s.serialize_none()
+    } else {
+        s.serialize_u64(*id)
+    }
+}
+
+impl Row {
+    /// A row without a path or identity (`--no-resolve`, and the start of every row).
+    pub fn bare(id: u64, source: Source, extra: Extra, counters: Counters) -> Row {
+        let mut r = Row {
+            cgroup_id: id,
+            bucket: Bucket::of(id),
+            path: None,
+            gone: false,
+            who: Summary::default(),
+            source,
+            ifindex: None,
+            iface: None,
+            protocol: None,
+            port: None,
+            counters,
+            rates: None,
+        };
+        match extra {
+            Extra::None => {}
+            Extra::Iface(i, name) => {
+                r.ifindex = Some(i);
+                r.iface = Some(name);
+            }
+            Extra::Port(p, port) => {
+                r.protocol = Some(proto_name(p));
+                r.port = Some(port);
+            }
+        }
+        r
+    }
+
+    /// The label tables print for the row's cgroup.
+    pub fn label(&self) -> String {
+        match (self.bucket, &self.path) {
+            (Bucket::Unresolved, _) => "(unresolved)".to_string(),
+            (Bucket::Overflow, _) => "(overflow: map full)".to_string(),
+            (Bucket::Cgroup, Some(p)) => p.clone(),
+            (Bucket::Cgroup, None) if self.gone => "(gone)".to_string(),
+            (Bucket::Cgroup, None) => "(not resolved)".to_string(),
+        }
+    }
+}
+
+/// How rows are ordered: largest first by this key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    Rx,
+    Tx,
+    Total,
+}
+
+/// Cgroup rows by the sort key (largest first, then by id), cut to `top`; the unresolved and
+/// overflow rows always follow, so that no traffic is hidden by the cut. Sorts a small key
+/// per row and then moves each (large) row once.
+pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
+    // In interval mode rows sort by their rates, else by their counters.
+    let k = |r: &Row| match (key, &r.rates) {
+        (SortKey::Rx, Some(x)) => x.rx_bytes_per_s as u64,
+        (SortKey::Tx, Some(x)) => x.tx_bytes_per_s as u64,
+        (SortKey::Total, Some(x)) => x.total_bytes_per_s() as u64,
+        (SortKey::Rx, None) => r.counters.rx_bytes,
+        (SortKey::Tx, None) => r.counters.tx_bytes,
+        (SortKey::Total, None) => r.counters.total_bytes(),
+    };
+    // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then
+    // id, then the breakdown's interface, protocol and port.
+    type Order = (bool, std::cmp::Reverse<u64>, u64, u32, String, u16, usize);
+    let mut order: Vec<Order> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let bucket = r.bucket != Bucket::Cgroup;
+            (
+                bucket,
+                std::cmp::Reverse(if bucket { 0 } else { k(r) }),
+                r.cgroup_id,
+                r.ifindex.unwrap_or(0),
+                r.protocol.clone().unwrap_or_default(),
+                r.port.unwrap_or(0),
+                i,
+            )
+        })
+        .collect();
+    order.sort_unstable();
+    let limit = top.unwrap_or(usize::MAX);
+    let mut slots: Vec<Option<Row>> = rows.drain(..).map(Some).collect();
+    let mut cgroups = 0;
+    for (bucket, .., i) in order {
+        if !bucket {
+            if cgroups == limit {
+                continue;
+            }
+            cgroups += 1;
+        }
+        rows.extend(slots[i].take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: u64, rx: u64, tx: u64) -> Row {
+        Row::bare(id, Source::Tc, Extra::None, Counters { rx_bytes: rx, tx_bytes: tx, ..Default::default() })
+    }
+
+    #[test]
+    fn sorts_cuts_and_keeps_buckets() {
+        let mut rows = vec![r(u64::MAX, 0, 0), r(10, 1, 100), r(11, 50, 0), r(0, 5, 5), r(12, 50, 1)];
+        sort_and_cut(&mut rows, SortKey::Total, Some(2));
+        let ids: Vec<u64> = rows.iter().map(|r| r.cgroup_id).collect();
+        assert_eq!(ids, vec![10, 12, 0, u64::MAX]);
+        let mut rows = vec![r(10, 1, 100), r(11, 50, 0), r(12, 50, 1)];
+        sort_and_cut(&mut rows, SortKey::Rx, None);
+        let ids: Vec<u64> = rows.iter().map(|r| r.cgroup_id).collect();
+        assert_eq!(ids, vec![11, 12, 10]);
+    }
+
+    #[test]
+    fn every_bucket_row_of_a_breakdown_survives_the_cut() {
+        let port = |id: u64, p: u16| {
+            Row::bare(id, Source::Tc, Extra::Port(6, p), Counters { tx_bytes: 1, ..Default::default() })
+        };
+        let mut rows = vec![port(0, 80), port(0, 0), port(u64::MAX, 0), port(7, 1), port(8, 2)];
+        sort_and_cut(&mut rows, SortKey::Total, Some(1));
+        let keys: Vec<(u64, u16)> = rows.iter().map(|r| (r.cgroup_id, r.port.unwrap())).collect();
+        assert_eq!(keys, vec![(7, 1), (0, 0), (0, 80), (u64::MAX, 0)]);
+    }
+
+    #[test]
+    fn overflow_id_is_null_in_json() {
+        let v = serde_json::to_value(r(u64::MAX, 0, 0)).unwrap();
+        assert!(v["cgroup_id"].is_null());
+        assert_eq!(v["source"], "tc");
+        assert!(v.get("port").is_none(), "breakdown fields appear only with --by");
+    }
+}
