@@ -33,6 +33,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -205,15 +206,22 @@ static __always_inline void capture_name(__u64 cgid)
 		struct kernfs_node *up = kn_parent(kn);
 		long len;
 
+		const char *name;
+		char more = 0;
+
 		if (!up) { /* the root: its name is empty */
-			n->complete = 1;
+			n->complete |= NAME_COMPLETE;
 			break;
 		}
 		if (off > NAME_BYTES - NAME_PART)
 			break;
-		len = bpf_probe_read_kernel_str(&n->path[off], NAME_PART, BPF_CORE_READ(kn, name));
+		name = BPF_CORE_READ(kn, name);
+		len = bpf_probe_read_kernel_str(&n->path[off], NAME_PART, name);
 		if (len <= 0)
 			break;
+		/* A full-length read: was there more of the name? */
+		if (len == NAME_PART && !bpf_probe_read_kernel(&more, 1, name + NAME_PART - 1) && more)
+			n->complete |= 1U << (NAME_CUT_SHIFT + i);
 		off += len;
 		n->depth++;
 		kn = up;
@@ -342,11 +350,21 @@ static __always_inline void add(struct counters *c, __u64 bytes, __u64 packets, 
 	}
 }
 
-/* Fills k->proto and k->port from the packet whose IP header starts at `l3`. The service
- * port is the smaller of the two ports, so that a server's listening port and its clients'
- * ephemeral ports land on one row. IPv6 extension headers and non-first fragments give
- * port 0. */
-static __always_inline void service_port(struct __sk_buff *skb, __u32 l3, struct port_key *k)
+/* Loads from the packet relative to its network header, wherever that is: after an
+ * Ethernet header on most devices, at the start on layer-3 devices (WireGuard, tun, ipip)
+ * and at the cgroup_skb hooks. */
+static __always_inline long load_net(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET);
+}
+
+#define IPV6_EXT_HEADERS 4 /* extension headers walked before giving up (port 0) */
+
+/* Fills k->proto and k->port. The service port is the smaller of the two ports, so that a
+ * server's listening port and its clients' ephemeral ports land on one row. IPv6
+ * extension headers (hop-by-hop, routing, destination options, fragment) are walked to
+ * the transport header; non-first fragments have no ports and give port 0. */
+static __always_inline void service_port(struct __sk_buff *skb, struct port_key *k)
 {
 	__u16 ports[2];
 	__u32 l4;
@@ -354,35 +372,59 @@ static __always_inline void service_port(struct __sk_buff *skb, __u32 l3, struct
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		/* b[0]: version+ihl, b[6..8]: flags+fragment offset, b[9]: protocol */
-		if (bpf_skb_load_bytes(skb, l3, b, 10))
+		if (load_net(skb, 0, b, 10))
 			return;
 		k->proto = b[9];
 		if ((((__u16)b[6] << 8) | b[7]) & 0x1fff)
 			return;
-		l4 = l3 + (b[0] & 0xf) * 4;
+		l4 = (b[0] & 0xf) * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, l3 + 6, b, 1))
+		__u8 nh;
+		int i;
+
+		if (load_net(skb, 6, &nh, 1))
 			return;
-		k->proto = b[0];
-		l4 = l3 + 40;
+		l4 = 40;
+		for (i = 0; i < IPV6_EXT_HEADERS; i++) {
+			if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS) {
+				/* b[0]: next header, b[1]: length in 8-byte units, not counting the first */
+				if (load_net(skb, l4, b, 2))
+					return;
+				nh = b[0];
+				l4 += ((__u32)b[1] + 1) * 8;
+			} else if (nh == IPPROTO_FRAGMENT) {
+				/* b[0]: next header, b[2..4]: offset (13 bits) and flags */
+				if (load_net(skb, l4, b, 4))
+					return;
+				nh = b[0];
+				if ((((__u16)b[2] << 8) | b[3]) & 0xfff8) {
+					k->proto = nh; /* a later fragment: no ports */
+					return;
+				}
+				l4 += 8;
+			} else {
+				break;
+			}
+		}
+		k->proto = nh;
 	} else {
 		return;
 	}
 	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
 		return;
-	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+	if (load_net(skb, l4, ports, sizeof(ports)))
 		return;
 	ports[0] = bpf_ntohs(ports[0]);
 	ports[1] = bpf_ntohs(ports[1]);
 	k->port = ports[0] < ports[1] ? ports[0] : ports[1];
 }
 
-static __always_inline void count_port(struct __sk_buff *skb, __u32 l3, __u64 cgid, __u8 source,
-				       __u64 bytes, __u64 packets, bool tx)
+static __always_inline void count_port(struct __sk_buff *skb, __u64 cgid, __u8 source, __u64 bytes,
+				       __u64 packets, bool tx)
 {
 	struct port_key k = { .cgroup_id = cgid, .source = source };
 
-	service_port(skb, l3, &k);
+	service_port(skb, &k);
 	add(slot(&port_stats, &k, 0, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
 }
 
@@ -421,7 +463,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 	}
 
 	if (count_ports)
-		count_port(skb, ETH_HLEN, cgid, SOURCE_TC, bytes, packets, tx);
+		count_port(skb, cgid, SOURCE_TC, bytes, packets, tx);
 }
 
 static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
@@ -434,7 +476,7 @@ static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 			    egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
 	    bytes, packets, egress, true);
 	if (count_ports)
-		count_port(skb, 0, cgid, SOURCE_SOCKET, bytes, packets, egress);
+		count_port(skb, cgid, SOURCE_SOCKET, bytes, packets, egress);
 }
 
 SEC("tc")

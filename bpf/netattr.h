@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 5
+#define NETATTR_LAYOUT_VERSION 6
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -65,6 +65,8 @@ struct first_seen {
 #define NAME_BYTES 504
 #define NAME_DEPTH 8
 #define NAME_PART 128 /* longest component read; longer names are cut */
+#define NAME_COMPLETE 1     /* `complete`: the walk reached the root */
+#define NAME_CUT_SHIFT 8    /* `complete` bit 8 + i: component i (from the leaf) was cut */
 
 struct cgroup_name {
 	__u32 complete;

@@ -51,6 +51,14 @@ pub fn find(host: &[Link], cgroup2: &Path) -> Result<HashMap<u32, Owner>> {
     Ok(owners)
 }
 
+/// The path of an owner cgroup recorded earlier: live, or "(gone)".
+pub fn path_of(id: u64) -> String {
+    match cgroup::mount_point().and_then(cgroup::Resolver::new).map(|mut r| r.lookup(id)) {
+        Ok(cgroup::Lookup::Path(p)) => p,
+        _ => "(gone)".into(),
+    }
+}
+
 /// Processes grouped by network namespace, netattr's own namespace left out.
 fn namespaces() -> Result<HashMap<PathBuf, Vec<u32>>> {
     let me = fs::read_link("/proc/self/ns/net").context("reading /proc/self/ns/net")?;

@@ -43,9 +43,24 @@ pub fn missing_caps() -> Result<Vec<&'static str>> {
     Ok(NEEDED_CAPS.iter().filter(|(bit, _)| caps & (1u64 << bit) == 0).map(|(_, n)| *n).collect())
 }
 
-/// Fails with one line naming what is missing and the fix.
+/// What the commands that only read and name need: all of `NEEDED_CAPS` but
+/// CAP_SYS_PTRACE, which only finding veth owners (`load`'s callers `attach`, `demo`) uses.
+pub const READER_CAPS: [(u32, &str); 4] = [NEEDED_CAPS[0], NEEDED_CAPS[1], NEEDED_CAPS[2], NEEDED_CAPS[3]];
+
+/// Fails with one line naming what is missing and the fix (every needed capability).
 pub fn require_privileges(what: &str) -> Result<()> {
-    let missing = missing_caps()?;
+    require(what, &NEEDED_CAPS)
+}
+
+/// Like `require_privileges`, for the commands that read and name (`READER_CAPS`).
+pub fn require_reader_privileges(what: &str) -> Result<()> {
+    require(what, &READER_CAPS)
+}
+
+fn require(what: &str, needed: &[(u32, &'static str)]) -> Result<()> {
+    let caps = effective_caps()?;
+    let missing: Vec<&str> =
+        needed.iter().filter(|(bit, _)| caps & (1u64 << bit) == 0).map(|(_, n)| *n).collect();
     if !missing.is_empty() {
         bail!(
             "{what} needs root privileges ({} missing): run it as root, e.g. 'sudo netattr {what}'",

@@ -2,7 +2,7 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -105,13 +105,23 @@ impl CgroupName {
     /// The path relative to the cgroup2 mount ("/system.slice/docker-….scope"), with a
     /// leading "…" when the kernel's walk stopped before the root.
     pub fn path(b: &[u8]) -> Option<String> {
-        let complete = u32_at(b, 0)? == 1;
+        let flags = u32_at(b, 0)?;
+        let complete = flags & 1 == 1;
         let depth = u32_at(b, 4)? as usize;
         let parts: Vec<String> = b
             .get(8..)?
             .split(|&c| c == 0)
             .take(depth)
-            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .enumerate()
+            .map(|(i, p)| {
+                let cut = i < 24 && flags & (1 << (8 + i)) != 0;
+                let name = String::from_utf8_lossy(p).into_owned();
+                if cut {
+                    format!("{name}…")
+                } else {
+                    name
+                }
+            })
             .collect();
         if parts.len() < depth || parts.iter().any(String::is_empty) || (parts.is_empty() && !complete) {
             return None;
@@ -151,6 +161,9 @@ pub fn proto_name(p: u8) -> String {
     match p {
         0 => "-".into(),
         1 => "icmp".into(),
+        2 => "igmp".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
         6 => "tcp".into(),
         17 => "udp".into(),
         58 => "icmpv6".into(),
@@ -408,6 +421,9 @@ mod tests {
         n[8..8 + 17].copy_from_slice(b"docker-abc.scope\0");
         n[25..25 + 13].copy_from_slice(b"system.slice\0");
         assert_eq!(CgroupName::path(&n).as_deref(), Some("/system.slice/docker-abc.scope"));
+        n[1] = 1; // component 0 (the leaf) was cut
+        assert_eq!(CgroupName::path(&n).as_deref(), Some("/system.slice/docker-abc.scope…"));
+        n[1] = 0;
         n[0] = 0;
         assert_eq!(CgroupName::path(&n).as_deref(), Some("…/system.slice/docker-abc.scope"));
         n[4] = 9; // more parts claimed than present

@@ -150,7 +150,13 @@ fn attach_one(
     let mut rec = iface::record(&inst.attachments, link.index)?
         .unwrap_or_else(|| Attachment { flags: 0, ifname: link.name.clone() });
     rec.ifname.clone_from(&link.name);
-    // The owner first, so that the first packet counted is already the owner's.
+    // The owner first, so that the first packet counted is already the owner's. An owner
+    // found earlier is kept when none is found now (its namespace has no process left).
+    let kept = match owner {
+        Some(_) => None,
+        None => inst.owners.get(link.index).map(|id| Owner { cgroup_id: id, path: owner::path_of(id) }),
+    };
+    let owner = owner.or(kept.as_ref());
     inst.owners.set(link.index, owner.map(|o| o.cgroup_id))?;
     // Write-ahead: record the intent to add a qdisc before adding it, so that a netattr
     // killed in between leaves a record that cleanup follows.

@@ -127,7 +127,8 @@ fn cgroup2() -> Check {
 fn privileges() -> Check {
     match sys::missing_caps() {
         Ok(m) if m.is_empty() => {
-            check("privileges", Status::Ok, "CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH")
+            let names: Vec<&str> = sys::NEEDED_CAPS.iter().map(|(_, n)| *n).collect();
+            check("privileges", Status::Ok, names.join(", "))
         }
         Ok(m) => check("privileges", Status::Fail, format!("missing {}: run netattr as root", m.join(", "))),
         Err(e) => check("privileges", Status::Fail, format!("{e:#}")),

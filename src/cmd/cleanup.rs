@@ -14,7 +14,7 @@ use crate::iface::Owners;
 use crate::sys;
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
-    sys::require_privileges("cleanup")?;
+    sys::require_reader_privileges("cleanup")?;
     let pins = Pins::new(&g.pin_dir);
     if !pins.dir.exists() {
         eprintln!("netattr: nothing to clean up at {}", pins.dir.display());

@@ -10,7 +10,7 @@ use crate::core::hooks::{detach_cgroup, detach_one, everywhere, HooksReport};
 use crate::{iface, output, sys};
 
 pub fn execute(g: &Global, a: &DetachArgs) -> Result<ExitCode> {
-    sys::require_privileges("detach")?;
+    sys::require_reader_privileges("detach")?;
     let pins = Pins::new(&g.pin_dir);
     let _lock = pins.lock()?;
     let inst = pins.open()?;

@@ -40,7 +40,7 @@ pub struct Event {
 }
 
 pub fn execute(g: &Global, a: &EventsArgs) -> Result<ExitCode> {
-    sys::require_privileges("events")?;
+    sys::require_reader_privileges("events")?;
     output::require_stdout()?;
     let pins = Pins::new(&g.pin_dir);
     let stream = Rc::new(RefCell::new(Stream::new(

@@ -51,7 +51,7 @@ impl Report for ReapReport {
 }
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
-    sys::require_privileges("reap")?;
+    sys::require_reader_privileges("reap")?;
     // Nothing is removed that cannot be printed.
     output::require_stdout()?;
     let pins = Pins::new(&g.pin_dir);

@@ -44,7 +44,7 @@ impl Report for ResolveReport {
 }
 
 pub fn execute(g: &Global, a: &ResolveArgs) -> Result<ExitCode> {
-    sys::require_privileges("resolve")?;
+    sys::require_reader_privileges("resolve")?;
     let pins = Pins::new(&g.pin_dir);
     // Without a load, live cgroups still resolve; ids from the maps need one.
     let inst = if a.ids.is_empty() || pins.state() == PinState::Loaded { Some(pins.open()?) } else { None };

@@ -58,7 +58,7 @@ impl Drop for Stopped {
 }
 
 pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
-    sys::require_privileges("serve")?;
+    sys::require_reader_privileges("serve")?;
     cgroup::mount_point()?;
     Pins::new(&g.pin_dir).open()?; // fail now, not at the first scrape
     let listener = std::net::TcpListener::bind(a.listen)

@@ -14,7 +14,7 @@ use crate::output;
 use crate::sys;
 
 pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
-    sys::require_privileges("stats")?;
+    sys::require_reader_privileges("stats")?;
     let view = View { sort: a.sort, top: a.top, resolve: !a.no_resolve };
     if let Some(every) = a.interval {
         if g.format == output::Format::Prometheus {

@@ -156,7 +156,7 @@ impl Report for StatusReport {
 }
 
 pub fn execute(g: &Global) -> Result<ExitCode> {
-    sys::require_privileges("status")?;
+    sys::require_reader_privileges("status")?;
     let pins = Pins::new(&g.pin_dir);
     pins.check_dir()?;
     match pins.state() {

@@ -46,17 +46,21 @@ pub trait Report: Serialize {
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Run first, before anything opens a file: notes whether stdout was started closed
-/// (`>&-`) and, if so, holds descriptor 1 on /dev/null read-only, so that no file opened
-/// later takes its place and receives the output. Rust's stdout swallows writes to a closed
-/// descriptor, so a closed stdout would otherwise lose data silently.
+/// Run first: notes whether netattr was started with stdout closed (`>&-`). Rust's runtime
+/// puts /dev/null, opened read-write, on a standard descriptor that is closed at start, so
+/// that is what a closed stdout looks like here (a shell's `>/dev/null` opens it write-only);
+/// writes there would vanish, and a `reap` would remove counters it never handed on.
 pub fn check_stdout_at_start() {
-    if !crate::ffi::fd_open(1) {
-        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Ok(f) = std::fs::File::open("/dev/null") {
-            std::mem::forget(f); // stays on descriptor 1, the lowest free one
-        }
-    }
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use nix::sys::stat::{fstat, major, minor, SFlag};
+    let closed = !crate::ffi::fd_open(1)
+        || fstat(1).is_ok_and(|st| {
+            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+                && (major(st.st_rdev), minor(st.st_rdev)) == (1, 3)
+                && fcntl(1, FcntlArg::F_GETFL)
+                    .is_ok_and(|fl| OFlag::from_bits_truncate(fl) & OFlag::O_ACCMODE == OFlag::O_RDWR)
+        });
+    STDOUT_CLOSED.store(closed, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Fails when stdout was closed: what netattr prints there would be lost.
@@ -71,9 +75,17 @@ pub fn require_stdout() -> Result<()> {
 pub fn emit_bytes(bytes: &[u8]) -> Result<()> {
     require_stdout()?;
     let mut out = io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(stdout_error)
+}
+
+/// A failed write to stdout, said as such.
+fn stdout_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let e = e.into();
+    if e.chain().any(|c| c.is::<io::Error>()) {
+        e.context("cannot write to stdout")
+    } else {
+        e
+    }
 }
 
 /// Writes `report` to stdout in `format`.
@@ -81,9 +93,7 @@ pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
     require_stdout()?;
     // Buffered: stdout itself is line-buffered and would scan every small write for '\n'.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    write(format, report, &mut out)?;
-    out.flush()?;
-    Ok(())
+    write(format, report, &mut out).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)
 }
 
 /// Writes `report` in `format` to `path` atomically (a temporary file in the same directory,
@@ -164,8 +174,12 @@ fn target_file(path: &std::path::Path) -> Result<std::path::PathBuf> {
 pub fn emit_interval<R: Report>(format: Format, report: &R, first: bool) -> Result<()> {
     require_stdout()?;
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    write_interval(format, report, first, &mut out).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)
+}
+
+fn write_interval<R: Report>(format: Format, report: &R, first: bool, out: &mut dyn Write) -> Result<()> {
     match format {
-        Format::Json | Format::Ndjson => write(Format::Json, report, &mut out)?,
+        Format::Json | Format::Ndjson => write(Format::Json, report, out)?,
         Format::Csv => {
             let time = serde_json::to_value(report)?.get("time").cloned().unwrap_or_default();
             let mut rows = rows(report)?.unwrap_or_default();
@@ -175,11 +189,10 @@ pub fn emit_interval<R: Report>(format: Format, report: &R, first: bool) -> Resu
                 with_time.append(r);
                 *r = with_time;
             }
-            write_csv(&mut out, &rows, first)?;
+            write_csv(out, &rows, first)?;
         }
-        _ => write(format, report, &mut out)?,
+        _ => write(format, report, out)?,
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -281,12 +294,18 @@ impl Stream {
         require_stdout()?;
         let stdout = io::stdout();
         let mut out = stdout.lock();
+        self.write(&mut out, record, cells).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)?;
+        self.started = true;
+        Ok(())
+    }
+
+    fn write<T: Serialize>(&self, out: &mut dyn Write, record: &T, cells: &[String]) -> Result<()> {
         match self.format {
             Format::Json | Format::Ndjson | Format::Prometheus => {
-                serde_json::to_writer(&mut out, record)?;
+                serde_json::to_writer(&mut *out, record)?;
                 writeln!(out)?;
             }
-            Format::Csv => write_csv(&mut out, &[serde_json::to_value(record)?], !self.started)?,
+            Format::Csv => write_csv(out, &[serde_json::to_value(record)?], !self.started)?,
             Format::Table => {
                 if !self.started {
                     writeln!(out, "{}", self.header.join("\t"))?;
@@ -295,8 +314,6 @@ impl Stream {
                 writeln!(out, "{}", cells.join("\t"))?;
             }
         }
-        self.started = true;
-        out.flush()?;
         Ok(())
     }
 }

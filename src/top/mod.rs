@@ -2,6 +2,7 @@
 //! The model (model.rs) and drawing (ui.rs) are pure; this file owns the terminal: it is
 //! restored on every exit path (quit keys, SIGTERM/SIGHUP, errors, and panics through
 //! ratatui's hook).
+pub mod keys;
 pub mod model;
 pub mod ui;
 
@@ -10,7 +11,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::bpf::{Instance, Pins, Source};
 use crate::cli::{Global, TopArgs};
@@ -22,10 +22,11 @@ use crate::core::row::{By, RowKey, SortKey};
 use crate::rates::Sampler;
 use crate::tc::Hook;
 use crate::{cgroup, sock, sys};
+use keys::Input;
 use model::{Action, Header, Model};
 
 pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
-    sys::require_privileges("top")?;
+    sys::require_reader_privileges("top")?;
     if !std::io::stdout().is_terminal() {
         bail!(
             "top needs a terminal on stdout: in a pipeline use 'netattr stats --interval 1 --format ndjson'"
@@ -54,7 +55,7 @@ pub fn show(g: &Global, source: Option<Source>, every: Duration, until: Option<I
                         format!("not loaded at {}: waiting for a new load", pins.dir.display());
                     terminal.draw(|f| ui::render(f, m))?;
                 }
-                match input(Duration::from_millis(250))? {
+                match keys::read(Duration::from_millis(250)) {
                     Input::End => return Ok(()),
                     _ if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) => {
                         return Ok(())
@@ -79,44 +80,6 @@ pub fn show(g: &Global, source: Option<Source>, every: Duration, until: Option<I
 enum Run {
     Done,
     Replaced,
-}
-
-/// What the terminal said.
-enum Input {
-    Key(char, bool),
-    Nothing,
-    /// The terminal is gone (hung up, closed): end.
-    End,
-}
-
-/// Waits up to `wait` for a key. A hung-up or closed terminal ends the view instead of
-/// being polled forever.
-fn input(wait: Duration) -> Result<Input> {
-    if crate::ffi::hung_up(0) {
-        return Ok(Input::End);
-    }
-    match event::poll(wait) {
-        Ok(false) => return Ok(Input::Nothing),
-        Ok(true) => {}
-        Err(_) => return Ok(Input::End),
-    }
-    let k = match event::read() {
-        Ok(Event::Key(k)) => k,
-        Ok(_) => return Ok(Input::Nothing),
-        Err(_) => return Ok(Input::End),
-    };
-    if k.kind != KeyEventKind::Press {
-        return Ok(Input::Nothing);
-    }
-    let c = match k.code {
-        KeyCode::Char(c) => c,
-        KeyCode::Enter => '\n',
-        KeyCode::Up => '↑',
-        KeyCode::Down => '↓',
-        KeyCode::Esc => 'q',
-        _ => return Ok(Input::Nothing),
-    };
-    Ok(Input::Key(c, k.modifiers.contains(KeyModifiers::CONTROL)))
 }
 
 fn run(
@@ -156,17 +119,14 @@ fn run(
         }
         terminal.draw(|f| ui::render(f, model))?;
         let wait = next.saturating_duration_since(Instant::now()).min(Duration::from_millis(250));
-        match input(wait)? {
-            Input::End => return Ok(Run::Done),
-            Input::Nothing => {}
-            Input::Key(c, ctrl) => {
-                match model.key(c, ctrl) {
-                    Action::Quit => return Ok(Run::Done),
-                    Action::Reresolve => reporter.forget()?,
-                    Action::None => {}
-                }
-                model.detail_lines = detail(inst, model.selected_id());
+        let Input::Keys(keys) = keys::read(wait) else { return Ok(Run::Done) };
+        for (c, ctrl) in keys {
+            match model.key(c, ctrl) {
+                Action::Quit => return Ok(Run::Done),
+                Action::Reresolve => reporter.forget()?,
+                Action::None => {}
             }
+            model.detail_lines = detail(inst, model.selected_id());
         }
     }
 }

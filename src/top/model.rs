@@ -198,13 +198,14 @@ pub fn sparkline(h: Option<&VecDeque<f64>>, width: usize) -> String {
         .collect()
 }
 
-/// A rate for a narrow column: "1.5M/s".
+/// A rate for a narrow column: "1.5M/s", in the binary units the totals use (K = 1024).
 pub fn short_rate(bytes_per_s: f64) -> String {
+    const K: f64 = 1024.0;
     let b = bytes_per_s.max(0.0);
     match b {
-        x if x >= 1e9 => format!("{:.1}G/s", x / 1e9),
-        x if x >= 1e6 => format!("{:.1}M/s", x / 1e6),
-        x if x >= 1e3 => format!("{:.1}k/s", x / 1e3),
+        x if x >= K * K * K => format!("{:.1}G/s", x / (K * K * K)),
+        x if x >= K * K => format!("{:.1}M/s", x / (K * K)),
+        x if x >= K => format!("{:.1}K/s", x / K),
         x => format!("{x:.0}B/s"),
     }
 }
@@ -212,4 +213,18 @@ pub fn short_rate(bytes_per_s: f64) -> String {
 /// Bytes for a narrow column.
 pub fn short_bytes(n: u64) -> String {
     output::bytes(n).replace(" ", "").replace("iB", "")
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_totals_use_the_same_binary_units() {
+        assert_eq!(short_rate(1536.0), "1.5K/s");
+        assert_eq!(short_bytes(1536), "1.50K");
+        assert_eq!(short_rate(3.0 * 1024.0 * 1024.0), "3.0M/s");
+        assert_eq!(short_bytes(3 * 1024 * 1024), "3M");
+        assert_eq!(short_rate(1000.0), "1000B/s");
+    }
 }

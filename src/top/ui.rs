@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn renders_at_80x24() {
         let s = screen(&model(), 80, 24);
-        assert_eq!(s[0], "netattr top  04:25:32  live  sort: tx/s  rx 2.0M/s  tx 6.6M/s");
+        assert_eq!(s[0], "netattr top  04:25:32  live  sort: tx/s  rx 2.0M/s  tx 6.3M/s");
         assert!(s[1].starts_with("source socket; tc on 3 interface(s), socket at /;"), "{}", s[1]);
         assert!(
             s[2].starts_with("NAME")
@@ -166,7 +166,7 @@ mod tests {
             s[2]
         );
         assert!(
-            s[3].starts_with("bulk-sender") && s[3].contains("6.2M/s") && s[3].contains("▂▃█"),
+            s[3].starts_with("bulk-sender") && s[3].contains("6.0M/s") && s[3].contains("▂▃█"),
             "{}",
             s[3]
         );

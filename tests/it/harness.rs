@@ -130,7 +130,7 @@ fn sweep_dead_demos(names: impl IntoIterator<Item = String>) {
 }
 
 /// Marks a link this test process made, so that a later run can remove it if we die.
-fn mark_link(name: &str) {
+pub fn mark_link(name: &str) {
     quiet(&["ip", "link", "set", "dev", name, "alias", &format!("netattr-test-{}", pid())]);
 }
 
@@ -529,6 +529,11 @@ impl Peer {
                 return l[at + prefix.len()..].trim().to_string();
             }
         }
+    }
+
+    /// The peer's process id (for moving it to another cgroup).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits until a receiver is bound.

@@ -141,3 +141,30 @@ fn top_refuses_politely_without_a_terminal() {
     s.na.run(&["load"]).ok();
     s.na.run(&["top"]).fails_with("stats --interval 1");
 }
+
+#[test]
+fn top_ends_when_its_terminal_goes_away() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load"]).ok();
+    let t = Tmux(format!("netattr-test-{}-{}", std::process::id(), uniq()));
+    let cmd = format!("exec {BIN} top --pin-dir {}", na.pin_dir.display());
+    sh(&["tmux", "new-session", "-d", "-s", &t.0, "-x", "100", "-y", "30", &cmd]);
+    t.wait_for("the dashboard", |s| s.contains("netattr top"));
+    let pid: i32 = t.show("#{pane_pid}").parse().unwrap();
+    // The terminal goes away (as when an ssh session drops): tmux closes the pty.
+    sh(&["tmux", "kill-session", "-t", &t.0]);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|st| st.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+    };
+    for _ in 0..50 {
+        if !alive() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    panic!("top still runs 5 s after its terminal went away: {cpu}");
+}

@@ -4,6 +4,7 @@ mod harness;
 mod peer;
 
 mod accounting;
+mod breakdown;
 mod catalogue;
 mod churn;
 mod core;
@@ -16,5 +17,6 @@ mod errors;
 mod export;
 mod fuzz;
 mod live;
+mod operator;
 mod resolve;
 mod slots;
