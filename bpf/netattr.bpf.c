@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (MIT OR Apache-2.0)
 /*
  * netattr: per-cgroup traffic accounting. Every program and map lives in this file; the
- * contract is ../shared/design/accounting.md. Two sources, never added together:
+ * contract is docs/accounting.md. Two sources, never added together:
  *
  * socket: cgroup_skb ingress/egress attached at a cgroup (the cgroup2 root by default).
  *   Each packet belongs to the cgroup of the local socket that receives (rx) or sends (tx)

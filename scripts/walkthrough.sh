@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the README's walkthrough on this machine: a "container" (a network namespace
+# Regenerates docs/walkthrough.md's session on this machine: a "container" (a network namespace
 # with a veth to the host, a process in system.slice/docker-<id>.scope) sends 50 MiB with
 # iperf3 to a server in system.slice/iperf-server.service. Prints the session; removes
 # everything it made on exit. Needs root, iperf3 and a built target/release/netattr.

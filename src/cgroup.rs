@@ -100,6 +100,8 @@ pub struct Resolver {
     /// A loaded instance whose `cgroup_tree` iterator walks the tree (Linux 6.1+), if any,
     /// and the cgroup id of the mount's root, where the walk's paths start.
     tree: Option<(crate::bpf::Pins, u64)>,
+    /// Ids absent from the last complete walk of the tree: named as gone (see `prefetch`).
+    absent: std::collections::HashSet<u64>,
 }
 
 /// From this many ids up, `prefetch` reads the whole tree once instead of a file handle per id.
@@ -113,7 +115,15 @@ impl Resolver {
         let root_fd = fs::File::open(&root)
             .with_context(|| format!("opening the cgroup2 mount {}", root.display()))?
             .into();
-        Ok(Resolver { root, root_fd, walked: None, cache: HashMap::new(), ttl: CACHE_TTL, tree: None })
+        Ok(Resolver {
+            root,
+            root_fd,
+            walked: None,
+            cache: HashMap::new(),
+            ttl: CACHE_TTL,
+            tree: None,
+            absent: Default::default(),
+        })
     }
 
     /// The same resolver walking the cgroup tree in the kernel, through the `cgroup_tree`
@@ -126,8 +136,10 @@ impl Resolver {
     }
 
     /// Makes the following lookups of `ids` cheap: with a tree iterator and enough ids, one
-    /// read of the whole tree names every live one (cached as the kernel just confirmed them);
-    /// the rest are left to `lookup`. Otherwise it does nothing.
+    /// read of the whole tree names every live one (cached as the kernel just confirmed them),
+    /// and, when the walk was complete, every other one is taken as gone until the next
+    /// prefetch; after an incomplete walk the rest are left to `lookup`. Otherwise it does
+    /// nothing. (`kernel_says_gone`, which reaping rests on, never uses the walk.)
     pub fn prefetch(&mut self, ids: &[u64]) {
         let Some((tree, root)) = &self.tree else { return };
         let now = Instant::now();
@@ -139,10 +151,18 @@ impl Resolver {
         if wanted.len() < PREFETCH_MIN || self.ttl.is_zero() {
             return;
         }
-        let Ok(paths) = crate::bpf::tree::read(tree, *root) else { return };
+        self.absent.clear();
+        let Ok(walk) = crate::bpf::tree::walk(tree, *root) else { return };
         for id in wanted {
-            if let Some(p) = paths.get(&id) {
-                self.cache.insert(id, (p.clone(), now));
+            match walk.paths.get(&id) {
+                Some(p) => {
+                    self.cache.insert(id, (p.clone(), now));
+                }
+                // Absent from a complete walk: gone, without asking the kernel id by id.
+                None if walk.complete => {
+                    self.absent.insert(id);
+                }
+                None => {}
             }
         }
     }
@@ -157,7 +177,16 @@ impl Resolver {
         &self.root
     }
 
+    /// Whether the kernel itself says `id` is gone: its file handle gives ESTALE or ENOENT.
+    /// Asked afresh, never from a cache or a walk: deleting counters rests on this.
+    pub fn kernel_says_gone(&self, id: u64) -> bool {
+        matches!(self.by_handle(id), Err(e) if matches!(e.raw_os_error(), Some(libc::ESTALE | libc::ENOENT)))
+    }
+
     pub fn lookup(&mut self, id: u64) -> Lookup {
+        if self.absent.contains(&id) {
+            return Lookup::Gone;
+        }
         if let Some((p, at)) = self.cache.get(&id) {
             if at.elapsed() < self.ttl {
                 return Lookup::Path(p.clone());

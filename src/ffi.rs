@@ -1,6 +1,6 @@
-//! Every `unsafe` call netattr makes (libbpf-sys and libc), each behind a safe function
-//! whose `// SAFETY:` comment says why the call is sound. Nothing else in the crate writes
-//! `unsafe`. Callers get `io::Result`s and owned file descriptors.
+//! Every call into libbpf-sys and libc that Rust cannot check, each behind a safe function
+//! with a comment (SAFETY) that says why the call is sound; no other module makes such a
+//! call. Callers get `io::Result`s and owned file descriptors.
 use std::ffi::CStr;
 use std::io;
 use std::mem::size_of;

@@ -85,9 +85,10 @@ pub fn parse_pod_dir(name: &str) -> Option<(String, String, String)> {
     (!ns.is_empty() && !pod.is_empty() && uid.len() == 36).then(|| (ns.into(), pod.into(), uid.into()))
 }
 
-/// Looks names up lazily and keeps them: a name missing from what was fetched is fetched
-/// again (at most once per `REFRESH`), so that a long-running consumer (`events`, `serve`,
-/// `top`) names containers and pods that appear after its first lookups.
+/// Looks names up lazily and keeps them. A name missing from a table fetched before
+/// `fresh_after` is fetched again, once: a long-running consumer moves `fresh_after` on
+/// (`events` at each record, `serve` and `top` at each report), so it names containers and
+/// pods that appear after its first lookups, at the cost of one fetch per miss and period.
 pub struct Names {
     docker_socket: PathBuf,
     pods_dir: PathBuf,
@@ -96,13 +97,12 @@ pub struct Names {
     containers: Fetched<HashMap<String, DockerInfo>>,
     history: Fetched<HashMap<String, DockerInfo>>,
     pods: Fetched<HashMap<String, (String, String)>>,
+    fresh_after: Instant,
     /// When the Docker socket last failed: it is not asked again for `RETRY_BROKEN`.
     broken_at: Option<Instant>,
     warned: bool,
 }
 
-/// How often, at most, a source is asked again for a name it did not have.
-const REFRESH: Duration = Duration::from_secs(1);
 /// How long a Docker socket that failed is left alone.
 const RETRY_BROKEN: Duration = Duration::from_secs(30);
 
@@ -116,17 +116,21 @@ impl<T> Fetched<T> {
         Fetched { value: None }
     }
 
-    /// The table, fetched if never fetched, or if `stale` and older than `REFRESH`.
-    fn get(&mut self, stale: bool, fetch: impl FnOnce() -> T) -> &T {
-        let expired = self.value.as_ref().is_none_or(|(_, at)| stale && at.elapsed() >= REFRESH);
-        if expired {
-            self.value = Some((fetch(), Instant::now()));
+    /// Whether the table must be fetched to look `found` up: never fetched, or fetched
+    /// before `fresh_after` and without it.
+    fn stale(&self, fresh_after: Instant, found: impl FnOnce(&T) -> bool) -> bool {
+        match &self.value {
+            None => true,
+            Some((v, at)) => *at < fresh_after && !found(v),
         }
-        &self.value.as_ref().expect("just fetched").0
     }
 
-    fn has(&self, f: impl FnOnce(&T) -> bool) -> bool {
-        self.value.as_ref().is_some_and(|(v, _)| f(v))
+    fn set(&mut self, v: T) {
+        self.value = Some((v, Instant::now()));
+    }
+
+    fn get(&self) -> Option<&T> {
+        self.value.as_ref().map(|(v, _)| v)
     }
 }
 
@@ -139,9 +143,15 @@ impl Names {
             containers: Fetched::none(),
             history: Fetched::none(),
             pods: Fetched::none(),
+            fresh_after: Instant::now(),
             broken_at: None,
             warned: false,
         }
+    }
+
+    /// From now on, a name missing from what was fetched until now is fetched again.
+    pub fn refresh_on_miss(&mut self) {
+        self.fresh_after = Instant::now();
     }
 
     /// Forgets what was fetched.
@@ -169,42 +179,41 @@ impl Names {
     }
 
     fn pod(&mut self, uid: &str) -> Option<(String, String)> {
-        let dir = &self.pods_dir;
-        let missing = !self.pods.has(|m| m.contains_key(uid));
-        self.pods
-            .get(missing, || {
-                let Ok(rd) = fs::read_dir(dir) else { return HashMap::new() };
-                rd.flatten()
+        if self.pods.stale(self.fresh_after, |m| m.contains_key(uid)) {
+            let table = match fs::read_dir(&self.pods_dir) {
+                Ok(rd) => rd
+                    .flatten()
                     .filter_map(|e| parse_pod_dir(&e.file_name().to_string_lossy()))
                     .map(|(ns, pod, uid)| (uid, (ns, pod)))
-                    .collect()
-            })
-            .get(uid)
-            .cloned()
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            self.pods.set(table);
+        }
+        self.pods.get().and_then(|m| m.get(uid)).cloned()
     }
 
     fn docker(&mut self, id: &str) -> Option<DockerInfo> {
-        if !self.docker_socket.exists() || self.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN) {
+        let broken = |n: &Names| n.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN);
+        if !self.docker_socket.exists() || broken(self) {
             return None;
         }
-        let missing = !self.containers.has(|m| m.contains_key(id));
-        if missing && self.containers.value.as_ref().is_none_or(|(_, at)| at.elapsed() >= REFRESH) {
+        if self.containers.stale(self.fresh_after, |m| m.contains_key(id)) {
             let r = self.get("/containers/json?all=1").and_then(|b| parse_containers(&b));
             if r.is_err() {
                 // Do not wait on a broken socket again for a while.
                 self.broken_at = Some(Instant::now());
             }
             let table = self.or_warn(r);
-            self.containers.value = Some((table, Instant::now()));
+            self.containers.set(table);
         }
-        if let Some(i) = self.containers.value.as_ref().and_then(|(m, _)| m.get(id)) {
+        if let Some(i) = self.containers.get().and_then(|m| m.get(id)) {
             return Some(i.clone());
         }
-        if self.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN) {
+        if broken(self) {
             return None;
         }
-        let missing = !self.history.has(|m| m.contains_key(id));
-        if missing && self.history.value.as_ref().is_none_or(|(_, at)| at.elapsed() >= REFRESH) {
+        if self.history.stale(self.fresh_after, |m| m.contains_key(id)) {
             // `until` is now to the nanosecond: already past when Docker reads it, so it
             // sends its history and closes instead of streaming until the second ends.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -214,9 +223,9 @@ impl Names {
                 format!("/events?since={}&until={until}&filters={filters}", self.since.saturating_sub(1));
             let r = self.get(&path).and_then(|b| parse_events(&b));
             let table = self.or_warn(r);
-            self.history.value = Some((table, Instant::now()));
+            self.history.set(table);
         }
-        self.history.value.as_ref().and_then(|(m, _)| m.get(id)).cloned()
+        self.history.get().and_then(|m| m.get(id)).cloned()
     }
 
     fn or_warn(&mut self, r: Result<HashMap<String, DockerInfo>>) -> HashMap<String, DockerInfo> {

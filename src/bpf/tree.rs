@@ -17,6 +17,21 @@ use super::pins::{Pins, TREE};
 /// cgroup id) of every cgroup alive during the walk. A cgroup missing from the result (the
 /// map was full, or a concurrent reader removed its fresh entry) is left to other means.
 pub fn read(pins: &Pins, root: u64) -> Result<HashMap<u64, String>> {
+    Ok(walk(pins, root)?.paths)
+}
+
+/// One walk of the tree.
+pub struct Walk {
+    /// Every path found, by cgroup id.
+    pub paths: HashMap<u64, String>,
+    /// The walk's map did not fill up: a cgroup absent from `paths` was very likely gone
+    /// during the walk (good enough to name it from the kernel's record; not a ground for
+    /// deleting counters).
+    pub complete: bool,
+}
+
+/// Walks the tree, saying whether the walk was complete.
+pub fn walk(pins: &Pins, root: u64) -> Result<Walk> {
     let mut line = String::new();
     std::fs::File::open(pins.path(TREE))
         .and_then(|mut f| f.read_to_string(&mut line))
@@ -38,7 +53,8 @@ pub fn read(pins: &Pins, root: u64) -> Result<HashMap<u64, String>> {
     for k in stale {
         let _ = nodes.delete(&k);
     }
-    Ok(paths(&fresh, root))
+    let complete = (fresh.len() as u64) < u64::from(nodes.max_entries());
+    Ok(Walk { paths: paths(&fresh, root), complete })
 }
 
 /// Every path that leads up to `root`, from each cgroup's parent and name.

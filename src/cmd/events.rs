@@ -94,6 +94,8 @@ fn follow(
         let (stream, seen, failure) = (stream.clone(), seen.clone(), failure.clone());
         b.add(inst.events(), move |d: &[u8]| {
             let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
+            // The container may have started after the last lookup.
+            namer.refresh_on_miss();
             let cgroup = namer.name(ev.cgroup_id);
             let cells = [
                 ev.ts_ns.to_string(),

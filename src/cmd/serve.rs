@@ -267,6 +267,7 @@ fn learn_from(g: &Global, inst: &Instance, stop: &AtomicBool, learnt: &Learnt) -
     let mut b = RingBufferBuilder::new();
     b.add(inst.events(), move |d: &[u8]| {
         let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
+        namer.refresh_on_miss();
         let who = namer.name(ev.cgroup_id).who;
         if let Ok(mut known) = learnt.lock() {
             let now = Instant::now();

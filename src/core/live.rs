@@ -69,7 +69,7 @@ pub fn stream(g: &Global, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) 
                 continue;
             }
         };
-        let query = Query { source: default_source(&inst, spec.source), by: spec.by };
+        let mut query = Query { source: default_source(&inst, spec.source), by: spec.by };
         reader::require_breakdown(&inst, query.by, query.source)?;
         let mut reporter = Reporter::new(g, &inst, spec.view)?;
         if first_instance {
@@ -90,6 +90,13 @@ pub fn stream(g: &Global, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) 
             }
             if inst.replaced() {
                 break;
+            }
+            let now_default = default_source(&inst, spec.source);
+            if now_default != query.source {
+                // Unasked, the source follows the attachments (socket once attached).
+                eprintln!("netattr: now reading the {} source", crate::output::label(&now_default));
+                query.source = now_default;
+                sampler = Sampler::default();
             }
             let snap = match reader::read(&inst, query) {
                 Ok(s) => s,

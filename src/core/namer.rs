@@ -71,6 +71,12 @@ impl<'a> Namer<'a> {
         }
     }
 
+    /// From now on, a name missing from the container and pod tables fetched until now is
+    /// fetched again (once): call it per record or per report in long-running consumers.
+    pub fn refresh_on_miss(&mut self) {
+        self.names.refresh_on_miss();
+    }
+
     /// Forgets every cached path and name, so that the next lookups ask again.
     pub fn forget(&mut self) -> Result<()> {
         let mut resolver = Resolver::new(self.resolver.root().to_path_buf())?;
@@ -123,7 +129,7 @@ impl<'a> Namer<'a> {
 
     /// Whether the kernel says `id` is gone: the only ground for deleting its counters.
     pub fn certainly_gone(&mut self, id: u64) -> bool {
-        !RESERVED_KEYS.contains(&id) && self.resolver.lookup(id) == Lookup::Gone
+        !RESERVED_KEYS.contains(&id) && self.resolver.kernel_says_gone(id)
     }
 
     /// The path of a cgroup for a label: its path, "(gone)" or "(unknown)".

@@ -141,6 +141,7 @@ impl<'a> Reporter<'a> {
 
     /// The report of one snapshot, with rates over the previous one in a stream.
     pub fn report(&mut self, snap: Snapshot, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> StatsReport {
+        self.namer.refresh_on_miss();
         let mut totals = Counters::default();
         let mut rate_totals = rates.as_ref().map(|_| Rates::default());
         if self.view.resolve {

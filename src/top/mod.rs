@@ -39,7 +39,7 @@ pub fn execute(g: &Global, a: &TopArgs) -> Result<ExitCode> {
 
 /// The dashboard on this terminal until a quit key, a caught signal, the terminal going
 /// away, or `until`. Follows the instance across `cleanup` + `load`.
-pub fn show(g: &Global, source: Option<Source>, every: Duration, until: Option<Instant>) -> Result<()> {
+pub fn show(g: &Global, asked: Option<Source>, every: Duration, until: Option<Instant>) -> Result<()> {
     crate::signals::catch();
     let mut terminal = ratatui::init();
     let mut model: Option<Model> = None;
@@ -64,11 +64,11 @@ pub fn show(g: &Global, source: Option<Source>, every: Duration, until: Option<I
                 }
             }
         };
-        let source = default_source(&inst, source);
+        let source = default_source(&inst, asked);
         let header = header(g, &inst, source)?;
         let m = model.get_or_insert_with(|| Model::new(header.clone()));
         m.header = header;
-        match run(&mut terminal, g, &inst, source, m, every, until)? {
+        match run(&mut terminal, g, &inst, asked, m, every, until)? {
             Run::Done => return Ok(()),
             Run::Replaced => {}
         }
@@ -86,11 +86,12 @@ fn run(
     terminal: &mut ratatui::DefaultTerminal,
     g: &Global,
     inst: &Instance,
-    source: Source,
+    asked: Option<Source>,
     model: &mut Model,
     every: Duration,
     until: Option<Instant>,
 ) -> Result<Run> {
+    let source = default_source(inst, asked);
     let query = Query { source, by: By::Cgroup };
     let mut reporter = Reporter::new(g, inst, View { sort: SortKey::Total, top: None, resolve: true })?;
     let mut sampler: Sampler<RowKey> = Sampler::default();
@@ -102,7 +103,7 @@ fn run(
         if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
             return Ok(Run::Done);
         }
-        if inst.replaced() {
+        if inst.replaced() || default_source(inst, asked) != source {
             return Ok(Run::Replaced);
         }
         if Instant::now() >= next {

@@ -45,9 +45,6 @@ struct Cell {
     connections: u64,
 }
 
-/// The most a retransmitted segment adds beyond the payload it repeats.
-const PER_RETRANSMISSION: u64 = 1500;
-
 const PER_PACKET: u64 = 100;
 /// Segments a connection may send after its socket reported tcpi_segs_out (FIN, last ACK).
 const SLACK_PER_CONNECTION: u64 = 3;

@@ -38,11 +38,11 @@ fn two_hundred_short_lived_containers_are_each_counted_and_named() {
         }
         slowest = slowest.max(t.elapsed());
         let bytes = 20_000 + 100 * i;
-        c.send(&c.cgroup, &h, 8000, bytes);
+        let retrans = c.send(&c.cgroup, &h, 8000, bytes).retrans;
         let cg = c.cgroup.clone();
         drop(c); // the container goes: its namespace and veth, then its cgroup
         std::fs::remove_dir(&cg.path).unwrap();
-        sent.push((cg, bytes));
+        sent.push((cg, bytes, retrans));
     }
     let _ = std::process::Command::new("kill").args(["-TERM", &watch.id().to_string()]).status();
     assert!(watch.wait().unwrap().success(), "the watch ends cleanly on SIGTERM");
@@ -50,23 +50,29 @@ fn two_hundred_short_lived_containers_are_each_counted_and_named() {
 
     let st = na.run(&["stats", "--source", "tc", "--format", "json"]).ok().json();
     let rows = st["cgroups"].as_array().unwrap();
-    let (mut payload, mut counted, mut packets) = (0, 0, 0);
-    for (cg, bytes) in &sent {
+    let (mut payload, mut counted, mut packets, mut resent) = (0, 0, 0, 0);
+    for (cg, bytes, retrans) in &sent {
         let r = rows
             .iter()
             .find(|r| r["cgroup_id"] == cg.id)
             .unwrap_or_else(|| panic!("{} was not counted", cg.rel));
         let (tx, pk) = (r["tx_bytes"].as_u64().unwrap(), r["tx_packets"].as_u64().unwrap());
-        assert!(tx >= *bytes && tx <= bytes + 100 * pk, "{}: {tx} B / {pk} pkts for {bytes} B", cg.rel);
+        let allowed = 100 * pk + PER_RETRANSMISSION * retrans;
+        assert!(
+            tx >= *bytes && tx <= bytes + allowed,
+            "{}: {tx} B / {pk} pkts for {bytes} B ({retrans} segments retransmitted)",
+            cg.rel
+        );
         assert_eq!(r["gone"], true);
         assert_eq!(r["path"], cg.rel.as_str(), "named by the kernel's record after it was gone");
         assert_eq!(r["kind"], "container");
         payload += bytes;
         counted += tx;
         packets += pk;
+        resent += retrans;
     }
     assert!(
-        counted >= payload && counted <= payload + 100 * packets,
+        counted >= payload && counted <= payload + 100 * packets + PER_RETRANSMISSION * resent,
         "{counted} B counted for {payload} B sent"
     );
     // The removed interfaces were forgotten: no record or owner is left for them.

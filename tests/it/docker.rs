@@ -120,3 +120,57 @@ fn retransmitted_bytes(c: &DockerContainer) -> u64 {
         names.split_whitespace().position(|n| n == "RetransSegs").expect("RetransSegs in /proc/net/snmp");
     values.split_whitespace().nth(at).and_then(|v| v.parse::<u64>().ok()).expect("a RetransSegs value") * 1500
 }
+
+/// `events` keeps naming containers that start after its first lookups (its Docker names
+/// refresh on a miss), and says which source each record comes from.
+#[test]
+fn events_name_containers_that_start_after_the_first_lookup() {
+    let Some(s) = scene(0, false) else { return };
+    if !docker() {
+        return;
+    }
+    let na = &s.na;
+    let server = DockerContainer::start("ev-server", "echo ready && httpd -f -p 80 -h /");
+    server.wait_for_log("ready");
+    let ip = server.ip();
+    let parent = server.cgroup_dir().parent().unwrap().to_path_buf();
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", parent.to_str().unwrap()]).ok();
+    let mut events = na
+        .cmd(&["events", "--format", "ndjson"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(events.stdout.take().unwrap());
+    let mut named = |c: &DockerContainer| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut line = String::new();
+        while std::time::Instant::now() < deadline {
+            line.clear();
+            if std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["container_id"] == c.id.as_str() {
+                assert_eq!(v["name"], c.name.as_str(), "{v}");
+                assert_eq!(v["source"], "socket", "{v}");
+                return;
+            }
+        }
+        panic!("no event for {}", c.name);
+    };
+    let fetch = format!("wget -q -O /dev/null http://{ip}/ ; echo done; sleep 300");
+    let first = DockerContainer::start("ev-first", &fetch);
+    first.wait_for_log("done");
+    named(&first);
+    // Started after the events stream looked its first names up (and, for the third, after
+    // Docker's history was read for the second).
+    for role in ["ev-second", "ev-third"] {
+        let later = DockerContainer::start(role, &fetch);
+        later.wait_for_log("done");
+        named(&later);
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+}

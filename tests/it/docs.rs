@@ -1,5 +1,5 @@
-//! The committed completions and man pages match the clap definition, and the README's
-//! JSON examples match what netattr prints.
+//! The committed completions and man pages match the clap definition, and the JSON examples
+//! of docs/json.md match what netattr prints.
 use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -16,13 +16,13 @@ fn completions_and_man_pages_are_fresh() {
     }
 }
 
-/// The JSON example after `<!-- schema:NAME -->` in the README.
+/// The JSON example after `<!-- schema:NAME -->` in docs/json.md.
 fn readme_example(name: &str) -> serde_json::Value {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/json.md")).unwrap();
     let marker = format!("<!-- schema:{name} -->\n```json\n");
-    let start = readme.find(&marker).unwrap_or_else(|| panic!("README has no {marker}")) + marker.len();
-    let end = start + readme[start..].find("```").unwrap();
-    serde_json::from_str(&readme[start..end]).unwrap_or_else(|e| panic!("README's {name} example: {e}"))
+    let start = doc.find(&marker).unwrap_or_else(|| panic!("docs/json.md has no {marker}")) + marker.len();
+    let end = start + doc[start..].find("```").unwrap();
+    serde_json::from_str(&doc[start..end]).unwrap_or_else(|e| panic!("docs/json.md's {name} example: {e}"))
 }
 
 /// Every object in `real` has exactly the keys of the matching object in `doc`, every value
@@ -45,7 +45,7 @@ fn shape_diff(path: &str, doc: &serde_json::Value, real: &serde_json::Value) -> 
             let dk: Vec<&std::string::String> = d.keys().collect();
             let rk: Vec<&std::string::String> = r.keys().collect();
             if dk != rk {
-                return Err(format!("{path}: README documents {dk:?}, netattr prints {rk:?}"));
+                return Err(format!("{path}: docs/json.md documents {dk:?}, netattr prints {rk:?}"));
             }
             for (k, v) in d {
                 shape_diff(&format!("{path}.{k}"), v, &r[k])?;
@@ -55,15 +55,15 @@ fn shape_diff(path: &str, doc: &serde_json::Value, real: &serde_json::Value) -> 
         (Array(d), Array(r)) => match (d.first(), r.first()) {
             (Some(d0), Some(r0)) => shape_diff(&format!("{path}[]"), d0, r0),
             (None, None) => Ok(()),
-            (Some(_), None) => {
-                Err(format!("{path}: README shows elements, netattr printed none (the test must make some)"))
-            }
-            (None, Some(r0)) => Err(format!("{path}: README shows no element, netattr printed {r0}")),
+            (Some(_), None) => Err(format!(
+                "{path}: docs/json.md shows elements, netattr printed none (the test must make some)"
+            )),
+            (None, Some(r0)) => Err(format!("{path}: docs/json.md shows no element, netattr printed {r0}")),
         },
         (Null, Bool(_) | Number(_) | String(_)) | (Bool(_) | Number(_) | String(_), Null) => Ok(()),
         (d, r) if kind(d) == kind(r) => Ok(()),
         (d, r) => {
-            Err(format!("{path}: README documents {} ({d}), netattr prints {} ({r})", kind(d), kind(r)))
+            Err(format!("{path}: docs/json.md documents {} ({d}), netattr prints {} ({r})", kind(d), kind(r)))
         }
     }
 }
@@ -113,4 +113,12 @@ fn readme_json_schema_matches_real_output() {
     same_shape("resolve", &readme_example("resolve"), &resolve);
     let check = run_cmd(std::process::Command::new(BIN).args(["check", "--format", "json"])).json();
     same_shape("check", &readme_example("check"), &check);
+    let event = na.run(&["events", "--count", "1", "--format", "ndjson"]).ok().json();
+    same_shape("events", &readme_example("events"), &event);
+    // A cgroup that is gone, counted by the socket source, for reap to collect.
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let gone = c.run_exited(&s.tree, &h, port + 1, 10_000);
+    let reap = na.run(&["reap", "--format", "json"]).ok().json();
+    assert!(reap["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == gone.id), "{reap}");
+    same_shape("reap", &readme_example("reap"), &reap);
 }

@@ -413,12 +413,14 @@ impl Container {
     }
 
     /// `bytes` over TCP from a process in cgroup `from`, inside this container's network
-    /// namespace, to a process in host cgroup `to`; returns once both are done.
-    pub fn send(&self, from: &Cgroup, to: &Cgroup, port: u16, bytes: u64) {
+    /// namespace, to a process in host cgroup `to`; returns once both are done, with what
+    /// the sender reported (its retransmissions are wire bytes beyond the payload).
+    pub fn send(&self, from: &Cgroup, to: &Cgroup, port: u16, bytes: u64) -> Done {
         let dst = format!("{}:{port}", self.host_ip);
         let r = Peer::spawn(to, None, &format!("tcp-recv {dst}")).ready();
-        Peer::spawn(from, Some(&self.ns.name), &format!("tcp-send {dst} {bytes}")).finish();
+        let done = Peer::spawn(from, Some(&self.ns.name), &format!("tcp-send {dst} {bytes}")).finish();
         assert_eq!(r.finish().bytes, bytes);
+        done
     }
 }
 
@@ -427,6 +429,10 @@ impl Drop for Container {
         quiet(&["ip", "link", "del", &self.host_if]);
     }
 }
+
+/// The most a retransmitted TCP segment adds beyond the payload it repeats: a retransmission
+/// is real traffic, counted, on top of the per-packet allowance of the bounds.
+pub const PER_RETRANSMISSION: u64 = 1500;
 
 /// A Linux bridge on the host with an address (the host's, for the containers on it).
 pub struct Bridge {

@@ -50,8 +50,8 @@ fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
         .expect("two of 300 cgroups share a home slot");
     let slot = home_slot(first.id);
     let h = s.tree.cgroup("host.slice/receiver.service");
-    c.send(&first, &h, 7610, 300_000);
-    c.send(&second, &h, 7611, 200_000);
+    let r1 = c.send(&first, &h, 7610, 300_000).retrans;
+    let r2 = c.send(&second, &h, 7611, 200_000).retrans;
 
     // The first holds the slot (and counted all but its first packet there); the second,
     // sent later, is counted in the hash; each row within its truth-table bounds.
@@ -60,11 +60,11 @@ fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
     assert!(slot_tx > 0, "the slot counts its owner's packets");
     let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
     let row = |id: u64| row(&st, id).clone();
-    for (cg, payload) in [(&first, 300_000u64), (&second, 200_000)] {
+    for (cg, payload, resent) in [(&first, 300_000u64, r1), (&second, 200_000, r2)] {
         let r = row(cg.id);
         let (tx, pk) = (r["tx_bytes"].as_u64().unwrap(), r["tx_packets"].as_u64().unwrap());
         assert!(
-            tx >= payload && tx <= payload + 100 * pk,
+            tx >= payload && tx <= payload + 100 * pk + PER_RETRANSMISSION * resent,
             "cgroup {} tx {tx} for {payload} in {pk} packets",
             cg.id
         );
@@ -116,12 +116,16 @@ fn without_the_fast_path_every_cgroup_is_counted_in_its_hash_as_exactly() {
     na.run(&["load", "--no-fast-path"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &s.tree.rel()]).ok();
     let h = s.tree.cgroup("host.slice/receiver.service");
-    c.send(&c.cgroup, &h, 7620, 400_000);
+    let resent = c.send(&c.cgroup, &h, 7620, 400_000).retrans;
     for source in ["socket", "tc"] {
         let st = na.run(&["stats", "--source", source, "--format", "json"]).ok().json();
         let r = row(&st, c.cgroup.id);
         let (tx, pk) = (r["tx_bytes"].as_u64().unwrap(), r["tx_packets"].as_u64().unwrap());
-        assert!(tx >= 400_000 && tx <= 400_000 + 100 * pk, "{source}: tx {tx} in {pk} packets");
+        let allowed = 100 * pk + PER_RETRANSMISSION * resent;
+        assert!(
+            tx >= 400_000 && tx <= 400_000 + allowed,
+            "{source}: tx {tx} in {pk} packets, {resent} resent"
+        );
     }
     let status = na.run(&["status", "--format", "json"]).ok().json();
     assert_eq!(status["fast_path"], false);
