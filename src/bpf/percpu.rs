@@ -49,6 +49,24 @@ pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
     }
 }
 
+/// Every entry of a per-cgroup counter map (u64 keys), per-CPU values summed: (cgroup id,
+/// counters), decoded straight from the batch buffers with no allocation per entry.
+pub fn read_cgroup_counters(map: &MapHandle) -> Result<Vec<(u64, Counters)>> {
+    let mut out = Vec::with_capacity(1024);
+    let batched = for_each_batched(map, |key, values, stride| {
+        if let Some(id) = key_u64(key) {
+            out.push((id, sum(values.chunks(stride))));
+        }
+    });
+    match batched {
+        Outcome::Done => Ok(out),
+        Outcome::Refused(_) | Outcome::Failed(_) => Ok(read_by_keys(map)?
+            .into_iter()
+            .filter_map(|e| Some((key_u64(&e.key)?, sum(e.values.iter().map(Vec::as_slice)))))
+            .collect()),
+    }
+}
+
 /// Calls `f(key, value)` for every entry once, decoding straight from the batch buffers (no
 /// copy per entry); for a per-CPU map `value` holds every CPU's value. Falls back to key
 /// iteration only when batching is refused before any entry was delivered: a read that

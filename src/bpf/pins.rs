@@ -267,13 +267,32 @@ impl Instance {
         }
     }
 
+    /// The name of the per-cgroup hash of one source.
+    pub fn hash_name(source: super::Source) -> &'static str {
+        match source {
+            super::Source::Tc => "stats_map",
+            super::Source::Socket => "sock_stats",
+        }
+    }
+
     /// The per-cgroup counters of one source, per-CPU values summed: every key of the
     /// source's hash, with the counters of the slot its cgroup holds added in.
-    pub fn per_cgroup(&self, source: super::Source) -> Result<Vec<(Vec<u8>, super::Counters)>> {
+    pub fn per_cgroup(&self, source: super::Source) -> Result<Vec<(u64, super::Counters)>> {
+        Ok(self.per_cgroup_with_fill(source)?.0)
+    }
+
+    /// `per_cgroup`, and the fill it saw on the way: (map name, entries) of the source's
+    /// hash (keys) and of its slot owner array (slots held).
+    #[allow(clippy::type_complexity)]
+    pub fn per_cgroup_with_fill(
+        &self,
+        source: super::Source,
+    ) -> Result<(Vec<(u64, super::Counters)>, [(&str, usize); 2])> {
         let (hash, slots) = self.counters_of(source);
-        let mut rows = percpu::read_counters(hash)?;
-        slots.fold_into(&mut rows)?;
-        Ok(rows)
+        let mut rows = percpu::read_cgroup_counters(hash)?;
+        let keys = rows.len();
+        let holders = slots.fold_into(&mut rows)?;
+        Ok((rows, [(Self::hash_name(source), keys), (slots.owner_map(), holders)]))
     }
 
     /// The ring buffer of first-seen records.

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{Counters, CGID_UNRESOLVED, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED};
-use super::percpu::{self, key_u64};
+use super::percpu;
 use super::Pins;
 
 /// A cgroup's home slot, as `home_slot` in bpf/netattr.bpf.c computes it (slot 0 is the
@@ -85,9 +85,10 @@ impl Slots {
 
     /// Adds each held slot's counters to its owner's row of `rows` (the hash's entries,
     /// keyed by the u64 cgroup id); a row is added for an owner the hash no longer has
-    /// (a `reap` under way).
-    pub fn fold_into(&self, rows: &mut Vec<(Vec<u8>, Counters)>) -> Result<()> {
+    /// (a `reap` under way). Returns how many cgroups hold a slot.
+    pub fn fold_into(&self, rows: &mut Vec<(u64, Counters)>) -> Result<usize> {
         let held = self.held()?;
+        let holders = held.iter().filter(|(s, _)| *s != 0).count();
         let counters = self.counters_of(&held.iter().map(|(s, _)| *s).collect::<Vec<_>>())?;
         // Slots with counts, by owner: usually far fewer than the rows.
         let mut by_owner: HashMap<u64, Counters> = held
@@ -100,12 +101,12 @@ impl Slots {
             if by_owner.is_empty() {
                 break;
             }
-            if let Some(x) = key_u64(k).and_then(|id| by_owner.remove(&id)) {
+            if let Some(x) = by_owner.remove(k) {
                 c.add(&x);
             }
         }
-        rows.extend(by_owner.into_iter().map(|(owner, c)| (owner.to_ne_bytes().to_vec(), c)));
-        Ok(())
+        rows.extend(by_owner);
+        Ok(holders)
     }
 
     /// Takes back the slots held by `ids`, exactly, and returns what each had counted (the

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::{Attachment, Instance, PinState, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
-use crate::core::hooks::{hook_bit, hooks, result, HookRow, HooksReport, Kind};
+use crate::core::hooks::{hook_bit, hooks, HookResult, HookRow, HooksReport, Kind};
 use crate::netlink::{self, Link, LinkEvent};
 use crate::output;
 use crate::owner::{self, Owner};
@@ -49,7 +49,7 @@ pub fn execute(g: &Global, a: &AttachArgs) -> Result<ExitCode> {
                 target: target.clone(),
                 ifindex: None,
                 hook,
-                result: result(r),
+                result: HookResult::of_attach(r),
                 owner: None,
             });
         }
@@ -105,7 +105,7 @@ fn watch(
                         Err(e) => eprintln!("netattr: skipped {}: {}", link.name, e.root_cause()),
                     }
                     // Link events repeat (up, rename, master): report only what changed.
-                    rows.extend(new_rows.into_iter().filter(|r| r.result == "attached"));
+                    rows.extend(new_rows.into_iter().filter(|r| r.result == HookResult::Attached));
                     if !owners.contains_key(&link.index) && !since.contains_key(&link.index) {
                         since.insert(link.index, Instant::now());
                         no_owner.push(link);
@@ -177,7 +177,7 @@ fn attach_one(
         match tc::attach(link.index, h, prog.as_fd(), prog.id()) {
             Ok(r) => {
                 rec.flags |= hook_bit(h);
-                rows.push(HookRow::tc(link, h, result(r), owner.cloned()));
+                rows.push(HookRow::tc(link, h, HookResult::of_attach(r), owner.cloned()));
             }
             Err(e) => {
                 outcome = Err(e.context(format!("{}: {} hook", fail(), h.name())));

@@ -9,7 +9,7 @@ use libbpf_rs::{MapHandle, ProgramHandle};
 use crate::bpf::pins::{LINKS, MAPS, PROGS, TREE};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
-use crate::core::hooks::{detach_cgroup, detach_one, everywhere};
+use crate::core::hooks::{detach_cgroup, detach_one, everywhere, HookResult};
 use crate::iface::Owners;
 use crate::sys;
 
@@ -35,7 +35,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     for link in everywhere(&ids, records.as_ref())? {
         detach_one(&ids, maps, &link, Direction::Both, &mut rows)?;
     }
-    let detached = rows.iter().filter(|r| r.result == "detached").count();
+    let detached = rows.iter().filter(|r| r.result == HookResult::Detached).count();
     // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
     let mut removed = 0;
     for name in MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()).chain([&TREE]) {

@@ -208,8 +208,11 @@ fn scrape(
     learnt: &Learnt,
 ) -> Result<String> {
     let started = Instant::now();
-    let mut report = reporter.report(reader::read(inst, Query { source, by: By::Cgroup })?, None);
-    report.health = Some(HealthExport::read(inst)?);
+    // Each counter map is read once: the snapshot says what it counted on the way.
+    let snap = reader::read(inst, Query { source, by: By::Cgroup })?;
+    let fill = snap.fill.clone();
+    let mut report = reporter.report(snap, None);
+    report.health = Some(HealthExport::read(inst, &fill)?);
     let now = Instant::now();
     let still_gone: std::collections::HashSet<u64> =
         report.cgroups.iter().filter(|r| r.gone).map(|r| r.cgroup_id).collect();

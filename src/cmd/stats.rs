@@ -10,6 +10,7 @@ use crate::core::inventory::HealthExport;
 use crate::core::live::{self, Spec};
 use crate::core::reader::{self, default_source, Query};
 use crate::core::report::{Reporter, View};
+use crate::core::row::By;
 use crate::output;
 use crate::sys;
 
@@ -35,9 +36,17 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     }
     let inst = Pins::new(&g.pin_dir).open()?;
     let query = Query { source: default_source(&inst, a.source), by: a.by };
-    let mut report = Reporter::new(g, &inst, view)?.report(reader::read(&inst, query)?, None);
+    let snap = reader::read(&inst, query)?;
+    let mut reporter = Reporter::new(g, &inst, view)?;
+    if g.format == output::Format::Json && a.by == By::Cgroup && a.output.is_none() {
+        // The common pipeline case, written row by row.
+        output::emit_with(|out| reporter.json(snap, out))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fill = snap.fill.clone();
+    let mut report = reporter.report(snap, None);
     if g.format == output::Format::Prometheus {
-        report.health = Some(HealthExport::read(&inst)?);
+        report.health = Some(HealthExport::read(&inst, &fill)?);
     }
     match &a.output {
         Some(path) => output::emit_to_file(g.format, &report, path)?,

@@ -18,6 +18,15 @@ use crate::owner::Owner;
 use crate::tc::Hook;
 use crate::{iface, sock, sys};
 
+/// What the pin directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceState {
+    Loaded,
+    /// A load that did not finish: run cleanup.
+    Partial,
+}
+
 #[derive(Debug, Serialize)]
 pub struct IfaceRow {
     pub iface: String,
@@ -52,7 +61,7 @@ pub struct StatusReport {
     pub schema: u32,
     pub pin_dir: PathBuf,
     /// "loaded" or "partial" (an unfinished load: run cleanup)
-    pub state: &'static str,
+    pub state: InstanceState,
     pub loaded_at: Option<String>,
     pub layout_version: Option<u32>,
     /// Whether per-cgroup counters take the slot fast path (off before Linux 5.12, or
@@ -71,12 +80,12 @@ pub struct StatusReport {
 
 impl Report for StatusReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "netattr at {}: {}", self.pin_dir.display(), self.state)?;
+        writeln!(out, "netattr at {}: {}", self.pin_dir.display(), output::label(&self.state))?;
         if let (Some(at), Some(v)) = (&self.loaded_at, self.layout_version) {
             let fast = if self.fast_path == Some(true) { "on" } else { "off" };
             writeln!(out, "loaded {at}, map layout {v}, per-cgroup fast path {fast}")?;
         }
-        if self.state == "partial" {
+        if self.state == InstanceState::Partial {
             writeln!(out, "unfinished load, pins present: {}", self.pins.join(", "))?;
             return Ok(());
         }
@@ -168,7 +177,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
             let report = StatusReport {
                 schema: output::SCHEMA,
                 pin_dir: pins.dir.clone(),
-                state: "partial",
+                state: InstanceState::Partial,
                 loaded_at: None,
                 layout_version: None,
                 fast_path: None,
@@ -205,12 +214,18 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let report = StatusReport {
         schema: output::SCHEMA,
         pin_dir: pins.dir.clone(),
-        state: "loaded",
+        state: InstanceState::Loaded,
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
         fast_path: Some(inst.meta.flags & META_FAST_PATH != 0),
         programs: ProgRow::of(&inst),
-        maps: maps(&inst, &[("stats_map", tc.len()), ("sock_stats", socket.len())])?,
+        maps: maps(
+            &inst,
+            &[
+                (Instance::hash_name(Source::Tc), tc.len()),
+                (Instance::hash_name(Source::Socket), socket.len()),
+            ],
+        )?,
         interfaces: interfaces(&inst, &mut namer)?,
         socket: Some(socket_row(&inst, &mut namer)),
         health: Some(health),

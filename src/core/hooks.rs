@@ -35,13 +35,13 @@ pub struct HookRow {
     pub ifindex: Option<u32>,
     pub hook: Hook,
     /// "attached", "already attached", "detached" or "not attached"
-    pub result: &'static str,
+    pub result: HookResult,
     /// For a host-side veth: the cgroup behind it, whose rx and tx it counts.
     pub owner: Option<Owner>,
 }
 
 impl HookRow {
-    pub fn tc(link: &Link, hook: Hook, result: &'static str, owner: Option<Owner>) -> Self {
+    pub fn tc(link: &Link, hook: Hook, result: HookResult, owner: Option<Owner>) -> Self {
         HookRow { kind: Kind::Tc, target: link.name.clone(), ifindex: Some(link.index), hook, result, owner }
     }
 }
@@ -65,7 +65,7 @@ impl Report for HooksReport {
                     r.target.clone(),
                     r.ifindex.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
                     r.hook.name().to_string(),
-                    r.result.to_string(),
+                    output::label(&r.result),
                     r.owner.as_ref().map(|o| o.path.clone()).unwrap_or_else(|| "-".into()),
                 ],
             );
@@ -85,11 +85,34 @@ pub fn hook_bit(h: Hook) -> u32 {
     }
 }
 
-pub fn result(a: Attached) -> &'static str {
-    if a == Attached::New {
-        "attached"
-    } else {
-        "already attached"
+/// What an attach or detach did on one hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HookResult {
+    #[serde(rename = "attached")]
+    Attached,
+    #[serde(rename = "already attached")]
+    AlreadyAttached,
+    #[serde(rename = "detached")]
+    Detached,
+    #[serde(rename = "not attached")]
+    NotAttached,
+}
+
+impl HookResult {
+    pub fn of_attach(a: Attached) -> Self {
+        if a == Attached::New {
+            HookResult::Attached
+        } else {
+            HookResult::AlreadyAttached
+        }
+    }
+
+    pub fn of_detach(removed: bool) -> Self {
+        if removed {
+            HookResult::Detached
+        } else {
+            HookResult::NotAttached
+        }
     }
 }
 
@@ -102,7 +125,7 @@ pub fn detach_cgroup(pins: &Pins) -> Result<Vec<HookRow>> {
             target: "-".into(),
             ifindex: None,
             hook,
-            result: if removed { "detached" } else { "not attached" },
+            result: HookResult::of_detach(removed),
             owner: None,
         })
         .collect())
@@ -153,7 +176,7 @@ pub fn detach_one(
         if let Some(r) = rec.as_mut() {
             r.flags &= !hook_bit(h);
         }
-        rows.push(HookRow::tc(link, h, if removed { "detached" } else { "not attached" }, None));
+        rows.push(HookRow::tc(link, h, HookResult::of_detach(removed), None));
     }
     let Some((records, owners)) = maps else { return Ok(()) };
     let Some(rec) = rec else { return Ok(()) };

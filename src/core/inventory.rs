@@ -90,8 +90,10 @@ pub struct HealthExport {
 }
 
 impl HealthExport {
-    pub fn read(inst: &Instance) -> Result<Self> {
-        Ok(HealthExport { maps: maps(inst, &[])?, health: inst.health()? })
+    /// Reads map fill and health; `known` gives the entry counts a snapshot already read.
+    pub fn read(inst: &Instance, known: &[(String, usize)]) -> Result<Self> {
+        let known: Vec<(&str, usize)> = known.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        Ok(HealthExport { maps: maps(inst, &known)?, health: inst.health()? })
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use super::row::{By, Extra, RawRow};
 use crate::bpf::layout::{IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS};
-use crate::bpf::percpu::{self, key_u64};
+use crate::bpf::percpu;
 use crate::bpf::{Counters, Instance, Source};
 use crate::netlink;
 
@@ -25,6 +25,10 @@ pub struct Snapshot {
     pub source: Source,
     pub by: By,
     pub rows: Vec<RawRow>,
+    /// (map name, entries) of the maps this read counted on the way: the per-cgroup hash
+    /// and its slot owner array (with `By::Cgroup`), so that a health export need not read
+    /// them again.
+    pub fill: Vec<(String, usize)>,
 }
 
 impl Snapshot {
@@ -41,21 +45,42 @@ pub fn default_source(inst: &Instance, asked: Option<Source>) -> Source {
 
 /// Reads the counters `q` asks for.
 pub fn read(inst: &Instance, q: Query) -> Result<Snapshot> {
-    let rows = match q.by {
-        By::Cgroup => per_cgroup(inst, q.source)?
-            .into_iter()
-            .map(|(id, c)| RawRow { key: (id, 0, 0, 0), extra: Extra::None, counters: c })
-            .collect(),
+    let mut fill = Vec::new();
+    let mut rows = match q.by {
+        By::Cgroup => {
+            let (rows, seen) = inst.per_cgroup_with_fill(q.source)?;
+            fill.extend(seen.iter().map(|(n, c)| (n.to_string(), *c)));
+            rows.into_iter()
+                .map(|(id, c)| RawRow { key: (id, 0, 0, 0), extra: Extra::None, counters: c })
+                .collect()
+        }
         By::Iface => by_iface(inst, q.source)?,
         By::Port => by_port(inst, q.source)?,
     };
-    Ok(Snapshot { source: q.source, by: q.by, rows })
+    with_buckets(&mut rows, q.by);
+    Ok(Snapshot { source: q.source, by: q.by, rows, fill })
+}
+
+/// Every listing shows both buckets: a breakdown that has counted nothing unresolved or
+/// nothing in overflow yet gets zero rows for them, as the per-cgroup hash (whose bucket keys
+/// `load` inserts) always has.
+fn with_buckets(rows: &mut Vec<RawRow>, by: By) {
+    for id in [CGID_UNRESOLVED, CGID_OVERFLOW] {
+        if !rows.iter().any(|r| r.key.0 == id) {
+            let extra = match by {
+                By::Cgroup => Extra::None,
+                By::Iface => Extra::Iface(0, None),
+                By::Port => Extra::Port(0, 0),
+            };
+            rows.push(RawRow { key: (id, 0, 0, 0), extra, counters: Counters::default() });
+        }
+    }
 }
 
 /// The per-cgroup counters of one source: every key of its hash, with the counters of the
 /// slot its cgroup holds added in.
 pub fn per_cgroup(inst: &Instance, source: Source) -> Result<Vec<(u64, Counters)>> {
-    Ok(inst.per_cgroup(source)?.into_iter().filter_map(|(k, c)| Some((key_u64(&k)?, c))).collect())
+    inst.per_cgroup(source)
 }
 
 /// Whether the load counts the per-interface breakdown, or why not.

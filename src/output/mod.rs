@@ -91,6 +91,16 @@ fn stdout_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
     }
 }
 
+/// Hands `write` a buffered stdout (a concrete type, so that serde's many small writes are
+/// inlined), then flushes it.
+pub fn emit_with(
+    write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> Result<()>,
+) -> Result<()> {
+    require_stdout()?;
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    write(&mut out).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)
+}
+
 /// Writes `report` to stdout in `format`.
 pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
     require_stdout()?;

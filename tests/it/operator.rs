@@ -364,3 +364,30 @@ fn readers_need_no_ptrace_and_check_names_every_capability() {
         assert!(detail.contains(cap), "check's ok line lacks {cap}: {detail}");
     }
 }
+
+/// `stats --format json` writes per-cgroup reports row by row; the same report through the
+/// general path (`--output`) is the same document, byte for byte.
+#[test]
+fn the_streamed_json_report_is_the_general_one() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--iface", &c.host_if, "--cgroup", &s.tree.rel()]).ok();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    for i in 0..3u16 {
+        c.run_exited(&s.tree, &h, 8700 + (uniq() % 100) as u16 + i, 20_000 + u64::from(i));
+    }
+    let dir = Scratch::new();
+    for args in [&["stats"][..], &["stats", "--top", "1"], &["stats", "--no-resolve", "--sort", "rx"]] {
+        for source in ["tc", "socket"] {
+            let mut a = args.to_vec();
+            a.extend(["--source", source, "--format", "json"]);
+            let streamed = na.run(&a).ok().stdout;
+            let file = dir.path("report.json");
+            let mut b = a.clone();
+            b.extend(["--output", &file]);
+            na.run(&b).ok();
+            assert_eq!(streamed, std::fs::read_to_string(&file).unwrap(), "{a:?}");
+        }
+    }
+}
