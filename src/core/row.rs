@@ -58,11 +58,12 @@ pub struct RawRow {
     pub counters: Counters,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One row; serialised by hand below (the JSON fields in this order), as serde's
+/// `flatten` would turn every row into a map with a field-by-field detour.
+#[derive(Debug, Clone)]
 pub struct Row {
     /// The cgroup v2 id; 0 for the unresolved bucket, null for the overflow bucket (its
     /// map key, 2^64-1, does not survive JSON readers that use doubles, such as jq).
-    #[serde(serialize_with = "id_or_null")]
     pub cgroup_id: u64,
     pub bucket: Bucket,
     /// Path relative to the cgroup2 mount; for a removed cgroup, the path the kernel
@@ -71,31 +72,64 @@ pub struct Row {
     /// The cgroup has been removed since it was counted.
     pub gone: bool,
     /// What the path says (kind, runtime, container_id, pod_uid); nulls for the buckets.
-    #[serde(flatten)]
     pub who: Summary,
     pub source: Source,
     /// With --by iface: the interface (its name, null if it is gone).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ifindex: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub iface: Option<Option<String>>,
     /// With --by port: "tcp", "udp", ... and the service port (0 where there is none).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    #[serde(flatten)]
     pub counters: Counters,
     /// With --interval: rates over the interval.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub rates: Option<Rates>,
 }
 
-fn id_or_null<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
-    if *id == CGID_OVERFLOW {
-        s.serialize_none()
-    } else {
-        s.serialize_u64(*id)
+impl Serialize for Row {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Row", 26)?;
+        let id = (self.cgroup_id != CGID_OVERFLOW).then_some(self.cgroup_id);
+        st.serialize_field("cgroup_id", &id)?;
+        st.serialize_field("bucket", &self.bucket)?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("gone", &self.gone)?;
+        let w = &self.who;
+        st.serialize_field("kind", &w.kind)?;
+        st.serialize_field("runtime", &w.runtime)?;
+        st.serialize_field("container_id", &w.container_id)?;
+        st.serialize_field("pod_uid", &w.pod_uid)?;
+        st.serialize_field("name", &w.name)?;
+        st.serialize_field("pod_namespace", &w.pod_namespace)?;
+        st.serialize_field("pod_name", &w.pod_name)?;
+        if let Some(l) = &w.labels {
+            st.serialize_field("labels", l)?;
+        }
+        st.serialize_field("source", &self.source)?;
+        if let Some(i) = self.ifindex {
+            st.serialize_field("ifindex", &i)?;
+        }
+        if let Some(i) = &self.iface {
+            st.serialize_field("iface", i)?;
+        }
+        if let Some(p) = &self.protocol {
+            st.serialize_field("protocol", p)?;
+        }
+        if let Some(p) = self.port {
+            st.serialize_field("port", &p)?;
+        }
+        let c = &self.counters;
+        st.serialize_field("rx_bytes", &c.rx_bytes)?;
+        st.serialize_field("tx_bytes", &c.tx_bytes)?;
+        st.serialize_field("rx_packets", &c.rx_packets)?;
+        st.serialize_field("tx_packets", &c.tx_packets)?;
+        if let Some(r) = &self.rates {
+            st.serialize_field("rx_bytes_per_s", &r.rx_bytes_per_s)?;
+            st.serialize_field("tx_bytes_per_s", &r.tx_bytes_per_s)?;
+            st.serialize_field("rx_packets_per_s", &r.rx_packets_per_s)?;
+            st.serialize_field("tx_packets_per_s", &r.tx_packets_per_s)?;
+        }
+        st.end()
     }
 }
 
@@ -226,6 +260,45 @@ mod tests {
         sort_and_cut(&mut rows, SortKey::Total, Some(1));
         let keys: Vec<(u64, u16)> = rows.iter().map(|r| (r.cgroup_id, r.port.unwrap())).collect();
         assert_eq!(keys, vec![(7, 1), (0, 0), (0, 80), (u64::MAX, 0)]);
+    }
+
+    #[test]
+    fn a_row_serialises_its_fields_in_the_documented_order() {
+        let mut row = r(7, 1, 2);
+        row.rates = Some(Rates { rx_bytes_per_s: 1.5, ..Default::default() });
+        let v = serde_json::to_value(&row).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "cgroup_id",
+                "bucket",
+                "path",
+                "gone",
+                "kind",
+                "runtime",
+                "container_id",
+                "pod_uid",
+                "name",
+                "pod_namespace",
+                "pod_name",
+                "source",
+                "rx_bytes",
+                "tx_bytes",
+                "rx_packets",
+                "tx_packets",
+                "rx_bytes_per_s",
+                "tx_bytes_per_s",
+                "rx_packets_per_s",
+                "tx_packets_per_s"
+            ]
+        );
+        let port = Row::bare(0, Source::Socket, Extra::Port(6, 80), Counters::default());
+        let v = serde_json::to_value(&port).unwrap();
+        assert_eq!(
+            (v["protocol"].as_str(), v["port"].as_u64(), v["bucket"].as_str()),
+            (Some("tcp"), Some(80), Some("unresolved"))
+        );
     }
 
     #[test]

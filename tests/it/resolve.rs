@@ -198,6 +198,26 @@ fn the_resolver_caches_live_paths_and_forgets_removed_cgroups() {
     assert_eq!(expiring.cached(), 0);
 }
 
+/// Deleting billing data rests on the kernel's word only: a cgroup a walk of the mount does
+/// not list (as in a cgroup namespace, where the mount is not the host's root) is unknown,
+/// not gone; the kernel's own answer (a file handle's ESTALE) is asked afresh.
+#[test]
+fn only_the_kernel_says_a_cgroup_is_gone() {
+    use netattr::cgroup::{Lookup, Resolver};
+    let Some(s) = scene(0, false) else { return };
+    let live = s.tree.docker_like();
+    let dead = s.tree.docker_like();
+    std::fs::remove_dir(&dead.path).unwrap();
+    let mut r = Resolver::new(cgroup2()).unwrap();
+    // A walk of a subtree (standing in for a namespaced mount) lists neither of them.
+    let mut sub = Resolver::new(s.tree.cgroup("host.slice").path).unwrap();
+    assert_eq!(sub.by_walk(live.id), Lookup::Unknown, "not listed is not gone");
+    assert_eq!(sub.by_walk(dead.id), Lookup::Unknown);
+    assert!(!r.kernel_says_gone(live.id));
+    assert!(r.kernel_says_gone(dead.id));
+    assert_eq!(r.lookup(dead.id), Lookup::Gone);
+}
+
 #[test]
 fn exited_workloads_are_kept_until_reaped_then_removed_everywhere() {
     let Some(s) = scene(1, false) else { return };
