@@ -71,6 +71,7 @@ COUNTER_MAP(iface_stats, struct iface_key);
 #define SLOT_OWNERS(name)                                                                   \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
+		__uint(map_flags, BPF_F_MMAPABLE); /* readers map it: no copy per slot */  \
 		__uint(max_entries, COUNTER_SLOTS);                                         \
 		__type(key, __u32);                                                         \
 		__type(value, __u64);                                                       \

@@ -16,6 +16,16 @@ use anyhow::{bail, Context, Result};
 /// The cgroup2 mount point, found in /proc/self/mountinfo (hybrid hosts mount it at
 /// /sys/fs/cgroup/unified, unified hosts at /sys/fs/cgroup).
 pub fn mount_point() -> Result<PathBuf> {
+    // Read once per process: several parts of one command ask.
+    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(p) = FOUND.get() {
+        return Ok(p.clone());
+    }
+    let p = find_mount_point()?;
+    Ok(FOUND.get_or_init(|| p).clone())
+}
+
+fn find_mount_point() -> Result<PathBuf> {
     let info = fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     match find_cgroup2(&info) {
         Some(p) => Ok(p),

@@ -185,6 +185,46 @@ pub fn poll_readable(fd: RawFd, timeout: Duration) -> bool {
     unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) > 0 }
 }
 
+/// A read-only mapping of a BPF array map of u64 values (created with BPF_F_MMAPABLE), seen
+/// as atomics: programs write it while it is read.
+pub struct MappedU64s {
+    ptr: std::ptr::NonNull<std::sync::atomic::AtomicU64>,
+    len: usize,
+}
+
+impl MappedU64s {
+    /// Maps the `len` u64 values of the array map `fd`.
+    pub fn map(fd: BorrowedFd<'_>, len: usize) -> io::Result<Self> {
+        let bytes = len * 8;
+        // SAFETY: a fresh shared read-only mapping of `bytes` bytes of the map's memory; the
+        // kernel checks the length against the map and returns MAP_FAILED on any error.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(MappedU64s { ptr, len })
+    }
+
+    /// The values, read with relaxed atomic loads.
+    pub fn values(&self) -> &[std::sync::atomic::AtomicU64] {
+        // SAFETY: the mapping holds `len` aligned u64s (page-aligned start), lives as long as
+        // `self`, and is only read here; AtomicU64 has u64's layout, and atomics make reading
+        // values that BPF programs write concurrently sound.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for MappedU64s {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; no reference from `values` outlives
+        // `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len * 8) };
+    }
+}
+
 /// Whether the terminal (or pipe) on `fd` has hung up, failed or been closed.
 pub fn hung_up(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };

@@ -34,6 +34,8 @@ const BATCH_ABOVE: usize = 64;
 pub struct Slots {
     owner_map: String,
     owners: MapHandle,
+    /// The owner array mapped into memory (loads since layout 6), else None: read in batches.
+    mapped: Option<crate::ffi::MappedU64s>,
     counters: MapHandle,
 }
 
@@ -44,7 +46,10 @@ impl Slots {
                 .with_context(|| format!("opening pinned map {}", pins.path(&name).display()))
         };
         let owner_map = format!("{prefix}_slot_owner");
-        Ok(Slots { owners: map(owner_map.clone())?, counters: map(format!("{prefix}_slots"))?, owner_map })
+        let owners = map(owner_map.clone())?;
+        let mapped =
+            crate::ffi::MappedU64s::map(std::os::fd::AsFd::as_fd(&owners), COUNTER_SLOTS as usize).ok();
+        Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map })
     }
 
     /// The name of the pinned owner array.
@@ -54,7 +59,16 @@ impl Slots {
 
     /// (slot, owner cgroup id) of every held slot; slot 0 (the unresolved bucket's) always.
     fn held(&self) -> Result<Vec<(u32, u64)>> {
-        Ok(percpu::read_u64s(&self.owners)?
+        let owners = match &self.mapped {
+            Some(m) => m
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(slot, o)| (slot as u32, o.load(std::sync::atomic::Ordering::Relaxed)))
+                .collect(),
+            None => percpu::read_u64s(&self.owners)?,
+        };
+        Ok(owners
             .into_iter()
             .filter(|&(slot, owner)| slot == 0 || (owner != SLOT_FREE && owner != SLOT_RETIRED))
             .map(|(slot, owner)| (slot, if slot == 0 { CGID_UNRESOLVED } else { owner }))

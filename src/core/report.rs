@@ -206,48 +206,10 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// The JSON form of a per-cgroup report without rates, written row by row: each row is
-/// named and serialised as it is reached, so no row struct per key is kept and the rows are
-/// ordered by a small key. The same document as `StatsReport` (the schema test holds both).
-struct Streamed<'r, 'a> {
-    head: StatsReport,
-    rows: Vec<RawRow>,
-    reporter: std::cell::RefCell<&'r mut Reporter<'a>>,
-}
-
-impl Serialize for Streamed<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let h = &self.head;
-        let mut st = s.serialize_struct("StatsReport", 7)?;
-        st.serialize_field("schema", &h.schema)?;
-        st.serialize_field("source", &h.source)?;
-        st.serialize_field("by", &h.by)?;
-        st.serialize_field("pin_dir", &h.pin_dir)?;
-        st.serialize_field("cgroup2_mount", &h.cgroup2_mount)?;
-        st.serialize_field("cgroups", &StreamedRows(self))?;
-        st.serialize_field("totals", &h.totals)?;
-        st.end()
-    }
-}
-
-struct StreamedRows<'s, 'r, 'a>(&'s Streamed<'r, 'a>);
-
-impl Serialize for StreamedRows<'_, '_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.0.rows.len()))?;
-        let mut reporter = self.0.reporter.borrow_mut();
-        for raw in &self.0.rows {
-            seq.serialize_element(&reporter.row(raw.clone(), self.0.head.source))?;
-        }
-        seq.end()
-    }
-}
-
 impl Reporter<'_> {
     /// The report of a per-cgroup snapshot as one JSON document (with a newline), written
-    /// row by row to `out` (see `Streamed`). Other shapes go through `report`.
+    /// row by row to `out`, so that no row struct per key is kept. Other shapes go through
+    /// `report`; a test holds the two documents equal.
     pub fn json<W: Write>(&mut self, snap: Snapshot, out: &mut W) -> Result<()> {
         self.namer.refresh_on_miss();
         if self.view.resolve {
@@ -274,22 +236,26 @@ impl Reporter<'_> {
             let cgroups = rows.iter().take_while(|r| Bucket::of(r.key.0) == Bucket::Cgroup).count();
             rows.drain(top.min(cgroups)..cgroups);
         }
-        let head = StatsReport {
-            schema: output::SCHEMA,
-            source: snap.source,
-            by: snap.by,
-            time: None,
-            interval_s: None,
-            pin_dir: self.pin_dir.clone(),
-            cgroup2_mount: self.mount.clone(),
-            cgroups: Vec::new(),
-            totals,
-            rates: None,
-            health: None,
-        };
-        let doc = Streamed { head, rows, reporter: std::cell::RefCell::new(self) };
-        serde_json::to_writer(&mut *out, &doc)?;
-        out.write_all(b"\n")?;
+        // The document of `StatsReport` (fields in its order), its rows named and written one
+        // at a time.
+        write!(out, "{{\"schema\":{},\"source\":", output::SCHEMA)?;
+        serde_json::to_writer(&mut *out, &snap.source)?;
+        out.write_all(b",\"by\":")?;
+        serde_json::to_writer(&mut *out, &snap.by)?;
+        out.write_all(b",\"pin_dir\":")?;
+        serde_json::to_writer(&mut *out, &self.pin_dir)?;
+        out.write_all(b",\"cgroup2_mount\":")?;
+        serde_json::to_writer(&mut *out, &self.mount)?;
+        out.write_all(b",\"cgroups\":[")?;
+        for (n, raw) in rows.into_iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            output::rowjson::write_row(out, &self.row(raw, snap.source))?;
+        }
+        out.write_all(b"],\"totals\":")?;
+        serde_json::to_writer(&mut *out, &totals)?;
+        out.write_all(b"}\n")?;
         Ok(())
     }
 }

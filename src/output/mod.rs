@@ -4,6 +4,7 @@
 //! `emit` picks one and writes it to stdout. Diagnostics never come through here.
 mod file;
 pub mod prometheus;
+pub mod rowjson;
 
 pub use file::emit_to_file;
 

@@ -377,6 +377,8 @@ fn the_streamed_json_report_is_the_general_one() {
     for i in 0..3u16 {
         c.run_exited(&s.tree, &h, 8700 + (uniq() % 100) as u16 + i, 20_000 + u64::from(i));
     }
+    // Frozen counters: nothing may count between the two reads compared.
+    na.run(&["detach", "--all"]).ok();
     let dir = Scratch::new();
     for args in [&["stats"][..], &["stats", "--top", "1"], &["stats", "--no-resolve", "--sort", "rx"]] {
         for source in ["tc", "socket"] {
