@@ -234,8 +234,8 @@ impl Resolver {
 
     fn relative(&self, full: &Path) -> String {
         match full.strip_prefix(&self.root) {
-            Ok(rel) => format!("/{}", rel.display()),
-            Err(_) => full.display().to_string(),
+            Ok(rel) => format!("/{}", crate::text::exact_os(rel.as_os_str())),
+            Err(_) => crate::text::exact_os(full.as_os_str()),
         }
     }
 
@@ -256,7 +256,10 @@ impl Resolver {
 
 fn walk(root: &Path, dir: &Path, map: &mut HashMap<u64, String>) {
     if let Ok(md) = fs::metadata(dir) {
-        let rel = dir.strip_prefix(root).map(|r| format!("/{}", r.display())).unwrap_or_default();
+        let rel = dir
+            .strip_prefix(root)
+            .map(|r| format!("/{}", crate::text::exact_os(r.as_os_str())))
+            .unwrap_or_default();
         map.insert(md.ino(), rel);
     }
     let Ok(entries) = fs::read_dir(dir) else { return };

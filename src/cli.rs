@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::core::hooks::Direction;
 pub use crate::core::row::{By, SortKey};
 use crate::output::Format;
 
@@ -44,6 +45,17 @@ pub struct Global {
     /// Print libbpf's own diagnostics on stderr
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+}
+
+impl Global {
+    /// What the core needs of these options.
+    pub fn place(&self) -> crate::core::Place {
+        crate::core::Place {
+            pin_dir: self.pin_dir.clone(),
+            docker_socket: self.docker_socket.clone(),
+            pods_dir: self.pods_dir.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,22 +176,6 @@ pub struct DetachArgs {
     pub direction: Direction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Direction {
-    Ingress,
-    Egress,
-    Both,
-}
-
-impl Direction {
-    pub fn ingress(self) -> bool {
-        matches!(self, Direction::Ingress | Direction::Both)
-    }
-    pub fn egress(self) -> bool {
-        matches!(self, Direction::Egress | Direction::Both)
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Which counters to read (default: socket when attached to a cgroup, else tc).
@@ -278,12 +274,32 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with_all = ["keep", "duration"])]
     pub clean: bool,
     /// How to run the workloads
-    #[arg(long, value_enum, default_value_t = crate::cmd::demo::workloads::Runtime::Auto)]
-    pub runtime: crate::cmd::demo::workloads::Runtime,
+    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
+    pub runtime: Runtime,
     /// Names of what the demo creates (containers, namespaces, cgroups, pin directory
     /// unless --pin-dir is given): 1 to 12 characters of a-z, 0-9 and '-'
     #[arg(long, default_value = "netattr-demo", value_name = "NAME")]
     pub prefix: String,
+}
+
+/// How the demo runs its workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Runtime {
+    /// Docker when the engine answers and has the image, else namespaces
+    Auto,
+    /// Docker containers from netattr-busybox:latest (scripts/docker-image.sh builds it)
+    Docker,
+    /// Network namespaces with their own cgroups (needs only iproute2)
+    Netns,
+}
+
+impl Runtime {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Runtime::Docker => "Docker containers",
+            _ => "network namespaces with their own cgroups",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod signals;
 pub mod sock;
 pub mod sys;
 pub mod tc;
+pub mod text;
 pub mod top;
 
 use std::process::ExitCode;

@@ -115,7 +115,7 @@ impl CgroupName {
             .enumerate()
             .map(|(i, p)| {
                 let cut = i < 24 && flags & (1 << (8 + i)) != 0;
-                let name = String::from_utf8_lossy(p).into_owned();
+                let name = crate::text::exact(p);
                 if cut {
                     format!("{name}…")
                 } else {
@@ -151,7 +151,7 @@ impl TreeNode {
         Some(TreeNode {
             session: u64_at(b, 0)?,
             parent: u64_at(b, 1)?,
-            name: String::from_utf8_lossy(&name[..end]).into_owned(),
+            name: crate::text::exact(&name[..end]),
         })
     }
 }

@@ -206,7 +206,7 @@ impl Pins {
             sock_slots: super::slots::Slots::open(self, "sock")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
-            owners: crate::iface::Owners::open(self)?,
+            owners: super::attachments::Owners::open(self)?,
             cgroup_names: map("cgroup_names")?,
             events: map("events")?,
             health: map("health")?,
@@ -240,7 +240,7 @@ pub struct Instance {
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
     /// The owner cgroup of each host-side veth netattr attached to.
-    pub owners: crate::iface::Owners,
+    pub owners: super::attachments::Owners,
     /// cgroup id -> its path at first sight, for cgroups that are gone.
     pub cgroup_names: MapHandle,
     /// The first-seen records (read them through `events()`).

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::bpf::attachments;
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::{Attachment, Instance, PinState, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
@@ -113,7 +114,7 @@ fn watch(
                 }
                 LinkEvent::Gone(index) => {
                     inst.owners.set(index, None)?;
-                    iface::forget(&inst.attachments, index)?;
+                    attachments::forget(&inst.attachments, index)?;
                     no_owner.retain(|l| l.index != index);
                     since.remove(&index);
                 }
@@ -147,7 +148,7 @@ fn attach_one(
     rows: &mut Vec<HookRow>,
 ) -> Result<()> {
     let fail = || format!("cannot attach to {}", link.name);
-    let mut rec = iface::record(&inst.attachments, link.index)?
+    let mut rec = attachments::record(&inst.attachments, link.index)?
         .unwrap_or_else(|| Attachment { flags: 0, ifname: link.name.clone() });
     rec.ifname.clone_from(&link.name);
     // The owner first, so that the first packet counted is already the owner's. An owner
@@ -161,7 +162,7 @@ fn attach_one(
     // Write-ahead: record the intent to add a qdisc before adding it, so that a netattr
     // killed in between leaves a record that cleanup follows.
     if rec.flags & ATTACH_QDISC_CREATED == 0 {
-        iface::save(
+        attachments::save(
             &inst.attachments,
             link.index,
             &Attachment { flags: rec.flags | ATTACH_QDISC_INTENT, ..rec.clone() },
@@ -191,9 +192,9 @@ fn attach_one(
             let _ = tc::remove_clsact_if_empty(link.index);
         }
         inst.owners.set(link.index, None)?;
-        iface::forget(&inst.attachments, link.index)?;
+        attachments::forget(&inst.attachments, link.index)?;
         return outcome;
     }
-    iface::save(&inst.attachments, link.index, &rec)?;
+    attachments::save(&inst.attachments, link.index, &rec)?;
     outcome
 }

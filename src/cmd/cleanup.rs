@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
+use crate::bpf::attachments::Owners;
 use crate::bpf::pins::{LINKS, MAPS, PROGS, TREE};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
 use crate::core::hooks::{detach_cgroup, detach_one, everywhere, HookResult};
-use crate::iface::Owners;
 use crate::sys;
 
 pub fn execute(g: &Global) -> Result<ExitCode> {

@@ -86,7 +86,7 @@ fn follow(
     stream: &Rc<RefCell<Stream>>,
     seen: &Rc<RefCell<usize>>,
 ) -> Result<End> {
-    let mut namer = Namer::new(g, Some(inst))?;
+    let mut namer = Namer::new(&g.place(), Some(inst))?;
     let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
     let count = a.count;
     let mut b = RingBufferBuilder::new();

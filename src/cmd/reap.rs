@@ -57,7 +57,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let pins = Pins::new(&g.pin_dir);
     let _lock = pins.lock()?;
     let inst = pins.open()?;
-    let plan = retire::plan(&inst, &mut Namer::new(g, Some(&inst))?)?;
+    let plan = retire::plan(&inst, &mut Namer::new(&g.place(), Some(&inst))?)?;
     for id in &plan.uncertain {
         eprintln!(
             "netattr: kept cgroup {id}: not found, but the kernel did not say it is gone (a cgroup \
@@ -65,7 +65,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         );
     }
     let retired = retire::take(&inst, &plan)?;
-    let mut reporter = Reporter::new(g, &inst, View { sort: SortKey::Total, top: None, resolve: true })?;
+    let mut reporter =
+        Reporter::new(&g.place(), &inst, View { sort: SortKey::Total, top: None, resolve: true })?;
     let rows: Vec<Row> =
         retired.iter().map(|r| reporter.gone_row(r.cgroup_id, r.source, r.counters)).collect();
     let report = ReapReport {

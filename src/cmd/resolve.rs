@@ -49,7 +49,7 @@ pub fn execute(g: &Global, a: &ResolveArgs) -> Result<ExitCode> {
     // Without a load, live cgroups still resolve; ids from the maps need one.
     let inst = if a.ids.is_empty() || pins.state() == PinState::Loaded { Some(pins.open()?) } else { None };
     let ids: Vec<u64> = if a.ids.is_empty() { counted_ids(inst.as_ref())? } else { a.ids.clone() };
-    let mut namer = Namer::new(g, inst.as_ref())?;
+    let mut namer = Namer::new(&g.place(), inst.as_ref())?;
     namer.prefetch(&ids);
     let cgroups = ids.into_iter().map(|id| namer.name(id)).collect();
     output::emit(g.format, &ResolveReport { schema: output::SCHEMA, cgroups })?;

@@ -167,7 +167,7 @@ fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &L
         let pins = Pins::new(&g.pin_dir);
         let ready = pins.open().and_then(|inst| {
             let view = View { sort: SortKey::Total, top: None, resolve: true };
-            Reporter::new(g, &inst, view).map(drop)?;
+            Reporter::new(&g.place(), &inst, view).map(drop)?;
             Ok(inst)
         });
         let inst = match ready {
@@ -184,7 +184,7 @@ fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &L
         };
         let source = default_source(&inst, a.source);
         let view = View { sort: SortKey::Total, top: None, resolve: true };
-        let Ok(mut reporter) = Reporter::new(g, &inst, view) else { continue };
+        let Ok(mut reporter) = Reporter::new(&g.place(), &inst, view) else { continue };
         set_trouble(None);
         loop {
             let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
@@ -241,7 +241,7 @@ fn scrape(
         "Time this scrape took to read and name the counters",
     );
     d.sample([], started.elapsed().as_secs_f64());
-    metrics::exposition(&report, vec![g.build(), d.build()])
+    metrics::exposition(&report.cgroups, report.health.as_ref(), vec![g.build(), d.build()])
 }
 
 /// The events thread: names every cgroup at its first packet. Entries are kept for an hour
@@ -266,7 +266,7 @@ fn learn_names(g: &Global, stop: &AtomicBool, learnt: &Learnt) {
 fn learn_from(g: &Global, inst: &Instance, stop: &AtomicBool, learnt: &Learnt) -> Result<()> {
     const KEEP: Duration = Duration::from_secs(3600);
     const MAX: usize = 100_000;
-    let mut namer = Namer::new(g, Some(inst))?;
+    let mut namer = Namer::new(&g.place(), Some(inst))?;
     let mut b = RingBufferBuilder::new();
     b.add(inst.events(), move |d: &[u8]| {
         let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };

@@ -31,13 +31,13 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
             until: None,
         };
         crate::signals::catch();
-        live::stream(g, &spec, |report, first| output::emit_interval(g.format, report, first))?;
+        live::stream(&g.place(), &spec, |report, first| output::emit_interval(g.format, report, first))?;
         return Ok(ExitCode::SUCCESS);
     }
     let inst = Pins::new(&g.pin_dir).open()?;
     let query = Query { source: default_source(&inst, a.source), by: a.by };
     let snap = reader::read(&inst, query)?;
-    let mut reporter = Reporter::new(g, &inst, view)?;
+    let mut reporter = Reporter::new(&g.place(), &inst, view)?;
     if g.format == output::Format::Json && a.by == By::Cgroup && a.output.is_none() {
         // The common pipeline case, written row by row.
         output::emit_with(|out| reporter.json(snap, out))?;

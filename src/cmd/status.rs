@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::bpf::attachments;
 use crate::bpf::layout::{ATTACH_QDISC_CREATED, META_FAST_PATH, RESERVED_KEYS};
 use crate::bpf::{Health, Instance, PinState, Pins, Source};
 use crate::cli::Global;
@@ -16,7 +17,7 @@ use crate::core::reader::{self, Buckets};
 use crate::output::{self, Report};
 use crate::owner::Owner;
 use crate::tc::Hook;
-use crate::{iface, sock, sys};
+use crate::{sock, sys};
 
 /// What the pin directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -196,7 +197,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         PinState::Loaded => {}
     }
     let inst = pins.open()?;
-    let mut namer = Namer::new(g, Some(&inst))?;
+    let mut namer = Namer::new(&g.place(), Some(&inst))?;
     // The per-cgroup counters of each source are read once, for their fill, their buckets
     // and the gone cgroups.
     let tc = reader::per_cgroup(&inst, Source::Tc)?;
@@ -249,8 +250,8 @@ fn interfaces(inst: &Instance, namer: &mut Namer<'_>) -> Result<Vec<IfaceRow>> {
     let mut rows = Vec::new();
     for c in carriers(inst)? {
         let index = c.link.index;
-        let qdisc_created =
-            iface::record(&inst.attachments, index)?.is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
+        let qdisc_created = attachments::record(&inst.attachments, index)?
+            .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
         let owner = inst.owners.get(index).map(|id| Owner { cgroup_id: id, path: namer.path_label(id) });
         rows.push(IfaceRow {
             iface: c.link.name,

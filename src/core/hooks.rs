@@ -6,15 +6,31 @@ use anyhow::Result;
 use libbpf_rs::MapHandle;
 use serde::Serialize;
 
+use crate::bpf::attachments::{self, Owners};
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::Pins;
-use crate::cli::Direction;
-use crate::iface::{self, Owners};
 use crate::netlink::{self, Link};
 use crate::output::{self, Report};
 use crate::owner::Owner;
 use crate::sock;
 use crate::tc::{self, Attached, Hook};
+
+/// Which hooks of an interface: ingress, egress or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Direction {
+    Ingress,
+    Egress,
+    Both,
+}
+
+impl Direction {
+    pub fn ingress(self) -> bool {
+        matches!(self, Direction::Ingress | Direction::Both)
+    }
+    pub fn egress(self) -> bool {
+        matches!(self, Direction::Egress | Direction::Both)
+    }
+}
 
 /// What an attachment is made on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -144,11 +160,11 @@ pub fn everywhere(ids: &[u32], records: Option<&MapHandle>) -> Result<Vec<Link>>
         }
     }
     if let Some(map) = records {
-        for (idx, _) in iface::records(map)? {
+        for (idx, _) in attachments::records(map)? {
             match links.iter().find(|l| l.index == idx) {
                 Some(l) if !out.contains(l) => out.push(l.clone()),
                 Some(_) => {}
-                None => iface::forget(map, idx)?,
+                None => attachments::forget(map, idx)?,
             }
         }
     }
@@ -166,7 +182,7 @@ pub fn detach_one(
     rows: &mut Vec<HookRow>,
 ) -> Result<()> {
     let mut rec = match maps {
-        Some((records, _)) => iface::record(records, link.index)?,
+        Some((records, _)) => attachments::record(records, link.index)?,
         None => None,
     };
     for h in hooks(d) {
@@ -181,11 +197,11 @@ pub fn detach_one(
     let Some((records, owners)) = maps else { return Ok(()) };
     let Some(rec) = rec else { return Ok(()) };
     if rec.flags & (ATTACH_INGRESS | ATTACH_EGRESS) != 0 {
-        return iface::save(records, link.index, &rec);
+        return attachments::save(records, link.index, &rec);
     }
     if rec.flags & (ATTACH_QDISC_CREATED | ATTACH_QDISC_INTENT) != 0 {
         tc::remove_clsact_if_empty(link.index)?;
     }
     owners.set(link.index, None)?;
-    iface::forget(records, link.index)
+    attachments::forget(records, link.index)
 }

@@ -8,8 +8,8 @@ use anyhow::Result;
 use super::reader::{self, default_source, Query};
 use super::report::{Reporter, StatsReport, View};
 use super::row::{By, RowKey};
+use super::Place;
 use crate::bpf::{Pins, Source};
-use crate::cli::Global;
 use crate::rates::Sampler;
 
 /// What a stream reports, and for how long.
@@ -40,7 +40,7 @@ pub fn sleep_until(due: Instant) -> bool {
 /// Calls `emit(report, first)` once per interval until the count, the end time or a caught
 /// signal. Sampling times are kept on a fixed grid, so that intervals do not drift by the
 /// time each report takes.
-pub fn stream(g: &Global, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -> Result<()>) -> Result<()> {
+pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -> Result<()>) -> Result<()> {
     let pins = Pins::new(&g.pin_dir);
     let start = Instant::now();
     let mut tick: u32 = 0;

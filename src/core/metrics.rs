@@ -6,7 +6,6 @@
 use anyhow::Result;
 
 use super::inventory::HealthExport;
-use super::report::StatsReport;
 use super::row::{Bucket, Row};
 use crate::output::prometheus::{Builder, Family, Text};
 
@@ -75,18 +74,18 @@ fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-/// The report as exposition text, then `extra` families.
-pub fn exposition(report: &StatsReport, extra: Vec<Family>) -> Result<String> {
+/// A report's rows and health as exposition text, then `extra` families.
+pub fn exposition(rows: &[Row], health: Option<&HealthExport>, extra: Vec<Family>) -> Result<String> {
     let mut text = Text::default();
     for (n, (name, help)) in COUNTERS.iter().enumerate() {
         let mut b = Builder::counter(name, help);
-        for r in &report.cgroups {
+        for r in rows {
             let c = &r.counters;
             b.sample(labels(r), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
         }
         text.push(b.build())?;
     }
-    for f in report.health.iter().flat_map(health_families).chain(extra) {
+    for f in health.into_iter().flat_map(health_families).chain(extra) {
         text.push(f)?;
     }
     text.finish()

@@ -12,3 +12,13 @@ pub mod reader;
 pub mod report;
 pub mod retire;
 pub mod row;
+pub mod rowjson;
+
+/// What the core needs of the command line: where the instance is pinned, and where names
+/// come from. `cli::Global::place` builds it, so that the core does not depend on the CLI.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub pin_dir: std::path::PathBuf,
+    pub docker_socket: std::path::PathBuf,
+    pub pods_dir: std::path::PathBuf,
+}

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::Place;
 use crate::bpf::layout::RESERVED_KEYS;
 use crate::bpf::Instance;
 use crate::cgroup::{self, Lookup, Resolver};
-use crate::cli::Global;
 use crate::identity::Summary;
 use crate::names::Names;
 
@@ -54,7 +54,7 @@ pub struct Namer<'a> {
 
 impl<'a> Namer<'a> {
     /// A namer for the cgroups of `inst` (or of no instance: live cgroups only).
-    pub fn new(g: &Global, inst: Option<&'a Instance>) -> Result<Self> {
+    pub fn new(g: &Place, inst: Option<&'a Instance>) -> Result<Self> {
         let mut resolver = Resolver::new(cgroup::mount_point()?)?;
         if let Some(i) = inst {
             resolver = resolver.with_tree(&i.pins);
@@ -143,7 +143,7 @@ impl<'a> Namer<'a> {
 }
 
 /// The name sources, searching Docker's history since the load (or the last hour).
-fn names_for(g: &Global, inst: Option<&Instance>) -> Names {
+fn names_for(g: &Place, inst: Option<&Instance>) -> Names {
     let since = inst.map(|i| i.meta.loaded_at_unix).unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -11,8 +11,8 @@ use super::inventory::HealthExport;
 use super::namer::Namer;
 use super::reader::Snapshot;
 use super::row::{sort_and_cut, Bucket, By, RawRow, Row, RowKey, SortKey};
+use super::Place;
 use crate::bpf::{Counters, Instance, Source};
-use crate::cli::Global;
 use crate::output::{self, Report};
 use crate::rates::Rates;
 
@@ -44,7 +44,7 @@ impl Report for StatsReport {
     const ROWS: Option<&'static str> = Some("cgroups");
 
     fn exposition(&self) -> Option<Result<String>> {
-        Some(super::metrics::exposition(self, Vec::new()))
+        Some(super::metrics::exposition(&self.cgroups, self.health.as_ref(), Vec::new()))
     }
 
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -120,7 +120,7 @@ pub struct Reporter<'a> {
 }
 
 impl<'a> Reporter<'a> {
-    pub fn new(g: &Global, inst: &'a Instance, view: View) -> Result<Self> {
+    pub fn new(g: &Place, inst: &'a Instance, view: View) -> Result<Self> {
         Ok(Reporter {
             pin_dir: g.pin_dir.clone(),
             mount: crate::cgroup::mount_point()?,
@@ -251,7 +251,7 @@ impl Reporter<'_> {
             if n > 0 {
                 out.write_all(b",")?;
             }
-            output::rowjson::write_row(out, &self.row(raw, snap.source))?;
+            super::rowjson::write_row(out, &self.row(raw, snap.source))?;
         }
         out.write_all(b"],\"totals\":")?;
         serde_json::to_writer(&mut *out, &totals)?;

@@ -4,7 +4,6 @@
 //! `emit` picks one and writes it to stdout. Diagnostics never come through here.
 mod file;
 pub mod prometheus;
-pub mod rowjson;
 
 pub use file::emit_to_file;
 
@@ -272,9 +271,15 @@ pub fn table<I: IntoIterator<Item = &'static str>>(header: I) -> Table {
 /// control characters (ESC, TAB, ...) are shown escaped, so a hostile cgroup name cannot
 /// move the cursor, recolour the screen or split a table row. JSON needs none of this.
 pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
+    let odd = |c: char| c.is_control() || crate::text::byte_of(c).is_some();
+    if s.chars().any(odd) {
         s.chars()
-            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+            .map(|c| match crate::text::byte_of(c) {
+                // A byte of a name that is not UTF-8 (see text.rs).
+                Some(b) => format!("\\x{b:02x}"),
+                None if c.is_control() => c.escape_default().to_string(),
+                None => c.to_string(),
+            })
             .collect()
     } else {
         std::borrow::Cow::Borrowed(s)
@@ -353,6 +358,7 @@ mod tests {
     fn hostile_text_is_escaped() {
         assert_eq!(clean("plain/path"), "plain/path");
         assert_eq!(clean("evil\u{1b}[31mred\tx"), "evil\\u{1b}[31mred\\tx");
+        assert_eq!(clean(&crate::text::exact(b"bad\xffname")), "bad\\xffname");
         let mut t = table(["A"]);
         add_row(&mut t, ["line\nbreak"]);
         assert_eq!(t.lines().count(), 2, "one header, one row");

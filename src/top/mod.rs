@@ -93,7 +93,8 @@ fn run(
 ) -> Result<Run> {
     let source = default_source(inst, asked);
     let query = Query { source, by: By::Cgroup };
-    let mut reporter = Reporter::new(g, inst, View { sort: SortKey::Total, top: None, resolve: true })?;
+    let mut reporter =
+        Reporter::new(&g.place(), inst, View { sort: SortKey::Total, top: None, resolve: true })?;
     let mut sampler: Sampler<RowKey> = Sampler::default();
     let first = reader::read(inst, query)?;
     sampler.next(first.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
@@ -135,7 +136,7 @@ fn run(
 /// What the header says: the source, what is attached, where cgroup2 is.
 fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
     let ifaces = carriers(inst)?.len();
-    let mut namer = Namer::new(g, Some(inst))?;
+    let mut namer = Namer::new(&g.place(), Some(inst))?;
     let socket =
         Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h)).map(|id| match namer.locate(id) {
             (State::Live, Some(p)) => format!("socket at {p}"),

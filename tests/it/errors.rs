@@ -154,3 +154,31 @@ fn hostile_cgroup_names_cannot_break_tables_or_terminals() {
     let row = row(&st, evil.id).clone();
     assert_eq!(row["path"].as_str(), Some(evil.rel.as_str()));
 }
+
+/// A cgroup name that is not UTF-8 is carried exactly (each such byte as U+10FF00 + byte),
+/// live and from the kernel's record after it is gone; tables show the byte as `\xNN`.
+#[test]
+fn names_that_are_not_utf8_are_carried_exactly() {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let dir = s.tree.root.join(std::ffi::OsStr::from_bytes(b"bad\xffname.service"));
+    std::fs::create_dir(&dir).unwrap();
+    let odd = Cgroup {
+        id: netattr::cgroup::id_of(&dir).unwrap(),
+        rel: format!("{}/bad\u{10FFFF}name.service", s.tree.rel()),
+        path: dir.clone(),
+    };
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let h = s.tree.cgroup("host.slice/h.service");
+    c.send(&odd, &h, 7960, 30000);
+    let st = na.run(&["stats", "--format", "json"]).ok().json();
+    assert_eq!(row(&st, odd.id)["path"].as_str(), Some(odd.rel.as_str()), "live, by file handle");
+    let table = na.run(&["stats"]).ok().stdout;
+    assert!(table.contains(r"bad\xffname.service"), "{table}");
+    std::fs::remove_dir(&dir).unwrap();
+    let r = na.run(&["resolve", &odd.id.to_string(), "--format", "json"]).ok().json();
+    assert_eq!(r["cgroups"][0]["state"], "gone", "{r}");
+    assert_eq!(r["cgroups"][0]["path"].as_str(), Some(odd.rel.as_str()), "from the kernel's record");
+}

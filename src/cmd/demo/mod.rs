@@ -98,7 +98,9 @@ impl Demo<'_> {
             count: None,
             until,
         };
-        live::stream(self.g, &spec, |report, first| output::emit_interval(self.g.format, report, first))
+        live::stream(&self.g.place(), &spec, |report, first| {
+            output::emit_interval(self.g.format, report, first)
+        })
     }
 
     /// Runs a netattr subcommand against the demo's pin directory, showing it on stderr.

@@ -13,27 +13,9 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::traffic::{Role, PORT, ROLES};
 use crate::cgroup;
+pub use crate::cli::Runtime;
 
 pub const IMAGE: &str = "netattr-busybox:latest";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Runtime {
-    /// Docker when the engine answers and has the image, else namespaces
-    Auto,
-    /// Docker containers from netattr-busybox:latest (scripts/docker-image.sh builds it)
-    Docker,
-    /// Network namespaces with their own cgroups (needs only iproute2)
-    Netns,
-}
-
-impl Runtime {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Runtime::Docker => "Docker containers",
-            _ => "network namespaces with their own cgroups",
-        }
-    }
-}
 
 /// A running workload: where its server answers and the host side of its veth.
 pub struct Workload {

@@ -31,11 +31,11 @@ pub fn write_row<W: Write>(out: &mut W, r: &Row) -> io::Result<()> {
     } else {
         number(out, b"{\"cgroup_id\":", r.cgroup_id)?;
     }
-    opt_string(out, b",\"bucket\":", Some(&super::label(&r.bucket)))?;
+    opt_string(out, b",\"bucket\":", Some(&crate::output::label(&r.bucket)))?;
     opt_string(out, b",\"path\":", r.path.as_deref())?;
     out.write_all(if r.gone { b",\"gone\":true" } else { b",\"gone\":false" })?;
     let w = &r.who;
-    opt_string(out, b",\"kind\":", w.kind.map(|k| super::label(&k)).as_deref())?;
+    opt_string(out, b",\"kind\":", w.kind.map(|k| crate::output::label(&k)).as_deref())?;
     opt_string(out, b",\"runtime\":", w.runtime)?;
     opt_string(out, b",\"container_id\":", w.container_id.as_deref())?;
     opt_string(out, b",\"pod_uid\":", w.pod_uid.as_deref())?;
