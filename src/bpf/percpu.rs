@@ -197,10 +197,20 @@ pub fn take_counters(map: &MapHandle, key: &[u8]) -> Result<Option<Counters>> {
     let vs = if percpu { (map.value_size() as usize).div_ceil(8) * 8 } else { map.value_size() as usize };
     let mut value = vec![0u8; vs * ncpu];
     let len = value.len();
-    if !ffi::map_lookup_and_delete(map.as_fd(), key, &mut value, len).context("removing a map entry")? {
-        return Ok(None);
+    match ffi::map_lookup_and_delete(map.as_fd(), key, &mut value, len) {
+        Ok(true) => Ok(Some(sum(value.chunks(vs)))),
+        Ok(false) => Ok(None),
+        // Per-CPU hashes take lookup-and-delete from Linux 5.14: before, read then delete
+        // (what a program adds in between is lost; docs/accounting.md says so).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => {
+            let Some(values) = map.lookup_percpu(key, MapFlags::ANY).context("reading a map entry")? else {
+                return Ok(None);
+            };
+            map.delete(key).context("removing a map entry")?;
+            Ok(Some(sum(values.iter().map(Vec::as_slice))))
+        }
+        Err(e) => Err(e).context("removing a map entry"),
     }
-    Ok(Some(sum(value.chunks(vs))))
 }
 
 fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {

@@ -141,19 +141,13 @@ impl<'a> Reporter<'a> {
 
     /// The report of one snapshot, with rates over the previous one in a stream.
     pub fn report(&mut self, snap: Snapshot, rates: Option<(HashMap<RowKey, Rates>, f64)>) -> StatsReport {
-        self.namer.refresh_on_miss();
-        let mut totals = Counters::default();
+        let totals = self.prepare(&snap.rows);
         let mut rate_totals = rates.as_ref().map(|_| Rates::default());
-        if self.view.resolve {
-            let ids: Vec<u64> = snap.rows.iter().map(|r| r.key.0).collect();
-            self.namer.prefetch(&ids);
-        }
         let source = snap.source;
         let mut rows: Vec<Row> = snap
             .rows
             .into_iter()
             .map(|raw| {
-                totals.add(&raw.counters);
                 let key = raw.key;
                 let mut r = self.row(raw, source);
                 if let Some((by_key, _)) = &rates {
@@ -198,6 +192,21 @@ impl<'a> Reporter<'a> {
         r
     }
 
+    /// Readies the namer for `rows` (names fetched again on a miss, many ids named at once)
+    /// and returns their totals.
+    fn prepare(&mut self, rows: &[RawRow]) -> Counters {
+        self.namer.refresh_on_miss();
+        if self.view.resolve {
+            let ids: Vec<u64> = rows.iter().map(|r| r.key.0).collect();
+            self.namer.prefetch(&ids);
+        }
+        let mut totals = Counters::default();
+        for r in rows {
+            totals.add(&r.counters);
+        }
+        totals
+    }
+
     /// The row of a cgroup being collected by `reap`: named as the kernel recorded it.
     pub fn gone_row(&mut self, id: u64, source: Source, counters: Counters) -> Row {
         let mut r = self.row(RawRow { key: (id, 0, 0, 0), extra: super::row::Extra::None, counters }, source);
@@ -211,15 +220,7 @@ impl Reporter<'_> {
     /// row by row to `out`, so that no row struct per key is kept. Other shapes go through
     /// `report`; a test holds the two documents equal.
     pub fn json<W: Write>(&mut self, snap: Snapshot, out: &mut W) -> Result<()> {
-        self.namer.refresh_on_miss();
-        if self.view.resolve {
-            let ids: Vec<u64> = snap.rows.iter().map(|r| r.key.0).collect();
-            self.namer.prefetch(&ids);
-        }
-        let mut totals = Counters::default();
-        for r in &snap.rows {
-            totals.add(&r.counters);
-        }
+        let totals = self.prepare(&snap.rows);
         let mut rows = snap.rows;
         let sort = self.view.sort;
         let k = |c: &Counters| match sort {

@@ -69,11 +69,31 @@ pub fn plan(inst: &Instance, namer: &mut Namer<'_>) -> Result<Plan> {
 /// returned, zero or not).
 pub fn take(inst: &Instance, plan: &Plan) -> Result<Vec<Retired>> {
     let mut out = Vec::new();
+    if let Err(e) = take_into(inst, plan, &mut out) {
+        // What was taken so far goes back before the error is reported.
+        restore(inst, &out)?;
+        return Err(e.context("collecting the counters of gone cgroups (what was taken is put back)"));
+    }
+    Ok(out)
+}
+
+fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()> {
     for source in SOURCES {
         let (hash, slots) = inst.counters_of(source);
         let mut from_slots = slots.retire(&plan.gone)?;
         for &id in &plan.gone {
-            let taken = percpu::take_counters(hash, &id.to_ne_bytes())?;
+            let taken = match percpu::take_counters(hash, &id.to_ne_bytes()) {
+                Ok(t) => t,
+                Err(e) => {
+                    // The slots' counts are already out of the maps: keep them for restore.
+                    out.extend(from_slots.drain().map(|(cgroup_id, counters)| Retired {
+                        source,
+                        cgroup_id,
+                        counters,
+                    }));
+                    return Err(e);
+                }
+            };
             let slot = from_slots.remove(&id);
             if taken.is_none() && slot.is_none() {
                 continue;
@@ -85,7 +105,7 @@ pub fn take(inst: &Instance, plan: &Plan) -> Result<Vec<Retired>> {
             out.push(Retired { source, cgroup_id: id, counters: c });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Puts removed counters back (their output could not be written): added to the entry a

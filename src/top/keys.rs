@@ -2,7 +2,6 @@
 //! than through crossterm's event reader, which loops forever reading end-of-file once the
 //! terminal is gone (an ssh session that dropped, a tmux session killed): here end-of-file,
 //! a hang-up or a read error ends the view.
-use std::io::Read;
 use std::time::Duration;
 
 /// What the terminal said.
@@ -22,10 +21,14 @@ pub fn read(wait: Duration) -> Input {
     if !crate::ffi::poll_readable(0, wait) {
         return if crate::ffi::hung_up(0) { Input::End } else { Input::Keys(vec![]) };
     }
+    // Straight from the descriptor: a buffered reader could keep keys that poll then
+    // does not see.
     let mut buf = [0u8; 64];
-    match std::io::stdin().lock().read(&mut buf) {
-        Ok(0) | Err(_) => Input::End,
+    match nix::unistd::read(0, &mut buf) {
+        Ok(0) => Input::End,
         Ok(n) => Input::Keys(parse(&buf[..n])),
+        Err(nix::errno::Errno::EINTR) => Input::Keys(vec![]),
+        Err(_) => Input::End,
     }
 }
 

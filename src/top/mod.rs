@@ -159,49 +159,85 @@ fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
 
 /// The selected cgroup's breakdowns, where the load counts them.
 fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
-    use crate::bpf::layout::{proto_name, IfaceKey, PortKey, META_IFACES, META_PORTS};
-    use crate::bpf::percpu::read_counters;
+    use crate::bpf::layout::{META_IFACES, META_PORTS};
     let Some(id) = id else { return vec!["no row selected".into()] };
-    let mut lines = Vec::new();
-    let read = |map: &libbpf_rs::MapHandle, what: &str, lines: &mut Vec<String>| {
-        read_counters(map).unwrap_or_else(|e| {
-            lines.push(format!("the {what} breakdown could not be read: {e:#}"));
-            Vec::new()
-        })
-    };
-    let counted = inst.meta.flags & (META_IFACES | META_PORTS) != 0;
+    let mut reads = Vec::new();
     if inst.meta.flags & META_IFACES != 0 {
-        let names: std::collections::HashMap<u32, String> =
-            crate::netlink::links().unwrap_or_default().into_iter().map(|l| (l.index, l.name)).collect();
-        for (k, c) in read(&inst.iface_stats, "interface", &mut lines) {
-            if let Some(k) = IfaceKey::from_bytes(&k).filter(|k| k.cgroup_id == id) {
-                let name = names.get(&k.ifindex).cloned().unwrap_or_else(|| format!("#{}", k.ifindex));
-                lines.push(format!(
-                    "iface {name:<16} rx {:>10}  tx {:>10}",
-                    crate::output::bytes(c.rx_bytes),
-                    crate::output::bytes(c.tx_bytes)
-                ));
-            }
-        }
+        reads.push(("interface", reader::read(inst, Query { source: Source::Tc, by: By::Iface })));
     }
     if inst.meta.flags & META_PORTS != 0 {
-        for (k, c) in read(&inst.port_stats, "port", &mut lines) {
-            if let Some(k) = PortKey::from_bytes(&k).filter(|k| k.cgroup_id == id) {
-                let src = if k.source == Source::Tc.code() { "tc" } else { "socket" };
-                lines.push(format!(
-                    "{:<6} {:>5} ({src:<6}) rx {:>10}  tx {:>10}",
-                    proto_name(k.proto),
-                    k.port,
-                    crate::output::bytes(c.rx_bytes),
-                    crate::output::bytes(c.tx_bytes)
-                ));
+        for source in [Source::Tc, Source::Socket] {
+            reads.push(("port", reader::read(inst, Query { source, by: By::Port })));
+        }
+    }
+    detail_lines(id, reads)
+}
+
+/// The detail pane's lines for cgroup `id` from the breakdown reads of a load: a read that
+/// failed says so, a load without breakdowns says how to get them.
+fn detail_lines(id: u64, reads: Vec<(&str, anyhow::Result<reader::Snapshot>)>) -> Vec<String> {
+    use crate::core::row::Extra;
+    if reads.is_empty() {
+        return vec!["no breakdown counted for this load (netattr load --breakdown iface,port)".into()];
+    }
+    let mut lines = Vec::new();
+    for (what, read) in reads {
+        let snap = match read {
+            Ok(s) => s,
+            Err(e) => {
+                lines.push(format!("the {what} breakdown could not be read: {e:#}"));
+                continue;
+            }
+        };
+        let source = crate::output::label(&snap.source);
+        for r in snap.rows.iter().filter(|r| r.key.0 == id) {
+            let (rx, tx) =
+                (crate::output::bytes(r.counters.rx_bytes), crate::output::bytes(r.counters.tx_bytes));
+            match &r.extra {
+                Extra::Iface(i, name) => {
+                    let name = name.clone().unwrap_or_else(|| format!("#{i}"));
+                    lines.push(format!("iface {name:<16} rx {rx:>10}  tx {tx:>10}"));
+                }
+                Extra::Port(p, port) => lines.push(format!(
+                    "{:<6} {port:>5} ({source:<6}) rx {rx:>10}  tx {tx:>10}",
+                    crate::bpf::layout::proto_name(*p)
+                )),
+                Extra::None => {}
             }
         }
     }
-    if !counted {
-        lines.push("no breakdown counted for this load (netattr load --breakdown iface,port)".into());
-    } else if lines.is_empty() {
+    if lines.is_empty() {
         lines.push("no breakdown rows for this cgroup yet".into());
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf::Counters;
+    use crate::core::row::{Extra, RawRow};
+
+    #[test]
+    fn the_detail_pane_says_when_a_breakdown_could_not_be_read() {
+        assert!(detail_lines(7, vec![])[0].starts_with("no breakdown counted"));
+        let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))]);
+        assert_eq!(failed, vec!["the port breakdown could not be read: map gone".to_string()]);
+        let row = RawRow {
+            key: (7, 0, 6, 80),
+            extra: Extra::Port(6, 80),
+            counters: Counters { rx_bytes: 2048, ..Default::default() },
+        };
+        let snap = reader::Snapshot { source: Source::Socket, by: By::Port, rows: vec![row], fill: vec![] };
+        let ok = detail_lines(7, vec![("port", Ok(snap))]);
+        assert_eq!(ok, vec!["tcp       80 (socket) rx      2 KiB  tx        0 B".to_string()]);
+        let other = detail_lines(
+            8,
+            vec![(
+                "interface",
+                Ok(reader::Snapshot { source: Source::Tc, by: By::Iface, rows: vec![], fill: vec![] }),
+            )],
+        );
+        assert_eq!(other, vec!["no breakdown rows for this cgroup yet".to_string()]);
+    }
 }

@@ -168,3 +168,28 @@ fn top_ends_when_its_terminal_goes_away() {
     unsafe { libc::kill(pid, libc::SIGKILL) };
     panic!("top still runs 5 s after its terminal went away: {cpu}");
 }
+
+#[test]
+fn top_follows_cleanup_and_a_new_load() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let t = Tmux(format!("netattr-test-{}-{}", std::process::id(), uniq()));
+    let cmd = format!("exec {BIN} top --interval 0.3 --pin-dir {}", na.pin_dir.display());
+    sh(&["tmux", "new-session", "-d", "-s", &t.0, "-x", "120", "-y", "30", &cmd]);
+    t.wait_for("the dashboard", |s| s.contains("netattr top"));
+    na.run(&["cleanup"]).ok();
+    t.wait_for("the wait for a new load", |s| s.contains("waiting for a new load"));
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    // Traffic that only the new instance counts, from a cgroup named for this test.
+    let sender = s.tree.cgroup("system.slice/after-reload.service");
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    let port = 9600 + (uniq() % 100) as u16;
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {}:{port}", c.host_ip)).ready();
+    let tx = Peer::spawn(&sender, Some(&c.ns.name), &format!("tcp-rate {}:{port} 2000000 3", c.host_ip));
+    t.wait_for("the new instance's rows", |s| s.contains("after-reload.service") && !s.contains("waiting"));
+    tx.finish();
+    r.finish();
+}
