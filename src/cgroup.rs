@@ -187,10 +187,20 @@ impl Resolver {
         &self.root
     }
 
-    /// Whether the kernel itself says `id` is gone: its file handle gives ESTALE or ENOENT.
-    /// Asked afresh, never from a cache or a walk: deleting counters rests on this.
-    pub fn kernel_says_gone(&self, id: u64) -> bool {
-        matches!(self.by_handle(id), Err(e) if matches!(e.raw_os_error(), Some(libc::ESTALE | libc::ENOENT)))
+    /// What the kernel says of `id` now, never from the cache or a walk of the tree in the
+    /// kernel: its file handle's path, Gone on ESTALE or ENOENT (deleting counters rests on
+    /// this), else what a walk of the mount finds (Path or Unknown).
+    pub fn kernel_lookup(&mut self, id: u64) -> Lookup {
+        match self.by_handle(id) {
+            Ok(p) => Lookup::Path(p),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ESTALE | libc::ENOENT)) => Lookup::Gone,
+            Err(_) => self.by_walk(id),
+        }
+    }
+
+    /// Whether the kernel says `id` is gone (`kernel_lookup`).
+    pub fn kernel_says_gone(&mut self, id: u64) -> bool {
+        self.kernel_lookup(id) == Lookup::Gone
     }
 
     pub fn lookup(&mut self, id: u64) -> Lookup {
@@ -202,13 +212,7 @@ impl Resolver {
                 return Lookup::Path(p.clone());
             }
         }
-        let found = match self.by_handle(id) {
-            Ok(p) => Lookup::Path(p),
-            Err(e) if e.raw_os_error() == Some(libc::ESTALE) || e.raw_os_error() == Some(libc::ENOENT) => {
-                Lookup::Gone
-            }
-            Err(_) => self.by_walk(id),
-        };
+        let found = self.kernel_lookup(id);
         match &found {
             Lookup::Path(p) if !self.ttl.is_zero() => {
                 self.cache.insert(id, (p.clone(), Instant::now()));

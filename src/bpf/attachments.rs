@@ -37,7 +37,7 @@ pub fn records(map: &MapHandle) -> Result<Vec<(u32, Attachment)>> {
     Ok(percpu::read_all(map)?
         .into_iter()
         .filter_map(|e| {
-            let idx = u32::from_ne_bytes(e.key.get(..4)?.try_into().ok()?);
+            let idx = percpu::key_u32(&e.key)?;
             Some((idx, Attachment::from_bytes(e.values.first()?)?))
         })
         .collect())

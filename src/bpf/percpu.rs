@@ -33,36 +33,22 @@ pub fn read_all(map: &MapHandle) -> Result<Vec<Entry>> {
     }
 }
 
-/// Every entry of a counter map, its per-CPU values summed: (key bytes, counters). Decodes
-/// straight from the batch buffers, without a copy per entry.
-pub fn read_counters(map: &MapHandle) -> Result<Vec<(Vec<u8>, Counters)>> {
+/// Every entry of a counter map, its per-CPU values summed: (key, counters), each key
+/// decoded by `key` (entries it refuses are left out), straight from the batch buffers with
+/// no copy per entry.
+pub fn read_counters<K>(map: &MapHandle, key: impl Fn(&[u8]) -> Option<K>) -> Result<Vec<(K, Counters)>> {
     let mut out = Vec::with_capacity(1024);
-    let batched =
-        for_each_batched(map, |key, values, stride| out.push((key.to_vec(), sum(values.chunks(stride)))));
+    let batched = for_each_batched(map, |k, values, stride| {
+        if let Some(k) = key(k) {
+            out.push((k, sum(values.chunks(stride))));
+        }
+    });
     match batched {
         Outcome::Done => Ok(out),
         // Refused, or failed part way: start again from nothing, key by key.
         Outcome::Refused(_) | Outcome::Failed(_) => Ok(read_by_keys(map)?
             .into_iter()
-            .map(|e| (e.key, sum(e.values.iter().map(Vec::as_slice))))
-            .collect()),
-    }
-}
-
-/// Every entry of a per-cgroup counter map (u64 keys), per-CPU values summed: (cgroup id,
-/// counters), decoded straight from the batch buffers with no allocation per entry.
-pub fn read_cgroup_counters(map: &MapHandle) -> Result<Vec<(u64, Counters)>> {
-    let mut out = Vec::with_capacity(1024);
-    let batched = for_each_batched(map, |key, values, stride| {
-        if let Some(id) = key_u64(key) {
-            out.push((id, sum(values.chunks(stride))));
-        }
-    });
-    match batched {
-        Outcome::Done => Ok(out),
-        Outcome::Refused(_) | Outcome::Failed(_) => Ok(read_by_keys(map)?
-            .into_iter()
-            .filter_map(|e| Some((key_u64(&e.key)?, sum(e.values.iter().map(Vec::as_slice)))))
+            .filter_map(|e| Some((key(&e.key)?, sum(e.values.iter().map(Vec::as_slice)))))
             .collect()),
     }
 }
@@ -95,9 +81,8 @@ pub fn count(map: &MapHandle) -> Result<usize> {
 /// decoded straight from the batch buffers.
 pub fn read_u64s(map: &MapHandle) -> Result<Vec<(u32, u64)>> {
     let mut out = Vec::with_capacity(map.max_entries() as usize);
-    let key = |k: &[u8]| Some(u32::from_ne_bytes(k.get(..4)?.try_into().ok()?));
     for_each(map, |k, v| {
-        if let (Some(k), Some(v)) = (key(k), key_u64(v)) {
+        if let (Some(k), Some(v)) = (key_u32(k), key_u64(v)) {
             out.push((k, v));
         }
     })?;
@@ -228,6 +213,11 @@ fn read_by_keys(map: &MapHandle) -> Result<Vec<Entry>> {
         }
     }
     Ok(out)
+}
+
+/// A u32 key (array indexes, ifindexes).
+pub fn key_u32(key: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(key.get(..4)?.try_into().ok()?))
 }
 
 /// A u64 key.

@@ -138,9 +138,7 @@ impl Pins {
     /// Which load the pins hold now: the id of the pinned `meta` map (a new load pins a new
     /// one). None when nothing is loaded.
     pub fn generation(&self) -> Option<u32> {
-        use std::os::fd::AsFd;
-        let m = MapHandle::from_pinned_path(self.path("meta")).ok()?;
-        libbpf_rs::MapInfo::new(m.as_fd()).ok().map(|i| i.info.id)
+        map_id(&MapHandle::from_pinned_path(self.path("meta")).ok()?)
     }
 
     /// Opens a completed load, or says what to do.
@@ -192,10 +190,7 @@ impl Pins {
             ProgramHandle::from_pinned_path(self.path(name))
                 .with_context(|| format!("opening pinned program {}", self.path(name).display()))
         };
-        let generation = {
-            use std::os::fd::AsFd;
-            libbpf_rs::MapInfo::new(meta_map.as_fd()).map(|i| i.info.id).unwrap_or(0)
-        };
+        let generation = map_id(&meta_map).unwrap_or(0);
         Ok(Instance {
             pins: self.clone(),
             meta,
@@ -217,6 +212,12 @@ impl Pins {
             sock_egress: prog("sock_egress")?,
         })
     }
+}
+
+/// The kernel's id of a map.
+pub fn map_id(m: &MapHandle) -> Option<u32> {
+    use std::os::fd::AsFd;
+    libbpf_rs::MapInfo::new(m.as_fd()).ok().map(|i| i.info.id)
 }
 
 /// An exclusive lock on a pin directory; released when dropped (the fd closes).
@@ -289,7 +290,7 @@ impl Instance {
         source: super::Source,
     ) -> Result<(Vec<(u64, super::Counters)>, [(&str, usize); 2])> {
         let (hash, slots) = self.counters_of(source);
-        let mut rows = percpu::read_cgroup_counters(hash)?;
+        let mut rows = percpu::read_counters(hash, percpu::key_u64)?;
         let keys = rows.len();
         let holders = slots.fold_into(&mut rows)?;
         Ok((rows, [(Self::hash_name(source), keys), (slots.owner_map(), holders)]))

@@ -83,10 +83,7 @@ impl Slots {
     /// Per-CPU sums of the counters of `slots`.
     fn counters_of(&self, slots: &[u32]) -> Result<HashMap<u32, Counters>> {
         if slots.len() > BATCH_ABOVE {
-            return Ok(percpu::read_counters(&self.counters)?
-                .into_iter()
-                .filter_map(|(k, c)| Some((u32::from_ne_bytes(k.get(..4)?.try_into().ok()?), c)))
-                .collect());
+            return Ok(percpu::read_counters(&self.counters, percpu::key_u32)?.into_iter().collect());
         }
         let mut out = HashMap::with_capacity(slots.len());
         for &s in slots {

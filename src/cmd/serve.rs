@@ -163,39 +163,41 @@ fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &L
             *t = why;
         }
     };
+    let view = View { sort: SortKey::Total, top: None, resolve: true };
     loop {
-        let pins = Pins::new(&g.pin_dir);
-        let ready = pins.open().and_then(|inst| {
-            let view = View { sort: SortKey::Total, top: None, resolve: true };
-            Reporter::new(&g.place(), &inst, view).map(drop)?;
-            Ok(inst)
-        });
-        let inst = match ready {
-            Ok(i) => i,
+        // Not loaded (no trouble of the collector's: /healthz says why), or loaded and not
+        // readable (trouble): answer the scrape with why, and try again after a pause.
+        let why = match Pins::new(&g.pin_dir).open() {
             Err(e) => {
-                // Not loaded, or not readable: answer the scrape with why, and try again.
-                let why = format!("{e:#}");
-                set_trouble(pins.open().is_ok().then(|| why.clone()));
-                let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-                let _ = s.send(Err(why));
-                std::thread::sleep(RETRY);
-                continue;
+                set_trouble(None);
+                format!("{e:#}")
             }
+            Ok(inst) => match Reporter::new(&g.place(), &inst, view) {
+                Err(e) => {
+                    set_trouble(Some(format!("{e:#}")));
+                    format!("{e:#}")
+                }
+                Ok(mut reporter) => {
+                    set_trouble(None);
+                    let source = default_source(&inst, a.source);
+                    loop {
+                        let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
+                        if inst.replaced() || default_source(&inst, a.source) != source {
+                            pending = Some(s);
+                            break;
+                        }
+                        let text =
+                            scrape(&mut reporter, &inst, source, a.retire_after, &mut gone_since, learnt);
+                        set_trouble(text.as_ref().err().map(|e| format!("{e:#}")));
+                        let _ = s.send(text.map_err(|e| format!("{e:#}")));
+                    }
+                    continue;
+                }
+            },
         };
-        let source = default_source(&inst, a.source);
-        let view = View { sort: SortKey::Total, top: None, resolve: true };
-        let Ok(mut reporter) = Reporter::new(&g.place(), &inst, view) else { continue };
-        set_trouble(None);
-        loop {
-            let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-            if inst.replaced() || default_source(&inst, a.source) != source {
-                pending = Some(s);
-                break;
-            }
-            let text = scrape(&mut reporter, &inst, source, a.retire_after, &mut gone_since, learnt);
-            set_trouble(text.as_ref().err().map(|e| format!("{e:#}")));
-            let _ = s.send(text.map_err(|e| format!("{e:#}")));
-        }
+        let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
+        let _ = s.send(Err(why));
+        std::thread::sleep(RETRY);
     }
 }
 

@@ -1,6 +1,5 @@
 //! What an instance is made of and where it is attached: its programs, its maps with their
 //! fill, the health counters, and the interfaces that carry its filters.
-use std::os::fd::AsFd;
 
 use anyhow::Result;
 use libbpf_rs::{MapCore, MapHandle, MapType};
@@ -69,7 +68,7 @@ pub fn maps(inst: &Instance, known: &[(&str, usize)]) -> Result<Vec<MapRow>> {
             (MapType::Array | MapType::PercpuArray, ..) => (Some(u64::from(m.max_entries())), false),
             _ => (Some(percpu::count(&m)? as u64), true),
         };
-        let id = libbpf_rs::MapInfo::new(m.as_fd()).map(|i| i.info.id).unwrap_or(0);
+        let id = crate::bpf::pins::map_id(&m).unwrap_or(0);
         rows.push(MapRow {
             name: name.to_string(),
             kind: format!("{:?}", m.map_type()).to_lowercase(),

@@ -1,16 +1,17 @@
 //! Reports over time: rates from counter deltas, one report per interval, following the
 //! instance across `cleanup` + `load` (said on stderr; the new instance's counters count
 //! from zero). `stats --interval` and the demo's plain-text view print these.
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::reader::{self, default_source, Query};
+use super::reader::{self, default_source, Query, Snapshot};
 use super::report::{Reporter, StatsReport, View};
 use super::row::{By, RowKey};
 use super::Place;
 use crate::bpf::{Pins, Source};
-use crate::rates::Sampler;
+use crate::rates::{Rates, Sampler};
 
 /// What a stream reports, and for how long.
 #[derive(Debug, Clone)]
@@ -24,6 +25,41 @@ pub struct Spec {
     pub count: Option<u64>,
     /// Stop at this time.
     pub until: Option<Instant>,
+}
+
+/// Rates between successive snapshots: each snapshot's growth over the previous one, per
+/// second. `stats --interval`, the demo and `top` take their rates from here.
+pub struct Rater {
+    sampler: Sampler<RowKey>,
+    last: Instant,
+}
+
+impl Default for Rater {
+    fn default() -> Self {
+        Rater { sampler: Sampler::default(), last: Instant::now() }
+    }
+}
+
+impl Rater {
+    /// Takes `snap` as the starting point of the next rates.
+    pub fn baseline(&mut self, snap: &Snapshot) {
+        self.sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
+        self.last = Instant::now();
+    }
+
+    /// Forgets the previous snapshot: the next rates count from zero (a new instance, or
+    /// another source, whose counters do not continue the old ones).
+    pub fn restart(&mut self) {
+        self.sampler = Sampler::default();
+    }
+
+    /// The rates of `snap` since the previous snapshot, and the seconds between the two.
+    pub fn rates(&mut self, snap: &Snapshot) -> (HashMap<RowKey, Rates>, f64) {
+        let now = Instant::now();
+        let seconds = (now - self.last).as_secs_f64();
+        self.last = now;
+        (self.sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), seconds), seconds)
+    }
 }
 
 /// Sleeps until `due`, waking for caught signals: false when one came.
@@ -45,8 +81,7 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
     let start = Instant::now();
     let mut tick: u32 = 0;
     let mut reports: u64 = 0;
-    let mut sampler: Sampler<RowKey> = Sampler::default();
-    let mut last = start;
+    let mut rater = Rater::default();
     let mut first_instance = true;
     let mut waiting = false;
     loop {
@@ -73,13 +108,12 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
         reader::require_breakdown(&inst, query.by, query.source)?;
         let mut reporter = Reporter::new(g, &inst, spec.view)?;
         if first_instance {
-            let snap = reader::read(&inst, query)?;
-            sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
+            rater.baseline(&reader::read(&inst, query)?);
             first_instance = false;
         } else {
             // A new instance: its counters started at zero, and so do the rates.
             eprintln!("netattr: a new instance was loaded at {}: counting from it", pins.dir.display());
-            sampler = Sampler::default();
+            rater.restart();
             waiting = false;
         }
         loop {
@@ -96,18 +130,15 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
                 // Unasked, the source follows the attachments (socket once attached).
                 eprintln!("netattr: now reading the {} source", crate::output::label(&now_default));
                 query.source = now_default;
-                sampler = Sampler::default();
+                rater.restart();
             }
             let snap = match reader::read(&inst, query) {
                 Ok(s) => s,
                 Err(_) if inst.replaced() => break,
                 Err(e) => return Err(e),
             };
-            let now = Instant::now();
-            let seconds = (now - last).as_secs_f64();
-            last = now;
-            let rates = sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), seconds);
-            let report = reporter.report(snap, Some((rates, seconds)));
+            let rates = rater.rates(&snap);
+            let report = reporter.report(snap, Some(rates));
             reports += 1;
             emit(&report, reports == 1)?;
         }

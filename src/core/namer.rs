@@ -55,11 +55,7 @@ pub struct Namer<'a> {
 impl<'a> Namer<'a> {
     /// A namer for the cgroups of `inst` (or of no instance: live cgroups only).
     pub fn new(g: &Place, inst: Option<&'a Instance>) -> Result<Self> {
-        let mut resolver = Resolver::new(cgroup::mount_point()?)?;
-        if let Some(i) = inst {
-            resolver = resolver.with_tree(&i.pins);
-        }
-        Ok(Namer { inst, resolver, names: names_for(g, inst), captured: None })
+        Ok(Namer { inst, resolver: resolver(inst)?, names: names_for(g, inst), captured: None })
     }
 
     /// Makes the following lookups of `ids` cheap: one walk of the tree in the kernel and
@@ -79,11 +75,7 @@ impl<'a> Namer<'a> {
 
     /// Forgets every cached path and name, so that the next lookups ask again.
     pub fn forget(&mut self) -> Result<()> {
-        let mut resolver = Resolver::new(self.resolver.root().to_path_buf())?;
-        if let Some(i) = self.inst {
-            resolver = resolver.with_tree(&i.pins);
-        }
-        self.resolver = resolver;
+        self.resolver = resolver(self.inst)?;
         self.names.forget();
         self.captured = None;
         Ok(())
@@ -127,9 +119,18 @@ impl<'a> Namer<'a> {
         Named { cgroup_id: id, state, path, who, gone }
     }
 
-    /// Whether the kernel says `id` is gone: the only ground for deleting its counters.
+    /// What the kernel says of `id` now (no cache, no tree walk): only its `Gone` is ground
+    /// for deleting counters.
+    pub fn kernel_lookup(&mut self, id: u64) -> Lookup {
+        if RESERVED_KEYS.contains(&id) {
+            return Lookup::Unknown;
+        }
+        self.resolver.kernel_lookup(id)
+    }
+
+    /// Whether the kernel says `id` is gone.
     pub fn certainly_gone(&mut self, id: u64) -> bool {
-        !RESERVED_KEYS.contains(&id) && self.resolver.kernel_says_gone(id)
+        self.kernel_lookup(id) == Lookup::Gone
     }
 
     /// The path of a cgroup for a label: its path, "(gone)" or "(unknown)".
@@ -140,6 +141,15 @@ impl<'a> Namer<'a> {
             _ => format!("(cgroup {id})"),
         }
     }
+}
+
+/// A resolver of the cgroup2 mount, walking the tree in the kernel through `inst` if given.
+fn resolver(inst: Option<&Instance>) -> Result<Resolver> {
+    let r = Resolver::new(cgroup::mount_point()?)?;
+    Ok(match inst {
+        Some(i) => r.with_tree(&i.pins),
+        None => r,
+    })
 }
 
 /// The name sources, searching Docker's history since the load (or the last hour).

@@ -31,13 +31,6 @@ pub struct Snapshot {
     pub fill: Vec<(String, usize)>,
 }
 
-impl Snapshot {
-    /// The unresolved and overflow buckets, summed over the snapshot's rows.
-    pub fn buckets(&self) -> Buckets {
-        Buckets::of(self.rows.iter().map(|r| (r.key.0, &r.counters)))
-    }
-}
-
 /// The source `stats` reads unless told: socket where it is attached to a cgroup, else tc.
 pub fn default_source(inst: &Instance, asked: Option<Source>) -> Source {
     asked.unwrap_or(if inst.socket_attached() { Source::Socket } else { Source::Tc })
@@ -103,30 +96,25 @@ pub fn require_breakdown(inst: &Instance, by: By, source: Source) -> Result<()> 
 fn by_iface(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     require_breakdown(inst, By::Iface, source)?;
     let names: HashMap<u32, String> = netlink::links()?.into_iter().map(|l| (l.index, l.name)).collect();
-    Ok(percpu::read_counters(&inst.iface_stats)?
+    Ok(percpu::read_counters(&inst.iface_stats, IfaceKey::from_bytes)?
         .into_iter()
-        .filter_map(|(k, c)| {
-            let k = IfaceKey::from_bytes(&k)?;
-            Some(RawRow {
-                key: (k.cgroup_id, k.ifindex, 0, 0),
-                extra: Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()),
-                counters: c,
-            })
+        .map(|(k, c)| RawRow {
+            key: (k.cgroup_id, k.ifindex, 0, 0),
+            extra: Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()),
+            counters: c,
         })
         .collect())
 }
 
 fn by_port(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     require_breakdown(inst, By::Port, source)?;
-    Ok(percpu::read_counters(&inst.port_stats)?
+    let of_source = |b: &[u8]| PortKey::from_bytes(b).filter(|k| k.source == source.code());
+    Ok(percpu::read_counters(&inst.port_stats, of_source)?
         .into_iter()
-        .filter_map(|(k, c)| {
-            let k = PortKey::from_bytes(&k)?;
-            (k.source == source.code()).then_some(RawRow {
-                key: (k.cgroup_id, 0, k.proto, k.port),
-                extra: Extra::Port(k.proto, k.port),
-                counters: c,
-            })
+        .map(|(k, c)| RawRow {
+            key: (k.cgroup_id, 0, k.proto, k.port),
+            extra: Extra::Port(k.proto, k.port),
+            counters: c,
         })
         .collect())
 }

@@ -12,10 +12,11 @@ use std::collections::{BTreeSet, HashSet};
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-use super::namer::{Namer, State};
+use super::namer::Namer;
 use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Source};
+use crate::cgroup::Lookup;
 
 const SOURCES: [Source; 2] = [Source::Tc, Source::Socket];
 
@@ -46,13 +47,14 @@ pub fn plan(inst: &Instance, namer: &mut Namer<'_>) -> Result<Plan> {
         percpu::for_each(hash, |k, _| counted.extend(key_u64(k)))?;
     }
     let mut plan = Plan::default();
+    // One question to the kernel per counted cgroup.
     for &id in counted.iter().filter(|id| !RESERVED_KEYS.contains(id)) {
-        match namer.locate(id).0 {
-            State::Live => {}
-            _ if namer.certainly_gone(id) => {
+        match namer.kernel_lookup(id) {
+            Lookup::Path(_) => {}
+            Lookup::Gone => {
                 plan.gone.insert(id);
             }
-            _ => {
+            Lookup::Unknown => {
                 plan.uncertain.insert(id);
             }
         }

@@ -76,9 +76,7 @@ pub fn require_stdout() -> Result<()> {
 
 /// Writes bytes to stdout and flushes them (completion scripts, man pages).
 pub fn emit_bytes(bytes: &[u8]) -> Result<()> {
-    require_stdout()?;
-    let mut out = io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(stdout_error)
+    emit_with(|out| Ok(out.write_all(bytes)?))
 }
 
 /// A failed write to stdout, said as such.
@@ -91,8 +89,9 @@ fn stdout_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
     }
 }
 
-/// Hands `write` a buffered stdout (a concrete type, so that serde's many small writes are
-/// inlined), then flushes it.
+/// Hands `write` a buffered stdout, then flushes it: the one way data reaches stdout. The
+/// buffer is a concrete type, so that serde's many small writes are inlined; stdout itself
+/// is line-buffered and would scan every small write for '\n'.
 pub fn emit_with(
     write: impl FnOnce(&mut io::BufWriter<io::StdoutLock<'static>>) -> Result<()>,
 ) -> Result<()> {
@@ -103,19 +102,14 @@ pub fn emit_with(
 
 /// Writes `report` to stdout in `format`.
 pub fn emit<R: Report>(format: Format, report: &R) -> Result<()> {
-    require_stdout()?;
-    // Buffered: stdout itself is line-buffered and would scan every small write for '\n'.
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    write(format, report, &mut out).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)
+    emit_with(|out| write(format, report, out))
 }
 
 /// One report of a stream of reports (`stats --interval`): JSON and NDJSON print the whole
 /// report on one line; CSV prints its rows, each with the report's `time`, and the header
 /// only with the first report.
 pub fn emit_interval<R: Report>(format: Format, report: &R, first: bool) -> Result<()> {
-    require_stdout()?;
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    write_interval(format, report, first, &mut out).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)
+    emit_with(|out| write_interval(format, report, first, out))
 }
 
 fn write_interval<R: Report>(format: Format, report: &R, first: bool, out: &mut dyn Write) -> Result<()> {
@@ -232,10 +226,7 @@ impl Stream {
     }
 
     pub fn record<T: Serialize>(&mut self, record: &T, cells: &[String]) -> Result<()> {
-        require_stdout()?;
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        self.write(&mut out, record, cells).and_then(|()| Ok(out.flush()?)).map_err(stdout_error)?;
+        emit_with(|out| self.write(out, record, cells))?;
         self.started = true;
         Ok(())
     }

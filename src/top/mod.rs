@@ -15,11 +15,11 @@ use anyhow::{bail, Result};
 use crate::bpf::{Instance, Pins, Source};
 use crate::cli::{Global, TopArgs};
 use crate::core::inventory::carriers;
+use crate::core::live::Rater;
 use crate::core::namer::{Namer, State};
 use crate::core::reader::{self, default_source, Query};
 use crate::core::report::{Reporter, View};
-use crate::core::row::{By, RowKey, SortKey};
-use crate::rates::Sampler;
+use crate::core::row::{By, SortKey};
 use crate::tc::Hook;
 use crate::{cgroup, sock, sys};
 use keys::Input;
@@ -95,11 +95,9 @@ fn run(
     let query = Query { source, by: By::Cgroup };
     let mut reporter =
         Reporter::new(&g.place(), inst, View { sort: SortKey::Total, top: None, resolve: true })?;
-    let mut sampler: Sampler<RowKey> = Sampler::default();
-    let first = reader::read(inst, query)?;
-    sampler.next(first.rows.iter().map(|r| (&r.key, &r.counters)), 0.0);
-    let mut last = Instant::now();
-    let mut next = last + every;
+    let mut rater = Rater::default();
+    rater.baseline(&reader::read(inst, query)?);
+    let mut next = Instant::now() + every;
     loop {
         if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
             return Ok(Run::Done);
@@ -110,12 +108,9 @@ fn run(
         if Instant::now() >= next {
             next += every;
             let snap = reader::read(inst, query)?;
-            let now = Instant::now();
-            let seconds = (now - last).as_secs_f64();
-            last = now;
-            let rates = sampler.next(snap.rows.iter().map(|r| (&r.key, &r.counters)), seconds);
+            let rates = rater.rates(&snap);
             if !model.paused {
-                model.update(&reporter.report(snap, Some((rates, seconds))));
+                model.update(&reporter.report(snap, Some(rates)));
                 model.detail_lines = detail(inst, model.selected_id());
             }
         }
