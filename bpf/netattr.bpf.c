@@ -21,7 +21,8 @@
  * and first-seen events are the hash's; a reader sums slot and hash row.
  *
  * With `load --breakdown port`, both sources also feed port_stats, keyed by (cgroup,
- * protocol, service port, source). The breakdowns are opt-in because each costs a map
+ * protocol, service port, source); with `load --breakdown class`, class_stats, keyed by
+ * (cgroup, destination class of the packet's remote address, source). The breakdowns are opt-in because each costs a map
  * update per packet (measured in README.md, "Cost per packet").
  * Packets are wire packets: gso_segs, or 1. Counters are per-CPU and updated in place
  * (atomically where a program can interrupt itself on one CPU, see add());
@@ -49,6 +50,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
  * removes the breakdown's code from the per-packet path. */
 const volatile bool count_ports = false;
 const volatile bool count_ifaces = false;
+const volatile bool count_classes = false;
 /* Set by `netattr load` where the kernel has BPF compare-and-swap (Linux 5.12+), which
  * claiming a slot needs; off, the verifier removes the fast path and every cgroup is
  * counted in its hash, as on older kernels (or with `load --no-fast-path`). */
@@ -95,6 +97,34 @@ struct {
 	__type(key, struct port_key);
 	__type(value, struct counters);
 } port_stats SEC(".maps");
+
+/* Destination classes (netattr.h): class_table holds the instance's one class trie, which
+ * `netattr load` and `netattr classes set` build whole and swap in; class_stats counts per
+ * (cgroup, class, source) and is never evicted, so that a cgroup's classes add up to its
+ * row. class_names (id -> name) is written and read by userspace only. */
+struct class_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CLASS_PREFIXES);
+	__uint(key_size, sizeof(struct class_prefix));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct class_trie);
+} class_table SEC(".maps");
+
+COUNTER_MAP(class_stats, struct class_key);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CLASS_MAX);
+	__type(key, __u32);
+	__type(value, char[CLASS_NAME]);
+} class_names SEC(".maps");
 
 /* cgroup id -> its path at first sight (see capture_name). */
 struct {
@@ -270,7 +300,7 @@ static __always_inline void claim_slot(void *owners, __u64 cgid)
  * `overflow`, if given, is the key to count under when the map is full. The event is built
  * only on that first insert, never on the per-packet path. */
 static __always_inline struct counters *slot(void *map, const void *key, const void *overflow,
-					     __u32 ifindex, __u32 hook, void *owners)
+					     __u32 ifindex, __u32 hook, void *owners, bool *spilled)
 {
 	struct counters *c = bpf_map_lookup_elem(map, key);
 	struct counters zero = {};
@@ -300,23 +330,33 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 		if (h)
 			h->insert_failures++;
 		key = overflow;
+		if (spilled)
+			*spilled = true;
 	}
 	return bpf_map_lookup_elem(map, key);
 }
 
 /* A cgroup's counters in one source: its slot when it holds it (the per-packet path), else
- * its hash entry (inserted, announced and given a slot on its first packet). */
+ * its hash entry (inserted, announced and given a slot on its first packet). When the hash
+ * is full the packet is counted under the overflow key, and *cgid becomes that key, so that
+ * the breakdowns count it where its row does. */
 static __always_inline struct counters *cgroup_counters(void *hash, void *owners, void *slots,
-							__u64 cgid, __u32 ifindex, __u32 hook)
+							__u64 *cgid, __u32 ifindex, __u32 hook)
 {
+	struct counters *c;
+	bool spilled = false;
+
 	if (fast_path) {
-		__u32 s = home_slot(cgid);
+		__u32 s = home_slot(*cgid);
 		__u64 *o = bpf_map_lookup_elem(owners, &s);
 
-		if (o && *o == cgid)
+		if (o && *o == *cgid)
 			return bpf_map_lookup_elem(slots, &s);
 	}
-	return slot(hash, &cgid, &overflow_cgid, ifindex, hook, owners);
+	c = slot(hash, cgid, &overflow_cgid, ifindex, hook, owners, &spilled);
+	if (spilled)
+		*cgid = CGID_OVERFLOW;
+	return c;
 }
 
 /*
@@ -426,7 +466,47 @@ static __always_inline void count_port(struct __sk_buff *skb, __u64 cgid, __u8 s
 	struct port_key k = { .cgroup_id = cgid, .source = source };
 
 	service_port(skb, &k);
-	add(slot(&port_stats, &k, 0, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
+	add(slot(&port_stats, &k, 0, 0, 0, 0, 0), bytes, packets, tx, source == SOURCE_SOCKET);
+}
+
+static const struct class_key overflow_class_tc = { .cgroup_id = CGID_OVERFLOW, .source = SOURCE_TC };
+static const struct class_key overflow_class_sock = { .cgroup_id = CGID_OVERFLOW,
+						      .source = SOURCE_SOCKET };
+
+/* The class of a packet's remote address: its destination when `tx`, else its source. */
+static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
+{
+	struct class_prefix k = { .prefixlen = 128 };
+	__u32 zero = 0, *c;
+	void *trie;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		k.addr[10] = 0xff; /* ::ffff:a.b.c.d */
+		k.addr[11] = 0xff;
+		if (load_net(skb, tx ? 16 : 12, &k.addr[12], 4))
+			return CLASS_NON_IP;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (load_net(skb, tx ? 24 : 8, k.addr, 16))
+			return CLASS_NON_IP;
+	} else {
+		return CLASS_NON_IP;
+	}
+	trie = bpf_map_lookup_elem(&class_table, &zero);
+	if (!trie)
+		return CLASS_INTERNET;
+	c = bpf_map_lookup_elem(trie, &k);
+	return c ? *c : CLASS_INTERNET;
+}
+
+static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u8 source, __u64 bytes,
+					__u64 packets, bool tx)
+{
+	struct class_key k = { .cgroup_id = cgid, .source = source };
+
+	k.class_id = classify(skb, tx);
+	add(slot(&class_stats, &k, source == SOURCE_TC ? &overflow_class_tc : &overflow_class_sock, 0,
+		 0, 0, 0),
+	    bytes, packets, tx, source == SOURCE_SOCKET);
 }
 
 static __always_inline __u64 *owner_of(__u32 ifindex)
@@ -454,17 +534,19 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 		cgid = bpf_skb_cgroup_id(skb); /* rule 2; 0 without a full socket: rule 3 */
 		tx = cgid ? true : egress;
 	}
-	add(cgroup_counters(&stats_map, &tc_slot_owner, &tc_slots, cgid, ifindex,
+	add(cgroup_counters(&stats_map, &tc_slot_owner, &tc_slots, &cgid, ifindex,
 			    egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
 	    bytes, packets, tx, false);
 
 	if (count_ifaces) {
 		struct iface_key ik = { .cgroup_id = cgid, .ifindex = ifindex };
-		add(slot(&iface_stats, &ik, &overflow_iface, 0, 0, 0), bytes, packets, tx, false);
+		add(slot(&iface_stats, &ik, &overflow_iface, 0, 0, 0, 0), bytes, packets, tx, false);
 	}
 
 	if (count_ports)
 		count_port(skb, cgid, SOURCE_TC, bytes, packets, tx);
+	if (count_classes)
+		count_class(skb, cgid, SOURCE_TC, bytes, packets, tx);
 }
 
 static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
@@ -473,11 +555,13 @@ static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
 
-	add(cgroup_counters(&sock_stats, &sock_slot_owner, &sock_slots, cgid, skb->ifindex,
+	add(cgroup_counters(&sock_stats, &sock_slot_owner, &sock_slots, &cgid, skb->ifindex,
 			    egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
 	    bytes, packets, egress, true);
 	if (count_ports)
 		count_port(skb, cgid, SOURCE_SOCKET, bytes, packets, egress);
+	if (count_classes)
+		count_class(skb, cgid, SOURCE_SOCKET, bytes, packets, egress);
 }
 
 SEC("tc")

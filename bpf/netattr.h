@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 6
+#define NETATTR_LAYOUT_VERSION 7
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -39,6 +39,37 @@ struct port_key {
 	__u8 proto;    /* IPPROTO_* */
 	__u8 source;   /* enum netattr_source */
 	__u32 _pad;
+};
+
+/* Destination classes (`load --breakdown class`). A packet's remote address (its
+ * destination when the cgroup sends it, its source when the cgroup receives it) is looked
+ * up in the instance's class table, an LPM trie of IPv6 prefixes in which an IPv4 prefix
+ * a.b.c.d/n is stored as ::ffff:a.b.c.d/(96+n). The table is swapped whole (class_table
+ * is an array of one map), never edited in place. Ids below CLASS_FIRST_USER are fixed. */
+#define CLASS_INTERNET 0 /* no prefix matched: the default class */
+#define CLASS_LOOPBACK 1
+#define CLASS_HOST 2
+#define CLASS_LINK_LOCAL 3
+#define CLASS_MULTICAST 4
+#define CLASS_PRIVATE 5
+#define CLASS_NON_IP 6  /* no remote address: ARP, LLDP, an unreadable IP header */
+#define CLASS_FIRST_USER 7
+#define CLASS_MAX 256       /* class ids are below this */
+#define CLASS_NAME 32       /* bytes of a class name with its NUL */
+#define CLASS_PREFIXES 262144 /* prefixes in one class table */
+
+/* Key of the class table (an LPM trie key: prefix length first). */
+struct class_prefix {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Key of class_stats: who, which class, from which source. */
+struct class_key {
+	__u64 cgroup_id;
+	__u16 class_id;
+	__u8 source;   /* enum netattr_source */
+	__u8 _pad[5];
 };
 
 /* Where a first sighting happened. */
@@ -93,6 +124,7 @@ struct meta {
 #define META_PORTS (1u << 0)  /* the per-port breakdown is counted */
 #define META_IFACES (1u << 1) /* the per-interface breakdown is counted */
 #define META_FAST_PATH (1u << 2) /* per-cgroup counters take the slot fast path */
+#define META_CLASSES (1u << 3) /* the per-class breakdown is counted */
 
 /* The per-cgroup fast path: each source has COUNTER_SLOTS direct-mapped slots, a cgroup's
  * home slot picked by a multiplicative hash of its id. A cgroup claims its home slot when it

@@ -22,6 +22,9 @@ _netattr() {
             netattr,check)
                 cmd="netattr__subcmd__check"
                 ;;
+            netattr,classes)
+                cmd="netattr__subcmd__classes"
+                ;;
             netattr,cleanup)
                 cmd="netattr__subcmd__cleanup"
                 ;;
@@ -64,11 +67,38 @@ _netattr() {
             netattr,top)
                 cmd="netattr__subcmd__top"
                 ;;
+            netattr__subcmd__classes,help)
+                cmd="netattr__subcmd__classes__subcmd__help"
+                ;;
+            netattr__subcmd__classes,reset)
+                cmd="netattr__subcmd__classes__subcmd__reset"
+                ;;
+            netattr__subcmd__classes,set)
+                cmd="netattr__subcmd__classes__subcmd__set"
+                ;;
+            netattr__subcmd__classes,show)
+                cmd="netattr__subcmd__classes__subcmd__show"
+                ;;
+            netattr__subcmd__classes__subcmd__help,help)
+                cmd="netattr__subcmd__classes__subcmd__help__subcmd__help"
+                ;;
+            netattr__subcmd__classes__subcmd__help,reset)
+                cmd="netattr__subcmd__classes__subcmd__help__subcmd__reset"
+                ;;
+            netattr__subcmd__classes__subcmd__help,set)
+                cmd="netattr__subcmd__classes__subcmd__help__subcmd__set"
+                ;;
+            netattr__subcmd__classes__subcmd__help,show)
+                cmd="netattr__subcmd__classes__subcmd__help__subcmd__show"
+                ;;
             netattr__subcmd__help,attach)
                 cmd="netattr__subcmd__help__subcmd__attach"
                 ;;
             netattr__subcmd__help,check)
                 cmd="netattr__subcmd__help__subcmd__check"
+                ;;
+            netattr__subcmd__help,classes)
+                cmd="netattr__subcmd__help__subcmd__classes"
                 ;;
             netattr__subcmd__help,cleanup)
                 cmd="netattr__subcmd__help__subcmd__cleanup"
@@ -112,6 +142,15 @@ _netattr() {
             netattr__subcmd__help,top)
                 cmd="netattr__subcmd__help__subcmd__top"
                 ;;
+            netattr__subcmd__help__subcmd__classes,reset)
+                cmd="netattr__subcmd__help__subcmd__classes__subcmd__reset"
+                ;;
+            netattr__subcmd__help__subcmd__classes,set)
+                cmd="netattr__subcmd__help__subcmd__classes__subcmd__set"
+                ;;
+            netattr__subcmd__help__subcmd__classes,show)
+                cmd="netattr__subcmd__help__subcmd__classes__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -119,7 +158,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,6 +244,212 @@ _netattr() {
         netattr__subcmd__check)
             opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes)
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version show set reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__help)
+            opts="show set reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__reset)
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__set)
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__classes__subcmd__show)
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -473,7 +718,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help)
-            opts="check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help"
+            opts="check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,6 +748,62 @@ _netattr() {
         netattr__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__classes)
+            opts="show set reset"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__classes__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__classes__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__classes__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -711,7 +1012,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,7 +1023,11 @@ _netattr() {
                     return 0
                     ;;
                 --breakdown)
-                    COMPREPLY=($(compgen -W "iface port" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "iface port class" -- "${cur}"))
+                    return 0
+                    ;;
+                --classes)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pin-dir)
@@ -867,7 +1172,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --source --by --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --source --by --class --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -878,7 +1183,11 @@ _netattr() {
                     return 0
                     ;;
                 --by)
-                    COMPREPLY=($(compgen -W "cgroup iface port" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "cgroup iface port class" -- "${cur}"))
+                    return 0
+                    ;;
+                --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --sort)

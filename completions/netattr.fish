@@ -46,6 +46,7 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "top" -d 'A live ful
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "classes" -d 'Show or change the destination classes of a loaded instance (no reload, no packet lost)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
@@ -63,8 +64,10 @@ complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l max-entries -d 'Capacity of the per-cgroup counter map (two more slots are reserved for the unresolved and overflow buckets)' -r
-complete -c netattr -n "__fish_netattr_using_subcommand load" -l breakdown -d 'Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc source, per (cgroup, protocol, service port) for both. Each costs a map update per packet, so they are off unless asked for' -r -f -a "iface\t'per (cgroup, interface), tc source'
-port\t'per (cgroup, protocol, service port), both sources'"
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l breakdown -d 'Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc source, per (cgroup, protocol, service port) and per (cgroup, destination class) for both. Each costs map lookups per packet, so they are off unless asked for' -r -f -a "iface\t'per (cgroup, interface), tc source'
+port\t'per (cgroup, protocol, service port), both sources'
+class\t'per (cgroup, destination class: loopback, host, private, internet, ...), both sources'"
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l classes -d 'With --breakdown class: a classes file (TOML) that adds or overrides destination classes by CIDR; \'netattr classes set\' changes them later without a reload' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -117,9 +120,11 @@ complete -c netattr -n "__fish_netattr_using_subcommand detach" -s h -l help -d 
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l source -d 'Which counters to read (default: socket when attached to a cgroup, else tc). Sources are never added together' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
-complete -c netattr -n "__fish_netattr_using_subcommand stats" -l by -d 'One row per cgroup, per (cgroup, interface) (tc only), or per (cgroup, protocol, service port)' -r -f -a "cgroup\t''
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l by -d 'One row per cgroup, per (cgroup, interface) (tc only), per (cgroup, protocol, service port), or per (cgroup, destination class)' -r -f -a "cgroup\t''
 iface\t''
-port\t''"
+port\t''
+class\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l class -d 'With --by class: only these classes (comma-separated), e.g. \'--by class --class internet --sort tx\' for who sends the most to the internet' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order of the rows' -r -f -a "rx\t''
 tx\t''
 total\t''"
@@ -209,6 +214,58 @@ complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'Th
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -f -a "show" -d 'List each class with its id and prefixes (the default)'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -f -a "set" -d 'Replace the classes with the built-in ones plus FILE\'s (TOML: \'[classes]\' then \'name = ["CIDR", ...]\'); classes left out keep their counters'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -f -a "reset" -d 'Back to the built-in classes alone'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "show" -d 'List each class with its id and prefixes (the default)'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "set" -d 'Replace the classes with the built-in ones plus FILE\'s (TOML: \'[classes]\' then \'name = ["CIDR", ...]\'); classes left out keep their counters'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Back to the built-in classes alone'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l listen -d 'Address to listen on; loopback unless told otherwise (0.0.0.0:9477 for a scrape from another host)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l source -d 'Which counters to export (default: socket when attached to a cgroup, else tc)' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
@@ -265,19 +322,23 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap serve demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "classes" -d 'Show or change the destination classes of a loaded instance (no reload, no packet lost)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s), attach netattr to them and show who uses the network; removes everything it made when it ends'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "show" -d 'List each class with its id and prefixes (the default)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "set" -d 'Replace the classes with the built-in ones plus FILE\'s (TOML: \'[classes]\' then \'name = ["CIDR", ...]\'); classes left out keep their counters'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "reset" -d 'Back to the built-in classes alone'

@@ -10,7 +10,7 @@ want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 
 pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux)
 # prometheus brings promtool and the server the exporter's integration test scrapes with.
-$want_docker && pkgs+=(busybox-static tmux prometheus)
+$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)

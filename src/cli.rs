@@ -83,6 +83,8 @@ pub enum Command {
     Cleanup,
     /// Print the final counters of cgroups that no longer exist, then remove them from the maps
     Reap,
+    /// Show or change the destination classes of a loaded instance (no reload, no packet lost)
+    Classes(ClassesArgs),
     /// Export the counters to Prometheus: an HTTP server answering /metrics and /healthz
     Serve(ServeArgs),
     /// Run three demo workloads (a web server under load, key-value chatter, a bulk sender
@@ -111,10 +113,14 @@ pub struct LoadArgs {
     #[arg(long, requires = "reuse")]
     pub accept_existing: bool,
     /// Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc
-    /// source, per (cgroup, protocol, service port) for both. Each costs a map update per
-    /// packet, so they are off unless asked for.
+    /// source, per (cgroup, protocol, service port) and per (cgroup, destination class) for
+    /// both. Each costs map lookups per packet, so they are off unless asked for.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
     pub breakdown: Vec<Breakdown>,
+    /// With --breakdown class: a classes file (TOML) that adds or overrides destination
+    /// classes by CIDR; 'netattr classes set' changes them later without a reload
+    #[arg(long, value_name = "FILE")]
+    pub classes: Option<PathBuf>,
     /// Count every cgroup in its hash entry, without the per-cgroup slot fast path (what
     /// kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the
     /// same; each packet costs a hash lookup more.
@@ -182,10 +188,14 @@ pub struct StatsArgs {
     /// Sources are never added together.
     #[arg(long, value_enum)]
     pub source: Option<crate::bpf::Source>,
-    /// One row per cgroup, per (cgroup, interface) (tc only), or per (cgroup, protocol,
-    /// service port)
+    /// One row per cgroup, per (cgroup, interface) (tc only), per (cgroup, protocol,
+    /// service port), or per (cgroup, destination class)
     #[arg(long, value_enum, default_value_t = By::Cgroup)]
     pub by: By,
+    /// With --by class: only these classes (comma-separated), e.g. '--by class --class
+    /// internet --sort tx' for who sends the most to the internet
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub class: Vec<String>,
     /// Order of the rows
     #[arg(long, value_enum, default_value_t = SortKey::Total)]
     pub sort: SortKey,
@@ -220,6 +230,28 @@ pub enum Breakdown {
     Iface,
     /// per (cgroup, protocol, service port), both sources
     Port,
+    /// per (cgroup, destination class: loopback, host, private, internet, ...), both sources
+    Class,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassesArgs {
+    #[command(subcommand)]
+    pub action: Option<ClassesAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassesAction {
+    /// List each class with its id and prefixes (the default)
+    Show,
+    /// Replace the classes with the built-in ones plus FILE's (TOML: '[classes]' then
+    /// 'name = ["CIDR", ...]'); classes left out keep their counters
+    Set {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Back to the built-in classes alone
+    Reset,
 }
 
 #[derive(Debug, Args)]

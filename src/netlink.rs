@@ -1,4 +1,5 @@
-//! rtnetlink dumps: interfaces with their link kind, and the tc filters on a clsact hook.
+//! rtnetlink dumps: interfaces with their link kind, this host's addresses, and the tc
+//! filters on a clsact hook.
 use anyhow::{bail, Context, Result};
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
@@ -91,6 +92,37 @@ pub fn links() -> Result<Vec<Link>> {
             _ => None,
         })
         .collect())
+}
+
+/// Every address configured on an interface of netattr's network namespace.
+pub fn addresses() -> Result<Vec<std::net::IpAddr>> {
+    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+    let msgs = dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))
+        .context("listing this host's addresses")?;
+    let mut out: Vec<std::net::IpAddr> = msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewAddress(a) => Some(a.attributes),
+            _ => None,
+        })
+        .flat_map(|attrs| {
+            // IFA_LOCAL is the interface's own address on a point-to-point link, where
+            // IFA_ADDRESS is the peer's; elsewhere they are the same.
+            let local = attrs.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            local.or_else(|| {
+                attrs.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn link_from(msg: LinkMessage) -> Link {

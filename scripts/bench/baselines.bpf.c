@@ -15,6 +15,14 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_HASH); __uint(max_entries, 10240);
 /* The floor: an empty classifier. */
 SEC("tc") int empty(struct __sk_buff *skb) { return TC_ACT_UNSPEC; }
 
+/* The practical floor of any attribution: the packet's socket cgroup, and nothing else. */
+SEC("tc") int cgroup_id_only(struct __sk_buff *skb)
+{
+	volatile __u64 id = bpf_skb_cgroup_id(skb);
+	(void)id;
+	return TC_ACT_UNSPEC;
+}
+
 /* The seed's design: one global hash, atomic adds (all CPUs share each value). */
 SEC("tc") int seed_atomic(struct __sk_buff *skb)
 {

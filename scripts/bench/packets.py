@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes test packets for prog-cost.sh: Ethernet+IPv4+TCP/UDP of 64 and 1500 bytes, and
-the same without the Ethernet header (what cgroup_skb programs see)."""
+"""Writes test packets for prog-cost.sh: Ethernet+IPv4+TCP/UDP frames of 64 and 1500 bytes
+(the socket programs are fed the same frames: see prog-cost.sh)."""
 import struct, sys
 out = sys.argv[1]
 for proto, pnum in (("tcp", 6), ("udp", 17)):
@@ -12,4 +12,3 @@ for proto, pnum in (("tcp", 6), ("udp", 17)):
                          bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
         eth = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00"
         open(f"{out}/{proto}{size}.l2", "wb").write(eth + ip + l4 + payload)
-        open(f"{out}/{proto}{size}.l3", "wb").write(ip + l4 + payload)

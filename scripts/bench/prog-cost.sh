@@ -12,7 +12,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both slow; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow class class10 class10k; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   rm -rf "$base-baselines" "$work"
 }
 trap cleanup EXIT
@@ -24,9 +24,23 @@ $N load --pin-dir "$base-iface" --breakdown iface >/dev/null
 $N load --pin-dir "$base-port" --breakdown port >/dev/null
 $N load --pin-dir "$base-both" --breakdown iface,port >/dev/null
 $N load --pin-dir "$base-slow" --no-fast-path >/dev/null
+# Classes files of 10 and 10,000 prefixes, all inside 10.0.0.0/8 and one of them holding the
+# test packets' addresses (10.0.0.1 -> 10.0.0.2), so that the trie is walked deep.
+python3 - "$work" <<'PY'
+import sys
+out = sys.argv[1]
+for n, name in ((10, "class10"), (10000, "class10k")):
+    nets = ["10.0.0.0/24"] + [f"10.{1 + i // 250}.{i % 250}.0/24" for i in range(n - 1)]
+    body = ", ".join(f'"{x}"' for x in nets)
+    open(f"{out}/{name}.toml", "w").write(f"[classes]\nin-zone = [{body}]\n")
+PY
+$N load --pin-dir "$base-class" --breakdown class >/dev/null
+$N load --pin-dir "$base-class10" --breakdown class --classes "$work/class10.toml" >/dev/null
+$N load --pin-dir "$base-class10k" --breakdown class --classes "$work/class10k.toml" >/dev/null
 
 progs=(
   "empty (floor)|$base-baselines/empty|l2"
+  "bpf_skb_cgroup_id alone|$base-baselines/cgroup_id_only|l2"
   "seed: global HASH, atomic add|$base-baselines/seed_atomic|l2"
   "PERCPU_HASH, update_elem per packet|$base-baselines/percpu_update|l2"
   "netattr tc_egress|$base-plain/tc_egress|l2"
@@ -34,10 +48,20 @@ progs=(
   "netattr tc_egress, --breakdown iface|$base-iface/tc_egress|l2"
   "netattr tc_egress, --breakdown port|$base-port/tc_egress|l2"
   "netattr tc_egress, --breakdown iface,port|$base-both/tc_egress|l2"
-  "netattr sock_egress|$base-plain/sock_egress|l3"
-  "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l3"
-  "netattr sock_egress, --breakdown port|$base-port/sock_egress|l3"
+  "netattr tc_egress, --breakdown class (built-in classes)|$base-class/tc_egress|l2"
+  "netattr tc_egress, --breakdown class, 10 prefixes|$base-class10/tc_egress|l2"
+  "netattr tc_egress, --breakdown class, 10,000 prefixes|$base-class10k/tc_egress|l2"
+  "netattr sock_egress|$base-plain/sock_egress|l2"
+  "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l2"
+  "netattr sock_egress, --breakdown port|$base-port/sock_egress|l2"
+  "netattr sock_egress, --breakdown class (built-in classes)|$base-class/sock_egress|l2"
+  "netattr sock_egress, --breakdown class, 10 prefixes|$base-class10/sock_egress|l2"
+  "netattr sock_egress, --breakdown class, 10,000 prefixes|$base-class10k/sock_egress|l2"
 )
+# The socket programs run on the Ethernet frames too: BPF_PROG_TEST_RUN passes every skb
+# through eth_type_trans, which sets skb->protocol from an Ethernet header and pulls it, so
+# a cgroup_skb program sees the IP packet with its protocol set, as at the real hook. (Fed
+# a bare IP packet, it would see a packet cut 14 bytes in, with no protocol.)
 pkts=(tcp64 tcp1500 udp64 udp1500)
 declare -A samples
 for r in $(seq "$ROUNDS"); do

@@ -2,7 +2,7 @@
 //! short or odd-sized value cannot cause undefined behaviour).
 use serde::Serialize;
 
-pub const LAYOUT_VERSION: u32 = 6;
+pub const LAYOUT_VERSION: u32 = 7;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -14,6 +14,8 @@ pub const META_PORTS: u32 = 1 << 0;
 pub const META_IFACES: u32 = 1 << 1;
 /// `meta.flags`: per-cgroup counters take the slot fast path (`super::slots`).
 pub const META_FAST_PATH: u32 = 1 << 2;
+/// `meta.flags`: the per-class breakdown is counted.
+pub const META_CLASSES: u32 = 1 << 3;
 /// Direct-mapped fast-path slots per source (`COUNTER_SLOTS`); see `super::slots`.
 pub const COUNTER_SLOTS: u32 = 4096;
 /// A slot nobody holds.
@@ -93,6 +95,82 @@ impl PortKey {
             proto: *b.get(10)?,
             source: *b.get(11)?,
         })
+    }
+}
+
+/// Fixed class ids (netattr.h `CLASS_*`), by id; user classes take ids from
+/// `CLASS_FIRST_USER` on.
+pub const BUILTIN_CLASSES: [&str; 7] =
+    ["internet", "loopback", "host", "link-local", "multicast", "private", "non-ip"];
+pub const CLASS_INTERNET: u16 = 0;
+pub const CLASS_HOST: u16 = 2;
+pub const CLASS_NON_IP: u16 = 6;
+pub const CLASS_FIRST_USER: u16 = 7;
+/// Class ids are below this.
+pub const CLASS_MAX: u16 = 256;
+/// Bytes of a class name in `class_names`, with its NUL.
+pub const CLASS_NAME: usize = 32;
+/// Prefixes one class table holds.
+pub const CLASS_PREFIXES: u32 = 262_144;
+
+/// `struct class_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassKey {
+    pub cgroup_id: u64,
+    pub class_id: u16,
+    pub source: u8,
+}
+
+impl ClassKey {
+    pub const SIZE: usize = 16;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(ClassKey {
+            cgroup_id: u64_at(b, 0)?,
+            class_id: u16::from_ne_bytes(b.get(8..10)?.try_into().ok()?),
+            source: *b.get(10)?,
+        })
+    }
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&self.cgroup_id.to_ne_bytes());
+        b[8..10].copy_from_slice(&self.class_id.to_ne_bytes());
+        b[10] = self.source;
+        b
+    }
+}
+
+/// `struct class_prefix`: a key of the class trie. IPv4 prefixes are stored as IPv4-mapped
+/// IPv6 prefixes (::ffff:a.b.c.d/96+n), so that one trie holds both families and an
+/// IPv4-mapped address is classified as its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassPrefix(pub ipnet::IpNet);
+
+impl ClassPrefix {
+    pub const SIZE: usize = 20;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        let (len, addr) = match self.0 {
+            ipnet::IpNet::V4(n) => (96 + u32::from(n.prefix_len()), n.network().to_ipv6_mapped().octets()),
+            ipnet::IpNet::V6(n) => (u32::from(n.prefix_len()), n.network().octets()),
+        };
+        b[0..4].copy_from_slice(&len.to_ne_bytes());
+        b[4..20].copy_from_slice(&addr);
+        b
+    }
+
+    /// The prefix a trie key stands for (IPv4-mapped prefixes as IPv4).
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let len = u8::try_from(u32_at(b, 0)?).ok()?;
+        let addr: [u8; 16] = b.get(4..20)?.try_into().ok()?;
+        let v6 = std::net::Ipv6Addr::from(addr);
+        let net = match v6.to_ipv4_mapped() {
+            Some(v4) if len >= 96 => ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, len - 96).ok()?),
+            _ => ipnet::IpNet::V6(ipnet::Ipv6Net::new(v6, len).ok()?),
+        };
+        Some(ClassPrefix(net))
     }
 }
 

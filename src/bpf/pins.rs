@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 16] = [
+pub const MAPS: [&str; 19] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -26,6 +26,9 @@ pub const MAPS: [&str; 16] = [
     "sock_stats",
     "iface_stats",
     "port_stats",
+    "class_table",
+    "class_stats",
+    "class_names",
     "iface_owner",
     "events",
     "health",
@@ -201,6 +204,9 @@ impl Pins {
             sock_slots: super::slots::Slots::open(self, "sock")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
+            class_table: map("class_table")?,
+            class_stats: map("class_stats")?,
+            class_names: map("class_names")?,
             owners: super::attachments::Owners::open(self)?,
             cgroup_names: map("cgroup_names")?,
             events: map("events")?,
@@ -240,6 +246,12 @@ pub struct Instance {
     pub iface_stats: MapHandle,
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
+    /// The class trie in use (an array of one map): see `super::classes`.
+    pub class_table: MapHandle,
+    /// both sources, per (cgroup, destination class, source).
+    pub class_stats: MapHandle,
+    /// class id -> name.
+    pub class_names: MapHandle,
     /// The owner cgroup of each host-side veth netattr attached to.
     pub owners: super::attachments::Owners,
     /// cgroup id -> its path at first sight, for cgroups that are gone.

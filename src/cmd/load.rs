@@ -13,13 +13,14 @@ use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
 
 use crate::bpf::layout::{
-    Counters, IfaceKey, Meta, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_FAST_PATH, META_IFACES, META_PORTS,
-    RESERVED_KEYS,
+    ClassKey, Counters, IfaceKey, Meta, Source, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_CLASSES,
+    META_FAST_PATH, META_IFACES, META_PORTS, RESERVED_KEYS,
 };
 use crate::bpf::pins::{MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
 use crate::cli::{Breakdown, Global, LoadArgs};
+use crate::core::classes;
 use crate::core::inventory::ProgRow;
 use crate::output::{self, Report};
 use crate::{cgroup, sys};
@@ -51,6 +52,12 @@ impl Report for LoadReport {
 pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     sys::require_privileges("load")?;
     cgroup::mount_point()?;
+    let counting_classes = a.breakdown.contains(&Breakdown::Class);
+    if a.classes.is_some() && !counting_classes {
+        bail!("--classes needs the class breakdown: add '--breakdown class'");
+    }
+    // Read before anything changes: a bad file leaves the kernel as it was.
+    let class_file = a.classes.as_deref().map(classes::read_file).transpose()?;
     let pins = Pins::new(&g.pin_dir);
     let created_dir = prepare_dir(&pins)?;
     // From here on, one state-changing command at a time on this pin directory.
@@ -116,6 +123,7 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
         rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
         rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
+        rodata.count_classes = counting_classes;
         rodata.fast_path = fast_path;
     }
     let tree = cgroup_iterators();
@@ -124,6 +132,10 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
     init_maps(&skel, a, fast_path)?;
+    if counting_classes {
+        let t = classes::plan(class_file.as_ref(), &[], &crate::netlink::addresses()?)?;
+        classes::install(&skel.maps.class_names, &skel.maps.class_table, &t)?;
+    }
     pin_all(&mut skel, tree, &mut guard)?;
     guard.armed = false;
 
@@ -145,17 +157,18 @@ fn differences(meta: &Meta, a: &LoadArgs) -> Vec<String> {
     if meta.max_entries != a.max_entries {
         out.push(format!("--max-entries {} (asked {})", meta.max_entries, a.max_entries));
     }
-    let kinds = |ports: bool, ifaces: bool| {
+    let kinds = |on: [bool; 3]| {
         let k: Vec<&str> =
-            [(ifaces, "iface"), (ports, "port")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+            on.iter().zip(["iface", "port", "class"]).filter(|(on, _)| **on).map(|(_, n)| n).collect();
         if k.is_empty() {
             "none".to_string()
         } else {
             k.join(",")
         }
     };
-    let loaded = kinds(meta.flags & META_PORTS != 0, meta.flags & META_IFACES != 0);
-    let asked = kinds(a.breakdown.contains(&Breakdown::Port), a.breakdown.contains(&Breakdown::Iface));
+    let loaded = kinds([META_IFACES, META_PORTS, META_CLASSES].map(|f| meta.flags & f != 0));
+    let asked =
+        kinds([Breakdown::Iface, Breakdown::Port, Breakdown::Class].map(|b| a.breakdown.contains(&b)));
     if loaded != asked {
         out.push(format!("--breakdown {loaded} (asked {asked})"));
     }
@@ -200,12 +213,17 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs, fast_path: bool) -> Result<()
     let ncpu = libbpf_rs::num_possible_cpus()?;
     let zero = vec![vec![0u8; Counters::SIZE]; ncpu];
     let overflow_iface = IfaceKey { cgroup_id: CGID_OVERFLOW, ifindex: 0 }.to_bytes();
-    let reserved: [(&libbpf_rs::Map, &[u8]); 5] = [
+    let overflow_class =
+        |s: Source| ClassKey { cgroup_id: CGID_OVERFLOW, class_id: 0, source: s.code() }.to_bytes();
+    let (class_tc, class_sock) = (overflow_class(Source::Tc), overflow_class(Source::Socket));
+    let reserved: [(&libbpf_rs::Map, &[u8]); 7] = [
         (&skel.maps.stats_map, &RESERVED_KEYS[0].to_ne_bytes()),
         (&skel.maps.stats_map, &RESERVED_KEYS[1].to_ne_bytes()),
         (&skel.maps.sock_stats, &RESERVED_KEYS[0].to_ne_bytes()),
         (&skel.maps.sock_stats, &RESERVED_KEYS[1].to_ne_bytes()),
         (&skel.maps.iface_stats, &overflow_iface),
+        (&skel.maps.class_stats, &class_tc),
+        (&skel.maps.class_stats, &class_sock),
     ];
     for (map, key) in reserved {
         map.update_percpu(key, &zero, MapFlags::NO_EXIST).context("inserting the reserved buckets")?;
@@ -219,6 +237,7 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs, fast_path: bool) -> Result<()
             f | match b {
                 Breakdown::Port => META_PORTS,
                 Breakdown::Iface => META_IFACES,
+                Breakdown::Class => META_CLASSES,
             }
         }),
     };

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with one `execute`.
 pub mod attach;
 pub mod check;
+pub mod classes;
 pub mod cleanup;
 pub mod demo;
 pub mod detach;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Reap => reap::execute(g),
+        Command::Classes(a) => classes::execute(g, a),
         Command::Serve(a) => serve::execute(g, a),
         Command::Demo(a) => demo::execute(g, a),
         Command::DemoServer(a) => demo::serve(a.object),

@@ -22,16 +22,17 @@ use axum::routing::get;
 use libbpf_rs::RingBufferBuilder;
 use tokio::sync::oneshot;
 
-use crate::bpf::layout::FirstSeen;
+use crate::bpf::layout::{FirstSeen, META_CLASSES};
 use crate::bpf::{Instance, PinState, Pins};
 use crate::cgroup;
 use crate::cli::{Global, ServeArgs};
+use crate::core::classes::HostFollower;
 use crate::core::inventory::HealthExport;
 use crate::core::metrics;
 use crate::core::namer::Namer;
 use crate::core::reader::{self, default_source, Query};
 use crate::core::report::{Reporter, View};
-use crate::core::row::{Bucket, By, SortKey};
+use crate::core::row::{Bucket, By, Row, SortKey};
 use crate::identity::Summary;
 use crate::output::prometheus::{self, Builder};
 use crate::sys;
@@ -75,6 +76,10 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
         let (g, stop, learnt) = (g.clone(), stop.clone(), learnt.clone());
         std::thread::spawn(move || learn_names(&g, &stop, &learnt))
     };
+    let host = {
+        let (g, stop) = (g.clone(), stop.clone());
+        std::thread::spawn(move || follow_host(&g, &stop))
+    };
     let collector = {
         let (g, a, learnt, trouble) = (g.clone(), a.clone(), learnt.clone(), trouble.clone());
         std::thread::spawn(move || {
@@ -89,6 +94,7 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     stop.store(true, Ordering::SeqCst);
     let _ = collector.join();
     let _ = events.join();
+    let _ = host.join();
     served?;
     eprintln!("netattr: serve stopped");
     Ok(ExitCode::SUCCESS)
@@ -214,6 +220,10 @@ fn scrape(
     let snap = reader::read(inst, Query { source, by: By::Cgroup })?;
     let fill = snap.fill.clone();
     let mut report = reporter.report(snap, None);
+    let mut classes = match inst.meta.flags & META_CLASSES {
+        0 => vec![],
+        _ => reporter.report(reader::read(inst, Query { source, by: By::Class })?, None).cgroups,
+    };
     report.health = Some(HealthExport::read(inst, &fill)?);
     let now = Instant::now();
     let still_gone: std::collections::HashSet<u64> =
@@ -223,11 +233,18 @@ fn scrape(
         gone_since.entry(*id).or_insert(now);
     }
     let retired = gone_since.values().filter(|t| now.duration_since(**t) >= retire_after).count();
-    report.cgroups.retain(|r| {
+    let exported = |r: &Row| {
         !r.gone || gone_since.get(&r.cgroup_id).is_none_or(|t| now.duration_since(*t) < retire_after)
-    });
+    };
+    report.cgroups.retain(exported);
+    classes.retain(exported);
     if let Ok(known) = learnt.lock() {
-        for r in report.cgroups.iter_mut().filter(|r| r.bucket == Bucket::Cgroup && r.who.name.is_none()) {
+        for r in report
+            .cgroups
+            .iter_mut()
+            .chain(classes.iter_mut())
+            .filter(|r| r.bucket == Bucket::Cgroup && r.who.name.is_none())
+        {
             if let Some((who, _)) = known.get(&r.cgroup_id) {
                 r.who.name = who.name.clone();
                 r.who.pod_namespace = who.pod_namespace.clone();
@@ -243,7 +260,32 @@ fn scrape(
         "Time this scrape took to read and name the counters",
     );
     d.sample([], started.elapsed().as_secs_f64());
-    metrics::exposition(&report.cgroups, report.health.as_ref(), vec![g.build(), d.build()])
+    let mut extra = metrics::counter_families(&classes);
+    extra.extend([g.build(), d.build()]);
+    metrics::exposition(&report.cgroups, report.health.as_ref(), extra)
+}
+
+/// Keeps the `host` class current while serving (a load with the class breakdown only).
+fn follow_host(g: &Global, stop: &AtomicBool) {
+    let mut follower = HostFollower::default();
+    let mut said = false;
+    let mut inst: Option<Instance> = None;
+    while !stop.load(Ordering::SeqCst) {
+        if inst.as_ref().is_none_or(Instance::replaced) {
+            inst = Pins::new(&g.pin_dir).open().ok();
+        }
+        if let Some(inst) = &inst {
+            match follower.tick(inst) {
+                Ok(_) => said = false,
+                Err(e) if !said => {
+                    eprintln!("netattr: could not bring the host class up to date: {e:#}");
+                    said = true;
+                }
+                Err(_) => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// The events thread: names every cgroup at its first packet. Entries are kept for an hour

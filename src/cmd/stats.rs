@@ -1,5 +1,6 @@
 //! `netattr stats`: sum the per-CPU counters of one source and print a row per cgroup, per
-//! (cgroup, interface) or per (cgroup, protocol, service port); with --interval, rates.
+//! (cgroup, interface), per (cgroup, protocol, service port) or per (cgroup, destination
+//! class); with --interval, rates.
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
@@ -17,6 +18,9 @@ use crate::sys;
 pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     sys::require_reader_privileges("stats")?;
     let view = View { sort: a.sort, top: a.top, resolve: !a.no_resolve };
+    if !a.class.is_empty() && a.by != By::Class {
+        bail!("--class picks rows of the class breakdown: add '--by class'");
+    }
     if let Some(every) = a.interval {
         if g.format == output::Format::Prometheus {
             bail!("--format prometheus has no --interval form: Prometheus computes rates itself ('netattr serve' exports the counters)");
@@ -29,6 +33,7 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
             every: std::time::Duration::from_secs_f64(every),
             count: a.count,
             until: None,
+            classes: a.class.clone(),
         };
         crate::signals::catch();
         live::stream(&g.place(), &spec, |report, first| output::emit_interval(g.format, report, first))?;
@@ -36,7 +41,8 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     }
     let inst = Pins::new(&g.pin_dir).open()?;
     let query = Query { source: default_source(&inst, a.source), by: a.by };
-    let snap = reader::read(&inst, query)?;
+    let mut snap = reader::read(&inst, query)?;
+    reader::keep_classes(&inst, &mut snap, &a.class)?;
     let mut reporter = Reporter::new(&g.place(), &inst, view)?;
     if g.format == output::Format::Json && a.by == By::Cgroup && a.output.is_none() {
         // The common pipeline case, written row by row.

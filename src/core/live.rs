@@ -25,6 +25,8 @@ pub struct Spec {
     pub count: Option<u64>,
     /// Stop at this time.
     pub until: Option<Instant>,
+    /// With `By::Class`: only these classes (all when empty).
+    pub classes: Vec<String>,
 }
 
 /// Rates between successive snapshots: each snapshot's growth over the previous one, per
@@ -107,8 +109,13 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
         let mut query = Query { source: default_source(&inst, spec.source), by: spec.by };
         reader::require_breakdown(&inst, query.by, query.source)?;
         let mut reporter = Reporter::new(g, &inst, spec.view)?;
+        let read = |query: Query| -> Result<Snapshot> {
+            let mut snap = reader::read(&inst, query)?;
+            reader::keep_classes(&inst, &mut snap, &spec.classes)?;
+            Ok(snap)
+        };
         if first_instance {
-            rater.baseline(&reader::read(&inst, query)?);
+            rater.baseline(&read(query)?);
             first_instance = false;
         } else {
             // A new instance: its counters started at zero, and so do the rates.
@@ -132,7 +139,7 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
                 query.source = now_default;
                 rater.restart();
             }
-            let snap = match reader::read(&inst, query) {
+            let snap = match read(query) {
                 Ok(s) => s,
                 Err(_) if inst.replaced() => break,
                 Err(e) => return Err(e),

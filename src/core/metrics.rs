@@ -11,11 +11,15 @@ use crate::output::prometheus::{Builder, Family, Text};
 
 /// Every metric name netattr exports (`serve` adds its last two); the deploy/ dashboard is
 /// checked against this list.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 15] = [
     "netattr_rx_bytes_total",
     "netattr_tx_bytes_total",
     "netattr_rx_packets_total",
     "netattr_tx_packets_total",
+    "netattr_class_rx_bytes_total",
+    "netattr_class_tx_bytes_total",
+    "netattr_class_rx_packets_total",
+    "netattr_class_tx_packets_total",
     "netattr_map_entries",
     "netattr_map_capacity",
     "netattr_map_fill_ratio",
@@ -26,7 +30,7 @@ pub const NAMES: [&str; 11] = [
 ];
 
 /// The labels of the counters (`map` is the health gauges' label).
-pub const LABELS: [&str; 14] = [
+pub const LABELS: [&str; 15] = [
     "cgroup_id",
     "bucket",
     "source",
@@ -40,6 +44,7 @@ pub const LABELS: [&str; 14] = [
     "iface",
     "protocol",
     "port",
+    "class",
     "map",
 ];
 
@@ -71,24 +76,44 @@ fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
         ("iface", r.iface.clone().flatten().or_else(|| r.ifindex.map(|i| format!("#{i}")))),
         ("protocol", r.protocol.clone()),
         ("port", r.port.map(|p| p.to_string())),
+        ("class", r.class.clone()),
     ]
 }
 
 /// A report's rows and health as exposition text, then `extra` families.
 pub fn exposition(rows: &[Row], health: Option<&HealthExport>, extra: Vec<Family>) -> Result<String> {
     let mut text = Text::default();
-    for (n, (name, help)) in COUNTERS.iter().enumerate() {
-        let mut b = Builder::counter(name, help);
-        for r in rows {
-            let c = &r.counters;
-            b.sample(labels(r), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
-        }
-        text.push(b.build())?;
+    for f in counter_families(rows) {
+        text.push(f)?;
     }
     for f in health.into_iter().flat_map(health_families).chain(extra) {
         text.push(f)?;
     }
     text.finish()
+}
+
+/// The four counter families of `rows`. Rows of the class breakdown are their own families,
+/// `netattr_class_*` with a `class` label, so that summing a per-cgroup family never adds a
+/// cgroup's classes to its total.
+pub fn counter_families(rows: &[Row]) -> Vec<Family> {
+    let class = rows.first().is_some_and(|r| r.class.is_some());
+    COUNTERS
+        .iter()
+        .enumerate()
+        .map(|(n, (name, help))| {
+            let (name, help) = if class {
+                (name.replacen("netattr_", "netattr_class_", 1), format!("{help}, per destination class"))
+            } else {
+                (name.to_string(), help.to_string())
+            };
+            let mut b = Builder::counter(&name, &help);
+            for r in rows {
+                let c = &r.counters;
+                b.sample(labels(r), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
+            }
+            b.build()
+        })
+        .collect()
 }
 
 fn health_families(h: &HealthExport) -> Vec<Family> {

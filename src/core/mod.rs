@@ -3,6 +3,7 @@
 //! (`reader`), names cgroups (`namer`), shapes rows and reports (`row`, `report`), follows an
 //! instance over time (`live`), describes it (`inventory`), exports it (`metrics`), attaches
 //! and detaches it (`hooks`) and retires the counters of gone cgroups exactly (`retire`).
+pub mod classes;
 pub mod hooks;
 pub mod inventory;
 pub mod live;

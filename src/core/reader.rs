@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 
 use super::row::{By, Extra, RawRow};
-use crate::bpf::layout::{IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS};
+use crate::bpf::layout::{
+    ClassKey, IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS,
+};
 use crate::bpf::percpu;
 use crate::bpf::{Counters, Instance, Source};
 use crate::netlink;
@@ -49,6 +51,7 @@ pub fn read(inst: &Instance, q: Query) -> Result<Snapshot> {
         }
         By::Iface => by_iface(inst, q.source)?,
         By::Port => by_port(inst, q.source)?,
+        By::Class => by_class(inst, q.source)?,
     };
     with_buckets(&mut rows, q.by);
     Ok(Snapshot { source: q.source, by: q.by, rows, fill })
@@ -58,14 +61,23 @@ pub fn read(inst: &Instance, q: Query) -> Result<Snapshot> {
 /// nothing in overflow yet gets zero rows for them, as the per-cgroup hash (whose bucket keys
 /// `load` inserts) always has.
 fn with_buckets(rows: &mut Vec<RawRow>, by: By) {
+    let extra = match by {
+        By::Cgroup => Extra::None,
+        By::Iface => Extra::Iface(0, None),
+        By::Port => Extra::Port(0, 0),
+        By::Class => Extra::Class(0, crate::bpf::layout::BUILTIN_CLASSES[0].to_string()),
+    };
+    fill_buckets(rows, extra);
+}
+
+fn fill_buckets(rows: &mut Vec<RawRow>, extra: Extra) {
     for id in [CGID_UNRESOLVED, CGID_OVERFLOW] {
         if !rows.iter().any(|r| r.key.0 == id) {
-            let extra = match by {
-                By::Cgroup => Extra::None,
-                By::Iface => Extra::Iface(0, None),
-                By::Port => Extra::Port(0, 0),
+            let key = match &extra {
+                Extra::Class(c, _) => (id, u32::from(*c), 0, 0),
+                _ => (id, 0, 0, 0),
             };
-            rows.push(RawRow { key: (id, 0, 0, 0), extra, counters: Counters::default() });
+            rows.push(RawRow { key, extra: extra.clone(), counters: Counters::default() });
         }
     }
 }
@@ -89,6 +101,7 @@ pub fn require_breakdown(inst: &Instance, by: By, source: Source) -> Result<()> 
         By::Port if inst.meta.flags & META_PORTS == 0 => bail!(
             "the per-port breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown port'"
         ),
+        By::Class => super::classes::require(inst),
         _ => Ok(()),
     }
 }
@@ -114,6 +127,43 @@ fn by_port(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
         .map(|(k, c)| RawRow {
             key: (k.cgroup_id, 0, k.proto, k.port),
             extra: Extra::Port(k.proto, k.port),
+            counters: c,
+        })
+        .collect())
+}
+
+/// Keeps only the rows of the classes named in `names` (all rows when it is empty); a name
+/// the instance has no class of is an error that lists the classes it has.
+pub fn keep_classes(inst: &Instance, snap: &mut Snapshot, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    if snap.by != By::Class {
+        bail!("--class picks rows of the class breakdown: add '--by class'");
+    }
+    let all = crate::bpf::classes::names(&inst.class_names)?;
+    let known: Vec<&String> = all.iter().flatten().collect();
+    if let Some(bad) = names.iter().find(|n| !known.contains(n)) {
+        let list: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+        bail!("no class '{bad}' in this load: its classes are {} (see 'netattr classes')", list.join(", "));
+    }
+    snap.rows.retain(|r| matches!(&r.extra, Extra::Class(_, n) if names.contains(n)));
+    // The buckets stay in every listing: zero rows in the first class asked for.
+    let first = &names[0];
+    let id = all.iter().position(|n| n.as_ref() == Some(first));
+    fill_buckets(&mut snap.rows, Extra::Class(id.unwrap_or(0) as u16, first.clone()));
+    Ok(())
+}
+
+fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
+    require_breakdown(inst, By::Class, source)?;
+    let names = crate::bpf::classes::names(&inst.class_names)?;
+    let of_source = |b: &[u8]| ClassKey::from_bytes(b).filter(|k| k.source == source.code());
+    Ok(percpu::read_counters(&inst.class_stats, of_source)?
+        .into_iter()
+        .map(|(k, c)| RawRow {
+            key: (k.cgroup_id, u32::from(k.class_id), 0, 0),
+            extra: Extra::Class(k.class_id, super::classes::name_of(&names, k.class_id)),
             counters: c,
         })
         .collect())

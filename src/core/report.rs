@@ -56,6 +56,7 @@ impl Report for StatsReport {
         match self.by {
             By::Iface => header.push("IFACE"),
             By::Port => header.extend(["PROTO", "PORT"]),
+            By::Class => header.push("CLASS"),
             By::Cgroup => {}
         }
         if interval {
@@ -74,6 +75,9 @@ impl Report for StatsReport {
             }
             if let (Some(p), Some(port)) = (&r.protocol, r.port) {
                 cells.extend([p.clone(), port.to_string()]);
+            }
+            if let Some(c) = &r.class {
+                cells.push(c.clone());
             }
             match &r.rates {
                 Some(x) => cells.extend([

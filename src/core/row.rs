@@ -30,16 +30,18 @@ impl Bucket {
     }
 }
 
-/// How rows are split: per cgroup, per (cgroup, interface), per (cgroup, protocol, port).
+/// How rows are split: per cgroup, per (cgroup, interface), per (cgroup, protocol, port),
+/// per (cgroup, destination class).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
     Cgroup,
     Iface,
     Port,
+    Class,
 }
 
-/// Identifies a row across samples: cgroup, interface, protocol, port.
+/// Identifies a row across samples: cgroup, interface (or class id), protocol, port.
 pub type RowKey = (u64, u32, u8, u16);
 
 /// What a row adds to its cgroup: an interface, or a protocol and port.
@@ -48,6 +50,8 @@ pub enum Extra {
     None,
     Iface(u32, Option<String>),
     Port(u8, u16),
+    /// A destination class: its id and name.
+    Class(u16, String),
 }
 
 /// A row as read from the maps, before naming.
@@ -80,6 +84,8 @@ pub struct Row {
     /// With --by port: "tcp", "udp", ... and the service port (0 where there is none).
     pub protocol: Option<String>,
     pub port: Option<u16>,
+    /// With --by class: the destination class ("internet", "private", ...).
+    pub class: Option<String>,
     pub counters: Counters,
     /// With --interval: rates over the interval.
     pub rates: Option<Rates>,
@@ -118,6 +124,9 @@ impl Serialize for Row {
         if let Some(p) = self.port {
             st.serialize_field("port", &p)?;
         }
+        if let Some(c) = &self.class {
+            st.serialize_field("class", c)?;
+        }
         let c = &self.counters;
         st.serialize_field("rx_bytes", &c.rx_bytes)?;
         st.serialize_field("tx_bytes", &c.tx_bytes)?;
@@ -147,6 +156,7 @@ impl Row {
             iface: None,
             protocol: None,
             port: None,
+            class: None,
             counters,
             rates: None,
         };
@@ -160,6 +170,7 @@ impl Row {
                 r.protocol = Some(proto_name(p));
                 r.port = Some(port);
             }
+            Extra::Class(_, name) => r.class = Some(name),
         }
         r
     }
@@ -198,7 +209,7 @@ pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
         (SortKey::Total, None) => r.counters.total_bytes(),
     };
     // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then
-    // id, then the breakdown's interface, protocol and port.
+    // id, then the breakdown's interface, protocol (or class) and port.
     type Order = (bool, std::cmp::Reverse<u64>, u64, u32, String, u16, usize);
     let mut order: Vec<Order> = rows
         .iter()
@@ -210,7 +221,7 @@ pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
                 std::cmp::Reverse(if bucket { 0 } else { k(r) }),
                 r.cgroup_id,
                 r.ifindex.unwrap_or(0),
-                r.protocol.clone().unwrap_or_default(),
+                r.protocol.clone().or_else(|| r.class.clone()).unwrap_or_default(),
                 r.port.unwrap_or(0),
                 i,
             )

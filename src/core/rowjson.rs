@@ -59,6 +59,9 @@ pub fn write_row<W: Write>(out: &mut W, r: &Row) -> io::Result<()> {
     if let Some(p) = r.port {
         number(out, b",\"port\":", u64::from(p))?;
     }
+    if let Some(c) = &r.class {
+        opt_string(out, b",\"class\":", Some(c))?;
+    }
     let c = &r.counters;
     number(out, b",\"rx_bytes\":", c.rx_bytes)?;
     number(out, b",\"tx_bytes\":", c.tx_bytes)?;

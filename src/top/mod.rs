@@ -97,6 +97,7 @@ fn run(
         Reporter::new(&g.place(), inst, View { sort: SortKey::Total, top: None, resolve: true })?;
     let mut rater = Rater::default();
     rater.baseline(&reader::read(inst, query)?);
+    let mut classes = ClassRates::new(inst, source);
     let mut next = Instant::now() + every;
     loop {
         if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
@@ -111,7 +112,8 @@ fn run(
             let rates = rater.rates(&snap);
             if !model.paused {
                 model.update(&reporter.report(snap, Some(rates)));
-                model.detail_lines = detail(inst, model.selected_id());
+                classes.tick(inst);
+                model.detail_lines = detail(inst, model.selected_id(), &classes);
             }
         }
         terminal.draw(|f| ui::render(f, model))?;
@@ -123,8 +125,36 @@ fn run(
                 Action::Reresolve => reporter.forget()?,
                 Action::None => {}
             }
-            model.detail_lines = detail(inst, model.selected_id());
+            model.detail_lines = detail(inst, model.selected_id(), &classes);
         }
+    }
+}
+
+/// The class breakdown of the source on screen, with rates between refreshes.
+struct ClassRates {
+    source: Source,
+    rater: Option<Rater>,
+    last: Option<anyhow::Result<(reader::Snapshot, RateMap)>>,
+}
+
+type RateMap = std::collections::HashMap<crate::core::row::RowKey, crate::rates::Rates>;
+
+impl ClassRates {
+    fn new(inst: &Instance, source: Source) -> ClassRates {
+        let on = inst.meta.flags & crate::bpf::layout::META_CLASSES != 0;
+        let mut rater = on.then(Rater::default);
+        if let (Some(r), Ok(s)) = (rater.as_mut(), reader::read(inst, Query { source, by: By::Class })) {
+            r.baseline(&s);
+        }
+        ClassRates { source, rater, last: None }
+    }
+
+    fn tick(&mut self, inst: &Instance) {
+        let Some(rater) = self.rater.as_mut() else { return };
+        self.last = Some(reader::read(inst, Query { source: self.source, by: By::Class }).map(|s| {
+            let (rates, _) = rater.rates(&s);
+            (s, rates)
+        }));
     }
 }
 
@@ -153,10 +183,27 @@ fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
 }
 
 /// The selected cgroup's breakdowns, where the load counts them.
-fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
+fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String> {
     use crate::bpf::layout::{META_IFACES, META_PORTS};
     let Some(id) = id else { return vec!["no row selected".into()] };
     let mut reads = Vec::new();
+    let mut rates = RateMap::new();
+    match &classes.last {
+        Some(Ok((snap, r))) => {
+            rates = r.clone();
+            reads.push((
+                "class",
+                Ok(reader::Snapshot {
+                    source: snap.source,
+                    by: By::Class,
+                    rows: snap.rows.clone(),
+                    fill: vec![],
+                }),
+            ));
+        }
+        Some(Err(e)) => reads.push(("class", Err(anyhow::anyhow!("{e:#}")))),
+        None => {}
+    }
     if inst.meta.flags & META_IFACES != 0 {
         reads.push(("interface", reader::read(inst, Query { source: Source::Tc, by: By::Iface })));
     }
@@ -165,15 +212,20 @@ fn detail(inst: &Instance, id: Option<u64>) -> Vec<String> {
             reads.push(("port", reader::read(inst, Query { source, by: By::Port })));
         }
     }
-    detail_lines(id, reads)
+    detail_lines(id, reads, &rates)
 }
 
 /// The detail pane's lines for cgroup `id` from the breakdown reads of a load: a read that
 /// failed says so, a load without breakdowns says how to get them.
-fn detail_lines(id: u64, reads: Vec<(&str, anyhow::Result<reader::Snapshot>)>) -> Vec<String> {
+/// Class rows show their rates (from `rates`) beside their totals.
+fn detail_lines(
+    id: u64,
+    reads: Vec<(&str, anyhow::Result<reader::Snapshot>)>,
+    rates: &RateMap,
+) -> Vec<String> {
     use crate::core::row::Extra;
     if reads.is_empty() {
-        return vec!["no breakdown counted for this load (netattr load --breakdown iface,port)".into()];
+        return vec!["no breakdown counted for this load (netattr load --breakdown class,iface,port)".into()];
     }
     let mut lines = Vec::new();
     for (what, read) in reads {
@@ -197,6 +249,15 @@ fn detail_lines(id: u64, reads: Vec<(&str, anyhow::Result<reader::Snapshot>)>) -
                     "{:<6} {port:>5} ({source:<6}) rx {rx:>10}  tx {tx:>10}",
                     crate::bpf::layout::proto_name(*p)
                 )),
+                Extra::Class(_, name) => {
+                    let (rx_s, tx_s) =
+                        rates.get(&r.key).map_or((0.0, 0.0), |x| (x.rx_bytes_per_s, x.tx_bytes_per_s));
+                    lines.push(format!(
+                        "{name:<12} ({source:<6}) rx {:>10}  tx {:>10}   total rx {rx:>10}  tx {tx:>10}",
+                        crate::output::rate(rx_s),
+                        crate::output::rate(tx_s)
+                    ));
+                }
                 Extra::None => {}
             }
         }
@@ -215,8 +276,9 @@ mod tests {
 
     #[test]
     fn the_detail_pane_says_when_a_breakdown_could_not_be_read() {
-        assert!(detail_lines(7, vec![])[0].starts_with("no breakdown counted"));
-        let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))]);
+        let none = RateMap::new();
+        assert!(detail_lines(7, vec![], &none)[0].starts_with("no breakdown counted"));
+        let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))], &none);
         assert_eq!(failed, vec!["the port breakdown could not be read: map gone".to_string()]);
         let row = RawRow {
             key: (7, 0, 6, 80),
@@ -224,7 +286,7 @@ mod tests {
             counters: Counters { rx_bytes: 2048, ..Default::default() },
         };
         let snap = reader::Snapshot { source: Source::Socket, by: By::Port, rows: vec![row], fill: vec![] };
-        let ok = detail_lines(7, vec![("port", Ok(snap))]);
+        let ok = detail_lines(7, vec![("port", Ok(snap))], &none);
         assert_eq!(ok, vec!["tcp       80 (socket) rx      2 KiB  tx        0 B".to_string()]);
         let other = detail_lines(
             8,
@@ -232,6 +294,7 @@ mod tests {
                 "interface",
                 Ok(reader::Snapshot { source: Source::Tc, by: By::Iface, rows: vec![], fill: vec![] }),
             )],
+            &none,
         );
         assert_eq!(other, vec!["no breakdown rows for this cgroup yet".to_string()]);
     }

@@ -122,3 +122,21 @@ fn readme_json_schema_matches_real_output() {
     assert!(reap["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == gone.id), "{reap}");
     same_shape("reap", &readme_example("reap"), &reap);
 }
+
+#[test]
+fn class_documents_match_the_docs() {
+    use crate::harness::*;
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load", "--breakdown", "class"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let (h, r) = (s.tree.cgroup("host.slice/sender.service"), s.tree.cgroup("host.slice/recv.service"));
+    let port = 9800 + (uniq() % 100) as u16;
+    let recv = Peer::spawn(&r, None, &format!("udp-recv 127.0.0.1:{port} 5000")).ready();
+    Peer::spawn(&h, None, &format!("udp-send 127.0.0.1:{port} 10 500")).finish();
+    recv.finish();
+    let stats = na.run(&["stats", "--by", "class", "--format", "json"]).ok().json();
+    same_shape("stats-class", &readme_example("stats-class"), &stats);
+    let classes = na.run(&["classes", "--format", "json"]).ok().json();
+    same_shape("classes", &readme_example("classes"), &classes);
+}

@@ -403,6 +403,11 @@ impl Container {
         Peer::spawn(&self.cgroup, Some(&self.ns.name), spec)
     }
 
+    /// A peer in this container's network namespace, in another cgroup than its own.
+    pub fn peer_in(&self, cgroup: &Cgroup, spec: &str) -> Peer {
+        Peer::spawn(cgroup, Some(&self.ns.name), spec)
+    }
+
     /// A short-lived workload, like `docker run --rm`: its own cgroup sends `bytes` to host
     /// cgroup `to` from this container's namespace, exits, and its cgroup is removed.
     pub fn run_exited(&self, tree: &CgroupTree, to: &Cgroup, port: u16, bytes: u64) -> Cgroup {
@@ -499,25 +504,7 @@ impl Peer {
         cmd.args(["--exact", "peer::peer", "--nocapture", "--test-threads=1"])
             .env(crate::peer::ENV, spec)
             .stdout(Stdio::piped());
-        let procs =
-            std::ffi::CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
-                .unwrap();
-        unsafe {
-            cmd.pre_exec(move || {
-                // Only async-signal-safe calls between fork and exec.
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let ok = libc::write(fd, b"0\n".as_ptr().cast(), 2) == 2;
-                libc::close(fd);
-                if ok {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        in_cgroup(&mut cmd, cgroup);
         let mut child = cmd.spawn().expect("spawning a traffic peer");
         let out = BufReader::new(child.stdout.take().unwrap());
         Peer { child, out }
@@ -572,6 +559,31 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Makes `cmd` start in `cgroup` (its child joins the cgroup before it execs).
+pub fn in_cgroup(cmd: &mut Command, cgroup: &Cgroup) {
+    let procs =
+        std::ffi::CString::new(cgroup.path.join("cgroup.procs").into_os_string().into_encoded_bytes())
+            .unwrap();
+    // SAFETY: the closure runs between fork and exec and makes only async-signal-safe
+    // calls (open, write, close) on memory it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Only async-signal-safe calls between fork and exec.
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let ok = libc::write(fd, b"0\n".as_ptr().cast(), 2) == 2;
+            libc::close(fd);
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
     }
 }
 

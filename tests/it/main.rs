@@ -7,6 +7,7 @@ mod accounting;
 mod breakdown;
 mod catalogue;
 mod churn;
+mod classes;
 mod core;
 mod crash;
 mod demo;

@@ -2,8 +2,9 @@
 //! NETATTR_TEST_PEER set, inside a test network namespace and cgroup, so traffic comes
 //! from a process whose cgroup the test controls, with exactly known payloads.
 //!
-//! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `udp-recv ADDR BYTES`,
-//! `udp-send ADDR COUNT SIZE`, `sleep`. Receivers print `PEER ready` once bound; every peer
+//! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `tcp-serve ADDR BYTES` (a server that
+//! sends BYTES to the one client it accepts), `tcp-fetch ADDR` (that client),
+//! `udp-recv ADDR BYTES`, `udp-send ADDR COUNT SIZE`, `sleep`. Receivers print `PEER ready` once bound; every peer
 //! prints `PEER done BYTES SEGMENTS RETRANS` (payload moved; segments its socket sent:
 //! TCP_INFO's tcpi_segs_out, or datagrams; of those, retransmissions: tcpi_total_retrans)
 //! and exits. `sleep` just holds a process in its namespace
@@ -61,6 +62,22 @@ fn segs_out(s: &TcpStream) -> (u64, u64) {
     }
 }
 
+/// Sends `total` bytes, closes its side, and waits for the other side to close, so that the
+/// whole exchange is over when the peer exits.
+fn send_then_close(s: &mut TcpStream, total: u64) -> std::io::Result<(u64, (u64, u64))> {
+    let chunk = vec![0x5au8; 1 << 16];
+    let mut left = total;
+    while left > 0 {
+        let k = left.min(chunk.len() as u64) as usize;
+        s.write_all(&chunk[..k])?;
+        left -= k as u64;
+    }
+    s.shutdown(Shutdown::Write)?;
+    let mut sink = [0u8; 64];
+    while s.read(&mut sink)? > 0 {}
+    Ok((total, segs_out(s)))
+}
+
 /// (payload moved, (segments sent, of which retransmitted)).
 fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
     let w: Vec<&str> = spec.split_whitespace().collect();
@@ -94,19 +111,26 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
                     Err(_) => std::thread::sleep(Duration::from_millis(50)),
                 }
             };
-            let total = num(2);
-            let chunk = vec![0x5au8; 1 << 16];
-            let mut left = total;
-            while left > 0 {
-                let k = left.min(chunk.len() as u64) as usize;
-                s.write_all(&chunk[..k])?;
-                left -= k as u64;
+            send_then_close(&mut s, num(2))
+        }
+        Some("tcp-serve") => {
+            let l = TcpListener::bind(addr(1)?)?;
+            ready();
+            let (mut s, _) = l.accept()?;
+            send_then_close(&mut s, num(2))
+        }
+        Some("tcp-fetch") => {
+            let mut s = TcpStream::connect(addr(1)?)?;
+            let mut buf = vec![0u8; 1 << 16];
+            let mut n = 0u64;
+            loop {
+                match s.read(&mut buf)? {
+                    0 => break,
+                    k => n += k as u64,
+                }
             }
-            s.shutdown(Shutdown::Write)?;
-            // Wait for the receiver to close, so the whole exchange is over when we exit.
-            let mut sink = [0u8; 64];
-            while s.read(&mut sink)? > 0 {}
-            Ok((total, segs_out(&s)))
+            s.shutdown(Shutdown::Both).ok();
+            Ok((n, segs_out(&s)))
         }
         Some("udp-recv") => {
             let sock = UdpSocket::bind(addr(1)?)?;
@@ -124,7 +148,7 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
             Ok((n, (0, 0)))
         }
         Some("udp-send") => {
-            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            let sock = UdpSocket::bind(if addr(1)?.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })?;
             let (count, size) = (num(2), num(3) as usize);
             let buf = vec![0xa5u8; size];
             for i in 0..count {

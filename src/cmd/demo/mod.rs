@@ -97,6 +97,7 @@ impl Demo<'_> {
             every: Duration::from_secs(1),
             count: None,
             until,
+            classes: vec![],
         };
         live::stream(&self.g.place(), &spec, |report, first| {
             output::emit_interval(self.g.format, report, first)

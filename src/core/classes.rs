@@ -1,0 +1,328 @@
+//! Destination classes: the built-in ones, a classes file that adds or overrides classes,
+//! and the host's own addresses, turned into the table the kernel classifies with
+//! (`bpf::classes`). A class keeps its id (and so its counters) for the life of a load,
+//! also when a later classes file leaves it out.
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::bpf::classes as table;
+use crate::bpf::layout::{
+    ClassPrefix, BUILTIN_CLASSES, CLASS_FIRST_USER, CLASS_HOST, CLASS_MAX, CLASS_NAME, CLASS_NON_IP,
+    CLASS_PREFIXES, META_CLASSES,
+};
+use crate::bpf::Instance;
+
+/// The prefixes of the built-in classes (`host` is the host's addresses, `internet` what no
+/// prefix matches, `non-ip` what has no address).
+pub fn builtin_prefixes(name: &str) -> &'static [&'static str] {
+    match name {
+        "loopback" => &["127.0.0.0/8", "::1/128"],
+        "link-local" => &["169.254.0.0/16", "fe80::/10"],
+        "multicast" => &["224.0.0.0/4", "255.255.255.255/32", "ff00::/8"],
+        "private" => &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+        _ => &[],
+    }
+}
+
+/// A classes file (TOML):
+///
+/// ```toml
+/// [classes]
+/// in-zone = ["10.1.0.0/16", "fd00:1::/48"]
+/// partner = ["203.0.113.0/24"]
+/// private = ["10.0.0.0/8"]   # replaces the built-in class's prefixes
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    classes: BTreeMap<String, Vec<String>>,
+}
+
+/// The classes a file asks for: name -> prefixes.
+pub type ClassFile = BTreeMap<String, Vec<IpNet>>;
+
+/// Reads and checks a classes file; every error names the file and what to fix.
+pub fn read_file(path: &Path) -> Result<ClassFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read classes file {}", path.display()))?;
+    parse(&text).with_context(|| format!("classes file {}", path.display()))
+}
+
+/// Parses the text of a classes file.
+pub fn parse(text: &str) -> Result<ClassFile> {
+    let doc: FileDoc = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+    let mut out = ClassFile::new();
+    for (name, prefixes) in doc.classes {
+        check_name(&name)?;
+        if name == BUILTIN_CLASSES[CLASS_HOST as usize] || name == BUILTIN_CLASSES[CLASS_NON_IP as usize] {
+            bail!(
+                "class '{name}' cannot be given prefixes: 'host' is this host's own addresses (kept \
+                 current by netattr) and 'non-ip' is traffic without an address; remove it from the file"
+            );
+        }
+        let mut nets = Vec::with_capacity(prefixes.len());
+        for p in &prefixes {
+            nets.push(parse_prefix(&name, p)?);
+        }
+        nets.sort();
+        nets.dedup();
+        out.insert(name, nets);
+    }
+    Ok(out)
+}
+
+/// toml's messages span lines (a caret under the spot); an error is one line here.
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect::<Vec<_>>().join(" ")
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    if name.is_empty()
+        || name.len() >= CLASS_NAME
+        || !name.chars().all(ok_char)
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        bail!(
+            "'{name}' is not a class name: use 1 to {} lowercase letters, digits, '-', '_' or '.', \
+             starting with a letter or digit",
+            CLASS_NAME - 1
+        );
+    }
+    Ok(())
+}
+
+fn parse_prefix(class: &str, p: &str) -> Result<IpNet> {
+    let net = match p.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => match p.parse::<IpAddr>() {
+            Ok(a) => IpNet::from(a),
+            Err(_) => bail!(
+                "class '{class}': '{p}' is not a CIDR prefix: write an address and a prefix length \
+                 such as 192.0.2.0/24 or 2001:db8::/32"
+            ),
+        },
+    };
+    if net.trunc() != net {
+        bail!("class '{class}': '{p}' has bits set after its prefix length: write {}", net.trunc());
+    }
+    Ok(net)
+}
+
+/// A whole class table: names by id and the (prefix, id) entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub names: Vec<Option<String>>,
+    pub entries: Vec<(ClassPrefix, u16)>,
+}
+
+/// The table for `file` (None: the built-in classes alone), keeping the ids of `known`
+/// (the names a loaded instance has) and adding `host` addresses.
+pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr]) -> Result<Table> {
+    let mut names: Vec<Option<String>> = known.to_vec();
+    names.resize(CLASS_MAX as usize, None);
+    for (id, n) in BUILTIN_CLASSES.iter().enumerate() {
+        names[id] = Some(n.to_string());
+    }
+    let mut classes: BTreeMap<String, Vec<IpNet>> = BUILTIN_CLASSES
+        .iter()
+        .map(|n| (n.to_string(), builtin_prefixes(n).iter().filter_map(|p| p.parse().ok()).collect()))
+        .collect();
+    for (name, nets) in file.into_iter().flatten() {
+        classes.insert(name.clone(), nets.clone());
+    }
+    let mut ids: HashMap<String, u16> = HashMap::new();
+    for (id, n) in names.iter().enumerate() {
+        if let Some(n) = n {
+            ids.insert(n.clone(), id as u16);
+        }
+    }
+    let new: Vec<&String> = classes.keys().filter(|n| !ids.contains_key(*n)).collect();
+    let free: Vec<u16> = (CLASS_FIRST_USER..CLASS_MAX).filter(|i| names[*i as usize].is_none()).collect();
+    if new.len() > free.len() {
+        let used = ids.len();
+        bail!(
+            "too many classes: {} (at most {CLASS_MAX}, counting the {} built-in ones{}): merge some",
+            used + new.len(),
+            BUILTIN_CLASSES.len(),
+            if used > BUILTIN_CLASSES.len() {
+                format!(" and the {} earlier ones this load keeps", used - BUILTIN_CLASSES.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    for (n, id) in new.into_iter().zip(free) {
+        ids.insert(n.clone(), id);
+        names[id as usize] = Some(n.clone());
+    }
+    let mut owner: BTreeMap<IpNet, &str> = BTreeMap::new();
+    for (name, nets) in &classes {
+        for net in nets {
+            if let Some(other) = owner.insert(*net, name) {
+                let builtin = |n: &str| if BUILTIN_CLASSES.contains(&n) { " (built in)" } else { "" };
+                bail!(
+                    "{net} is in both class '{other}'{} and class '{name}'{}: a prefix belongs to one \
+                     class (to move a built-in prefix, list that class in the file with the prefixes it keeps)",
+                    builtin(other),
+                    builtin(name)
+                );
+            }
+        }
+    }
+    let mut entries: Vec<(ClassPrefix, u16)> =
+        owner.iter().map(|(net, n)| (ClassPrefix(*net), ids[*n])).collect();
+    let with_host = host_entries(&entries, host);
+    entries.extend(with_host);
+    if entries.len() > CLASS_PREFIXES as usize {
+        bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
+    }
+    entries.sort();
+    Ok(Table { names, entries })
+}
+
+/// The `host` entries for `addrs`: one exact prefix per address, except where the table
+/// already has that exact prefix (the file said what it is) or the address is loopback
+/// (loopback traffic stays `loopback`).
+fn host_entries(entries: &[(ClassPrefix, u16)], addrs: &[IpAddr]) -> Vec<(ClassPrefix, u16)> {
+    addrs
+        .iter()
+        .map(|a| IpNet::from(a.to_canonical()))
+        .filter(|n| !n.addr().is_loopback())
+        .filter(|n| !entries.iter().any(|(p, _)| p.0 == *n))
+        .map(|n| (ClassPrefix(n), CLASS_HOST))
+        .collect()
+}
+
+/// The class breakdown is on for this load, or what to do.
+pub fn require(inst: &Instance) -> Result<()> {
+    if inst.meta.flags & META_CLASSES == 0 {
+        bail!(
+            "the class breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown class'"
+        );
+    }
+    Ok(())
+}
+
+/// Installs `t`: names first (a new id is named before any packet can be counted in it),
+/// then the trie, swapped whole.
+pub fn install(
+    names_map: &dyn libbpf_rs::MapCore,
+    table_map: &dyn libbpf_rs::MapCore,
+    t: &Table,
+) -> Result<()> {
+    for (id, n) in t.names.iter().enumerate() {
+        if let Some(n) = n {
+            table::set_name(names_map, id as u16, n)?;
+        }
+    }
+    table::install(table_map, &t.entries)
+}
+
+/// Replaces the classes of a loaded instance with the built-in ones and `file`'s.
+pub fn set(inst: &Instance, file: Option<&ClassFile>) -> Result<Table> {
+    require(inst)?;
+    let known = table::names(&inst.class_names)?;
+    let t = plan(file, &known, &crate::netlink::addresses()?)?;
+    install(&inst.class_names, &inst.class_table, &t)?;
+    Ok(t)
+}
+
+/// The table a loaded instance classifies with now.
+pub fn current(inst: &Instance) -> Result<Table> {
+    require(inst)?;
+    Ok(Table { names: table::names(&inst.class_names)?, entries: table::entries(&inst.class_table)? })
+}
+
+/// Brings the `host` class up to date with `addrs`, the host's addresses now; returns
+/// whether it changed. Every other entry is kept as it is.
+fn refresh_host(inst: &Instance, addrs: &[IpAddr]) -> Result<bool> {
+    let now = current(inst)?;
+    let mut entries: Vec<(ClassPrefix, u16)> =
+        now.entries.iter().filter(|(_, c)| *c != CLASS_HOST).copied().collect();
+    let host = host_entries(&entries, addrs);
+    entries.extend(host);
+    entries.sort();
+    if entries == now.entries {
+        return Ok(false);
+    }
+    table::install(&inst.class_table, &entries)?;
+    Ok(true)
+}
+
+/// Keeps the `host` class of an instance current while a long-running command (`serve`,
+/// `attach --watch`) runs: looks at the host's addresses at most once a second and swaps
+/// in a new table when they changed.
+#[derive(Default)]
+pub struct HostFollower {
+    seen: Option<(u32, Vec<IpAddr>)>,
+    checked: Option<std::time::Instant>,
+}
+
+impl HostFollower {
+    /// Whether this call changed the table.
+    pub fn tick(&mut self, inst: &Instance) -> Result<bool> {
+        if inst.meta.flags & META_CLASSES == 0
+            || self.checked.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return Ok(false);
+        }
+        self.checked = Some(std::time::Instant::now());
+        let addrs = crate::netlink::addresses()?;
+        if self.seen.as_ref().is_some_and(|(g, a)| *g == inst.generation && *a == addrs) {
+            return Ok(false);
+        }
+        // Under the pin directory's lock, so that it never undoes a `classes set`.
+        let _lock = inst.pins.lock()?;
+        if inst.replaced() {
+            return Ok(false);
+        }
+        let changed = refresh_host(inst, &addrs)?;
+        self.seen = Some((inst.generation, addrs));
+        Ok(changed)
+    }
+}
+
+/// One class as `classes show` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassRow {
+    pub id: u16,
+    pub name: String,
+    pub prefixes: Vec<String>,
+}
+
+impl Table {
+    /// Every named class with its prefixes, by id.
+    pub fn rows(&self) -> Vec<ClassRow> {
+        let mut by: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        for (p, c) in &self.entries {
+            by.entry(*c).or_default().push(p.0.to_string());
+        }
+        self.names
+            .iter()
+            .enumerate()
+            .filter_map(|(id, n)| {
+                let id = id as u16;
+                Some(ClassRow { id, name: n.clone()?, prefixes: by.remove(&id).unwrap_or_default() })
+            })
+            .collect()
+    }
+
+    /// The name of class `id` ("class-N" for an id without a name).
+    pub fn name(&self, id: u16) -> String {
+        name_of(&self.names, id)
+    }
+}
+
+/// The name of class `id` in `names`.
+pub fn name_of(names: &[Option<String>], id: u16) -> String {
+    names.get(id as usize).cloned().flatten().unwrap_or_else(|| format!("class-{id}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+use super::*;
+
+fn file(text: &str) -> ClassFile {
+    parse(text).unwrap()
+}
+
+fn err(text: &str) -> String {
+    format!("{:#}", parse(text).unwrap_err())
+}
+
+fn class_of(t: &Table, addr: &str) -> String {
+    // Longest prefix match, as the kernel's trie does.
+    let a: IpAddr = addr.parse().unwrap();
+    let a = a.to_canonical();
+    t.entries
+        .iter()
+        .filter(|(p, _)| p.0.contains(&a))
+        .max_by_key(|(p, _)| p.0.prefix_len())
+        .map(|(_, c)| t.name(*c))
+        .unwrap_or_else(|| "internet".into())
+}
+
+#[test]
+fn builtin_classes_need_no_configuration() {
+    let host: Vec<IpAddr> =
+        vec!["10.0.0.5".parse().unwrap(), "127.0.0.1".parse().unwrap(), "fe80::1".parse().unwrap()];
+    let t = plan(None, &[], &host).unwrap();
+    for (addr, class) in [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.5", "host"),
+        ("10.0.0.6", "private"),
+        ("fe80::1", "host"),
+        ("fe80::2", "link-local"),
+        ("169.254.1.1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("255.255.255.255", "multicast"),
+        ("ff02::1", "multicast"),
+        ("100.64.1.1", "private"),
+        ("fd00::1", "private"),
+        ("198.51.100.10", "internet"),
+        ("2001:db8::1", "internet"),
+        ("::ffff:10.1.2.3", "private"),
+    ] {
+        assert_eq!(class_of(&t, addr), class, "{addr}");
+    }
+    assert_eq!(t.name(CLASS_NON_IP), "non-ip");
+}
+
+#[test]
+fn a_file_adds_and_overrides_classes_and_longest_prefix_wins() {
+    let f = file("[classes]\nin-zone = [\"10.1.0.0/16\", \"fd00:1::/48\"]\npartner = [\"203.0.113.0/24\", \"198.51.100.7\"]\nprivate = [\"10.0.0.0/8\"]\n");
+    let t = plan(Some(&f), &[], &[]).unwrap();
+    assert_eq!(class_of(&t, "10.1.2.3"), "in-zone");
+    assert_eq!(class_of(&t, "10.2.2.3"), "private");
+    assert_eq!(class_of(&t, "192.168.1.1"), "internet", "private was overridden");
+    assert_eq!(class_of(&t, "fd00:1::5"), "in-zone");
+    assert_eq!(class_of(&t, "203.0.113.9"), "partner");
+    assert_eq!(class_of(&t, "198.51.100.7"), "partner");
+    assert_eq!(class_of(&t, "198.51.100.8"), "internet");
+}
+
+#[test]
+fn ids_are_kept_across_tables() {
+    let a =
+        plan(Some(&file("[classes]\nalpha = [\"192.0.2.0/24\"]\nbeta = [\"198.51.100.0/24\"]\n")), &[], &[])
+            .unwrap();
+    let b = plan(
+        Some(&file("[classes]\nbeta = [\"198.51.100.0/25\"]\ngamma = [\"203.0.113.0/24\"]\n")),
+        &a.names,
+        &[],
+    )
+    .unwrap();
+    let id = |t: &Table, n: &str| t.names.iter().position(|x| x.as_deref() == Some(n)).unwrap();
+    assert_eq!(id(&a, "beta"), id(&b, "beta"));
+    assert_eq!(id(&a, "alpha"), id(&b, "alpha"), "a class left out keeps its id and counters");
+    assert_ne!(id(&b, "gamma"), id(&b, "alpha"));
+    assert!(b.rows().iter().any(|r| r.name == "alpha" && r.prefixes.is_empty()));
+}
+
+#[test]
+fn bad_files_say_what_is_wrong() {
+    let plan_err = |text: &str| format!("{:#}", plan(Some(&file(text)), &[], &[]).unwrap_err());
+    assert_eq!(
+        plan_err("[classes]\na = [\"10.9.0.0/16\"]\nb = [\"10.9.0.0/16\"]\n"),
+        "10.9.0.0/16 is in both class 'a' and class 'b': a prefix belongs to one class (to move a \
+         built-in prefix, list that class in the file with the prefixes it keeps)"
+    );
+    assert!(plan_err("[classes]\nlan = [\"10.0.0.0/8\"]\n")
+        .contains("class 'lan' and class 'private' (built in)"));
+    assert_eq!(
+        err("[classes]\na = [\"10.0.0.0/33\"]\n"),
+        "class 'a': '10.0.0.0/33' is not a CIDR prefix: write an address and a prefix length such as \
+         192.0.2.0/24 or 2001:db8::/32"
+    );
+    assert_eq!(
+        err("[classes]\na = [\"10.0.0.1/8\"]\n"),
+        "class 'a': '10.0.0.1/8' has bits set after its prefix length: write 10.0.0.0/8"
+    );
+    assert!(err("[clases]\na = []\n").contains("unknown field `clases`"), "{}", err("[clases]\n"));
+    assert!(err("[classes]\nHost = []\n").contains("is not a class name"));
+    assert!(err("[classes]\nhost = [\"10.0.0.0/8\"]\n").contains("cannot be given prefixes"));
+    assert!(!err("[classes\n").contains('\n'), "one line");
+    let many: String =
+        (0..250).map(|i| format!("c{i} = [\"10.{}.{}.0/24\"]\n", 100 + i / 200, i % 200)).collect();
+    let e = plan_err(&format!("[classes]\n{many}"));
+    assert!(e.starts_with("too many classes: 257 (at most 256, counting the 7 built-in ones)"), "{e}");
+}
