@@ -98,11 +98,19 @@ struct {
 	__type(value, struct counters);
 } port_stats SEC(".maps");
 
-/* Destination classes (netattr.h): class_table holds the instance's one class trie, which
- * `netattr load` and `netattr classes set` build whole and swap in; class_stats counts per
- * (cgroup, class, source) and is never evicted, so that a cgroup's classes add up to its
- * row. class_names (id -> name) is written and read by userspace only. */
-struct class_trie {
+/* Destination classes (netattr.h): class_table4 and class_table6 each hold the instance's
+ * one table of their family, which `netattr load` and `netattr classes set` build whole and
+ * swap in; class_stats counts per (cgroup, class, source) and is never evicted, so that a
+ * cgroup's classes add up to its row; the class lanes of the slots are its fast path.
+ * class_names (id -> name) is written and read by userspace only. */
+struct class4_cells {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CLASS4_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct class6_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CLASS_PREFIXES);
@@ -114,8 +122,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__array(values, struct class_trie);
-} class_table SEC(".maps");
+	__array(values, struct class4_cells);
+} class_table4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct class6_trie);
+} class_table6 SEC(".maps");
 
 COUNTER_MAP(class_stats, struct class_key);
 
@@ -125,6 +140,28 @@ struct {
 	__type(key, __u32);
 	__type(value, char[CLASS_NAME]);
 } class_names SEC(".maps");
+
+/* The class lanes of each source's slots (netattr.h, CLASS_LANES); `netattr load` sizes
+ * them down to one entry when classes are not counted. */
+#define CLASS_LANE_NAMES(name)                                                              \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
+		__uint(max_entries, COUNTER_SLOTS);                                         \
+		__type(key, __u32);                                                         \
+		__type(value, __u64); /* 64-bit: compare-and-swap needs it */               \
+	} name SEC(".maps")
+#define CLASS_LANE_COUNTERS(name)                                                           \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                    \
+		__uint(max_entries, COUNTER_SLOTS * CLASS_LANES);                           \
+		__type(key, __u32);                                                         \
+		__type(value, struct counters);                                             \
+	} name SEC(".maps")
+
+CLASS_LANE_NAMES(tc_class_lanes);
+CLASS_LANE_COUNTERS(tc_class_slots);
+CLASS_LANE_NAMES(sock_class_lanes);
+CLASS_LANE_COUNTERS(sock_class_slots);
 
 /* cgroup id -> its path at first sight (see capture_name). */
 struct {
@@ -202,7 +239,15 @@ struct cgroup {
 	struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
 
-/* Weak: on a kernel without these kfuncs the naming code is removed at load time. */
+/* The fields of the kernel's sk_buff that say where the network header is. */
+struct sk_buff {
+	unsigned char *head;
+	unsigned char *data;
+	__u16 network_header;
+} __attribute__((preserve_access_index));
+
+/* Weak: on a kernel without these kfuncs the code that needs them is removed at load time. */
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym __weak;
 extern struct cgroup *bpf_cgroup_from_id(__u64 cgid) __ksym __weak;
 extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym __weak;
 
@@ -339,19 +384,26 @@ static __always_inline struct counters *slot(void *map, const void *key, const v
 /* A cgroup's counters in one source: its slot when it holds it (the per-packet path), else
  * its hash entry (inserted, announced and given a slot on its first packet). When the hash
  * is full the packet is counted under the overflow key, and *cgid becomes that key, so that
- * the breakdowns count it where its row does. */
+ * the breakdowns count it where its row does. *held is the slot the cgroup holds, or
+ * NO_SLOT. */
+#define NO_SLOT 0xffffffffu
+
 static __always_inline struct counters *cgroup_counters(void *hash, void *owners, void *slots,
-							__u64 *cgid, __u32 ifindex, __u32 hook)
+							__u64 *cgid, __u32 ifindex, __u32 hook,
+							__u32 *held)
 {
 	struct counters *c;
 	bool spilled = false;
 
+	*held = NO_SLOT;
 	if (fast_path) {
 		__u32 s = home_slot(*cgid);
 		__u64 *o = bpf_map_lookup_elem(owners, &s);
 
-		if (o && *o == *cgid)
+		if (o && *o == *cgid) {
+			*held = s;
 			return bpf_map_lookup_elem(slots, &s);
+		}
 	}
 	c = slot(hash, cgid, &overflow_cgid, ifindex, hook, owners, &spilled);
 	if (spilled)
@@ -399,6 +451,25 @@ static __always_inline long load_net(struct __sk_buff *skb, __u32 off, void *to,
 	return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET);
 }
 
+/* Copies `len` bytes at `off` from the packet's network header into `to`: read in place
+ * where the header is in the packet's linear data and the kernel lets the program find it
+ * (bpf_cast_to_kern_ctx, Linux 6.3+), else through bpf_skb_load_bytes_relative, which costs
+ * a helper call (measured in BENCHMARKS.md). */
+static __always_inline long load_net_fast(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	if (bpf_ksym_exists(bpf_cast_to_kern_ctx)) {
+		struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+		long nh = (long)(k->head + k->network_header) - (long)k->data;
+		void *d = (void *)(long)skb->data, *e = (void *)(long)skb->data_end;
+
+		if (nh >= 0 && nh <= 128 && d + nh + off + len <= e) {
+			__builtin_memcpy(to, d + nh + off, len);
+			return 0;
+		}
+	}
+	return load_net(skb, off, to, len);
+}
+
 #define IPV6_EXT_HEADERS 4 /* extension headers walked before giving up (port 0) */
 
 /* Fills k->proto and k->port. The service port is the smaller of the two ports, so that a
@@ -413,7 +484,7 @@ static __always_inline void service_port(struct __sk_buff *skb, struct port_key 
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		/* b[0]: version+ihl, b[6..8]: flags+fragment offset, b[9]: protocol */
-		if (load_net(skb, 0, b, 10))
+		if (load_net_fast(skb, 0, b, 10))
 			return;
 		k->proto = b[9];
 		if ((((__u16)b[6] << 8) | b[7]) & 0x1fff)
@@ -423,19 +494,19 @@ static __always_inline void service_port(struct __sk_buff *skb, struct port_key 
 		__u8 nh;
 		int i;
 
-		if (load_net(skb, 6, &nh, 1))
+		if (load_net_fast(skb, 6, &nh, 1))
 			return;
 		l4 = 40;
 		for (i = 0; i < IPV6_EXT_HEADERS; i++) {
 			if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS) {
 				/* b[0]: next header, b[1]: length in 8-byte units, not counting the first */
-				if (load_net(skb, l4, b, 2))
+				if (load_net_fast(skb, l4, b, 2))
 					return;
 				nh = b[0];
 				l4 += ((__u32)b[1] + 1) * 8;
 			} else if (nh == IPPROTO_FRAGMENT) {
 				/* b[0]: next header, b[2..4]: offset (13 bits) and flags */
-				if (load_net(skb, l4, b, 4))
+				if (load_net_fast(skb, l4, b, 4))
 					return;
 				nh = b[0];
 				if ((((__u16)b[2] << 8) | b[3]) & 0xfff8) {
@@ -453,7 +524,7 @@ static __always_inline void service_port(struct __sk_buff *skb, struct port_key 
 	}
 	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
 		return;
-	if (load_net(skb, l4, ports, sizeof(ports)))
+	if (load_net_fast(skb, l4, ports, sizeof(ports)))
 		return;
 	ports[0] = bpf_ntohs(ports[0]);
 	ports[1] = bpf_ntohs(ports[1]);
@@ -473,40 +544,96 @@ static const struct class_key overflow_class_tc = { .cgroup_id = CGID_OVERFLOW, 
 static const struct class_key overflow_class_sock = { .cgroup_id = CGID_OVERFLOW,
 						      .source = SOURCE_SOCKET };
 
+/* Cell `i` of an IPv4 class table (four 16-bit cells to a u64). */
+static __always_inline __u32 class4_cell(void *cells, __u32 i)
+{
+	__u32 w = i >> 2;
+	__u64 *v = bpf_map_lookup_elem(cells, &w);
+
+	return v ? (__u32)(*v >> ((i & 3) * 16)) & 0xffff : CLASS_INTERNET;
+}
+
 /* The class of a packet's remote address: its destination when `tx`, else its source. */
 static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 {
-	struct class_prefix k = { .prefixlen = 128 };
 	__u32 zero = 0, *c;
-	void *trie;
+	void *table;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		k.addr[10] = 0xff; /* ::ffff:a.b.c.d */
-		k.addr[11] = 0xff;
-		if (load_net(skb, tx ? 16 : 12, &k.addr[12], 4))
+		__u32 a, cell;
+
+		if (load_net_fast(skb, tx ? 16 : 12, &a, 4))
 			return CLASS_NON_IP;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (load_net(skb, tx ? 24 : 8, k.addr, 16))
-			return CLASS_NON_IP;
-	} else {
-		return CLASS_NON_IP;
+		table = bpf_map_lookup_elem(&class_table4, &zero);
+		if (!table)
+			return CLASS_INTERNET;
+		a = bpf_ntohl(a);
+		cell = class4_cell(table, a >> 16);
+		if (cell & CLASS4_BLOCK) {
+			cell = class4_cell(table, 65536 + (cell & ~CLASS4_BLOCK) * 256 + ((a >> 8) & 0xff));
+			if (cell & CLASS4_BLOCK)
+				cell = class4_cell(table, 65536 + (cell & ~CLASS4_BLOCK) * 256 + (a & 0xff));
+		}
+		return cell;
 	}
-	trie = bpf_map_lookup_elem(&class_table, &zero);
-	if (!trie)
-		return CLASS_INTERNET;
-	c = bpf_map_lookup_elem(trie, &k);
-	return c ? *c : CLASS_INTERNET;
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct class_prefix k = { .prefixlen = 128 };
+
+		if (load_net_fast(skb, tx ? 24 : 8, k.addr, 16))
+			return CLASS_NON_IP;
+		table = bpf_map_lookup_elem(&class_table6, &zero);
+		if (!table)
+			return CLASS_INTERNET;
+		c = bpf_map_lookup_elem(table, &k);
+		return c ? *c : CLASS_INTERNET;
+	}
+	return CLASS_NON_IP;
 }
 
-static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u8 source, __u64 bytes,
-					__u64 packets, bool tx)
+/* The lane of `class` in slot `s`, claiming a free one if the class has none: the index of
+ * its counters in the lane counter array, or NO_SLOT when the slot's lanes are all taken. */
+static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
+{
+	__u64 *l = bpf_map_lookup_elem(lanes, &s);
+	__u64 w;
+	__u32 i;
+
+	if (!l || class >= CLASS_LANE_FREE)
+		return NO_SLOT;
+	w = *l;
+	for (i = 0; i < CLASS_LANES; i++) {
+		__u32 b = (__u32)(w >> (i * 8)) & 0xff;
+
+		if (b == class)
+			return s * CLASS_LANES + i;
+		if (b == CLASS_LANE_FREE) {
+			/* Lanes are claimed in order: the first free one ends the search. */
+			__u64 want = (w & ~(0xffULL << (i * 8))) | ((__u64)class << (i * 8));
+
+			if (__sync_val_compare_and_swap(l, w, want) == w)
+				return s * CLASS_LANES + i;
+			return NO_SLOT; /* lost a race: this packet takes the hash */
+		}
+	}
+	return NO_SLOT;
+}
+
+static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32 held, __u8 source,
+					__u64 bytes, __u64 packets, bool tx)
 {
 	struct class_key k = { .cgroup_id = cgid, .source = source };
+	bool tc = source == SOURCE_TC;
+	struct counters *c = 0;
+	__u32 lane = NO_SLOT;
 
 	k.class_id = classify(skb, tx);
-	add(slot(&class_stats, &k, source == SOURCE_TC ? &overflow_class_tc : &overflow_class_sock, 0,
-		 0, 0, 0),
-	    bytes, packets, tx, source == SOURCE_SOCKET);
+	if (held != NO_SLOT)
+		lane = class_lane(tc ? (void *)&tc_class_lanes : (void *)&sock_class_lanes, held, k.class_id);
+	if (lane != NO_SLOT)
+		c = bpf_map_lookup_elem(tc ? (void *)&tc_class_slots : (void *)&sock_class_slots, &lane);
+	if (!c)
+		c = slot(&class_stats, &k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
+	add(c, bytes, packets, tx, !tc);
 }
 
 static __always_inline __u64 *owner_of(__u32 ifindex)
@@ -524,6 +651,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 	__u64 *owner = owner_of(ifindex);
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
+	__u32 held;
 	__u64 cgid;
 	bool tx;
 
@@ -535,7 +663,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 		tx = cgid ? true : egress;
 	}
 	add(cgroup_counters(&stats_map, &tc_slot_owner, &tc_slots, &cgid, ifindex,
-			    egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS),
+			    egress ? HOOK_TC_EGRESS : HOOK_TC_INGRESS, &held),
 	    bytes, packets, tx, false);
 
 	if (count_ifaces) {
@@ -546,7 +674,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 	if (count_ports)
 		count_port(skb, cgid, SOURCE_TC, bytes, packets, tx);
 	if (count_classes)
-		count_class(skb, cgid, SOURCE_TC, bytes, packets, tx);
+		count_class(skb, cgid, held, SOURCE_TC, bytes, packets, tx);
 }
 
 static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
@@ -554,14 +682,15 @@ static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 	__u64 cgid = bpf_skb_cgroup_id(skb); /* the local socket's cgroup */
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
+	__u32 held;
 
 	add(cgroup_counters(&sock_stats, &sock_slot_owner, &sock_slots, &cgid, skb->ifindex,
-			    egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS),
+			    egress ? HOOK_SOCK_EGRESS : HOOK_SOCK_INGRESS, &held),
 	    bytes, packets, egress, true);
 	if (count_ports)
 		count_port(skb, cgid, SOURCE_SOCKET, bytes, packets, egress);
 	if (count_classes)
-		count_class(skb, cgid, SOURCE_SOCKET, bytes, packets, egress);
+		count_class(skb, cgid, held, SOURCE_SOCKET, bytes, packets, egress);
 }
 
 SEC("tc")

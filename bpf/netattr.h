@@ -43,9 +43,15 @@ struct port_key {
 
 /* Destination classes (`load --breakdown class`). A packet's remote address (its
  * destination when the cgroup sends it, its source when the cgroup receives it) is looked
- * up in the instance's class table, an LPM trie of IPv6 prefixes in which an IPv4 prefix
- * a.b.c.d/n is stored as ::ffff:a.b.c.d/(96+n). The table is swapped whole (class_table
- * is an array of one map), never edited in place. Ids below CLASS_FIRST_USER are fixed. */
+ * up in the instance's class tables, each swapped whole (an array of one map), never
+ * edited in place:
+ *  - IPv4: a direct-indexed table of 16-bit cells (CLASS4_*): the cell of the address's
+ *    first 16 bits, then, where the prefixes split that /16, the cell of its third byte in a
+ *    block of 256, then of its fourth byte; a cell is a class id, or CLASS4_BLOCK | block.
+ *    Two or three array lookups, whatever the number of prefixes.
+ *  - IPv6: an LPM trie in which IPv4 prefixes a.b.c.d/n are also stored, as
+ *    ::ffff:a.b.c.d/(96+n), so that an IPv4-mapped address is classed as its IPv4 address.
+ * Ids below CLASS_FIRST_USER are fixed. */
 #define CLASS_INTERNET 0 /* no prefix matched: the default class */
 #define CLASS_LOOPBACK 1
 #define CLASS_HOST 2
@@ -54,9 +60,22 @@ struct port_key {
 #define CLASS_PRIVATE 5
 #define CLASS_NON_IP 6  /* no remote address: ARP, LLDP, an unreadable IP header */
 #define CLASS_FIRST_USER 7
-#define CLASS_MAX 256       /* class ids are below this */
+#define CLASS_MAX 255       /* class ids are below this (255 marks a free lane) */
 #define CLASS_NAME 32       /* bytes of a class name with its NUL */
-#define CLASS_PREFIXES 262144 /* prefixes in one class table */
+#define CLASS_PREFIXES 262144 /* prefixes in one IPv6 class table */
+#define CLASS4_BLOCK 0x8000   /* an IPv4 cell that points to a block of 256 cells */
+#define CLASS4_BLOCKS 4096    /* blocks in one IPv4 class table */
+#define CLASS4_CELLS (65536 + CLASS4_BLOCKS * 256)
+#define CLASS4_WORDS (CLASS4_CELLS / 4) /* four cells in each u64 of the array */
+
+/* The class fast path: a cgroup that holds its counter slot (COUNTER_SLOTS) also has
+ * CLASS_LANES class lanes there. `<source>_class_lanes[slot]` (a u64) names the class of
+ * each lane (one byte each, from the low byte; CLASS_LANE_FREE when free; a lane is claimed with compare-and-swap) and
+ * `<source>_class_slots[slot * CLASS_LANES + lane]` holds its per-CPU counters. The classes
+ * beyond a cgroup's lanes, and cgroups without a slot, are counted in class_stats. */
+#define CLASS_LANES 4
+#define CLASS_LANE_FREE 0xff
+#define CLASS_LANES_FREE 0xffffffffffffffffULL
 
 /* Key of the class table (an LPM trie key: prefix length first). */
 struct class_prefix {

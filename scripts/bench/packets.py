@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes test packets for prog-cost.sh: Ethernet+IPv4+TCP/UDP frames of 64 and 1500 bytes
-(the socket programs are fed the same frames: see prog-cost.sh)."""
+"""Writes test packets for prog-cost.sh: Ethernet+IPv4+TCP/UDP frames of 64 and 1500 bytes,
+and an Ethernet+IPv6+UDP frame of 64 bytes (the socket programs are fed the same frames: see
+prog-cost.sh)."""
 import struct, sys
 out = sys.argv[1]
 for proto, pnum in (("tcp", 6), ("udp", 17)):
@@ -12,3 +13,9 @@ for proto, pnum in (("tcp", 6), ("udp", 17)):
                          bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
         eth = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00"
         open(f"{out}/{proto}{size}.l2", "wb").write(eth + ip + l4 + payload)
+# IPv6 UDP, 64 bytes on the wire: fd00::1 -> fd00::2 (the private class).
+l4 = struct.pack("!HHHH", 40000, 8080, 64 - 14 - 40, 0)
+payload = b"x" * (64 - 14 - 40 - 8)
+ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + len(payload), 17, 64,
+                  bytes.fromhex("fd000000000000000000000000000001"), bytes.fromhex("fd000000000000000000000000000002"))
+open(f"{out}/udp6_64.l2", "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip6 + l4 + payload)

@@ -62,7 +62,7 @@ progs=(
 # through eth_type_trans, which sets skb->protocol from an Ethernet header and pulls it, so
 # a cgroup_skb program sees the IP packet with its protocol set, as at the real hook. (Fed
 # a bare IP packet, it would see a packet cut 14 bytes in, with no protocol.)
-pkts=(tcp64 tcp1500 udp64 udp1500)
+pkts=(tcp64 tcp1500 udp64 udp1500 udp6_64)
 declare -A samples
 for r in $(seq "$ROUNDS"); do
   for p in "${progs[@]}"; do
@@ -76,8 +76,8 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 declare -A floor
 for k in "${pkts[@]}"; do floor[$k]=$(echo "${samples["empty (floor)|$k"]}" | median); done
-echo "| program | TCP 64 B | TCP 1500 B | UDP 64 B | UDP 1500 B |"
-echo "|---|---|---|---|---|"
+echo "| program | TCP 64 B | TCP 1500 B | UDP 64 B | UDP 1500 B | UDP/IPv6 64 B |"
+echo "|---|---|---|---|---|---|"
 for p in "${progs[@]}"; do
   IFS='|' read -r name _ _ <<<"$p"
   row="| $name |"

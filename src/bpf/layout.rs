@@ -106,12 +106,21 @@ pub const CLASS_INTERNET: u16 = 0;
 pub const CLASS_HOST: u16 = 2;
 pub const CLASS_NON_IP: u16 = 6;
 pub const CLASS_FIRST_USER: u16 = 7;
-/// Class ids are below this.
-pub const CLASS_MAX: u16 = 256;
+/// Class ids are below this (255 marks a free class lane).
+pub const CLASS_MAX: u16 = 255;
 /// Bytes of a class name in `class_names`, with its NUL.
 pub const CLASS_NAME: usize = 32;
-/// Prefixes one class table holds.
+/// Prefixes one IPv6 class table holds.
 pub const CLASS_PREFIXES: u32 = 262_144;
+/// An IPv4 class cell that points to a block of 256 cells (`CLASS4_*` in netattr.h).
+pub const CLASS4_BLOCK: u16 = 0x8000;
+/// Blocks of 256 cells in one IPv4 class table.
+pub const CLASS4_BLOCKS: usize = 4096;
+/// u64 words of an IPv4 class table (four cells each).
+pub const CLASS4_WORDS: usize = (65536 + CLASS4_BLOCKS * 256) / 4;
+/// Class lanes of a held slot, and the byte of a free lane.
+pub const CLASS_LANES: u32 = 4;
+pub const CLASS_LANE_FREE: u8 = 0xff;
 
 /// `struct class_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 19] = [
+pub const MAPS: [&str; 24] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -26,8 +26,13 @@ pub const MAPS: [&str; 19] = [
     "sock_stats",
     "iface_stats",
     "port_stats",
-    "class_table",
+    "class_table4",
+    "class_table6",
     "class_stats",
+    "tc_class_lanes",
+    "tc_class_slots",
+    "sock_class_lanes",
+    "sock_class_slots",
     "class_names",
     "iface_owner",
     "events",
@@ -204,7 +209,8 @@ impl Pins {
             sock_slots: super::slots::Slots::open(self, "sock")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
-            class_table: map("class_table")?,
+            class_table4: map("class_table4")?,
+            class_table6: map("class_table6")?,
             class_stats: map("class_stats")?,
             class_names: map("class_names")?,
             owners: super::attachments::Owners::open(self)?,
@@ -246,8 +252,10 @@ pub struct Instance {
     pub iface_stats: MapHandle,
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
-    /// The class trie in use (an array of one map): see `super::classes`.
-    pub class_table: MapHandle,
+    /// The class tables in use, IPv4 and IPv6 (each an array of one map): see
+    /// `super::classes`.
+    pub class_table4: MapHandle,
+    pub class_table6: MapHandle,
     /// both sources, per (cgroup, destination class, source).
     pub class_stats: MapHandle,
     /// class id -> name.

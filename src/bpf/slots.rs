@@ -4,13 +4,16 @@
 //! counted cgroup also has its hash entry, inserted at its first packet, so the hash stays
 //! the list of counted cgroups, its capacity and its overflow; a reader adds each held
 //! slot's counters to its owner's row (`fold_into`), and `reap` gives the slots of gone
-//! cgroups back (`retire`).
+//! cgroups back (`retire`). With the class breakdown a held slot also has class lanes: the
+//! per-class counters of its owner's first classes (`fold_lanes`).
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-use super::layout::{Counters, CGID_UNRESOLVED, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED};
+use super::layout::{
+    Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED,
+};
 use super::percpu;
 use super::Pins;
 
@@ -37,6 +40,8 @@ pub struct Slots {
     /// The owner array mapped into memory (loads since layout 6), else None: read in batches.
     mapped: Option<crate::ffi::MappedU64s>,
     counters: MapHandle,
+    /// `<prefix>_class_lanes` and `<prefix>_class_slots`, where the load counts classes.
+    lanes: Option<(MapHandle, MapHandle)>,
 }
 
 impl Slots {
@@ -49,7 +54,38 @@ impl Slots {
         let owners = map(owner_map.clone())?;
         let mapped =
             crate::ffi::MappedU64s::map(std::os::fd::AsFd::as_fd(&owners), COUNTER_SLOTS as usize).ok();
-        Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map })
+        let lane_names = map(format!("{prefix}_class_lanes"))?;
+        let lanes = (lane_names.max_entries() == COUNTER_SLOTS)
+            .then(|| Ok::<_, anyhow::Error>((lane_names, map(format!("{prefix}_class_slots"))?)))
+            .transpose()?;
+        Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map, lanes })
+    }
+
+    /// Adds the class lanes of every held slot to `rows` ((owner cgroup id, class id) ->
+    /// counters): the counts of the class fast path.
+    pub fn fold_lanes(&self, rows: &mut HashMap<(u64, u16), Counters>) -> Result<()> {
+        let Some((names, counters)) = &self.lanes else { return Ok(()) };
+        let held = self.held()?;
+        let words: HashMap<u32, u64> = percpu::read_u64s(names)?.into_iter().collect();
+        // (lane index, owner, class) of every claimed lane of a held slot.
+        let mut claimed = Vec::new();
+        for (slot, owner) in held {
+            let w = words.get(&slot).copied().unwrap_or(u64::MAX);
+            for lane in 0..CLASS_LANES {
+                let class = (w >> (8 * lane)) as u8;
+                if class != CLASS_LANE_FREE {
+                    claimed.push((slot * CLASS_LANES + lane, owner, u16::from(class)));
+                }
+            }
+        }
+        let lanes: Vec<u32> = claimed.iter().map(|(l, ..)| *l).collect();
+        let sums = counters_at(counters, &lanes)?;
+        for (lane, owner, class) in claimed {
+            if let Some(c) = sums.get(&lane) {
+                rows.entry((owner, class)).or_default().add(c);
+            }
+        }
+        Ok(())
     }
 
     /// The name of the pinned owner array.
@@ -82,16 +118,7 @@ impl Slots {
 
     /// Per-CPU sums of the counters of `slots`.
     fn counters_of(&self, slots: &[u32]) -> Result<HashMap<u32, Counters>> {
-        if slots.len() > BATCH_ABOVE {
-            return Ok(percpu::read_counters(&self.counters, percpu::key_u32)?.into_iter().collect());
-        }
-        let mut out = HashMap::with_capacity(slots.len());
-        for &s in slots {
-            let values =
-                self.counters.lookup_percpu(&s.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
-            out.insert(s, percpu::sum(values.iter().flatten().map(Vec::as_slice)));
-        }
-        Ok(out)
+        counters_at(&self.counters, slots)
     }
 
     /// Adds each held slot's counters to its owner's row of `rows` (the hash's entries,
@@ -148,11 +175,37 @@ impl Slots {
                 self.counters.lookup_percpu(&s.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
             let c = percpu::sum(values.iter().flatten().map(Vec::as_slice));
             self.counters.update_percpu(&s.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
+            if let Some((names, counters)) = &self.lanes {
+                // The gone cgroup's class rows go with it (`reap` drops its class rows):
+                // the lanes are emptied for the slot's next owner.
+                for lane in s * CLASS_LANES..(s + 1) * CLASS_LANES {
+                    counters
+                        .update_percpu(&lane.to_ne_bytes(), &zero, MapFlags::ANY)
+                        .context("zeroing a class lane")?;
+                }
+                names
+                    .update(&s.to_ne_bytes(), &u64::MAX.to_ne_bytes(), MapFlags::ANY)
+                    .context("freeing class lanes")?;
+            }
             set(s, SLOT_FREE)?;
             out.entry(owner).or_insert_with(Counters::default).add(&c);
         }
         Ok(out)
     }
+}
+
+/// Per-CPU sums of the counters at `keys` of a per-CPU array: a lookup each, or one batch
+/// read of the whole array when there are many.
+fn counters_at(map: &MapHandle, keys: &[u32]) -> Result<HashMap<u32, Counters>> {
+    if keys.len() > BATCH_ABOVE {
+        return Ok(percpu::read_counters(map, percpu::key_u32)?.into_iter().collect());
+    }
+    let mut out = HashMap::with_capacity(keys.len());
+    for &k in keys {
+        let values = map.lookup_percpu(&k.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
+        out.insert(k, percpu::sum(values.iter().flatten().map(Vec::as_slice)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -133,8 +133,10 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
     init_maps(&skel, a, fast_path)?;
     if counting_classes {
+        free_lanes(&skel)?;
         let t = classes::plan(class_file.as_ref(), &[], &crate::netlink::addresses()?)?;
-        classes::install(&skel.maps.class_names, &skel.maps.class_table, &t)?;
+        let m = &skel.maps;
+        classes::install([&m.class_names, &m.class_table4, &m.class_table6], &t)?;
     }
     pin_all(&mut skel, tree, &mut guard)?;
     guard.armed = false;
@@ -242,6 +244,18 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &LoadArgs, fast_path: bool) -> Result<()
         }),
     };
     skel.maps.meta.update(&0u32.to_ne_bytes(), &meta.to_bytes(), MapFlags::ANY).context("writing meta")?;
+    Ok(())
+}
+
+/// Marks every class lane free (an array starts as zeros, which would read as class 0).
+fn free_lanes(skel: &NetattrSkel<'_>) -> Result<()> {
+    use crate::bpf::layout::COUNTER_SLOTS;
+    let keys: Vec<u8> = (0..COUNTER_SLOTS).flat_map(u32::to_ne_bytes).collect();
+    let values = vec![0xffu8; COUNTER_SLOTS as usize * 8];
+    for map in [&skel.maps.tc_class_lanes, &skel.maps.sock_class_lanes] {
+        map.update_batch(&keys, &values, COUNTER_SLOTS, MapFlags::ANY, MapFlags::ANY)
+            .context("freeing the class lanes")?;
+    }
     Ok(())
 }
 

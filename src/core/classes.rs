@@ -183,6 +183,7 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
         bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
     }
     entries.sort();
+    table::cells4(&entries)?; // fits the IPv4 table, checked before anything changes
     Ok(Table { names, entries })
 }
 
@@ -209,19 +210,22 @@ pub fn require(inst: &Instance) -> Result<()> {
     Ok(())
 }
 
+/// The maps a class table is installed into: names, the IPv4 table, the IPv6 table.
+pub type Maps<'a> = [&'a dyn libbpf_rs::MapCore; 3];
+
 /// Installs `t`: names first (a new id is named before any packet can be counted in it),
-/// then the trie, swapped whole.
-pub fn install(
-    names_map: &dyn libbpf_rs::MapCore,
-    table_map: &dyn libbpf_rs::MapCore,
-    t: &Table,
-) -> Result<()> {
+/// then the tables, each swapped whole.
+pub fn install(maps: Maps<'_>, t: &Table) -> Result<()> {
     for (id, n) in t.names.iter().enumerate() {
         if let Some(n) = n {
-            table::set_name(names_map, id as u16, n)?;
+            table::set_name(maps[0], id as u16, n)?;
         }
     }
-    table::install(table_map, &t.entries)
+    table::install(maps[1], maps[2], &t.entries)
+}
+
+fn maps_of(inst: &Instance) -> Maps<'_> {
+    [&inst.class_names, &inst.class_table4, &inst.class_table6]
 }
 
 /// Replaces the classes of a loaded instance with the built-in ones and `file`'s.
@@ -229,14 +233,14 @@ pub fn set(inst: &Instance, file: Option<&ClassFile>) -> Result<Table> {
     require(inst)?;
     let known = table::names(&inst.class_names)?;
     let t = plan(file, &known, &crate::netlink::addresses()?)?;
-    install(&inst.class_names, &inst.class_table, &t)?;
+    install(maps_of(inst), &t)?;
     Ok(t)
 }
 
 /// The table a loaded instance classifies with now.
 pub fn current(inst: &Instance) -> Result<Table> {
     require(inst)?;
-    Ok(Table { names: table::names(&inst.class_names)?, entries: table::entries(&inst.class_table)? })
+    Ok(Table { names: table::names(&inst.class_names)?, entries: table::entries(&inst.class_table6)? })
 }
 
 /// Brings the `host` class up to date with `addrs`, the host's addresses now; returns
@@ -251,7 +255,7 @@ fn refresh_host(inst: &Instance, addrs: &[IpAddr]) -> Result<bool> {
     if entries == now.entries {
         return Ok(false);
     }
-    table::install(&inst.class_table, &entries)?;
+    table::install(&inst.class_table4, &inst.class_table6, &entries)?;
     Ok(true)
 }
 

@@ -159,11 +159,16 @@ fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     require_breakdown(inst, By::Class, source)?;
     let names = crate::bpf::classes::names(&inst.class_names)?;
     let of_source = |b: &[u8]| ClassKey::from_bytes(b).filter(|k| k.source == source.code());
-    Ok(percpu::read_counters(&inst.class_stats, of_source)?
+    let mut rows: HashMap<(u64, u16), Counters> = percpu::read_counters(&inst.class_stats, of_source)?
         .into_iter()
-        .map(|(k, c)| RawRow {
-            key: (k.cgroup_id, u32::from(k.class_id), 0, 0),
-            extra: Extra::Class(k.class_id, super::classes::name_of(&names, k.class_id)),
+        .map(|(k, c)| ((k.cgroup_id, k.class_id), c))
+        .collect();
+    inst.counters_of(source).1.fold_lanes(&mut rows)?;
+    Ok(rows
+        .into_iter()
+        .map(|((id, class), c)| RawRow {
+            key: (id, u32::from(class), 0, 0),
+            extra: Extra::Class(class, super::classes::name_of(&names, class)),
             counters: c,
         })
         .collect())

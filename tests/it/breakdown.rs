@@ -31,7 +31,7 @@ fn the_port_breakdown_reads_a_layer_3_device_from_its_network_header() {
     sh(&["ip", "link", "set", &tun.0, "up"]);
     let dst_net = format!("203.0.113.{n}");
     sh(&["ip", "route", "add", &format!("{dst_net}/32"), "dev", &tun.0]);
-    na.run(&["load", "--breakdown", "port"]).ok();
+    na.run(&["load", "--breakdown", "port,class"]).ok();
     na.run(&["attach", "--iface", &tun.0]).ok();
     let sender = s.tree.cgroup("host.slice/tunnel-user.service");
     let port = 5300 + n as u16;
@@ -47,6 +47,15 @@ fn the_port_breakdown_reads_a_layer_3_device_from_its_network_header() {
     assert_eq!(row["port"], port, "{row}");
     // 20 IPv4+UDP headers (28 bytes) on 500-byte payloads: no Ethernet header on a tun.
     assert_eq!(row["tx_bytes"], 20 * 528, "{row}");
+    // The class comes from the destination read at the network header, here at offset 0.
+    let st = na.run(&["stats", "--by", "class", "--source", "tc", "--format", "json"]).ok().json();
+    let classes: Vec<_> =
+        st["cgroups"].as_array().unwrap().iter().filter(|r| r["cgroup_id"] == sender.id).collect();
+    assert_eq!(classes.len(), 1, "{classes:?}");
+    assert_eq!(
+        (classes[0]["class"].as_str(), classes[0]["tx_bytes"].as_u64()),
+        (Some("internet"), Some(20 * 528))
+    );
 }
 
 #[test]

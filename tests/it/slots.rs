@@ -9,6 +9,18 @@ use serde_json::Value;
 use crate::harness::*;
 
 /// bpftool's view of one slot: (owner cgroup id, per-CPU tx bytes summed).
+/// The class lanes word of a socket slot (one class id a byte; 0xff: free).
+fn lanes_in_kernel(na: &Netattr, slot: u32) -> u64 {
+    let pin = na.pin("sock_class_lanes").to_string_lossy().into_owned();
+    let key: Vec<String> = slot.to_ne_bytes().iter().map(u8::to_string).collect();
+    let mut args = vec!["bpftool", "-j", "map", "lookup", "pinned", &pin, "key"];
+    args.extend(key.iter().map(String::as_str));
+    let v: Value = serde_json::from_str(&sh(&args)).unwrap();
+    v["value"].as_array().unwrap().iter().rev().fold(0u64, |w, b| {
+        w << 8 | u64::from_str_radix(b.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    })
+}
+
 fn slot_in_kernel(na: &Netattr, slot: u32) -> (u64, u64) {
     let dump = |name: &str| -> Value {
         let pin = na.pin(name).to_string_lossy().into_owned();
@@ -31,7 +43,8 @@ fn slot_in_kernel(na: &Netattr, slot: u32) -> (u64, u64) {
 fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    na.run(&["load"]).ok();
+    // With the class breakdown: the slot's holder counts its classes in the slot's lanes.
+    na.run(&["load", "--breakdown", "class"]).ok();
     assert_eq!(na.run(&["status", "--format", "json"]).ok().json()["fast_path"], true, "on Linux 5.12+");
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
     // Among 300 cgroups two share a home slot of 4,096, but with a chance of 2 in 100,000.
@@ -70,6 +83,19 @@ fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
         );
     }
     assert!(row(first.id)["tx_bytes"].as_u64().unwrap() > slot_tx, "its first packet is in the hash");
+    // Their classes (lanes for the holder, the class hash for the other) add up to the rows.
+    let classes = na.run(&["stats", "--by", "class", "--source", "socket", "--format", "json"]).ok().json();
+    for cg in [&first, &second] {
+        let sum: u64 = classes["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["cgroup_id"] == cg.id)
+            .map(|r| r["tx_bytes"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, row(cg.id)["tx_bytes"].as_u64().unwrap(), "classes of {}: {classes}", cg.id);
+    }
+    assert_ne!(lanes_in_kernel(na, slot), u64::MAX, "the holder's class is in a lane");
     eprintln!(
         "measured: slot {slot}: holder {} tx {} B ({slot_tx} B in the slot), other {} tx {} B (hash)",
         first.id,
@@ -100,6 +126,7 @@ fn cgroups_sharing_a_slot_are_each_counted_once_and_reap_frees_the_slot() {
     );
     assert_eq!(final_tx(second.id), row(second.id)["tx_bytes"].as_u64().unwrap());
     assert_eq!(slot_in_kernel(na, slot), (0, 0), "the slot is free and empty");
+    assert_eq!(lanes_in_kernel(na, slot), u64::MAX, "its class lanes are free for the next holder");
     let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
     assert!(st["cgroups"]
         .as_array()

@@ -104,5 +104,33 @@ fn bad_files_say_what_is_wrong() {
     let many: String =
         (0..250).map(|i| format!("c{i} = [\"10.{}.{}.0/24\"]\n", 100 + i / 200, i % 200)).collect();
     let e = plan_err(&format!("[classes]\n{many}"));
-    assert!(e.starts_with("too many classes: 257 (at most 256, counting the 7 built-in ones)"), "{e}");
+    assert!(e.starts_with("too many classes: 257 (at most 255, counting the 7 built-in ones)"), "{e}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// The kernel's IPv4 table (cells painted shortest prefix first) classes every address
+    /// as the longest matching prefix does.
+    #[test]
+    fn the_ipv4_cells_agree_with_the_longest_prefix(
+        nets in proptest::collection::vec((0u32..1 << 12, 8u8..=32, 1u16..20), 1..60),
+        probes in proptest::collection::vec(0u32..1 << 12, 50),
+    ) {
+        // Prefixes and probes inside 10.0.0.0/8, spread so that they nest and split /16s and /24s.
+        let spread = |x: u32| 0x0a00_0000 | (x & 0xf00) << 12 | (x & 0xf0) << 4 | (x & 0xf);
+        let mut entries: Vec<(ClassPrefix, u16)> = Vec::new();
+        for (x, len, class) in nets {
+            let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(spread(x)), len).unwrap().trunc();
+            if !entries.iter().any(|(p, _)| p.0 == IpNet::V4(net)) {
+                entries.push((ClassPrefix(IpNet::V4(net)), class));
+            }
+        }
+        let words = crate::bpf::classes::cells4(&entries).unwrap();
+        let t = Table { names: vec![], entries: entries.clone() };
+        for p in probes.into_iter().map(spread).chain(entries.iter().map(|(p, _)| u32::from(match p.0 { IpNet::V4(n) => n.network(), _ => unreachable!() }))) {
+            let a = std::net::Ipv4Addr::from(p);
+            let want = t.entries.iter().filter(|(n, _)| n.0.contains(&IpAddr::V4(a))).max_by_key(|(n, _)| n.0.prefix_len()).map_or(0, |(_, c)| *c);
+            proptest::prop_assert_eq!(crate::bpf::classes::class4(&words, a), want, "{} in {:?}", a, entries);
+        }
+    }
 }
