@@ -596,13 +596,25 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__demo__subcmd__server)
-            opts="-o -v -h -V --object --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --object --sink --upload --upload-rate --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --object)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sink)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upload-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -88,8 +88,9 @@ pub enum Command {
     /// Export the counters to Prometheus: an HTTP server answering /metrics and /healthz
     Serve(ServeArgs),
     /// Run three demo workloads (a web server under load, key-value chatter, a bulk sender
-    /// at ~50 Mbit/s), attach netattr to them and show who uses the network; removes
-    /// everything it made when it ends
+    /// at ~50 Mbit/s that also uploads to a pretend internet behind a NAT uplink), attach
+    /// netattr to them and show who uses the network and the uplink; removes everything it
+    /// made when it ends
     Demo(DemoArgs),
     /// The demo's HTTP responder inside a namespace workload (started by 'demo')
     #[command(hide = true)]
@@ -337,8 +338,17 @@ impl Runtime {
 #[derive(Debug, Args)]
 pub struct DemoServerArgs {
     /// Bytes to answer each request with
-    #[arg(long)]
+    #[arg(long, default_value_t = 0)]
     pub object: u64,
+    /// Be the demo's internet instead: read and discard what arrives on this port
+    #[arg(long, value_name = "PORT")]
+    pub sink: Option<u16>,
+    /// Also upload to ADDR:PORT (the demo's internet)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub upload: Option<std::net::SocketAddr>,
+    /// Bytes per second to upload
+    #[arg(long, default_value_t = 5_000_000)]
+    pub upload_rate: u64,
 }
 
 #[derive(Debug, Args)]

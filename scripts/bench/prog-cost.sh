@@ -4,6 +4,7 @@
 # and UDP packets. The machine is shared and noisy: programs run interleaved, ROUNDS
 # rounds, and the table shows the median ns per run and the ratio to the empty program.
 # Usage: sudo scripts/bench/prog-cost.sh [ROUNDS] [REPEAT]   (prints a Markdown table)
+#        ONLY='class|empty' sudo scripts/bench/prog-cost.sh ...   (only the rows it matches)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-5}; REPEAT=${2:-2000000}
@@ -62,6 +63,9 @@ progs=(
 # through eth_type_trans, which sets skb->protocol from an Ethernet header and pulls it, so
 # a cgroup_skb program sees the IP packet with its protocol set, as at the real hook. (Fed
 # a bare IP packet, it would see a packet cut 14 bytes in, with no protocol.)
+if [ -n "${ONLY:-}" ]; then
+  kept=(); for p in "${progs[@]}"; do [[ "${p%%|*}" =~ $ONLY ]] && kept+=("$p"); done; progs=("${kept[@]}")
+fi
 pkts=(tcp64 tcp1500 udp64 udp1500 udp6_64)
 declare -A samples
 for r in $(seq "$ROUNDS"); do

@@ -37,7 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Classes(a) => classes::execute(g, a),
         Command::Serve(a) => serve::execute(g, a),
         Command::Demo(a) => demo::execute(g, a),
-        Command::DemoServer(a) => demo::serve(a.object),
+        Command::DemoServer(a) => demo::serve(a),
         Command::Completions(a) => {
             // Into memory first: clap_complete panics when its writer fails (`> /dev/full`).
             let mut script = Vec::new();

@@ -22,7 +22,9 @@ use crate::bpf::Instance;
 pub fn builtin_prefixes(name: &str) -> &'static [&'static str] {
     match name {
         "loopback" => &["127.0.0.0/8", "::1/128"],
-        "link-local" => &["169.254.0.0/16", "fe80::/10"],
+        // With the unspecified addresses, which only local protocols send from (DHCP,
+        // duplicate address detection), never the internet.
+        "link-local" => &["169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"],
         "multicast" => &["224.0.0.0/4", "255.255.255.255/32", "ff00::/8"],
         "private" => &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
         _ => &[],

@@ -113,6 +113,9 @@ fn run(
             if !model.paused {
                 model.update(&reporter.report(snap, Some(rates)));
                 classes.tick(inst);
+                if let Some(internet) = classes.internet() {
+                    model.set_internet(&internet);
+                }
                 model.detail_lines = detail(inst, model.selected_id(), &classes);
             }
         }
@@ -147,6 +150,19 @@ impl ClassRates {
             r.baseline(&s);
         }
         ClassRates { source, rater, last: None }
+    }
+
+    /// Each cgroup's rate (rx + tx) to and from the `internet` class, from the last tick.
+    fn internet(&self) -> Option<std::collections::HashMap<u64, f64>> {
+        let Some(Ok((snap, rates))) = &self.last else { return None };
+        let mut out = std::collections::HashMap::new();
+        for r in &snap.rows {
+            if matches!(&r.extra, crate::core::row::Extra::Class(_, n) if n == "internet") {
+                let x = rates.get(&r.key).map_or(0.0, |x| x.rx_bytes_per_s + x.tx_bytes_per_s);
+                *out.entry(r.key.0).or_insert(0.0) += x;
+            }
+        }
+        Some(out)
     }
 
     fn tick(&mut self, inst: &Instance) {

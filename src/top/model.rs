@@ -47,6 +47,8 @@ pub struct TopRow {
     pub tx_s: f64,
     pub total_bytes: u64,
     pub bucket: bool,
+    /// With the class breakdown: bytes per second to and from the `internet` class.
+    pub internet_s: Option<f64>,
 }
 
 /// What the header says about the instance.
@@ -113,6 +115,13 @@ impl Model {
             }
         }
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+    }
+
+    /// Takes in each cgroup's `internet` rate (rx + tx) from the class breakdown.
+    pub fn set_internet(&mut self, per_cgroup: &HashMap<u64, f64>) {
+        for r in &mut self.rows {
+            r.internet_s = Some(per_cgroup.get(&r.cgroup_id).copied().unwrap_or(0.0));
+        }
     }
 
     pub fn selected_id(&self) -> Option<u64> {
@@ -184,6 +193,7 @@ fn row(r: &Row) -> TopRow {
         tx_s: rates.tx_bytes_per_s,
         total_bytes: r.counters.total_bytes(),
         bucket: r.bucket != Bucket::Cgroup,
+        internet_s: None,
     }
 }
 

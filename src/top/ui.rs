@@ -55,6 +55,11 @@ pub fn render(f: &mut Frame, m: &Model) {
         ("TX/s", Constraint::Length(9)),
         ("TOTAL", Constraint::Length(8)),
     ]);
+    // With the class breakdown: what each row exchanges with the internet class.
+    let internet = m.rows.iter().any(|r| r.internet_s.is_some());
+    if internet {
+        cols.push(("INTERNET/s", Constraint::Length(10)));
+    }
     let spark = if wide { (body.width / 8).min(20) } else { 0 };
     if spark >= 5 {
         cols.push(("HISTORY", Constraint::Length(spark)));
@@ -74,6 +79,9 @@ pub fn render(f: &mut Frame, m: &Model) {
             Cell::from(short_rate(r.tx_s)),
             Cell::from(short_bytes(r.total_bytes)),
         ]);
+        if internet {
+            cells.push(Cell::from(r.internet_s.map(short_rate).unwrap_or_default()));
+        }
         if spark >= 5 {
             cells.push(Cell::from(sparkline(m.history.get(&r.cgroup_id), spark as usize)));
         }
@@ -129,6 +137,7 @@ mod tests {
             tx_s: tx,
             total_bytes: 1_000_000 * id,
             bucket: false,
+            internet_s: None,
         };
         m.rows = vec![
             row(11, "bulk-sender", 1e3, 6.25e6),

@@ -13,26 +13,6 @@ use crate::harness::*;
 /// Per-packet header allowance of the bounds (docs/accounting.md).
 const PER_PACKET: u64 = 100;
 
-/// A host sysctl set for the test and put back as it was on every exit path.
-struct Sysctl {
-    key: &'static str,
-    old: String,
-}
-
-impl Sysctl {
-    fn set(key: &'static str, value: &str) -> Sysctl {
-        let old = sh(&["sysctl", "-n", key]).trim().to_string();
-        sh(&["sysctl", "-qw", &format!("{key}={value}")]);
-        Sysctl { key, old }
-    }
-}
-
-impl Drop for Sysctl {
-    fn drop(&mut self) {
-        let _ = Command::new("sysctl").args(["-qw", &format!("{}={}", self.key, self.old)]).status();
-    }
-}
-
 /// An nftables table of this test; Drop deletes it.
 struct NftTable(String);
 

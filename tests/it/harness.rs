@@ -810,3 +810,23 @@ where
 pub fn row(stats: &serde_json::Value, id: u64) -> &serde_json::Value {
     row_where(stats, "cgroup_id", id)
 }
+
+/// A host sysctl set for the test and put back as it was on every exit path.
+pub struct Sysctl {
+    key: &'static str,
+    old: String,
+}
+
+impl Sysctl {
+    pub fn set(key: &'static str, value: &str) -> Sysctl {
+        let old = sh(&["sysctl", "-n", key]).trim().to_string();
+        sh(&["sysctl", "-qw", &format!("{key}={value}")]);
+        Sysctl { key, old }
+    }
+}
+
+impl Drop for Sysctl {
+    fn drop(&mut self) {
+        let _ = Command::new("sysctl").args(["-qw", &format!("{}={}", self.key, self.old)]).status();
+    }
+}

@@ -4,6 +4,7 @@
 //! one of those exits, and on errors, it removes all it made. It drives netattr through its
 //! own subcommands, printing each on stderr, so the demo also shows how to use them.
 pub mod traffic;
+pub mod uplink;
 pub mod workloads;
 
 use std::io::IsTerminal;
@@ -57,7 +58,7 @@ struct Demo<'a> {
 impl Demo<'_> {
     fn run(&self, a: &DemoArgs) -> Result<ExitCode> {
         let runtime = workloads::choose(a.runtime)?;
-        self.netattr(&["load", "--breakdown", "iface,port"])?;
+        self.netattr(&["load", "--breakdown", "iface,port,class"])?;
         eprintln!("netattr: demo: starting 3 workloads as {}", runtime.describe());
         let mut w = Workloads::start(self.prefix, runtime, self.keep)?;
         let mut attach = vec!["attach".to_string()];
@@ -149,7 +150,15 @@ impl Demo<'_> {
 }
 
 /// `netattr demo-server`: the namespace workloads' HTTP responder (hidden).
-pub fn serve(object: u64) -> Result<ExitCode> {
-    traffic::serve(object)?;
+pub fn serve(a: &crate::cli::DemoServerArgs) -> Result<ExitCode> {
+    if let Some(port) = a.sink {
+        traffic::sink(port)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(to) = a.upload {
+        let rate = a.upload_rate.max(1);
+        std::thread::spawn(move || traffic::upload(to, rate));
+    }
+    traffic::serve(a.object)?;
     Ok(ExitCode::SUCCESS)
 }

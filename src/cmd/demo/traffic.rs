@@ -18,17 +18,64 @@ pub struct Role {
     pub requests_per_s: f64,
     /// Pace of the download in bytes per second (TCP flow control then paces the sender).
     pub paced: Option<u64>,
+    /// Bytes per second the workload itself uploads to the demo's internet.
+    pub upload: Option<u64>,
 }
 
-/// An HTTP server under load, a key-value style exchange, and a bulk sender at ~50 Mbit/s.
+/// An HTTP server under load, a key-value style exchange, and a bulk sender at ~50 Mbit/s
+/// to the host that also uploads ~40 Mbit/s to the internet (through the NAT uplink).
 pub const ROLES: [Role; 3] = [
-    Role { name: "web", object: 32 * 1024, requests_per_s: 100.0, paced: None },
-    Role { name: "kv", object: 64, requests_per_s: 20.0, paced: None },
-    Role { name: "bulk", object: 16 << 20, requests_per_s: 0.0, paced: Some(50_000_000 / 8) },
+    Role { name: "web", object: 32 * 1024, requests_per_s: 100.0, paced: None, upload: None },
+    Role { name: "kv", object: 64, requests_per_s: 20.0, paced: None, upload: None },
+    Role {
+        name: "bulk",
+        object: 16 << 20,
+        requests_per_s: 0.0,
+        paced: Some(50_000_000 / 8),
+        upload: Some(40_000_000 / 8),
+    },
 ];
 
 pub const PORT: u16 = 80;
 const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The demo's internet (`netattr demo-server --sink PORT`): reads and discards whatever
+/// arrives on PORT. Runs until killed.
+pub fn sink(port: u16) -> anyhow::Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
+    for conn in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut conn = conn;
+            let _ = conn.set_read_timeout(Some(TIMEOUT));
+            let mut buf = [0u8; 65536];
+            while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+        });
+    }
+    Ok(())
+}
+
+/// Uploads to `to` at about `rate` bytes per second, reconnecting after a failure, until
+/// the process is killed (a thread of a namespace workload's server).
+pub fn upload(to: SocketAddr, rate: u64) {
+    let chunk = [0u8; 16384];
+    loop {
+        let Ok(mut conn) = TcpStream::connect_timeout(&to, TIMEOUT) else {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        };
+        let _ = conn.set_write_timeout(Some(TIMEOUT));
+        let (start, mut sent) = (Instant::now(), 0u64);
+        while conn.write_all(&chunk).is_ok() {
+            sent += chunk.len() as u64;
+            let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
 
 /// The namespace workloads' server (`netattr demo-server`): answers every request on port 80
 /// with `object` bytes. Runs until killed.

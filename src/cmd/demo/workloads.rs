@@ -67,6 +67,8 @@ impl Workloads {
                 }
             }
         }
+        let veths: Vec<String> = ROLES.iter().map(|r| veth(prefix, r.name)).collect();
+        w.servers.push(super::uplink::start(prefix, &slice(prefix)?, &veths, keep)?);
         for wl in &w.list {
             wait_listening(wl)?;
         }
@@ -95,9 +97,12 @@ pub fn remove(prefix: &str) {
         quiet(Command::new("ip").args(["netns", "delete", &name(prefix, role.name)]));
         quiet(Command::new("ip").args(["link", "delete", &veth(prefix, role.name)]));
     }
+    let veths: Vec<String> = ROLES.iter().map(|r| veth(prefix, r.name)).collect();
+    super::uplink::remove(prefix, &veths);
     if let Ok(slice) = slice(prefix) {
-        for role in ROLES {
-            let dir = slice.join(format!("{}.service", name(prefix, role.name)));
+        let services = ROLES.iter().map(|r| format!("{}.service", name(prefix, r.name)));
+        for service in services.chain([super::uplink::service(prefix)]) {
+            let dir = slice.join(service);
             kill_cgroup(&dir);
             let _ = retry_rmdir(&dir);
         }
@@ -120,8 +125,18 @@ fn slice(prefix: &str) -> Result<PathBuf> {
 
 fn docker_start(prefix: &str, role: &Role) -> Result<Workload> {
     let name = name(prefix, role.name);
+    // The uploader sends a burst a second (busybox has no pacing tool): about role.upload
+    // bytes per second on average, to the demo's internet (behind Docker's own masquerade).
+    let upload = match role.upload {
+        Some(rate) => format!(
+            "{{ while :; do head -c {rate} /dev/zero | nc -w 2 {} {}; sleep 1; done & }} && ",
+            super::uplink::INTERNET,
+            super::uplink::SINK_PORT
+        ),
+        None => String::new(),
+    };
     let script = format!(
-        "mkdir -p /www && head -c {} /dev/zero > /www/object && exec httpd -f -p {PORT} -h /www",
+        "mkdir -p /www && head -c {} /dev/zero > /www/object && {upload}exec httpd -f -p {PORT} -h /www",
         role.object
     );
     let out = Command::new("docker")
@@ -173,6 +188,7 @@ fn netns_start(prefix: &str, n: u8, role: &Role, keep: bool) -> Result<(Workload
     ip_cmd(&["-n", &ns, "addr", "add", &format!("{ip}/30"), "dev", "eth0"])?;
     ip_cmd(&["-n", &ns, "link", "set", "eth0", "up"])?;
     ip_cmd(&["-n", &ns, "link", "set", "lo", "up"])?;
+    ip_cmd(&["-n", &ns, "route", "add", "default", "via", &host_ip.to_string()])?;
 
     let dir = slice(prefix)?.join(format!("{ns}.service"));
     fs::create_dir_all(&dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
@@ -186,6 +202,10 @@ fn netns_start(prefix: &str, n: u8, role: &Role, keep: bool) -> Result<(Workload
     cmd.args(["demo-server", "--object", &role.object.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    if let Some(rate) = role.upload {
+        let to = format!("{}:{}", super::uplink::INTERNET, super::uplink::SINK_PORT);
+        cmd.args(["--upload", &to, "--upload-rate", &rate.to_string()]);
+    }
     // "0" moves the writer itself into the cgroup; the server dies with the demo unless it
     // is kept.
     let child = crate::ffi::spawn_into(&mut cmd, procs_fd, netns_fd, keep)
@@ -193,7 +213,7 @@ fn netns_start(prefix: &str, n: u8, role: &Role, keep: bool) -> Result<(Workload
     Ok((Workload { role: *role, ip, host_veth: host }, child))
 }
 
-fn ip_cmd(args: &[&str]) -> Result<()> {
+pub(super) fn ip_cmd(args: &[&str]) -> Result<()> {
     let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
     if !out.status.success() {
         bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
@@ -234,7 +254,7 @@ fn retry_rmdir(dir: &std::path::Path) -> std::io::Result<()> {
     fs::remove_dir(dir)
 }
 
-fn run_ok(cmd: &mut Command) -> bool {
+pub(super) fn run_ok(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 

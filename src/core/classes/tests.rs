@@ -33,6 +33,8 @@ fn builtin_classes_need_no_configuration() {
         ("fe80::1", "host"),
         ("fe80::2", "link-local"),
         ("169.254.1.1", "link-local"),
+        ("0.0.0.0", "link-local"),
+        ("::", "link-local"),
         ("224.0.0.251", "multicast"),
         ("255.255.255.255", "multicast"),
         ("ff02::1", "multicast"),
