@@ -52,6 +52,12 @@ _netattr() {
             netattr,reap)
                 cmd="netattr__subcmd__reap"
                 ;;
+            netattr,record)
+                cmd="netattr__subcmd__record"
+                ;;
+            netattr,report)
+                cmd="netattr__subcmd__report"
+                ;;
             netattr,resolve)
                 cmd="netattr__subcmd__resolve"
                 ;;
@@ -127,6 +133,12 @@ _netattr() {
             netattr__subcmd__help,reap)
                 cmd="netattr__subcmd__help__subcmd__reap"
                 ;;
+            netattr__subcmd__help,record)
+                cmd="netattr__subcmd__help__subcmd__record"
+                ;;
+            netattr__subcmd__help,report)
+                cmd="netattr__subcmd__help__subcmd__report"
+                ;;
             netattr__subcmd__help,resolve)
                 cmd="netattr__subcmd__help__subcmd__resolve"
                 ;;
@@ -158,7 +170,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -730,7 +742,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__help)
-            opts="check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help"
+            opts="check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -953,6 +965,34 @@ _netattr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netattr__subcmd__help__subcmd__record)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netattr__subcmd__help__subcmd__resolve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1103,6 +1143,130 @@ _netattr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        netattr__subcmd__record)
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-5m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-hours)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        netattr__subcmd__report)
+            opts="-o -v -h -V --ledger --period --since --until --billing-day --by --source --limit --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --billing-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -W "tc socket" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         netattr__subcmd__resolve)
             opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1138,7 +1302,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1153,6 +1317,26 @@ _netattr() {
                     return 0
                     ;;
                 --retire-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-5m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-hours)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1250,12 +1434,16 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__status)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ledger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --pin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

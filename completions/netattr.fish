@@ -40,13 +40,15 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "load" -d 'Load the 
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters, and the recorder\'s last cycle'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "classes" -d 'Show or change the destination classes of a loaded instance (no reload, no packet lost)'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "record" -d 'Record the counters into the ledger (SQLite) every interval, billing each workload\'s traffic exactly once and collecting the workloads that are gone'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "report" -d 'Billing reports from the ledger alone (no root, no kernel): totals per group for a period, 95th percentiles, an alert mode'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s that also uploads to a pretend internet behind a NAT uplink), attach netattr to them and show who uses the network and the uplink; removes everything it made when it ends'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
@@ -144,6 +146,7 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -l no-resolve -d 
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l ledger -d 'The ledger whose recorder to show' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -266,10 +269,53 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "set" -d 'Replace the classes with the built-in ones plus FILE\'s (TOML: \'[classes]\' then \'name = ["CIDR", ...]\'); classes left out keep their counters'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Back to the built-in classes alone'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l ledger -d 'The ledger: an SQLite database file, made if absent' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l keep-5m -d 'Days the 5-minute rows are kept (a monthly 95th percentile needs 31)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l keep-hours -d 'Days the hourly rows are kept' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l keep-days -d 'Days the daily rows are kept (monthly rows are kept for ever)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l interval -d 'Seconds between cycles' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l count -d 'Stop after N cycles' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l once -d 'One cycle, then exit (for cron or a systemd timer)'
+complete -c netattr -n "__fish_netattr_using_subcommand record" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand record" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand record" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l ledger -d 'The ledger to read (a copy of it works: no root, no kernel needed)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l period -d 'today, yesterday, this-month (the default) or last-month (months start on --billing-day)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l since -d 'Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l until -d 'End of the period (exclusive), same forms; default: now' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l billing-day -d 'The day billing months start on (1 to 28)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l by -d 'Group by these (comma-separated): name, pod_namespace, pod, kind, runtime, identity, class, label:KEY' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l source -d 'Which source (default: socket where the ledger has it, else tc); never both added' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
+socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l limit -d 'Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and exit 1 if there are any' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
+json\t'One JSON document (schema in the README), counters as numbers'
+ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
+complete -c netattr -n "__fish_netattr_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c netattr -n "__fish_netattr_using_subcommand report" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l listen -d 'Address to listen on; loopback unless told otherwise (0.0.0.0:9477 for a scrape from another host)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l source -d 'Which counters to export (default: socket when attached to a cgroup, else tc)' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l retire-after -d 'Stop exporting a cgroup once it has been gone this long (e.g. 30s, 5m, 1h); its counters stay in the maps until \'netattr reap\'' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l record-interval -d 'With --record: seconds between recording cycles' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l ledger -d 'The ledger: an SQLite database file, made if absent' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l keep-5m -d 'Days the 5-minute rows are kept (a monthly 95th percentile needs 31)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l keep-hours -d 'Days the hourly rows are kept' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l keep-days -d 'Days the daily rows are kept (monthly rows are kept for ever)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -278,6 +324,7 @@ csv\t'Comma-separated values with a header line: the rows of a listing, nested v
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l record -d 'Also record the counters into the ledger (what \'netattr record\' does), in this process'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s V -l version -d 'Print version'
@@ -325,23 +372,25 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "classes" -d 'Show or change the destination classes of a loaded instance (no reload, no packet lost)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s that also uploads to a pretend internet behind a NAT uplink), attach netattr to them and show who uses the network and the uplink; removes everything it made when it ends'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes serve demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters, and the recorder\'s last cycle'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "top" -d 'A live full-screen view of who uses the network (needs a terminal)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "events" -d 'Stream the cgroups counted for the first time, with their identity (NDJSON with --format json or ndjson)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "cleanup" -d 'Detach from everything and remove the pins (safe to run at any time)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "reap" -d 'Print the final counters of cgroups that no longer exist, then remove them from the maps'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "classes" -d 'Show or change the destination classes of a loaded instance (no reload, no packet lost)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "record" -d 'Record the counters into the ledger (SQLite) every interval, billing each workload\'s traffic exactly once and collecting the workloads that are gone'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "report" -d 'Billing reports from the ledger alone (no root, no kernel): totals per group for a period, 95th percentiles, an alert mode'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "serve" -d 'Export the counters to Prometheus: an HTTP server answering /metrics and /healthz'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "demo" -d 'Run three demo workloads (a web server under load, key-value chatter, a bulk sender at ~50 Mbit/s that also uploads to a pretend internet behind a NAT uplink), attach netattr to them and show who uses the network and the uplink; removes everything it made when it ends'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "demo-server" -d 'The demo\'s HTTP responder inside a namespace workload (started by \'demo\')'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "show" -d 'List each class with its id and prefixes (the default)'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "set" -d 'Replace the classes with the built-in ones plus FILE\'s (TOML: \'[classes]\' then \'name = ["CIDR", ...]\'); classes left out keep their counters'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and __fish_seen_subcommand_from classes" -f -a "reset" -d 'Back to the built-in classes alone'

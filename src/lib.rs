@@ -10,6 +10,7 @@ pub mod docs;
 pub mod ffi;
 pub mod identity;
 pub mod iface;
+pub mod ledger;
 pub mod names;
 pub mod netlink;
 pub mod output;

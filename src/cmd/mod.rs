@@ -8,6 +8,8 @@ pub mod detach;
 pub mod events;
 pub mod load;
 pub mod reap;
+pub mod record;
+pub mod report;
 pub mod resolve;
 pub mod serve;
 pub mod stats;
@@ -28,13 +30,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Attach(a) => attach::execute(g, a),
         Command::Detach(a) => detach::execute(g, a),
         Command::Stats(a) => stats::execute(g, a),
-        Command::Status => status::execute(g),
+        Command::Status(a) => status::execute(g, a),
         Command::Resolve(a) => resolve::execute(g, a),
         Command::Events(a) => events::execute(g, a),
         Command::Top(a) => crate::top::execute(g, a),
         Command::Cleanup => cleanup::execute(g),
         Command::Reap => reap::execute(g),
         Command::Classes(a) => classes::execute(g, a),
+        Command::Record(a) => record::execute(g, a),
+        Command::Report(a) => report::execute(g, a),
         Command::Serve(a) => serve::execute(g, a),
         Command::Demo(a) => demo::execute(g, a),
         Command::DemoServer(a) => demo::serve(a),

@@ -31,6 +31,7 @@ use crate::core::inventory::HealthExport;
 use crate::core::metrics;
 use crate::core::namer::Namer;
 use crate::core::reader::{self, default_source, Query};
+use crate::core::recorder;
 use crate::core::report::{Reporter, View};
 use crate::core::row::{Bucket, By, Row, SortKey};
 use crate::identity::Summary;
@@ -80,6 +81,20 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
         let (g, stop) = (g.clone(), stop.clone());
         std::thread::spawn(move || follow_host(&g, &stop))
     };
+    // With --record, the recorder runs here too; the ledger is opened once now, so that a
+    // bad one fails the start rather than the first cycle.
+    let recording = if a.record {
+        crate::ledger::Ledger::open_rw(&a.ledger.ledger)?;
+        let (place, stop) = (g.place(), stop.clone());
+        let settings = a.ledger.settings(a.record_interval, false, None);
+        Some(std::thread::spawn(move || {
+            if let Err(e) = recorder::run(&place, &settings, &|| stop.load(Ordering::SeqCst)) {
+                eprintln!("netattr: serve: the recorder stopped: {e:#}");
+            }
+        }))
+    } else {
+        None
+    };
     let collector = {
         let (g, a, learnt, trouble) = (g.clone(), a.clone(), learnt.clone(), trouble.clone());
         std::thread::spawn(move || {
@@ -95,6 +110,9 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     let _ = collector.join();
     let _ = events.join();
     let _ = host.join();
+    if let Some(r) = recording {
+        let _ = r.join(); // its last cycle first
+    }
     served?;
     eprintln!("netattr: serve stopped");
     Ok(ExitCode::SUCCESS)

@@ -77,6 +77,8 @@ pub struct StatusReport {
     pub gone_cgroups: Option<u64>,
     /// Pins present in a partial state.
     pub pins: Vec<String>,
+    /// The last cycle of the recorder writing the ledger (`--ledger`), null without one.
+    pub recorder: Option<crate::ledger::query::RecorderState>,
 }
 
 impl Report for StatusReport {
@@ -161,11 +163,39 @@ impl Report for StatusReport {
         if let Some(n) = self.gone_cgroups {
             writeln!(out, "{n} gone cgroup(s) hold counters (collect them with 'netattr reap')")?;
         }
+        match &self.recorder {
+            Some(r) => writeln!(
+                out,
+                "recorder: last cycle {} ({} cycles, {:.1} ms, {} rows billed, {} gone workloads collected, {} resets){}",
+                output::unix_time(r.at.max(0) as u64),
+                r.cycles,
+                r.duration_ms,
+                r.rows,
+                r.collected,
+                r.resets,
+                r.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+            )?,
+            None => writeln!(out, "recorder: no ledger (netattr record writes one)")?,
+        }
         Ok(())
     }
 }
 
-pub fn execute(g: &Global) -> Result<ExitCode> {
+/// The recorder's last cycle from the ledger at `path`, where there is one.
+fn recorder_state(path: &std::path::Path) -> Option<crate::ledger::query::RecorderState> {
+    if !path.exists() {
+        return None;
+    }
+    match crate::ledger::Ledger::open_ro(path).and_then(|l| crate::ledger::query::recorder(&l)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("netattr: status: cannot read the recorder's state: {e:#}");
+            None
+        }
+    }
+}
+
+pub fn execute(g: &Global, a: &crate::cli::StatusArgs) -> Result<ExitCode> {
     sys::require_reader_privileges("status")?;
     let pins = Pins::new(&g.pin_dir);
     pins.check_dir()?;
@@ -189,6 +219,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
                 health: None,
                 gone_cgroups: None,
                 pins: present,
+                recorder: None,
             };
             output::emit(g.format, &report)?;
             eprintln!("netattr: the load at {} did not finish: run 'netattr cleanup' and load again", pins.dir.display());
@@ -231,6 +262,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         socket: Some(socket_row(&inst, &mut namer)),
         health: Some(health),
         gone_cgroups: Some(gone),
+        recorder: recorder_state(&a.ledger),
         pins: pins.present(),
     };
     output::emit(g.format, &report)?;

@@ -10,6 +10,7 @@ pub mod live;
 pub mod metrics;
 pub mod namer;
 pub mod reader;
+pub mod recorder;
 pub mod report;
 pub mod retire;
 pub mod row;

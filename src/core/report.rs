@@ -121,6 +121,7 @@ pub struct Reporter<'a> {
     view: View,
     inst: &'a Instance,
     namer: Namer<'a>,
+    labels: bool,
 }
 
 impl<'a> Reporter<'a> {
@@ -131,7 +132,14 @@ impl<'a> Reporter<'a> {
             view,
             inst,
             namer: Namer::new(g, Some(inst))?,
+            labels: false,
         })
+    }
+
+    /// Rows keep their Docker labels (the ledger records them; listings leave them out).
+    pub fn with_labels(mut self) -> Self {
+        self.labels = true;
+        self
     }
 
     /// Forgets cached paths and names, so that they are looked up again.
@@ -192,7 +200,9 @@ impl<'a> Reporter<'a> {
         r.gone = named.gone;
         r.path = named.path;
         r.who = named.who;
-        r.who.labels = None; // rows stay small; `resolve` shows labels
+        if !self.labels {
+            r.who.labels = None; // rows stay small; `resolve` shows labels
+        }
         r
     }
 

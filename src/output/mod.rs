@@ -252,7 +252,7 @@ impl Stream {
 
 /// A table in netattr's one house style: a header row, no borders, columns separated by
 /// spaces, so that it reads well on a terminal and in `awk`/`grep`.
-pub fn table<I: IntoIterator<Item = &'static str>>(header: I) -> Table {
+pub fn table<I: IntoIterator<Item = S>, S: Into<comfy_table::Cell>>(header: I) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
     t

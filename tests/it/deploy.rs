@@ -62,14 +62,18 @@ fn the_daemonset_asks_for_what_netattr_uses_and_no_more() {
         commands.push(args[0].clone());
         let mounts: BTreeSet<&str> =
             c["volumeMounts"].as_array().unwrap().iter().map(|m| m["mountPath"].as_str().unwrap()).collect();
-        // bpffs for the pins, cgroup2 for ids and attachment, the kubelet's pod logs for names.
+        // bpffs for the pins, cgroup2 for ids and attachment, the kubelet's pod logs for names;
+        // the ledger's directory for the recorder (serve --record) only.
         let defaults = Cli::try_parse_from(["netattr", "status"]).unwrap().global;
-        let used: BTreeSet<&str> = [
+        let mut used: BTreeSet<&str> = [
             Path::new(DEFAULT_PIN_DIR).parent().unwrap().to_str().unwrap(),
             "/sys/fs/cgroup",
             defaults.pods_dir.to_str().unwrap(),
         ]
         .into();
+        if args.iter().any(|a| a == "--record") {
+            used.insert(Path::new(netattr::ledger::DEFAULT_PATH).parent().unwrap().to_str().unwrap());
+        }
         assert_eq!(mounts, used, "{}", c["name"]);
     }
     assert_eq!(commands, ["load", "attach", "serve"]);
@@ -78,7 +82,11 @@ fn the_daemonset_asks_for_what_netattr_uses_and_no_more() {
     // Volumes are exactly the mounted host paths.
     let host: BTreeSet<&str> =
         pod["volumes"].as_array().unwrap().iter().map(|v| v["hostPath"]["path"].as_str().unwrap()).collect();
-    assert_eq!(host, ["/sys/fs/bpf", "/sys/fs/cgroup", "/var/log/pods"].into());
+    assert_eq!(host, ["/sys/fs/bpf", "/sys/fs/cgroup", "/var/log/pods", "/var/lib/netattr"].into());
+    assert!(
+        pod["containers"][0]["args"].as_array().unwrap().iter().any(|a| a == "--record"),
+        "the DaemonSet records"
+    );
     // Prometheus finds the port serve listens on; the probes use /healthz.
     let serve = &pod["containers"][0];
     let listen = serve["args"][2].as_str().unwrap();
@@ -126,6 +134,10 @@ fn the_systemd_unit_runs_valid_commands_with_the_needed_capabilities() {
         ]
     );
     assert!(unit.contains("serve --listen 127.0.0.1:"), "loopback unless told otherwise");
+    assert!(
+        unit.contains("--record") && unit.contains("StateDirectory=netattr"),
+        "the unit records into /var/lib/netattr"
+    );
     // systemd's own check, where systemd-analyze exists, on the unit with this build's binary.
     if std::process::Command::new("systemd-analyze").arg("--version").output().is_ok() {
         let dir = std::env::temp_dir().join(format!("netattr-test-{}-unit", std::process::id()));

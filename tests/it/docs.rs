@@ -140,3 +140,34 @@ fn class_documents_match_the_docs() {
     let classes = na.run(&["classes", "--format", "json"]).ok().json();
     same_shape("classes", &readme_example("classes"), &classes);
 }
+
+#[test]
+fn the_report_document_matches_the_docs() {
+    use crate::harness::*;
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let dir = std::env::temp_dir().join(format!("netattr-test-{}-{}", std::process::id(), uniq()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("ledger.db");
+    let (h, r) = (s.tree.cgroup("host.slice/sender.service"), s.tree.cgroup("host.slice/recv.service"));
+    let port = 9900 + (uniq() % 90) as u16;
+    let recv = Peer::spawn(&r, None, &format!("udp-recv 127.0.0.1:{port} 5000")).ready();
+    Peer::spawn(&h, None, &format!("udp-send 127.0.0.1:{port} 10 500")).finish();
+    recv.finish();
+    na.run(&["record", "--once", "--ledger", ledger.to_str().unwrap()]).ok();
+    let report = run_cmd(std::process::Command::new(BIN).args([
+        "report",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--by",
+        "name",
+        "--format",
+        "json",
+    ]))
+    .ok()
+    .json();
+    let _ = std::fs::remove_dir_all(&dir);
+    same_shape("report", &readme_example("report"), &report);
+}

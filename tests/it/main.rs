@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod export;
 mod fuzz;
+mod ledger;
 mod live;
 mod operator;
 mod resolve;

@@ -1,0 +1,362 @@
+//! Billing one recording cycle: the counters read from one instance, less the cursors (the
+//! counters billed before), added to the usage of each workload identity in every
+//! resolution's bucket of the read's time, with the cursors moved on, all in one
+//! transaction: a recorder killed at any instant has billed a read entirely or not at all.
+use std::collections::HashMap;
+
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{Ledger, Resolution};
+use crate::bpf::{Counters, Source};
+
+/// Which load of which boot the counters come from: cursors belong to one instance, and a
+/// new one (a new `load`, a reboot) starts from zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceKey {
+    pub key: String,
+    pub boot_id: String,
+    pub loaded_at: i64,
+    pub pin_dir: String,
+}
+
+/// Who a row is billed to: an identity that outlives cgroup ids, and what is known of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Who {
+    /// `container:<id>`, `pod:<uid>`, `unit:<name>`, `path:<cgroup path>`,
+    /// `cgroup:<id>` (nothing else known) or `bucket:unresolved|overflow`.
+    pub identity: String,
+    pub kind: Option<String>,
+    pub runtime: Option<String>,
+    pub name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub pod_name: Option<String>,
+    pub container_id: Option<String>,
+    pub pod_uid: Option<String>,
+    pub path: Option<String>,
+    /// Docker labels as a JSON object.
+    pub labels: Option<String>,
+}
+
+/// One counter row read from the kernel.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub source: Source,
+    pub cgroup_id: u64,
+    /// The destination class, or "" for the cgroup's total.
+    pub class: String,
+    pub counters: Counters,
+    pub who: Who,
+    /// The cgroup's counters were removed from the maps (a gone workload, collected): its
+    /// cursor goes with this bill.
+    pub last: bool,
+}
+
+/// What a bill did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Billed {
+    /// Rows with a non-zero delta.
+    pub rows: usize,
+    pub bytes: u64,
+    pub packets: u64,
+    /// Counters found below their cursor without a new instance: not billed, said.
+    pub resets: Vec<String>,
+}
+
+impl Ledger {
+    /// Bills `seen`, read from `inst` at `now` (unix seconds), in one transaction; drops the
+    /// cursors of every other instance when `only_instance` (the recorder has moved on).
+    pub fn bill(
+        &mut self,
+        inst: &InstanceKey,
+        seen: &[Seen],
+        now: i64,
+        only_instance: bool,
+    ) -> Result<Billed> {
+        let tx = self.conn.transaction()?;
+        let billed = bill_in(&tx, inst, seen, now, only_instance)?;
+        tx.commit()?;
+        Ok(billed)
+    }
+}
+
+fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, only: bool) -> Result<Billed> {
+    tx.execute(
+        "INSERT INTO instances (instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (instance) DO UPDATE SET last_cycle = excluded.last_cycle",
+        params![inst.key, inst.boot_id, inst.loaded_at, inst.pin_dir, now],
+    )?;
+    let mut billed = Billed::default();
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut cursor_q = tx.prepare_cached(
+        "SELECT rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
+         WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
+    )?;
+    let mut usage_q = tx.prepare_cached(
+        "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
+           rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
+           rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
+    )?;
+    let mut set_cursor = tx.prepare_cached(
+        "INSERT INTO cursors (instance, source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (instance, source, cgroup_id, class) DO UPDATE SET
+           rx_bytes = excluded.rx_bytes, tx_bytes = excluded.tx_bytes,
+           rx_packets = excluded.rx_packets, tx_packets = excluded.tx_packets",
+    )?;
+    let mut drop_cursor = tx.prepare_cached(
+        "DELETE FROM cursors WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
+    )?;
+    for s in seen {
+        let (source, id) = (s.source.name(), s.cgroup_id as i64);
+        let prev: Counters = cursor_q
+            .query_row(params![inst.key, source, id, s.class], |r| {
+                Ok(Counters {
+                    rx_bytes: r.get::<_, i64>(0)? as u64,
+                    tx_bytes: r.get::<_, i64>(1)? as u64,
+                    rx_packets: r.get::<_, i64>(2)? as u64,
+                    tx_packets: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .optional()?
+            .unwrap_or_default();
+        let c = s.counters;
+        let lower = c.rx_bytes < prev.rx_bytes
+            || c.tx_bytes < prev.tx_bytes
+            || c.rx_packets < prev.rx_packets
+            || c.tx_packets < prev.tx_packets;
+        if lower {
+            billed.resets.push(format!(
+                "{} source {source} cgroup {} class '{}': counters went back from {} to {} B without a new load; not billed",
+                s.who.identity,
+                s.cgroup_id,
+                s.class,
+                prev.total_bytes(),
+                c.total_bytes()
+            ));
+        } else {
+            let d = Counters {
+                rx_bytes: c.rx_bytes - prev.rx_bytes,
+                tx_bytes: c.tx_bytes - prev.tx_bytes,
+                rx_packets: c.rx_packets - prev.rx_packets,
+                tx_packets: c.tx_packets - prev.tx_packets,
+            };
+            if d != Counters::default() {
+                let wid = match ids.get(&s.who.identity) {
+                    Some(w) => *w,
+                    None => {
+                        let w = workload(tx, &s.who, now)?;
+                        ids.insert(s.who.identity.clone(), w);
+                        w
+                    }
+                };
+                for res in Resolution::ALL {
+                    usage_q.execute(params![
+                        res.name(),
+                        res.bucket(now),
+                        wid,
+                        source,
+                        s.class,
+                        d.rx_bytes as i64,
+                        d.tx_bytes as i64,
+                        d.rx_packets as i64,
+                        d.tx_packets as i64
+                    ])?;
+                }
+                billed.rows += 1;
+                if s.class.is_empty() {
+                    billed.bytes += d.total_bytes();
+                    billed.packets += d.rx_packets + d.tx_packets;
+                }
+            }
+        }
+        if s.last {
+            drop_cursor.execute(params![inst.key, source, id, s.class])?;
+        } else {
+            set_cursor.execute(params![
+                inst.key,
+                source,
+                id,
+                s.class,
+                c.rx_bytes as i64,
+                c.tx_bytes as i64,
+                c.rx_packets as i64,
+                c.tx_packets as i64
+            ])?;
+        }
+    }
+    if only {
+        tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![inst.key])?;
+    }
+    Ok(billed)
+}
+
+/// The id of the workload `who` (made at its first bill), its description brought up to
+/// date with what is known now.
+fn workload(tx: &Transaction<'_>, who: &Who, now: i64) -> Result<i64> {
+    let mut q = tx.prepare_cached(
+        "INSERT INTO workloads (identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+         ON CONFLICT (identity) DO UPDATE SET
+           kind = coalesce(excluded.kind, kind), runtime = coalesce(excluded.runtime, runtime),
+           name = coalesce(excluded.name, name), pod_namespace = coalesce(excluded.pod_namespace, pod_namespace),
+           pod_name = coalesce(excluded.pod_name, pod_name), path = coalesce(excluded.path, path),
+           labels = coalesce(excluded.labels, labels), last_seen = excluded.last_seen
+         RETURNING id",
+    )?;
+    Ok(q.query_row(
+        params![
+            who.identity,
+            who.kind,
+            who.runtime,
+            who.name,
+            who.pod_namespace,
+            who.pod_name,
+            who.container_id,
+            who.pod_uid,
+            who.path,
+            who.labels,
+            now
+        ],
+        |r| r.get(0),
+    )?)
+}
+
+/// Records the last cycle for `status`.
+pub fn note_cycle(
+    l: &Ledger,
+    now: i64,
+    ms: f64,
+    billed: &Billed,
+    collected: usize,
+    error: Option<&str>,
+) -> Result<()> {
+    l.conn.execute(
+        "INSERT INTO recorder (id, at, cycles, duration_ms, rows, collected, resets, last_error)
+         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, cycles = cycles + 1, duration_ms = excluded.duration_ms,
+           rows = excluded.rows, collected = collected + excluded.collected, resets = resets + excluded.resets,
+           last_error = excluded.last_error",
+        params![now, ms, billed.rows as i64, collected as i64, billed.resets.len() as i64, error],
+    )?;
+    Ok(())
+}
+
+impl Who {
+    /// The identity a named row is billed to: its container, else its pod, else its
+    /// systemd unit, else its cgroup path; the buckets as themselves.
+    pub fn of_row(r: &crate::core::row::Row) -> Who {
+        use crate::core::row::Bucket;
+        let w = &r.who;
+        let kind = w.kind.map(|k| crate::output::label(&k));
+        let identity = match r.bucket {
+            Bucket::Unresolved => "bucket:unresolved".to_string(),
+            Bucket::Overflow => "bucket:overflow".to_string(),
+            Bucket::Cgroup => match (&w.container_id, &w.pod_uid, kind.as_deref(), &r.path) {
+                (Some(c), ..) => format!("container:{c}"),
+                (None, Some(p), ..) => format!("pod:{p}"),
+                (None, None, Some("service" | "session"), Some(path)) => {
+                    format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
+                }
+                (None, None, _, Some(path)) => format!("path:{path}"),
+                (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
+            },
+        };
+        Who {
+            identity,
+            kind,
+            runtime: w.runtime.map(String::from),
+            name: w.name.clone(),
+            pod_namespace: w.pod_namespace.clone(),
+            pod_name: w.pod_name.clone(),
+            container_id: w.container_id.clone(),
+            pod_uid: w.pod_uid.clone(),
+            path: r.path.clone(),
+            labels: w.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
+        }
+    }
+}
+
+/// How long each resolution's rows are kept, in seconds (None: for ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub five_minutes: i64,
+    pub hour: i64,
+    pub day: i64,
+}
+
+impl Ledger {
+    /// Drops the rows older than their resolution's retention; returns how many went.
+    pub fn prune(&self, r: Retention, now: i64) -> Result<usize> {
+        let mut n = 0;
+        for (res, keep) in
+            [(Resolution::FiveMinutes, r.five_minutes), (Resolution::Hour, r.hour), (Resolution::Day, r.day)]
+        {
+            n += self.conn.execute(
+                "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
+                params![res.name(), res.bucket(now - keep)],
+            )?;
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(id: u64, tx: u64, last: bool) -> Seen {
+        Seen {
+            source: Source::Socket,
+            cgroup_id: id,
+            class: String::new(),
+            counters: Counters { tx_bytes: tx, tx_packets: tx / 100, ..Default::default() },
+            who: Who { identity: format!("unit:w{id}.service"), ..Default::default() },
+            last,
+        }
+    }
+
+    fn total(l: &Ledger, res: &str) -> i64 {
+        l.conn
+            .query_row("SELECT coalesce(sum(tx_bytes), 0) FROM usage WHERE resolution = ?1", [res], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn deltas_resets_last_bills_and_pruning() {
+        let path = std::env::temp_dir().join(format!("netattr-unit-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut l = Ledger::open_rw(&path).unwrap();
+        let inst =
+            InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+        let day = 86_400 * 20_000;
+        assert_eq!(l.bill(&inst, &[seen(5, 1000, false)], day, true).unwrap().bytes, 1000);
+        assert_eq!(l.bill(&inst, &[seen(5, 1500, false)], day + 400, true).unwrap().bytes, 500);
+        // Lower than its cursor without a new instance: said, not billed.
+        let b = l.bill(&inst, &[seen(5, 1200, false)], day + 800, true).unwrap();
+        assert_eq!((b.bytes, b.resets.len()), (0, 1));
+        // The last bill of a collected workload drops its cursor.
+        l.bill(&inst, &[seen(5, 1300, true)], day + 900, true).unwrap();
+        let cursors: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
+        assert_eq!((total(&l, "month"), total(&l, "5m"), cursors), (1600, 1600, 0));
+        // A new instance starts from zero; the old one's cursors go.
+        let next = InstanceKey { key: "b/2/8".into(), loaded_at: 2, ..inst.clone() };
+        l.bill(&next, &[seen(6, 700, false)], day + 1000, true).unwrap();
+        assert_eq!(total(&l, "day"), 2300);
+        let kept = Retention { five_minutes: 86_400, hour: 86_400 * 2, day: 86_400 * 30 };
+        l.prune(kept, day + 86_400 * 3).unwrap();
+        assert_eq!(
+            (total(&l, "5m"), total(&l, "hour"), total(&l, "day"), total(&l, "month")),
+            (0, 0, 2300, 2300)
+        );
+        drop(l);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

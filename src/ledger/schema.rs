@@ -1,0 +1,112 @@
+//! The ledger's schema and its migrations. `PRAGMA user_version` is the schema version: a
+//! file from a newer netattr is refused (never rewritten), an older one is migrated in one
+//! transaction. docs/ledger.md documents every table.
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use rusqlite::Connection;
+
+/// The schema this netattr writes.
+pub const VERSION: i64 = 1;
+
+/// Each migration takes the schema from its index to the next version.
+const MIGRATIONS: [&str; 1] = [r#"
+CREATE TABLE workloads (
+    id            INTEGER PRIMARY KEY,
+    identity      TEXT NOT NULL UNIQUE,
+    kind          TEXT,
+    runtime       TEXT,
+    name          TEXT,
+    pod_namespace TEXT,
+    pod_name      TEXT,
+    container_id  TEXT,
+    pod_uid       TEXT,
+    path          TEXT,
+    labels        TEXT,
+    first_seen    INTEGER NOT NULL,
+    last_seen     INTEGER NOT NULL
+);
+CREATE TABLE usage (
+    resolution TEXT    NOT NULL,
+    bucket     INTEGER NOT NULL,
+    workload   INTEGER NOT NULL REFERENCES workloads(id),
+    source     TEXT    NOT NULL,
+    class      TEXT    NOT NULL,
+    rx_bytes   INTEGER NOT NULL DEFAULT 0,
+    tx_bytes   INTEGER NOT NULL DEFAULT 0,
+    rx_packets INTEGER NOT NULL DEFAULT 0,
+    tx_packets INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (resolution, bucket, workload, source, class)
+) WITHOUT ROWID;
+CREATE INDEX usage_by_workload ON usage (workload, resolution, bucket);
+CREATE TABLE instances (
+    instance    TEXT PRIMARY KEY,
+    boot_id     TEXT    NOT NULL,
+    loaded_at   INTEGER NOT NULL,
+    pin_dir     TEXT    NOT NULL,
+    first_cycle INTEGER NOT NULL,
+    last_cycle  INTEGER NOT NULL
+);
+CREATE TABLE cursors (
+    instance   TEXT    NOT NULL REFERENCES instances(instance),
+    source     TEXT    NOT NULL,
+    cgroup_id  INTEGER NOT NULL,
+    class      TEXT    NOT NULL,
+    rx_bytes   INTEGER NOT NULL,
+    tx_bytes   INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL,
+    tx_packets INTEGER NOT NULL,
+    PRIMARY KEY (instance, source, cgroup_id, class)
+) WITHOUT ROWID;
+CREATE TABLE recorder (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    at          INTEGER NOT NULL,
+    cycles      INTEGER NOT NULL,
+    duration_ms REAL    NOT NULL,
+    rows        INTEGER NOT NULL,
+    collected   INTEGER NOT NULL,
+    resets      INTEGER NOT NULL,
+    last_error  TEXT
+);
+"#];
+
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Refuses a file this netattr cannot read.
+pub fn check_readable(v: i64, path: &Path) -> Result<()> {
+    if v > VERSION {
+        bail!(
+            "ledger {} has schema version {v}, newer than this netattr's {VERSION}: use a newer netattr (the file is left as it is)",
+            path.display()
+        );
+    }
+    if v == 0 {
+        bail!(
+            "{} is not a netattr ledger (no schema): pass the ledger 'netattr record' writes",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Brings the schema to `VERSION`, all steps in one transaction.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let v = version(conn)?;
+    if v > VERSION {
+        bail!(
+            "ledger has schema version {v}, newer than this netattr's {VERSION}: use a newer netattr (the file is left as it is)"
+        );
+    }
+    if v == VERSION {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for step in &MIGRATIONS[v as usize..] {
+        tx.execute_batch(step)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! The ledger on the real kernel and a real SQLite file: every byte billed exactly once
+//! across SIGKILLs, `cleanup` + `load`, a reboot and the collection of gone workloads;
+//! reports that split a period add up to the whole; bad files are refused and left as
+//! they were.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("netattr-test-{}-{}", std::process::id(), uniq()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A temporary directory of this test; Drop removes it.
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `netattr record`; Drop kills it.
+struct Recorder(Child);
+
+impl Recorder {
+    fn start(na: &Netattr, ledger: &Path, interval: &str, env: &[(&str, &str)]) -> Recorder {
+        let mut cmd = na.cmd(&["record", "--ledger", ledger.to_str().unwrap(), "--interval", interval]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Recorder(cmd.spawn().unwrap())
+    }
+
+    fn kill9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM: a last cycle, then exit 0.
+    fn stop(mut self) -> String {
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let out =
+            std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
+        assert!(out.status.success(), "record: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn once(na: &Netattr, ledger: &Path, env: &[(&str, &str)]) {
+    let mut cmd = na.cmd(&["record", "--once", "--ledger", ledger.to_str().unwrap()]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_cmd(&mut cmd).ok();
+}
+
+/// What the ledger billed to the workload with cgroup path `path`, socket source, totals.
+fn billed(ledger: &Path, path: &str, since: &str, until: Option<&str>) -> [u64; 4] {
+    let mut args = vec!["report", "--ledger", ledger.to_str().unwrap(), "--by", "identity", "--since", since];
+    if let Some(u) = until {
+        args.extend(["--until", u]);
+    }
+    args.extend(["--source", "socket", "--format", "json"]);
+    let out = run_cmd(Command::new(BIN).args(&args)).ok().json();
+    let conn =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let identity: Option<String> =
+        conn.query_row("SELECT identity FROM workloads WHERE path = ?1", [path], |r| r.get(0)).ok();
+    let Some(identity) = identity else { return [0; 4] };
+    out["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"]["identity"] == identity.as_str())
+        .map(|g| ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"].map(|k| g[k].as_u64().unwrap()))
+        .unwrap_or_default()
+}
+
+/// The kernel's counters of a cgroup now, socket source.
+fn counted(na: &Netattr, id: u64) -> [u64; 4] {
+    let st = na.run(&["stats", "--source", "socket", "--no-resolve", "--format", "json"]).ok().json();
+    st["cgroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cgroup_id"] == id)
+        .map(|r| ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"].map(|k| r[k].as_u64().unwrap()))
+        .unwrap_or_default()
+}
+
+/// A ledger in a directory of the test's, netattr loaded and attached to the test's
+/// cgroups, and a receiver's cgroup on the host.
+fn recording(s: &Scene) -> (Dir, PathBuf, Cgroup) {
+    let dir = Dir(tempdir());
+    let ledger = dir.0.join("ledger.db");
+    s.na.run(&["load"]).ok();
+    s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    (dir, ledger, s.tree.cgroup("host.slice/receiver.service"))
+}
+
+fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
+}
+
+#[test]
+fn sigkill_at_any_instant_bills_every_byte_exactly_once() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording(&s);
+    let port = 23000 + (uniq() as u16 % 1000);
+    let dst = format!("{}:{port}", c.host_ip);
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
+    // 3 MB/s for 4 s while recorders cycling every 20 ms are killed with SIGKILL.
+    let sender = c.peer(&format!("tcp-rate {dst} 3000000 4"));
+    let mut seed = u64::from(std::process::id());
+    let start = Instant::now();
+    let mut kills = 0;
+    while kills < 20 || start.elapsed() < Duration::from_secs(4) {
+        let rec = Recorder::start(na, &ledger, "0.02", &[]);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(20 + (seed >> 33) % 130));
+        rec.kill9();
+        kills += 1;
+    }
+    sender.finish();
+    r.finish();
+    std::thread::sleep(Duration::from_millis(100));
+    once(na, &ledger, &[]);
+    // The killed recorders did record (and so were killed at all points of their cycles).
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let cycles: i64 = conn.query_row("SELECT cycles FROM recorder", [], |r| r.get(0)).unwrap();
+    eprintln!("{kills} kills, {cycles} cycles recorded");
+    assert!(cycles > i64::from(kills), "{cycles} cycles over {kills} recorders");
+    // Billed == counted, exactly, for both ends: nothing lost, nothing twice.
+    for (cg, what) in [(&c.cgroup, "sender"), (&h, "receiver")] {
+        let want = counted(na, cg.id);
+        assert!(want[0] + want[1] > 12_000_000 / 2, "{what} counted {want:?}");
+        assert_eq!(
+            billed(&ledger, &cg.rel, "0", None),
+            want,
+            "{what}: billed against counted after {kills} kills"
+        );
+    }
+}
+
+#[test]
+fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let dir = Dir(tempdir());
+    let ledger = dir.0.join("ledger.db");
+    let boot = dir.0.join("boot_id");
+    std::fs::write(&boot, "boot-one\n").unwrap();
+    let env = [("NETATTR_BOOT_ID_FILE", boot.to_str().unwrap())];
+    let attach = || {
+        na.run(&["load"]).ok();
+        na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    };
+    attach();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    let port = 24000 + (uniq() as u16 % 1000) * 4;
+    let rec = Recorder::start(na, &ledger, "0.1", &env);
+    c.send(&c.cgroup, &h, port, 1_000_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let first = counted(na, c.cgroup.id);
+    // cleanup + load between two cycles: the old instance's last counters are still billed.
+    na.run(&["cleanup"]).ok();
+    attach();
+    c.send(&c.cgroup, &h, port + 1, 500_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = counted(na, c.cgroup.id);
+    rec.stop();
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), add(first, second), "across cleanup + load");
+
+    // A reboot: a new boot id and a new load, the recorder started afresh (counters from zero).
+    once(na, &ledger, &env);
+    std::fs::write(&boot, "boot-two\n").unwrap();
+    na.run(&["cleanup"]).ok();
+    attach();
+    c.send(&c.cgroup, &h, port + 2, 300_000);
+    std::thread::sleep(Duration::from_millis(100));
+    let third = counted(na, c.cgroup.id);
+    once(na, &ledger, &env);
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), add(add(first, second), third), "across a reboot");
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let stale: i64 = conn
+        .query_row("SELECT count(*) FROM cursors WHERE instance NOT LIKE 'boot-two/%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stale, 0, "the cursors of earlier instances are gone");
+}
+
+#[test]
+fn gone_workloads_are_collected_and_billed_once() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording(&s);
+    let port = 25000 + (uniq() as u16 % 1000) * 12;
+    let rec = Recorder::start(na, &ledger, "0.3", &[]);
+    let mut short = Vec::new();
+    for i in 0..10u16 {
+        // Each lives less than one interval.
+        let payload = 100_000 + u64::from(i) * 10_000;
+        short.push((c.run_exited(&s.tree, &h, port + i, payload), payload));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    rec.stop();
+    let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    for (cg, payload) in &short {
+        assert!(
+            st["cgroups"].as_array().unwrap().iter().all(|r| r["cgroup_id"] != cg.id),
+            "{} was collected from the maps",
+            cg.rel
+        );
+        let [_, tx, _, txp] = billed(&ledger, &cg.rel, "0", None);
+        assert!(
+            (*payload..=payload + 100 * txp + PER_RETRANSMISSION * 4).contains(&tx),
+            "{}: billed {tx} B in {txp} packets for {payload}",
+            cg.rel
+        );
+    }
+    let reap = na.run(&["reap", "--format", "json"]).ok().json();
+    assert!(
+        reap["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| short.iter().all(|(cg, _)| r["cgroup_id"] != cg.id)),
+        "nothing left for reap: {reap}"
+    );
+}
+
+#[test]
+fn a_report_split_in_two_periods_adds_up_and_a_clock_moved_back_bills_nothing_twice() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording(&s);
+    let port = 26000 + (uniq() as u16 % 1000) * 3;
+    // Three cycles: two hours ago, now, and an hour ago (the clock moved back).
+    c.send(&c.cgroup, &h, port, 400_000);
+    once(na, &ledger, &[("NETATTR_CLOCK_SHIFT", "-7200")]);
+    c.send(&c.cgroup, &h, port + 1, 300_000);
+    once(na, &ledger, &[]);
+    c.send(&c.cgroup, &h, port + 2, 200_000);
+    once(na, &ledger, &[("NETATTR_CLOCK_SHIFT", "-3600")]);
+    let whole = billed(&ledger, &c.cgroup.rel, "0", None);
+    assert_eq!(whole, counted(na, c.cgroup.id), "billed once, whatever the clock said");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let split = ((now - 5400) / 300 * 300).to_string();
+    let (a, b) =
+        (billed(&ledger, &c.cgroup.rel, "0", Some(&split)), billed(&ledger, &c.cgroup.rel, &split, None));
+    assert_eq!(add(a, b), whole, "the two halves add up to the whole");
+    assert!(a[1] >= 400_000 && b[1] >= 500_000, "the halves hold what was read in them: {a:?} {b:?}");
+    // The report's own document: its groups, p95 and alert mode.
+    let r = run_cmd(Command::new(BIN).args([
+        "report",
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--since",
+        "0",
+        "--by",
+        "name",
+        "--limit",
+        "100KB",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 1, "a group over the limit: exit 1 ({})", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["rx_bytes"].as_u64().unwrap() + g["tx_bytes"].as_u64().unwrap() > 100_000));
+}
+
+#[test]
+fn bad_ledger_files_are_refused_and_left_as_they_were() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    na.run(&["load"]).ok();
+    let dir = Dir(tempdir());
+    let corrupt = dir.0.join("corrupt.db");
+    std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
+    na.run(&["record", "--once", "--ledger", corrupt.to_str().unwrap()])
+        .fails_with("is not a netattr ledger or is damaged");
+    assert_eq!(std::fs::read(&corrupt).unwrap(), vec![0x5a; 8192], "the corrupt file is left as it was");
+    let newer = dir.0.join("newer.db");
+    na.run(&["record", "--once", "--ledger", newer.to_str().unwrap()]).ok();
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    na.run(&["record", "--once", "--ledger", newer.to_str().unwrap()])
+        .fails_with("newer than this netattr's");
+    run_cmd(Command::new(BIN).args(["report", "--ledger", newer.to_str().unwrap()]))
+        .fails_with("newer than this netattr's");
+    // Another writer holds the database: the recorder says so (after waiting 5 s).
+    let locked = dir.0.join("locked.db");
+    na.run(&["record", "--once", "--ledger", locked.to_str().unwrap()]).ok();
+    let other = rusqlite::Connection::open(&locked).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    na.run(&["record", "--once", "--ledger", locked.to_str().unwrap()])
+        .fails_with("locked by another writer");
+    other.execute_batch("ROLLBACK").unwrap();
+    run_cmd(Command::new(BIN).args(["report", "--ledger", dir.0.join("absent.db").to_str().unwrap()]))
+        .fails_with("no ledger at");
+}
+
+/// A small tmpfs of this test; Drop unmounts it.
+struct Tmpfs(PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_full_or_read_only_filesystem_is_said_and_loses_nothing() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let fs = Tmpfs(tempdir());
+    sh(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", fs.0.to_str().unwrap()]);
+    let ledger = fs.0.join("ledger.db");
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    let port = 27000 + (uniq() as u16 % 1000) * 3;
+    c.send(&c.cgroup, &h, port, 200_000);
+    once(na, &ledger, &[]);
+    // The disk fills up: said in one line, exit 1; the counters wait in the kernel.
+    c.send(&c.cgroup, &h, port + 1, 100_000);
+    let fill = fs.0.join("fill");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", &format!("of={}", fill.display()), "bs=64k"])
+        .stderr(Stdio::null())
+        .status();
+    na.run(&["record", "--once", "--ledger", ledger.to_str().unwrap()])
+        .fails_with("cannot be written: the disk is full or failing");
+    std::fs::remove_file(&fill).unwrap();
+    once(na, &ledger, &[]);
+    assert_eq!(
+        billed(&ledger, &c.cgroup.rel, "0", None),
+        counted(na, c.cgroup.id),
+        "nothing lost to the full disk"
+    );
+    // A read-only filesystem: said, and the file left as it was.
+    c.send(&c.cgroup, &h, port + 2, 50_000);
+    sh(&["mount", "-o", "remount,ro", fs.0.to_str().unwrap()]);
+    let before = std::fs::read(&ledger).unwrap();
+    na.run(&["record", "--once", "--ledger", ledger.to_str().unwrap()]).fails_with("cannot be written");
+    assert!(std::fs::read(&ledger).unwrap() == before, "the read-only ledger is unchanged");
+    sh(&["mount", "-o", "remount,rw", fs.0.to_str().unwrap()]);
+    once(na, &ledger, &[]);
+    assert_eq!(
+        billed(&ledger, &c.cgroup.rel, "0", None),
+        counted(na, c.cgroup.id),
+        "nothing lost to the read-only time"
+    );
+}
+
+#[test]
+fn serve_records_too_and_status_shows_the_recorder() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let dir = Dir(tempdir());
+    let ledger = dir.0.join("ledger.db");
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let serve =
+        Serve::start(na, &["--record", "--record-interval", "0.2", "--ledger", ledger.to_str().unwrap()]);
+    let h = s.tree.cgroup("host.slice/receiver.service");
+    c.send(&c.cgroup, &h, 28000 + (uniq() as u16 % 1000), 300_000);
+    std::thread::sleep(Duration::from_millis(500));
+    let status = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+    assert!(status["recorder"]["cycles"].as_u64().unwrap() >= 1, "{}", status["recorder"]);
+    assert!(status["recorder"]["last_error"].is_null(), "{}", status["recorder"]);
+    // SIGTERM: the recorder's last cycle, then exit 0; everything counted is billed.
+    let (code, stderr) = serve.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), counted(na, c.cgroup.id));
+    let none = na
+        .run(&["status", "--ledger", dir.0.join("none.db").to_str().unwrap(), "--format", "json"])
+        .ok()
+        .json();
+    assert!(none["recorder"].is_null());
+}
