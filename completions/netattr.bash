@@ -1144,7 +1144,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__record)
-            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1163,6 +1163,10 @@ _netattr() {
                     return 0
                     ;;
                 --keep-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --collect-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1302,7 +1306,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1337,6 +1341,10 @@ _netattr() {
                     return 0
                     ;;
                 --keep-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --collect-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,19 +1,32 @@
-//! Benchmark helper: fills a pinned netattr counter map with N synthetic cgroup ids, each
-//! with a value on every CPU, as a host with N workloads would.
-//! Usage: bench_fill PIN_DIR N [MAP]   (MAP defaults to stats_map)
+//! Benchmark helper: fills a pinned netattr counter map with N synthetic cgroup ids (or the
+//! ids listed in a file, one per line: real cgroups), each with a value on every CPU, as a
+//! host with N workloads would. ROUND scales the values, so that a later fill with a larger
+//! ROUND looks like traffic on every workload.
+//! Usage: bench_fill PIN_DIR N|IDS_FILE [MAP] [ROUND]   (MAP defaults to stats_map)
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (dir, n) = (args.get(1).context("PIN_DIR")?, args.get(2).context("N")?.parse::<u64>()?);
+    let dir = args.get(1).context("PIN_DIR")?;
+    let what = args.get(2).context("N or IDS_FILE")?;
+    let ids: Vec<u64> = match what.parse::<u64>() {
+        Ok(n) => (0..n).map(|i| (1 << 40) + i).collect(),
+        Err(_) => std::fs::read_to_string(what)?.lines().filter_map(|l| l.trim().parse().ok()).collect(),
+    };
     let map =
         MapHandle::from_pinned_path(format!("{dir}/{}", args.get(3).map_or("stats_map", |s| s.as_str())))?;
+    let round: u64 = args.get(4).map_or(Ok(1), |r| r.parse())?;
     let ncpu = libbpf_rs::num_possible_cpus()?;
-    for i in 0..n {
-        let id: u64 = (1 << 40) + i;
+    for (i, id) in ids.iter().enumerate() {
+        let i = i as u64;
         let values: Vec<Vec<u8>> = (0..ncpu)
-            .map(|cpu| [i, 2 * i, cpu as u64, 1].iter().flat_map(|x| x.to_ne_bytes()).collect())
+            .map(|cpu| {
+                [i * round, 2 * i * round, cpu as u64 * round, round]
+                    .iter()
+                    .flat_map(|x| x.to_ne_bytes())
+                    .collect()
+            })
             .collect();
         map.update_percpu(&id.to_ne_bytes(), &values, MapFlags::ANY)
             .with_context(|| format!("inserting key {i}"))?;

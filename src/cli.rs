@@ -257,6 +257,10 @@ pub struct LedgerArgs {
     /// Days the daily rows are kept (monthly rows are kept for ever)
     #[arg(long, default_value_t = 3660, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_days: u32,
+    /// Seconds between looks for gone workloads to collect (each asks the kernel about every
+    /// counted cgroup; a stop always looks)
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub collect_every: f64,
 }
 
 impl LedgerArgs {
@@ -272,6 +276,7 @@ impl LedgerArgs {
                 hour: i64::from(self.keep_hours) * 86_400,
                 day: i64::from(self.keep_days) * 86_400,
             },
+            collect_every: std::time::Duration::from_secs_f64(self.collect_every),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,11 +14,11 @@ use super::namer::Namer;
 use super::reader::{self, Query};
 use super::report::{Reporter, View};
 use super::retire;
-use super::row::{By, SortKey};
+use super::row::{By, Extra, SortKey};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
-use crate::bpf::{Instance, Pins, Source};
-use crate::ledger::bill::{self, Billed, InstanceKey, Retention, Seen, Who};
+use crate::bpf::{Counters, Instance, Pins, Source};
+use crate::ledger::bill::{self, Billed, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
 
 /// How a recorder runs.
@@ -29,6 +30,10 @@ pub struct Settings {
     pub once: bool,
     pub count: Option<u64>,
     pub retention: Retention,
+    /// Gone workloads are looked for at most this often (each look asks the kernel about
+    /// every counted cgroup), and at the last cycle; their counters are billed every cycle
+    /// meanwhile.
+    pub collect_every: Duration,
 }
 
 /// Runs cycles until `settings` says, or `stopped()` is true (then a last cycle, so that a
@@ -37,71 +42,239 @@ pub struct Settings {
 pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result<()> {
     let mut ledger = Ledger::open_rw(&settings.ledger)?;
     let pins = Pins::new(&g.pin_dir);
-    let mut current: Option<Instance> = None;
     let mut waiting = false;
     let mut cycles = 0u64;
     let mut pruned_at: Option<Instant> = None;
+    let wait = |due: Instant| {
+        while Instant::now() < due && !stopped() {
+            std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+        }
+    };
     loop {
-        let started = Instant::now();
-        // A replaced instance is read one last time through its open maps, then let go.
-        if let Some(old) = current.take_if(|i| i.replaced()) {
-            eprintln!(
-                "netattr: record: the instance at {} was replaced: billing its last counters",
-                pins.dir.display()
-            );
-            if let Err(e) = cycle(g, &mut ledger, &old, false) {
-                eprintln!("netattr: record: {:#}", ledger.explain(e));
-            }
-        }
-        if current.is_none() {
-            match pins.open() {
-                Ok(i) => {
-                    waiting = false;
-                    current = Some(i);
+        let inst = match pins.open() {
+            Ok(i) => i,
+            Err(e) if settings.once => return Err(e),
+            Err(e) => {
+                if !waiting {
+                    eprintln!("netattr: record: {e:#}; waiting for a load");
+                    waiting = true;
                 }
-                Err(e) if settings.once => return Err(e),
-                Err(e) => {
-                    if !waiting {
-                        eprintln!("netattr: record: {e:#}; waiting for a load");
-                        waiting = true;
-                    }
+                wait(Instant::now() + settings.every);
+                if stopped() {
+                    return Ok(());
                 }
+                continue;
             }
-        }
-        if let Some(inst) = &current {
-            if let Err(e) = cycle(g, &mut ledger, inst, true) {
+        };
+        waiting = false;
+        let mut rec = Recorder::new(g, &inst, &ledger, settings.collect_every)?;
+        loop {
+            let started = Instant::now();
+            if inst.replaced() {
+                // Read one last time through the maps it still holds open, then let go.
+                eprintln!(
+                    "netattr: record: the instance at {} was replaced: billing its last counters",
+                    pins.dir.display()
+                );
+                if let Err(e) = rec.cycle(&mut ledger, false) {
+                    eprintln!("netattr: record: {:#}", ledger.explain(e));
+                }
+                break;
+            }
+            if let Err(e) = rec.cycle(&mut ledger, true) {
                 let e = ledger.explain(e);
                 if settings.once {
                     return Err(e);
                 }
                 eprintln!("netattr: record: {e:#}; retrying at the next interval");
-                let _ = bill::note_cycle(&ledger, now(), 0.0, &Billed::default(), 0, Some(&format!("{e:#}")));
+                let _ = bill::note_cycle(
+                    &ledger,
+                    now(),
+                    Took::default(),
+                    &Billed::default(),
+                    0,
+                    Some(&format!("{e:#}")),
+                );
+                // What the failed bill did not land is billed again from the ledger's cursors.
+                if let Err(e) = rec.forget_cursors(&ledger) {
+                    eprintln!("netattr: record: {:#}", ledger.explain(e));
+                }
             }
-        }
-        // Old rows go at most once an hour.
-        if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
-            pruned_at = Some(Instant::now());
-            if let Err(e) = ledger.prune(settings.retention, now()) {
-                eprintln!("netattr: record: pruning old rows: {:#}", ledger.explain(e));
+            // Old rows go at most once an hour.
+            if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                pruned_at = Some(Instant::now());
+                if let Err(e) = ledger.prune(settings.retention, now()) {
+                    eprintln!("netattr: record: pruning old rows: {:#}", ledger.explain(e));
+                }
             }
-        }
-        cycles += 1;
-        if settings.once || settings.count.is_some_and(|c| cycles >= c) {
-            return Ok(());
-        }
-        let due = started + settings.every;
-        while Instant::now() < due && !stopped() {
-            std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
-        }
-        if stopped() {
-            if let Some(inst) = &current {
-                cycle(g, &mut ledger, inst, true).map_err(|e| ledger.explain(e))?;
+            cycles += 1;
+            if settings.once || settings.count.is_some_and(|c| cycles >= c) {
+                return Ok(());
             }
-            return Ok(());
+            wait(started + settings.every);
+            if stopped() {
+                // The last cycle also collects what is gone, whenever the last look was.
+                rec.collected_at = None;
+                rec.cycle(&mut ledger, true).map_err(|e| ledger.explain(e))?;
+                return Ok(());
+            }
         }
     }
 }
 
+/// The recorder of one instance: its cursors (what was billed, as the ledger holds them)
+/// and its namer's caches, kept between cycles, so that a cycle names and bills only the
+/// rows that moved.
+struct Recorder<'a> {
+    g: &'a Place,
+    inst: &'a Instance,
+    key: InstanceKey,
+    reporter: Reporter<'a>,
+    cursors: HashMap<(Source, u64, String), Counters>,
+    first: bool,
+    collected_at: Option<Instant>,
+    collect_every: Duration,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(g: &'a Place, inst: &'a Instance, ledger: &Ledger, collect_every: Duration) -> Result<Self> {
+        let view = View { sort: SortKey::Total, top: None, resolve: true };
+        let mut r = Recorder {
+            g,
+            inst,
+            key: instance_key(inst)?,
+            reporter: Reporter::new(g, inst, view)?.with_labels(),
+            cursors: HashMap::new(),
+            first: true,
+            collected_at: None,
+            collect_every,
+        };
+        r.forget_cursors(ledger)?;
+        Ok(r)
+    }
+
+    /// Reloads the cursors from the ledger (after a cycle whose bill may not have landed).
+    fn forget_cursors(&mut self, ledger: &Ledger) -> Result<()> {
+        self.cursors = bill::cursors(ledger, &self.key.key)?;
+        Ok(())
+    }
+
+    /// One cycle: read, bill what moved; then collect the gone workloads. Each bill is one
+    /// transaction.
+    fn cycle(&mut self, ledger: &mut Ledger, live: bool) -> Result<()> {
+        let started = Instant::now();
+        let cpu = crate::ffi::thread_cpu_time();
+        let inst = self.inst;
+        let mut seen = Vec::new();
+        for source in [Source::Tc, Source::Socket] {
+            let mut bys = vec![By::Cgroup];
+            if inst.meta.flags & META_CLASSES != 0 {
+                bys.push(By::Class);
+            }
+            for by in bys {
+                let mut snap = reader::read(inst, Query { source, by })?;
+                // Only the rows that moved since their last bill are named and billed.
+                snap.rows.retain(|r| {
+                    let class = match &r.extra {
+                        Extra::Class(_, n) => n.clone(),
+                        _ => String::new(),
+                    };
+                    self.cursors.get(&(source, r.key.0, class)) != Some(&r.counters)
+                });
+                if snap.rows.is_empty() {
+                    continue;
+                }
+                let report = self.reporter.report(snap, None);
+                for r in &report.cgroups {
+                    seen.push(Seen {
+                        source,
+                        cgroup_id: r.cgroup_id,
+                        class: r.class.clone().unwrap_or_default(),
+                        counters: r.counters,
+                        who: Who::of_row(r),
+                        last: false,
+                    });
+                }
+            }
+        }
+        let at = now();
+        let mut billed = ledger.bill(&self.key, &seen, at, live && self.first)?;
+        self.first = false;
+        for s in &seen {
+            self.cursors.insert((s.source, s.cgroup_id, s.class.clone()), s.counters);
+        }
+        for r in &billed.resets {
+            eprintln!("netattr: record: {r}");
+        }
+        let mut collected = 0;
+        if live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every) {
+            self.collected_at = Some(Instant::now());
+            let (rows, n) = self.collect(ledger)?;
+            billed.rows += rows;
+            collected = n;
+        }
+        let took = Took {
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            cpu_ms: (crate::ffi::thread_cpu_time().saturating_sub(cpu)).as_secs_f64() * 1000.0,
+        };
+        bill::note_cycle(ledger, at, took, &billed, collected, None)?;
+        Ok(())
+    }
+
+    /// Collects the workloads the kernel says are gone: their counters removed from the
+    /// maps (exactly what the removal returned) and billed with their cursors' removal; put
+    /// back if the bill fails. Returns (rows billed, workloads collected).
+    fn collect(&mut self, ledger: &mut Ledger) -> Result<(usize, usize)> {
+        let inst = self.inst;
+        let plan = retire::plan(inst, &mut Namer::new(self.g, Some(inst))?)?;
+        if plan.gone.is_empty() {
+            return Ok((0, 0));
+        }
+        let retired = retire::take(inst, &plan)?;
+        // The final counters; the gone cgroups' class rows were billed up to the last read,
+        // and their cursors go with this bill.
+        let mut last: Vec<Seen> = retired
+            .iter()
+            .map(|r| Seen {
+                source: r.source,
+                cgroup_id: r.cgroup_id,
+                class: String::new(),
+                counters: r.counters,
+                who: Who::of_row(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters)),
+                last: true,
+            })
+            .collect();
+        let classes: Vec<Seen> = self
+            .cursors
+            .iter()
+            .filter(|((_, id, class), _)| !class.is_empty() && plan.gone.contains(id))
+            .map(|((source, id, class), c)| Seen {
+                source: *source,
+                cgroup_id: *id,
+                class: class.clone(),
+                counters: *c,
+                who: Who { identity: format!("cgroup:{id}"), ..Who::default() },
+                last: true,
+            })
+            .collect();
+        last.extend(classes);
+        match ledger.bill(&self.key, &last, now(), false) {
+            Ok(b) => {
+                self.cursors.retain(|(_, id, _), _| !plan.gone.contains(id));
+                retire::finish(inst, &plan)?;
+                Ok((b.rows, retired.len()))
+            }
+            Err(e) => {
+                // Not billed: the counters go back into the maps for the next cycle.
+                retire::restore(inst, &retired)?;
+                Err(e.context("billing the final counters of gone workloads (they were put back)"))
+            }
+        }
+    }
+}
+
+/// The wall clock in unix seconds; NETATTR_CLOCK_SHIFT (seconds, may be negative) moves it,
+/// so that the tests can set the clock back without touching the host's.
 fn now() -> i64 {
     let shift: i64 = std::env::var("NETATTR_CLOCK_SHIFT").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + shift
@@ -123,78 +296,4 @@ pub fn instance_key(inst: &Instance) -> Result<InstanceKey> {
         loaded_at,
         pin_dir: inst.pins.dir.display().to_string(),
     })
-}
-
-/// One cycle: read, bill; then collect the gone workloads. Each step is one transaction.
-fn cycle(g: &Place, ledger: &mut Ledger, inst: &Instance, live: bool) -> Result<()> {
-    let started = Instant::now();
-    let key = instance_key(inst)?;
-    let view = View { sort: SortKey::Total, top: None, resolve: true };
-    let mut reporter = Reporter::new(g, inst, view)?.with_labels();
-    let mut seen = Vec::new();
-    for source in [Source::Tc, Source::Socket] {
-        let mut bys = vec![By::Cgroup];
-        if inst.meta.flags & META_CLASSES != 0 {
-            bys.push(By::Class);
-        }
-        for by in bys {
-            let report = reporter.report(reader::read(inst, Query { source, by })?, None);
-            for r in &report.cgroups {
-                seen.push(Seen {
-                    source,
-                    cgroup_id: r.cgroup_id,
-                    class: r.class.clone().unwrap_or_default(),
-                    counters: r.counters,
-                    who: Who::of_row(r),
-                    last: false,
-                });
-            }
-        }
-    }
-    let at = now();
-    let mut billed = ledger.bill(&key, &seen, at, live)?;
-    for r in &billed.resets {
-        eprintln!("netattr: record: {r}");
-    }
-    let mut collected = 0;
-    if live {
-        let plan = retire::plan(inst, &mut Namer::new(g, Some(inst))?)?;
-        if !plan.gone.is_empty() {
-            let retired = retire::take(inst, &plan)?;
-            // The final counters, exactly what the removal returned; the gone cgroups' class
-            // rows were billed up to the read above, and their cursors go with this bill.
-            let mut last: Vec<Seen> = retired
-                .iter()
-                .map(|r| Seen {
-                    source: r.source,
-                    cgroup_id: r.cgroup_id,
-                    class: String::new(),
-                    counters: r.counters,
-                    who: Who::of_row(&reporter.gone_row(r.cgroup_id, r.source, r.counters)),
-                    last: true,
-                })
-                .collect();
-            last.extend(
-                seen.iter()
-                    .filter(|s| !s.class.is_empty() && plan.gone.contains(&s.cgroup_id))
-                    .map(|s| Seen { last: true, ..s.clone() }),
-            );
-            match ledger.bill(&key, &last, now(), false) {
-                Ok(b) => {
-                    billed.rows += b.rows;
-                    collected = retired.len();
-                    retire::finish(inst, &plan)?;
-                }
-                Err(e) => {
-                    // Not billed: the counters go back into the maps for the next cycle.
-                    retire::restore(inst, &retired)?;
-                    return Err(
-                        e.context("billing the final counters of gone workloads (they were put back)")
-                    );
-                }
-            }
-        }
-    }
-    bill::note_cycle(ledger, at, started.elapsed().as_secs_f64() * 1000.0, &billed, collected, None)?;
-    Ok(())
 }

@@ -225,22 +225,52 @@ fn workload(tx: &Transaction<'_>, who: &Who, now: i64) -> Result<i64> {
     )?)
 }
 
+/// The cursors of one instance: (source, cgroup id, class) -> the counters last billed.
+pub fn cursors(l: &Ledger, instance: &str) -> Result<HashMap<(Source, u64, String), Counters>> {
+    let mut q = l.conn.prepare(
+        "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors WHERE instance = ?1",
+    )?;
+    let mut rows = q.query(params![instance])?;
+    let mut out = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let source = match r.get::<_, String>(0)?.as_str() {
+            "tc" => Source::Tc,
+            _ => Source::Socket,
+        };
+        let c = Counters {
+            rx_bytes: r.get::<_, i64>(3)? as u64,
+            tx_bytes: r.get::<_, i64>(4)? as u64,
+            rx_packets: r.get::<_, i64>(5)? as u64,
+            tx_packets: r.get::<_, i64>(6)? as u64,
+        };
+        out.insert((source, r.get::<_, i64>(1)? as u64, r.get(2)?), c);
+    }
+    Ok(out)
+}
+
+/// How long a cycle took: wall time and the recorder thread's CPU time, in milliseconds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Took {
+    pub wall_ms: f64,
+    pub cpu_ms: f64,
+}
+
 /// Records the last cycle for `status`.
 pub fn note_cycle(
     l: &Ledger,
     now: i64,
-    ms: f64,
+    took: Took,
     billed: &Billed,
     collected: usize,
     error: Option<&str>,
 ) -> Result<()> {
     l.conn.execute(
-        "INSERT INTO recorder (id, at, cycles, duration_ms, rows, collected, resets, last_error)
-         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error)
+         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET at = excluded.at, cycles = cycles + 1, duration_ms = excluded.duration_ms,
-           rows = excluded.rows, collected = collected + excluded.collected, resets = resets + excluded.resets,
-           last_error = excluded.last_error",
-        params![now, ms, billed.rows as i64, collected as i64, billed.resets.len() as i64, error],
+           cpu_ms = excluded.cpu_ms, rows = excluded.rows, collected = collected + excluded.collected,
+           resets = resets + excluded.resets, last_error = excluded.last_error",
+        params![now, took.wall_ms, took.cpu_ms, billed.rows as i64, collected as i64, billed.resets.len() as i64, error],
     )?;
     Ok(())
 }

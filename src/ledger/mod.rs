@@ -4,6 +4,7 @@
 //! (`PRAGMA user_version`) and documented in docs/ledger.md.
 pub mod bill;
 pub mod query;
+pub mod report;
 mod schema;
 
 use std::path::{Path, PathBuf};

@@ -297,6 +297,8 @@ pub struct RecorderState {
     pub at: i64,
     pub cycles: i64,
     pub duration_ms: f64,
+    /// CPU time of the cycle (the recorder's thread).
+    pub cpu_ms: f64,
     pub rows: i64,
     pub collected: i64,
     pub resets: i64,
@@ -307,17 +309,18 @@ pub fn recorder(l: &Ledger) -> Result<Option<RecorderState>> {
     use rusqlite::OptionalExtension;
     Ok(l.conn
         .query_row(
-            "SELECT at, cycles, duration_ms, rows, collected, resets, last_error FROM recorder WHERE id = 1",
+            "SELECT at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error FROM recorder WHERE id = 1",
             [],
             |r| {
                 Ok(RecorderState {
                     at: r.get(0)?,
                     cycles: r.get(1)?,
                     duration_ms: r.get(2)?,
-                    rows: r.get(3)?,
-                    collected: r.get(4)?,
-                    resets: r.get(5)?,
-                    last_error: r.get(6)?,
+                    cpu_ms: r.get(3)?,
+                    rows: r.get(4)?,
+                    collected: r.get(5)?,
+                    resets: r.get(6)?,
+                    last_error: r.get(7)?,
                 })
             },
         )

@@ -63,6 +63,7 @@ CREATE TABLE recorder (
     at          INTEGER NOT NULL,
     cycles      INTEGER NOT NULL,
     duration_ms REAL    NOT NULL,
+    cpu_ms      REAL    NOT NULL,
     rows        INTEGER NOT NULL,
     collected   INTEGER NOT NULL,
     resets      INTEGER NOT NULL,

@@ -59,6 +59,10 @@ impl Demo {
         let table = format!("{}_demo", p.replace('-', "_"));
         assert!(!sh(&["nft", "list", "tables"]).contains(&table), "the nftables table of {p} is left");
         assert!(!std::path::Path::new(&format!("/run/netattr-demo-{p}.ip_forward")).exists());
+        assert!(
+            !std::path::Path::new(&format!("/run/netattr-demo-{p}.db")).exists(),
+            "the demo's ledger is left"
+        );
         assert!(!sh(&["ip", "netns", "list"]).contains(p.as_str()), "a namespace of {p} is left");
         assert!(!sh(&["ip", "-o", "link"]).contains(p.as_str()), "a link of {p} is left");
         assert!(!cgroup2().join(format!("{p}.slice")).exists(), "the cgroups of {p} are left");
@@ -153,6 +157,9 @@ fn demo_in_namespaces_stops_on_sigterm_and_leaves_nothing() {
     let now = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     assert_eq!(now.trim(), "0", "the demo puts IPv4 forwarding back as it was");
     assert_eq!(code, 0, "SIGTERM ends the demo cleanly: {stderr}");
+    // It recorded while it ran and reports what the ledger billed each workload.
+    assert!(stderr.contains("what the ledger billed"), "{stderr}");
+    assert!(stderr.contains(&format!("{}-bulk", d.prefix)), "the report names the workloads: {stderr}");
     assert_eq!(reports.len(), 8, "no report after SIGTERM");
     d.assert_shown(&reports);
     d.assert_gone();
@@ -169,5 +176,8 @@ fn demo_with_docker_stops_on_sigterm_and_leaves_nothing() {
     let d = Demo::new();
     let (code, _, stderr) = d.run("docker", Some(2));
     assert_eq!(code, 0, "SIGTERM ends the demo cleanly: {stderr}");
+    // It recorded while it ran and reports what the ledger billed each workload.
+    assert!(stderr.contains("what the ledger billed"), "{stderr}");
+    assert!(stderr.contains(&format!("{}-bulk", d.prefix)), "the report names the workloads: {stderr}");
     d.assert_gone();
 }

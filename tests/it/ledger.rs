@@ -31,7 +31,16 @@ struct Recorder(Child);
 
 impl Recorder {
     fn start(na: &Netattr, ledger: &Path, interval: &str, env: &[(&str, &str)]) -> Recorder {
-        let mut cmd = na.cmd(&["record", "--ledger", ledger.to_str().unwrap(), "--interval", interval]);
+        // Gone workloads are looked for every cycle here (60 s by default).
+        let mut cmd = na.cmd(&[
+            "record",
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--interval",
+            interval,
+            "--collect-every",
+            interval,
+        ]);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);

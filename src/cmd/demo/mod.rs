@@ -2,7 +2,8 @@
 //! a bulk sender at ~50 Mbit/s), netattr loaded and attached to them, and `top` on a terminal
 //! (else `stats` every second) until the duration is over, `q`, Ctrl-C or SIGTERM. On every
 //! one of those exits, and on errors, it removes all it made. It drives netattr through its
-//! own subcommands, printing each on stderr, so the demo also shows how to use them.
+//! own subcommands, printing each on stderr, so the demo also shows how to use them. It
+//! records into a ledger of its own while it runs and prints a short report at the end.
 pub mod traffic;
 pub mod uplink;
 pub mod workloads;
@@ -68,13 +69,19 @@ impl Demo<'_> {
         self.netattr(&attach.iter().map(String::as_str).collect::<Vec<_>>())?;
 
         let stop = Arc::new(AtomicBool::new(false));
+        let recording = self.record(stop.clone())?;
         let targets = w.list.iter().map(|wl| (wl.role, wl.ip)).collect();
         let generators = traffic::generate(targets, stop.clone());
-        let until = a.duration.map(|s| Instant::now() + Duration::from_secs_f64(s));
+        let started = Instant::now();
+        let until = a.duration.map(|s| started + Duration::from_secs_f64(s));
         let shown = self.show(until);
         stop.store(true, Ordering::Relaxed);
         for h in generators {
             let _ = h.join();
+        }
+        let _ = recording.join(); // its last cycle
+        if shown.is_ok() {
+            self.print_report(started.elapsed())?;
         }
         if !self.keep {
             w.stop();
@@ -118,6 +125,52 @@ impl Demo<'_> {
             .with_context(|| format!("running netattr {}", args[0]))?;
         if !out.status.success() {
             bail!("{}", String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("netattr: "));
+        }
+        Ok(())
+    }
+
+    /// The demo's recorder: a ledger of its own (in /run, removed with the demo), a cycle
+    /// every 2 s, a last one when `stop` is set.
+    fn record(&self, stop: Arc<AtomicBool>) -> Result<std::thread::JoinHandle<()>> {
+        let ledger = workloads::ledger(self.prefix);
+        let _ = std::fs::remove_file(&ledger);
+        crate::ledger::Ledger::open_rw(&ledger)?;
+        eprintln!(
+            "netattr: demo: netattr --pin-dir {} record --interval 2 --ledger {}",
+            self.g.pin_dir.display(),
+            ledger.display()
+        );
+        let settings =
+            crate::cli::LedgerArgs { ledger, keep_5m: 1, keep_hours: 1, keep_days: 1, collect_every: 60.0 }
+                .settings(2.0, false, None);
+        let place = self.g.place();
+        Ok(std::thread::spawn(move || {
+            if let Err(e) = crate::core::recorder::run(&place, &settings, &|| stop.load(Ordering::Relaxed)) {
+                eprintln!("netattr: demo: the recorder stopped: {e:#}");
+            }
+        }))
+    }
+
+    /// What the ledger billed each workload while the demo ran (tc source), as `netattr
+    /// report` prints it: on stdout after `top`, on stderr after a stream (whose stdout is
+    /// its reports).
+    fn print_report(&self, ran: Duration) -> Result<()> {
+        use crate::ledger::{query, report, Ledger, Resolution};
+        let ledger = Ledger::open_ro(&workloads::ledger(self.prefix))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+        let since = Resolution::FiveMinutes.bucket(now - ran.as_secs() as i64 - 1);
+        let period = query::Period { since, until: now + 1 };
+        let r = report::build(&ledger, period, &[query::Field::Name], Some("tc"), None, now)?;
+        eprintln!(
+            "netattr: demo: what the ledger billed (netattr report --ledger {} --since {since} --by name --source tc):",
+            ledger.path.display()
+        );
+        let mut text = Vec::new();
+        output::Report::render_table(&r, &mut text)?;
+        if std::io::stdout().is_terminal() {
+            output::emit_bytes(&text)?;
+        } else {
+            eprint!("{}", String::from_utf8_lossy(&text));
         }
         Ok(())
     }

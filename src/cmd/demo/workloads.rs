@@ -99,6 +99,9 @@ pub fn remove(prefix: &str) {
     }
     let veths: Vec<String> = ROLES.iter().map(|r| veth(prefix, r.name)).collect();
     super::uplink::remove(prefix, &veths);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", ledger(prefix).display()));
+    }
     if let Ok(slice) = slice(prefix) {
         let services = ROLES.iter().map(|r| format!("{}.service", name(prefix, r.name)));
         for service in services.chain([super::uplink::service(prefix)]) {
@@ -108,6 +111,11 @@ pub fn remove(prefix: &str) {
         }
         let _ = retry_rmdir(&slice);
     }
+}
+
+/// The ledger the demo records into.
+pub fn ledger(prefix: &str) -> PathBuf {
+    PathBuf::from(format!("/run/netattr-demo-{prefix}.db"))
 }
 
 pub fn name(prefix: &str, role: &str) -> String {
