@@ -1206,7 +1206,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__report)
-            opts="-o -v -h -V --ledger --period --since --until --billing-day --by --source --limit --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --period --since --until --billing-day --by --source --p95 --limit --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

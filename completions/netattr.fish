@@ -305,6 +305,7 @@ csv\t'Comma-separated values with a header line: the rows of a listing, nested v
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l p95 -d 'Also the 95th percentile of each group\'s 5-minute rates (the transit-billing figure; it reads every 5-minute row of the period)'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s V -l version -d 'Print version'

@@ -328,6 +328,10 @@ pub struct ReportArgs {
     /// Which source (default: socket where the ledger has it, else tc); never both added
     #[arg(long, value_enum)]
     pub source: Option<crate::bpf::Source>,
+    /// Also the 95th percentile of each group's 5-minute rates (the transit-billing figure;
+    /// it reads every 5-minute row of the period)
+    #[arg(long)]
+    pub p95: bool,
     /// Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and
     /// exit 1 if there are any
     #[arg(long, value_name = "BYTES")]

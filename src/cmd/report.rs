@@ -31,7 +31,7 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
     }
     let by: Vec<Field> = a.by.iter().map(|b| Field::parse(b)).collect::<Result<_>>()?;
     let limit = a.limit.as_deref().map(query::parse_bytes).transpose()?;
-    let r = report::build(&ledger, period, &by, a.source.map(|s| s.name()), limit, now)?;
+    let r = report::build(&ledger, period, &by, a.source.map(|s| s.name()), limit, now, a.p95)?;
     output::emit(g.format, &r)?;
     if let Some(l) = limit.filter(|_| !r.groups.is_empty()) {
         eprintln!("netattr: report: {} group(s) over the limit of {l} B", r.groups.len());

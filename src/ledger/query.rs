@@ -166,19 +166,21 @@ pub struct Group {
     pub tx_bytes: u64,
     pub rx_packets: u64,
     pub tx_packets: u64,
-    /// The 95th percentile of the group's 5-minute rates (rx + tx, bytes per second) over
-    /// the period's 5-minute intervals up to now, idle intervals counted as zero; null
-    /// where the 5-minute rows of the period are no longer kept.
+    /// With `--p95`: the 95th percentile of the group's 5-minute rates (rx + tx, bytes per
+    /// second) over the period's 5-minute intervals up to now, idle intervals counted as
+    /// zero; null without `--p95` and where the 5-minute rows of the period are pruned.
     pub p95_bytes_per_s: Option<f64>,
 }
 
-/// The groups of `by` over `period` for `source`, largest first.
+/// The groups of `by` over `period` for `source`, largest first; with `with_p95`, each
+/// group's 95th percentile of 5-minute rates (a scan of every 5-minute row of the period).
 pub fn groups(
     l: &Ledger,
     period: Period,
     by: &[Field],
     source: &str,
     now: i64,
+    with_p95: bool,
 ) -> Result<(Resolution, Vec<Group>)> {
     let res = resolution(period);
     let classes = by.contains(&Field::Class);
@@ -229,10 +231,20 @@ pub fn groups(
             p95_bytes_per_s: None,
         });
     }
-    // 95th percentiles from the 5-minute rows, where they are still kept for the period.
+    // 95th percentiles from the 5-minute rows, unless some of the period's were pruned:
+    // hourly rows older than the oldest 5-minute row say so.
     let oldest: Option<i64> =
         l.conn.query_row("SELECT min(bucket) FROM usage WHERE resolution = '5m'", [], |r| r.get(0))?;
-    if oldest.is_some_and(|o| o <= period.since) {
+    let pruned: bool = with_p95
+        && l.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = 'hour' AND bucket >= ?1 AND bucket < ?2)",
+            rusqlite::params![
+                period.since,
+                oldest.unwrap_or(i64::MAX).saturating_sub(3600).min(period.until)
+            ],
+            |r| r.get(0),
+        )?;
+    if with_p95 && oldest.is_some() && !pruned {
         let sql = format!(
             "SELECT {keys}, u.bucket, sum(u.rx_bytes + u.tx_bytes)
              FROM usage u JOIN workloads w ON w.id = u.workload

@@ -67,13 +67,14 @@ pub fn build(
     source: Option<&str>,
     limit: Option<u64>,
     now: i64,
+    p95: bool,
 ) -> Result<LedgerReport> {
     let source = match source {
         Some(s) => s.to_string(),
         None => query::default_source(ledger, period)?,
     };
     let (resolution, mut groups) =
-        query::groups(ledger, period, by, &source, now).map_err(|e| ledger.explain(e))?;
+        query::groups(ledger, period, by, &source, now, p95).map_err(|e| ledger.explain(e))?;
     if let Some(l) = limit {
         groups.retain(|g| g.rx_bytes + g.tx_bytes > l);
     }

@@ -286,11 +286,16 @@ fn a_report_split_in_two_periods_adds_up_and_a_clock_moved_back_bills_nothing_tw
         "name",
         "--limit",
         "100KB",
+        "--p95",
         "--format",
         "json",
     ]));
     assert_eq!(r.code, 1, "a group over the limit: exit 1 ({})", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        v["groups"].as_array().unwrap().iter().all(|g| g["p95_bytes_per_s"].as_f64().is_some()),
+        "--p95 gives each group its 95th percentile: {v}"
+    );
     assert!(v["groups"]
         .as_array()
         .unwrap()

@@ -160,7 +160,7 @@ impl Demo<'_> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let since = Resolution::FiveMinutes.bucket(now - ran.as_secs() as i64 - 1);
         let period = query::Period { since, until: now + 1 };
-        let r = report::build(&ledger, period, &[query::Field::Name], Some("tc"), None, now)?;
+        let r = report::build(&ledger, period, &[query::Field::Name], Some("tc"), None, now, false)?;
         eprintln!(
             "netattr: demo: what the ledger billed (netattr report --ledger {} --since {since} --by name --source tc):",
             ledger.path.display()
