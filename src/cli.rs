@@ -7,6 +7,9 @@ pub use crate::core::hooks::Direction;
 pub use crate::core::row::{By, SortKey};
 use crate::output::Format;
 
+mod ledger;
+pub use ledger::*;
+
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/netattr";
 
 #[derive(Debug, Parser)]
@@ -240,102 +243,6 @@ pub enum Breakdown {
     Port,
     /// per (cgroup, destination class: loopback, host, private, internet, ...), both sources
     Class,
-}
-
-/// Where the ledger is and how long its rows are kept (`record`, `serve --record`).
-#[derive(Debug, Clone, Args)]
-pub struct LedgerArgs {
-    /// The ledger: an SQLite database file, made if absent
-    #[arg(long, default_value = crate::ledger::DEFAULT_PATH, value_name = "PATH", env = "NETATTR_LEDGER")]
-    pub ledger: PathBuf,
-    /// Days the 5-minute rows are kept (a monthly 95th percentile needs 31)
-    #[arg(long, default_value_t = 40, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep_5m: u32,
-    /// Days the hourly rows are kept
-    #[arg(long, default_value_t = 400, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep_hours: u32,
-    /// Days the daily rows are kept (monthly rows are kept for ever)
-    #[arg(long, default_value_t = 3660, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep_days: u32,
-    /// Seconds between looks for gone workloads to collect (each asks the kernel about every
-    /// counted cgroup; a stop always looks)
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
-    pub collect_every: f64,
-}
-
-impl LedgerArgs {
-    /// The recorder's settings with these options.
-    pub fn settings(&self, every: f64, once: bool, count: Option<u64>) -> crate::core::recorder::Settings {
-        crate::core::recorder::Settings {
-            ledger: self.ledger.clone(),
-            every: std::time::Duration::from_secs_f64(every),
-            once,
-            count,
-            retention: crate::ledger::bill::Retention {
-                five_minutes: i64::from(self.keep_5m) * 86_400,
-                hour: i64::from(self.keep_hours) * 86_400,
-                day: i64::from(self.keep_days) * 86_400,
-            },
-            collect_every: std::time::Duration::from_secs_f64(self.collect_every),
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    #[command(flatten)]
-    pub ledger: LedgerArgs,
-    /// Seconds between cycles
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
-    pub interval: f64,
-    /// One cycle, then exit (for cron or a systemd timer)
-    #[arg(long)]
-    pub once: bool,
-    /// Stop after N cycles
-    #[arg(long, value_name = "N")]
-    pub count: Option<u64>,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The ledger whose recorder to show
-    #[arg(long, default_value = crate::ledger::DEFAULT_PATH, value_name = "PATH", env = "NETATTR_LEDGER")]
-    pub ledger: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// The ledger to read (a copy of it works: no root, no kernel needed)
-    #[arg(long, default_value = crate::ledger::DEFAULT_PATH, value_name = "PATH", env = "NETATTR_LEDGER")]
-    pub ledger: PathBuf,
-    /// today, yesterday, this-month (the default) or last-month (months start on
-    /// --billing-day)
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["since", "until"])]
-    pub period: Option<String>,
-    /// Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// End of the period (exclusive), same forms; default: now
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// The day billing months start on (1 to 28)
-    #[arg(long, default_value_t = 1, value_name = "DAY")]
-    pub billing_day: u32,
-    /// Group by these (comma-separated): name, pod_namespace, pod, kind, runtime,
-    /// identity, class, label:KEY
-    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
-    pub by: Vec<String>,
-    /// Which source (default: socket where the ledger has it, else tc); never both added
-    #[arg(long, value_enum)]
-    pub source: Option<crate::bpf::Source>,
-    /// Also the 95th percentile of each group's 5-minute rates (the transit-billing figure;
-    /// it reads every 5-minute row of the period)
-    #[arg(long)]
-    pub p95: bool,
-    /// Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and
-    /// exit 1 if there are any
-    #[arg(long, value_name = "BYTES")]
-    pub limit: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,87 @@
+//! Rust mirrors of the destination-class structures and constants of bpf/netattr.h.
+use super::{u32_at, u64_at};
+
+/// Fixed class ids (netattr.h `CLASS_*`), by id; user classes take ids from
+/// `CLASS_FIRST_USER` on.
+pub const BUILTIN_CLASSES: [&str; 7] =
+    ["internet", "loopback", "host", "link-local", "multicast", "private", "non-ip"];
+pub const CLASS_INTERNET: u16 = 0;
+pub const CLASS_HOST: u16 = 2;
+pub const CLASS_NON_IP: u16 = 6;
+pub const CLASS_FIRST_USER: u16 = 7;
+/// Class ids are below this (255 marks a free class lane).
+pub const CLASS_MAX: u16 = 255;
+/// Bytes of a class name in `class_names`, with its NUL.
+pub const CLASS_NAME: usize = 32;
+/// Prefixes one IPv6 class table holds.
+pub const CLASS_PREFIXES: u32 = 262_144;
+/// An IPv4 class cell that points to a block of 256 cells (`CLASS4_*` in netattr.h).
+pub const CLASS4_BLOCK: u16 = 0x8000;
+/// Blocks of 256 cells in one IPv4 class table.
+pub const CLASS4_BLOCKS: usize = 4096;
+/// u64 words of an IPv4 class table (four cells each).
+pub const CLASS4_WORDS: usize = (65536 + CLASS4_BLOCKS * 256) / 4;
+/// Class lanes of a held slot, and the byte of a free lane.
+pub const CLASS_LANES: u32 = 4;
+pub const CLASS_LANE_FREE: u8 = 0xff;
+
+/// `struct class_key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassKey {
+    pub cgroup_id: u64,
+    pub class_id: u16,
+    pub source: u8,
+}
+
+impl ClassKey {
+    pub const SIZE: usize = 16;
+
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(ClassKey {
+            cgroup_id: u64_at(b, 0)?,
+            class_id: u16::from_ne_bytes(b.get(8..10)?.try_into().ok()?),
+            source: *b.get(10)?,
+        })
+    }
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&self.cgroup_id.to_ne_bytes());
+        b[8..10].copy_from_slice(&self.class_id.to_ne_bytes());
+        b[10] = self.source;
+        b
+    }
+}
+
+/// `struct class_prefix`: a key of the class trie. IPv4 prefixes are stored as IPv4-mapped
+/// IPv6 prefixes (::ffff:a.b.c.d/96+n), so that one trie holds both families and an
+/// IPv4-mapped address is classified as its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassPrefix(pub ipnet::IpNet);
+
+impl ClassPrefix {
+    pub const SIZE: usize = 20;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        let (len, addr) = match self.0 {
+            ipnet::IpNet::V4(n) => (96 + u32::from(n.prefix_len()), n.network().to_ipv6_mapped().octets()),
+            ipnet::IpNet::V6(n) => (u32::from(n.prefix_len()), n.network().octets()),
+        };
+        b[0..4].copy_from_slice(&len.to_ne_bytes());
+        b[4..20].copy_from_slice(&addr);
+        b
+    }
+
+    /// The prefix a trie key stands for (IPv4-mapped prefixes as IPv4).
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let len = u8::try_from(u32_at(b, 0)?).ok()?;
+        let addr: [u8; 16] = b.get(4..20)?.try_into().ok()?;
+        let v6 = std::net::Ipv6Addr::from(addr);
+        let net = match v6.to_ipv4_mapped() {
+            Some(v4) if len >= 96 => ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, len - 96).ok()?),
+            _ => ipnet::IpNet::V6(ipnet::Ipv6Net::new(v6, len).ok()?),
+        };
+        Some(ClassPrefix(net))
+    }
+}
