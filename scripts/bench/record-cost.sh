@@ -6,7 +6,7 @@
 # over a few cycles; the ledger's bytes per active workload per day (a day of 5-minute
 # cycles run with the clock moved on, NETATTR_CLOCK_SHIFT); `report` over 1,000 workloads
 # x 31 days of rows. Prints Markdown tables.
-# Usage: sudo scripts/bench/record-cost.sh [ROUNDS]
+# Usage: sudo scripts/bench/record-cost.sh [ROUNDS]   (CYCLE_ONLY=1: the cycle table alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-5}
@@ -65,6 +65,7 @@ done
 echo
 echo "CPU: the recorder thread's own CPU time for one cycle (median of $ROUNDS); it names"
 echo "every workload, reads both sources and bills both in one transaction."
+[ -n "${CYCLE_ONLY:-}" ] && exit 0
 
 # Bytes per active workload per day: 1,000 workloads, a cycle every 5 minutes of a day.
 $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true

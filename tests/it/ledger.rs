@@ -413,3 +413,108 @@ fn serve_records_too_and_status_shows_the_recorder() {
         .json();
     assert!(none["recorder"].is_null());
 }
+
+/// Containers of this test left by a failure; Drop removes them.
+struct Labelled(String);
+
+impl Drop for Labelled {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label=netattr.test={}", self.0)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            let _ = Command::new("docker").args(["rm", "-f", id]).stdout(Stdio::null()).status();
+        }
+    }
+}
+
+#[test]
+fn two_hundred_short_lived_containers_are_each_billed_once() {
+    // Alone: 200 container starts load a 2-CPU machine enough to make the UDP of tests
+    // beside it drop datagrams.
+    let Some(s) = scene(0, true) else { return };
+    if !docker() {
+        return;
+    }
+    let na = &s.na;
+    let dir = Dir(tempdir());
+    let ledger = dir.0.join("ledger.db");
+    let label = Labelled(format!("{}-{}", std::process::id(), uniq()));
+    // A web server with a 20,000-byte file; 200 `docker run --rm` clients fetch it once each.
+    let server = DockerContainer::start(
+        "sink",
+        "mkdir -p /www && dd if=/dev/zero of=/www/f bs=1000 count=20 2>/dev/null && echo ready && httpd -f -p 80 -h /www",
+    );
+    server.wait_for_log("ready");
+    let ip = server.ip();
+    let parent = server.cgroup_dir().parent().unwrap().to_path_buf();
+    na.run(&["load"]).ok();
+    na.run(&["attach", "--cgroup", parent.to_str().unwrap()]).ok();
+    // Each client lives well under one recording interval (2 s).
+    let rec = Recorder::start(na, &ledger, "2", &[]);
+    let ids: Vec<String> = std::thread::scope(|sc| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (ip, label) = (&ip, &label.0);
+                sc.spawn(move || {
+                    (0..50)
+                        .map(|_| {
+                            sh(&[
+                                "docker",
+                                "run",
+                                "-d",
+                                "--rm",
+                                "--label",
+                                &format!("netattr.test={label}"),
+                                IMAGE,
+                                "sh",
+                                "-c",
+                                &format!("wget -q -O /dev/null http://{ip}/f"),
+                            ])
+                            .trim()
+                            .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(ids.len(), 200);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let left = sh(&["docker", "ps", "-aq", "--filter", &format!("label=netattr.test={}", label.0)]);
+        if left.trim().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "clients still running: {left}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    rec.stop(); // a last cycle, which also collects what is gone
+    let conn =
+        rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q = conn
+        .prepare(
+            "SELECT coalesce(sum(u.rx_bytes), 0), coalesce(sum(u.rx_packets), 0) FROM usage u
+             JOIN workloads w ON w.id = u.workload
+             WHERE w.identity = ?1 AND u.resolution = 'month' AND u.source = 'socket' AND u.class = ''",
+        )
+        .unwrap();
+    let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    for id in &ids {
+        let (rx, pk): (i64, i64) =
+            q.query_row([format!("container:{id}")], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        // The 20,000-byte file and an HTTP response header, 100 bytes a packet at most.
+        assert!(
+            (20_000..=20_000 + 100 * pk + 1000 + PER_RETRANSMISSION as i64 * 2).contains(&rx),
+            "container {id}: billed {rx} B in {pk} packets for 20,000"
+        );
+        assert!(
+            st["cgroups"].as_array().unwrap().iter().all(|r| r["container_id"] != id.as_str()),
+            "container {id} was collected from the maps"
+        );
+    }
+}
