@@ -113,19 +113,29 @@ impl Period {
     }
 }
 
+/// 9999-12-31T23:59:59Z: the last time a report takes.
+const LAST_TIME: i64 = 253_402_300_799;
+
 /// A time as `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` (UTC) or unix seconds.
 pub fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
     let bad = || {
-        anyhow::anyhow!("'{s}' is not a time: write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds")
+        anyhow::anyhow!(
+            "'{s}' is not a time between 1970 and 9999: write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds"
+        )
     };
+    if let Ok(n) = s.parse::<i64>() {
+        return if (0..=LAST_TIME).contains(&n) { Ok(n) } else { Err(bad()) };
+    }
     let (date, time) = s.trim_end_matches('Z').split_once('T').unwrap_or((s, "00:00:00"));
     let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
     let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
     let [y, m, day] = d[..] else { return Err(bad()) };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || t.len() < 2 || t.len() > 3 {
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || t.len() < 2
+        || t.len() > 3
+    {
         return Err(bad());
     }
     let (h, min, sec) = (t[0], t[1], t.get(2).copied().unwrap_or(0));
@@ -154,7 +164,11 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
         "tib" => 1024f64.powi(4),
         _ => bail!("'{s}' has an unknown unit: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"),
     };
-    Ok((n * mult).round() as u64)
+    let bytes = n * mult;
+    if !bytes.is_finite() || bytes > u64::MAX as f64 {
+        bail!("'{s}' is more bytes than a counter holds");
+    }
+    Ok(bytes.round() as u64)
 }
 
 /// One group's usage over the period.
@@ -360,6 +374,9 @@ mod tests {
         );
         assert_eq!(Resolution::Month.bucket(t), parse_time("2026-11-01").unwrap());
         assert!(parse_time("2026-13-01").is_err() && parse_time("yesterday").is_err());
+        for huge in ["-9223372036854775808", "9223372036854775807", "99999999999-01-01", "0-01-01"] {
+            assert!(parse_time(huge).is_err(), "{huge}");
+        }
         assert_eq!(parse_bytes("500GiB").unwrap(), 500 << 30);
         assert_eq!(parse_bytes("2 TB").unwrap(), 2_000_000_000_000);
         assert!(parse_bytes("5 parsecs").is_err());
