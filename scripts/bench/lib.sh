@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts: two network namespaces TAG-1 and TAG-2 joined by veths
-# (host ends TAG-h1, TAG-h2) on a host bridge TAG-br, addressed NET.2 and NET.3/24.
+# (host ends TAG-h1, TAG-h2) on a host bridge TAG-br, addressed NET.2 and NET.3/24; and median.
 pair_up() { # TAG NET
   ip link add "$1-br" type bridge; ip link set "$1-br" up
   for i in 1 2; do
@@ -13,4 +13,8 @@ pair_up() { # TAG NET
 pair_down() { # TAG
   ip netns del "$1-1" 2>/dev/null || true; ip netns del "$1-2" 2>/dev/null || true
   ip link del "$1-br" 2>/dev/null || true
+}
+
+median() { # the median of the numbers on stdin, one a line
+  sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
 }

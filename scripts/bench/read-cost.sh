@@ -7,12 +7,12 @@
 # Usage: sudo scripts/bench/read-cost.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 ROUNDS=${1:-5}
 N=target/release/netattr
 cargo build --release --locked --bins --examples >&2
 pin=/sys/fs/bpf/netattr-bench-read-$$
 trap '$N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true; rm -f /tmp/netattr-bench-*.$$' EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 measure() { # prints "cpu_ms rss_kb" of the command
   perf stat -x, -e task-clock -o /tmp/netattr-bench-perf.$$ -- "$@" >/dev/null 2>&1
   /usr/bin/time -f "%M" -o /tmp/netattr-bench-time.$$ "$@" >/dev/null 2>&1

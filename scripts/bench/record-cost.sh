@@ -9,6 +9,7 @@
 # Usage: sudo scripts/bench/record-cost.sh [ROUNDS]   (CYCLE_ONLY=1: the cycle table alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 ROUNDS=${1:-5}
 N=target/release/netattr
 cargo build --release --locked --bins --examples >&2
@@ -21,7 +22,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # The CPU of the next cycle that billed rows (busy) or none (idle), polled from the
 # ledger's recorder row (a cycle a second; polled every 20 ms).
 cycle_cpu() { # LEDGER busy|idle

@@ -7,12 +7,12 @@
 # Usage: sudo scripts/bench/resolve-cost.sh [N] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 N=${1:-10000}; ROUNDS=${2:-5}
 cargo build --release --locked --bins --examples >&2
 pin=/sys/fs/bpf/netattr-bench-resolve-$$
 trap 'target/release/netattr cleanup --pin-dir "$pin" >/dev/null 2>&1 || true' EXIT
 target/release/netattr load --pin-dir "$pin" >/dev/null
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 h=""; w=""; e=""; k=""; r=""
 for _ in $(seq "$ROUNDS"); do
   read -r _ hh ww ee kk rr < <(target/release/examples/bench_resolve "$N" "$pin")

@@ -7,6 +7,7 @@
 # Usage: sudo scripts/bench/serve-cost.sh [KEYS] [SCRAPES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 KEYS=${1:-10000}; SCRAPES=${2:-20}
 N=$PWD/target/release/netattr
 cargo build --release --locked --bins --examples >&2
@@ -20,7 +21,6 @@ cleanup() {
   rm -f /tmp/netattr-bench-serve.$$
 }
 trap cleanup EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 

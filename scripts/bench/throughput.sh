@@ -57,7 +57,6 @@ for _ in $(seq "$RUNS"); do
     ratio[$v]+="$(awk -v a="${round[$v]}" -v b="${round[nothing]}" 'BEGIN {printf "%.4f", a/b}')"$'\n'
   done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "| attached | throughput (Gbit/s) | vs nothing, same round: median (range) | CPU s per GB | runs (Gbit/s) |"
 echo "|---|---|---|---|---|"
 for v in nothing netattr tcpdump nethogs; do

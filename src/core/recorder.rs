@@ -14,7 +14,7 @@ use super::namer::Namer;
 use super::reader::{self, Query};
 use super::report::{Reporter, View};
 use super::retire;
-use super::row::{By, Extra, SortKey};
+use super::row::{Bucket, By, Extra, Row, SortKey};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
@@ -191,7 +191,7 @@ impl<'a> Recorder<'a> {
                         cgroup_id: r.cgroup_id,
                         class: r.class.clone().unwrap_or_default(),
                         counters: r.counters,
-                        who: Who::of_row(r),
+                        who: who_of(r),
                         last: false,
                     });
                 }
@@ -240,7 +240,7 @@ impl<'a> Recorder<'a> {
                 cgroup_id: r.cgroup_id,
                 class: String::new(),
                 counters: r.counters,
-                who: Who::of_row(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters)),
+                who: who_of(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters)),
                 last: true,
             })
             .collect();
@@ -282,7 +282,7 @@ fn now() -> i64 {
 
 /// Which load of which boot `inst` is. The boot id comes from the kernel, or from the file
 /// NETATTR_BOOT_ID_FILE names (the tests' stand-in for a reboot).
-pub fn instance_key(inst: &Instance) -> Result<InstanceKey> {
+fn instance_key(inst: &Instance) -> Result<InstanceKey> {
     let file =
         std::env::var_os("NETATTR_BOOT_ID_FILE").unwrap_or_else(|| "/proc/sys/kernel/random/boot_id".into());
     let boot_id = std::fs::read_to_string(&file)
@@ -296,4 +296,36 @@ pub fn instance_key(inst: &Instance) -> Result<InstanceKey> {
         loaded_at,
         pin_dir: inst.pins.dir.display().to_string(),
     })
+}
+
+/// The identity a named row is billed to: its container, else its pod, else its systemd
+/// unit, else its cgroup path; the buckets as themselves.
+fn who_of(r: &Row) -> Who {
+    let w = &r.who;
+    let kind = w.kind.map(|k| crate::output::label(&k));
+    let identity = match r.bucket {
+        Bucket::Unresolved => "bucket:unresolved".to_string(),
+        Bucket::Overflow => "bucket:overflow".to_string(),
+        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, kind.as_deref(), &r.path) {
+            (Some(c), ..) => format!("container:{c}"),
+            (None, Some(p), ..) => format!("pod:{p}"),
+            (None, None, Some("service" | "session"), Some(path)) => {
+                format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
+            }
+            (None, None, _, Some(path)) => format!("path:{path}"),
+            (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
+        },
+    };
+    Who {
+        identity,
+        kind,
+        runtime: w.runtime.map(String::from),
+        name: w.name.clone(),
+        pod_namespace: w.pod_namespace.clone(),
+        pod_name: w.pod_name.clone(),
+        container_id: w.container_id.clone(),
+        pod_uid: w.pod_uid.clone(),
+        path: r.path.clone(),
+        labels: w.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
+    }
 }

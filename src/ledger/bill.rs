@@ -275,41 +275,6 @@ pub fn note_cycle(
     Ok(())
 }
 
-impl Who {
-    /// The identity a named row is billed to: its container, else its pod, else its
-    /// systemd unit, else its cgroup path; the buckets as themselves.
-    pub fn of_row(r: &crate::core::row::Row) -> Who {
-        use crate::core::row::Bucket;
-        let w = &r.who;
-        let kind = w.kind.map(|k| crate::output::label(&k));
-        let identity = match r.bucket {
-            Bucket::Unresolved => "bucket:unresolved".to_string(),
-            Bucket::Overflow => "bucket:overflow".to_string(),
-            Bucket::Cgroup => match (&w.container_id, &w.pod_uid, kind.as_deref(), &r.path) {
-                (Some(c), ..) => format!("container:{c}"),
-                (None, Some(p), ..) => format!("pod:{p}"),
-                (None, None, Some("service" | "session"), Some(path)) => {
-                    format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
-                }
-                (None, None, _, Some(path)) => format!("path:{path}"),
-                (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
-            },
-        };
-        Who {
-            identity,
-            kind,
-            runtime: w.runtime.map(String::from),
-            name: w.name.clone(),
-            pod_namespace: w.pod_namespace.clone(),
-            pod_name: w.pod_name.clone(),
-            container_id: w.container_id.clone(),
-            pod_uid: w.pod_uid.clone(),
-            path: r.path.clone(),
-            labels: w.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
-        }
-    }
-}
-
 /// How long each resolution's rows are kept, in seconds (None: for ever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {

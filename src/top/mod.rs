@@ -203,16 +203,18 @@ fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String>
     use crate::bpf::layout::{META_IFACES, META_PORTS};
     let Some(id) = id else { return vec!["no row selected".into()] };
     let mut reads = Vec::new();
-    let mut rates = RateMap::new();
+    let none = RateMap::new();
+    let mut rates = &none;
     match &classes.last {
         Some(Ok((snap, r))) => {
-            rates = r.clone();
+            rates = r;
             reads.push((
                 "class",
                 Ok(reader::Snapshot {
                     source: snap.source,
                     by: By::Class,
-                    rows: snap.rows.clone(),
+                    // Only the selected cgroup's rows: the pane shows no others.
+                    rows: snap.rows.iter().filter(|r| r.key.0 == id).cloned().collect(),
                     fill: vec![],
                 }),
             ));
@@ -228,7 +230,7 @@ fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String>
             reads.push(("port", reader::read(inst, Query { source, by: By::Port })));
         }
     }
-    detail_lines(id, reads, &rates)
+    detail_lines(id, reads, rates)
 }
 
 /// The detail pane's lines for cgroup `id` from the breakdown reads of a load: a read that

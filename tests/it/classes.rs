@@ -406,7 +406,7 @@ fn classes_change_while_traffic_flows_without_losing_or_doubling_a_packet() {
     na.run(&["load", "--breakdown", "class"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
     let net = c.ip.rsplit_once('.').unwrap().0.to_string();
-    let dir = tempdir();
+    let dir = TempDir::new();
     let (fa, fb) = (dir.join("a.toml"), dir.join("b.toml"));
     std::fs::write(&fa, format!("[classes]\nlan-a = [\"{net}.0/24\"]\n")).unwrap();
     std::fs::write(&fb, format!("[classes]\nlan-b = [\"{net}.0/24\"]\n")).unwrap();
@@ -446,18 +446,12 @@ fn classes_change_while_traffic_flows_without_losing_or_doubling_a_packet() {
     );
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("netattr-test-{}-{}", std::process::id(), uniq()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn bad_classes_files_are_refused_and_change_nothing() {
     let Some(s) = scene(0, false) else { return };
     let na = &s.na;
     na.run(&["load", "--breakdown", "class"]).ok();
-    let dir = tempdir();
+    let dir = TempDir::new();
     let good = dir.join("good.toml");
     std::fs::write(&good, "[classes]\npartner = [\"203.0.113.0/24\"]\n").unwrap();
     na.run(&["classes", "set", good.to_str().unwrap()]).ok();

@@ -148,8 +148,7 @@ fn the_report_document_matches_the_docs() {
     let na = &s.na;
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
-    let dir = std::env::temp_dir().join(format!("netattr-test-{}-{}", std::process::id(), uniq()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new();
     let ledger = dir.join("ledger.db");
     let (h, r) = (s.tree.cgroup("host.slice/sender.service"), s.tree.cgroup("host.slice/recv.service"));
     let port = 9900 + (uniq() % 90) as u16;
@@ -168,6 +167,5 @@ fn the_report_document_matches_the_docs() {
     ]))
     .ok()
     .json();
-    let _ = std::fs::remove_dir_all(&dir);
     same_shape("report", &readme_example("report"), &report);
 }

@@ -830,3 +830,25 @@ impl Drop for Sysctl {
         let _ = Command::new("sysctl").args(["-qw", &format!("{}={}", self.key, self.old)]).status();
     }
 }
+
+/// A temporary directory of this test process (`<tmp>/netattr-test-PID-N`); Drop removes it.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let d = std::env::temp_dir().join(format!("netattr-test-{}-{}", pid(), uniq()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("creating a temporary directory");
+        TempDir(d)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

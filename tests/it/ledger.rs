@@ -10,22 +10,6 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netattr-test-{}-{}", std::process::id(), uniq()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A temporary directory of this test; Drop removes it.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A running `netattr record`; Drop kills it.
 struct Recorder(Child);
 
@@ -115,8 +99,8 @@ fn counted(na: &Netattr, id: u64) -> [u64; 4] {
 
 /// A ledger in a directory of the test's, netattr loaded and attached to the test's
 /// cgroups, and a receiver's cgroup on the host.
-fn recording(s: &Scene) -> (Dir, PathBuf, Cgroup) {
-    let dir = Dir(tempdir());
+fn recording(s: &Scene) -> (TempDir, PathBuf, Cgroup) {
+    let dir = TempDir::new();
     let ledger = dir.0.join("ledger.db");
     s.na.run(&["load"]).ok();
     s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
@@ -172,7 +156,7 @@ fn sigkill_at_any_instant_bills_every_byte_exactly_once() {
 fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let dir = Dir(tempdir());
+    let dir = TempDir::new();
     let ledger = dir.0.join("ledger.db");
     let boot = dir.0.join("boot_id");
     std::fs::write(&boot, "boot-one\n").unwrap();
@@ -308,7 +292,7 @@ fn bad_ledger_files_are_refused_and_left_as_they_were() {
     let Some(s) = scene(0, false) else { return };
     let na = &s.na;
     na.run(&["load"]).ok();
-    let dir = Dir(tempdir());
+    let dir = TempDir::new();
     let corrupt = dir.0.join("corrupt.db");
     std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
     na.run(&["record", "--once", "--ledger", corrupt.to_str().unwrap()])
@@ -333,13 +317,13 @@ fn bad_ledger_files_are_refused_and_left_as_they_were() {
         .fails_with("no ledger at");
 }
 
-/// A small tmpfs of this test; Drop unmounts it.
-struct Tmpfs(PathBuf);
+/// A small tmpfs of this test, mounted on a directory of its own; Drop unmounts it (the
+/// directory goes after).
+struct Tmpfs(TempDir);
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
+        let _ = Command::new("umount").arg(&self.0 .0).status();
     }
 }
 
@@ -347,8 +331,8 @@ impl Drop for Tmpfs {
 fn a_full_or_read_only_filesystem_is_said_and_loses_nothing() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let fs = Tmpfs(tempdir());
-    sh(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", fs.0.to_str().unwrap()]);
+    let fs = Tmpfs(TempDir::new());
+    sh(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", fs.0 .0.to_str().unwrap()]);
     let ledger = fs.0.join("ledger.db");
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
@@ -374,11 +358,11 @@ fn a_full_or_read_only_filesystem_is_said_and_loses_nothing() {
     );
     // A read-only filesystem: said, and the file left as it was.
     c.send(&c.cgroup, &h, port + 2, 50_000);
-    sh(&["mount", "-o", "remount,ro", fs.0.to_str().unwrap()]);
+    sh(&["mount", "-o", "remount,ro", fs.0 .0.to_str().unwrap()]);
     let before = std::fs::read(&ledger).unwrap();
     na.run(&["record", "--once", "--ledger", ledger.to_str().unwrap()]).fails_with("cannot be written");
     assert!(std::fs::read(&ledger).unwrap() == before, "the read-only ledger is unchanged");
-    sh(&["mount", "-o", "remount,rw", fs.0.to_str().unwrap()]);
+    sh(&["mount", "-o", "remount,rw", fs.0 .0.to_str().unwrap()]);
     once(na, &ledger, &[]);
     assert_eq!(
         billed(&ledger, &c.cgroup.rel, "0", None),
@@ -391,7 +375,7 @@ fn a_full_or_read_only_filesystem_is_said_and_loses_nothing() {
 fn serve_records_too_and_status_shows_the_recorder() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
-    let dir = Dir(tempdir());
+    let dir = TempDir::new();
     let ledger = dir.0.join("ledger.db");
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
@@ -439,7 +423,7 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
         return;
     }
     let na = &s.na;
-    let dir = Dir(tempdir());
+    let dir = TempDir::new();
     let ledger = dir.0.join("ledger.db");
     let label = Labelled(format!("{}-{}", std::process::id(), uniq()));
     // A web server with a 20,000-byte file; 200 `docker run --rm` clients fetch it once each.

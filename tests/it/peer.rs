@@ -62,6 +62,18 @@ fn segs_out(s: &TcpStream) -> (u64, u64) {
     }
 }
 
+/// Reads until the other side closes; returns the bytes read.
+fn read_to_end(s: &mut TcpStream) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        match s.read(&mut buf)? {
+            0 => return Ok(n),
+            k => n += k as u64,
+        }
+    }
+}
+
 /// Sends `total` bytes, closes its side, and waits for the other side to close, so that the
 /// whole exchange is over when the peer exits.
 fn send_then_close(s: &mut TcpStream, total: u64) -> std::io::Result<(u64, (u64, u64))> {
@@ -90,14 +102,7 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
             let l = TcpListener::bind(addr(1)?)?;
             ready();
             let (mut s, _) = l.accept()?;
-            let mut buf = vec![0u8; 1 << 16];
-            let mut n = 0u64;
-            loop {
-                match s.read(&mut buf)? {
-                    0 => break,
-                    k => n += k as u64,
-                }
-            }
+            let n = read_to_end(&mut s)?;
             let segs = segs_out(&s);
             s.shutdown(Shutdown::Both).ok();
             Ok((n, segs))
@@ -121,14 +126,7 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
         }
         Some("tcp-fetch") => {
             let mut s = TcpStream::connect(addr(1)?)?;
-            let mut buf = vec![0u8; 1 << 16];
-            let mut n = 0u64;
-            loop {
-                match s.read(&mut buf)? {
-                    0 => break,
-                    k => n += k as u64,
-                }
-            }
+            let n = read_to_end(&mut s)?;
             s.shutdown(Shutdown::Both).ok();
             Ok((n, segs_out(&s)))
         }
