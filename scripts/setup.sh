@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing netattr needs on Debian 12 / Ubuntu 22.04+, and mounts
 # bpffs. With --tests, also what the tests use: a running Docker engine (real containers),
-# busybox-static (their image), tmux (the dashboard's end-to-end test) and prometheus
-# (promtool, and a real server scraping 'netattr serve'). Idempotent; run
+# busybox-static (their image), tmux (the dashboard's end-to-end test), prometheus
+# (promtool, and a real server scraping 'netattr serve'), debootstrap (the clean Debian base
+# the packaging tests start from) and cargo-deb (scripts/package.sh). Idempotent; run
 # as root (or it uses sudo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -11,7 +12,7 @@ want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux nftables)
 # prometheus brings promtool and the server the exporter's integration test scrapes with;
 # iputils-ping the ICMP cells of the truth table. nftables (the demo's NAT uplink) is above.
-$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping)
+$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
@@ -30,6 +31,12 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: no Rust toolchain; install one with rustup (https://rustup.rs), then run this again" >&2
   exit 1
+fi
+
+# The .deb's builder (scripts/package.sh), pinned; about 2 minutes to build once.
+if $want_docker && ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "setup: installing cargo-deb (cargo install)" >&2
+  cargo install --quiet --locked cargo-deb --version 3.8.0
 fi
 
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != "bpf_fs" ]; then

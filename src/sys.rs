@@ -39,8 +39,18 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
 
 /// Names of the needed capabilities this process lacks.
 pub fn missing_caps() -> Result<Vec<&'static str>> {
-    let caps = effective_caps()?;
-    Ok(NEEDED_CAPS.iter().filter(|(bit, _)| caps & (1u64 << bit) == 0).map(|(_, n)| *n).collect())
+    Ok(lacking(effective_caps()?, &NEEDED_CAPS))
+}
+
+/// Those of `needed` that `caps` lacks. CAP_SYS_ADMIN stands in for CAP_BPF as the kernel
+/// lets it (bpf_capable()): runtimes that cannot grant CAP_BPF (Docker 20.10) still run us.
+fn lacking(caps: u64, needed: &[(u32, &'static str)]) -> Vec<&'static str> {
+    let has = |bit: u32| caps & (1u64 << bit) != 0;
+    needed
+        .iter()
+        .filter(|(bit, _)| !(has(*bit) || (*bit == CAP_BPF && has(CAP_SYS_ADMIN))))
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 /// What the commands that only read and name need: all of `NEEDED_CAPS` but
@@ -58,22 +68,52 @@ pub fn require_reader_privileges(what: &str) -> Result<()> {
 }
 
 fn require(what: &str, needed: &[(u32, &'static str)]) -> Result<()> {
-    let caps = effective_caps()?;
-    let missing: Vec<&str> =
-        needed.iter().filter(|(bit, _)| caps & (1u64 << bit) == 0).map(|(_, n)| *n).collect();
+    let missing = lacking(effective_caps()?, needed);
     if !missing.is_empty() {
-        bail!(
-            "{what} needs root privileges ({} missing): run it as root, e.g. 'sudo netattr {what}'",
-            missing.join(", ")
-        );
+        bail!("{what} needs {}", grant(&missing, &format!("sudo netattr {what}")));
     }
     Ok(())
+}
+
+/// What is missing and how to get it, in one phrase: root for a user, or (for root whose
+/// capability set was cut, as in a container or a unit) the names to add where it runs.
+pub fn grant(missing: &[&str], as_root: &str) -> String {
+    if !nix::unistd::geteuid().is_root() {
+        return format!("root privileges ({} missing): run it as root, e.g. '{as_root}'", missing.join(", "));
+    }
+    let bare: Vec<&str> = missing.iter().map(|c| c.trim_start_matches("CAP_")).collect();
+    format!(
+        "{} (running as root, but without {}): grant {} (Kubernetes: securityContext.capabilities.add: [{}]; \
+         Docker: --cap-add {}; systemd: add {} to CapabilityBoundingSet=)",
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" },
+        if missing.len() == 1 { "it" } else { "them" },
+        bare.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "),
+        bare.join(" --cap-add "),
+        missing.join(" "),
+    )
 }
 
 // f_type is i64 on x86_64 but narrower on other targets: the cast is for those.
 #[allow(clippy::unnecessary_cast)]
 pub fn is_bpffs(path: &Path) -> bool {
     nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC).unwrap_or(false)
+}
+
+/// Whether the filesystem holding `path` is mounted read-only.
+pub fn is_read_only(path: &Path) -> bool {
+    nix::sys::statvfs::statvfs(path).is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// The fix for a bpffs mounted read-only where netattr must pin.
+pub fn read_only_bpffs(at: &Path) -> String {
+    format!(
+        "bpffs at {} is mounted read-only and netattr pins its programs and maps there: mount it \
+         read-write (Kubernetes: no readOnly on the bpffs volumeMount; Docker: -v {}:{} without :ro)",
+        at.display(),
+        BPFFS,
+        BPFFS
+    )
 }
 
 /// The nearest existing ancestor of `path` (itself if it exists).
@@ -117,5 +157,18 @@ mod tests {
         assert_eq!(parse_cap_eff(s), Some(0x1ff_ffff_ffff));
         assert_eq!(parse_cap_eff("Name: x\n"), None);
         assert_eq!(parse_cap_eff("CapEff:\tzz\n"), None);
+    }
+
+    #[test]
+    fn sys_admin_stands_in_for_bpf_only() {
+        let all = NEEDED_CAPS.iter().fold(0u64, |a, (b, _)| a | 1 << b);
+        assert!(lacking(all, &NEEDED_CAPS).is_empty());
+        assert!(lacking(all & !(1 << CAP_BPF), &NEEDED_CAPS).is_empty());
+        assert_eq!(lacking(all & !(1 << CAP_SYS_ADMIN), &NEEDED_CAPS), ["CAP_SYS_ADMIN"]);
+        assert_eq!(
+            lacking(all & !(1 << CAP_SYS_ADMIN | 1 << CAP_BPF), &NEEDED_CAPS),
+            ["CAP_BPF", "CAP_SYS_ADMIN"]
+        );
+        assert_eq!(lacking(all & !(1 << CAP_NET_ADMIN), &NEEDED_CAPS), ["CAP_NET_ADMIN"]);
     }
 }

@@ -100,7 +100,9 @@ fn jit() -> Check {
 
 fn bpffs(pin_dir: &Path) -> Check {
     let at = sys::existing_ancestor(pin_dir);
-    if sys::is_bpffs(&at) {
+    if sys::is_bpffs(&at) && sys::is_read_only(&at) {
+        check("bpffs", Status::Fail, sys::read_only_bpffs(&at))
+    } else if sys::is_bpffs(&at) {
         check("bpffs", Status::Ok, format!("{} is on bpffs", at.display()))
     } else if pin_dir.starts_with(sys::BPFFS) {
         check("bpffs", Status::Warn, format!("not mounted at {}: 'netattr load' mounts it", sys::BPFFS))
@@ -130,7 +132,7 @@ fn privileges() -> Check {
             let names: Vec<&str> = sys::NEEDED_CAPS.iter().map(|(_, n)| *n).collect();
             check("privileges", Status::Ok, names.join(", "))
         }
-        Ok(m) => check("privileges", Status::Fail, format!("missing {}: run netattr as root", m.join(", "))),
+        Ok(m) => check("privileges", Status::Fail, format!("missing {}", sys::grant(&m, "sudo netattr"))),
         Err(e) => check("privileges", Status::Fail, format!("{e:#}")),
     }
 }

@@ -204,6 +204,10 @@ fn prepare_dir(pins: &Pins) -> Result<bool> {
             );
         }
     }
+    let at = sys::existing_ancestor(&pins.dir);
+    if sys::is_read_only(&at) {
+        bail!("{}", sys::read_only_bpffs(&at));
+    }
     fs::create_dir_all(&pins.dir)
         .with_context(|| format!("creating pin directory {}", pins.dir.display()))?;
     fs::set_permissions(&pins.dir, fs::Permissions::from_mode(0o700))

@@ -108,7 +108,8 @@ fn the_systemd_unit_runs_valid_commands_with_the_needed_capabilities() {
         if let Some((key, value)) = line.split_once('=') {
             if key.starts_with("Exec") {
                 let mut words = value.split_whitespace();
-                assert_eq!(words.next(), Some("/usr/local/bin/netattr"));
+                // A bare name: systemd finds it in /usr/bin (the .deb) or /usr/local/bin (by hand).
+                assert_eq!(words.next(), Some("netattr"));
                 let args: Vec<String> = words.map(String::from).collect();
                 valid(&args);
                 verbs.push((key.to_string(), args[0].clone()));
@@ -143,7 +144,8 @@ fn the_systemd_unit_runs_valid_commands_with_the_needed_capabilities() {
         let dir = std::env::temp_dir().join(format!("netattr-test-{}-unit", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let copy = dir.join("netattr.service");
-        std::fs::write(&copy, unit.replace("/usr/local/bin/netattr", env!("CARGO_BIN_EXE_netattr"))).unwrap();
+        std::fs::write(&copy, unit.replace("=netattr ", &format!("={} ", env!("CARGO_BIN_EXE_netattr"))))
+            .unwrap();
         let out = std::process::Command::new("systemd-analyze").arg("verify").arg(&copy).output().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(out.status.success(), "systemd-analyze verify: {}", String::from_utf8_lossy(&out.stderr));

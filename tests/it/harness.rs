@@ -720,8 +720,13 @@ pub fn free_port() -> u16 {
 
 /// GET `path` from a loopback server: (status code, body). 0 when nothing answers.
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_get_at("127.0.0.1", port, path)
+}
+
+/// GET `path` from `ip:port`: (status code, body). 0 when nothing answers.
+pub fn http_get_at(ip: &str, port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    let Ok(mut s) = std::net::TcpStream::connect((ip, port)) else { return (0, String::new()) };
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
         return (0, String::new());

@@ -20,5 +20,6 @@ mod fuzz;
 mod ledger;
 mod live;
 mod operator;
+mod package;
 mod resolve;
 mod slots;
