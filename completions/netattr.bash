@@ -1376,7 +1376,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --source --by --class --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --source --by --class --group --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1391,6 +1391,10 @@ _netattr() {
                     return 0
                     ;;
                 --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

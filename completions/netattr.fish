@@ -127,6 +127,7 @@ iface\t''
 port\t''
 class\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l class -d 'With --by class: only these classes (comma-separated), e.g. \'--by class --class internet --sort tx\' for who sends the most to the internet' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l group -d 'Sum the rows per group of these fields (comma-separated), as `report` groups the ledger: name (a pod\'s containers), pod_namespace, pod, kind, runtime, identity, class (with --by class) or label:KEY' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order of the rows' -r -f -a "rx\t''
 tx\t''
 total\t''"

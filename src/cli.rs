@@ -207,6 +207,11 @@ pub struct StatsArgs {
     /// internet --sort tx' for who sends the most to the internet
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub class: Vec<String>,
+    /// Sum the rows per group of these fields (comma-separated), as `report` groups the
+    /// ledger: name (a pod's containers), pod_namespace, pod, kind, runtime, identity,
+    /// class (with --by class) or label:KEY
+    #[arg(long, value_delimiter = ',', value_name = "FIELD", value_parser = group_field)]
+    pub group: Vec<crate::ledger::query::Field>,
     /// Order of the rows
     #[arg(long, value_enum, default_value_t = SortKey::Total)]
     pub sort: SortKey,
@@ -226,6 +231,10 @@ pub struct StatsArgs {
     /// node_exporter's textfile collector, '--format prometheus --output DIR/netattr.prom'
     #[arg(long, value_name = "FILE", conflicts_with = "interval")]
     pub output: Option<PathBuf>,
+}
+
+fn group_field(s: &str) -> Result<crate::ledger::query::Field, String> {
+    crate::ledger::query::Field::parse(s).map_err(|e| e.to_string())
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {

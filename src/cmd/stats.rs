@@ -7,20 +7,38 @@ use anyhow::{bail, Result};
 
 use crate::bpf::Pins;
 use crate::cli::{Global, StatsArgs};
+use crate::core::group::GroupedReport;
 use crate::core::inventory::HealthExport;
 use crate::core::live::{self, Spec};
 use crate::core::reader::{self, default_source, Query};
 use crate::core::report::{Reporter, View};
 use crate::core::row::By;
+use crate::ledger::query::Field;
 use crate::output;
 use crate::sys;
 
 pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     sys::require_reader_privileges("stats")?;
-    let view = View { sort: a.sort, top: a.top, resolve: !a.no_resolve };
+    let grouped = !a.group.is_empty();
+    // Grouped, every row is needed: --top cuts the groups instead.
+    let view = View { sort: a.sort, top: if grouped { None } else { a.top }, resolve: !a.no_resolve };
     if !a.class.is_empty() && a.by != By::Class {
         bail!("--class picks rows of the class breakdown: add '--by class'");
     }
+    if grouped {
+        if a.group.contains(&Field::Class) && a.by != By::Class {
+            bail!("--group class sums rows of the class breakdown: add '--by class'");
+        }
+        if a.no_resolve {
+            bail!("--group needs names: leave out --no-resolve");
+        }
+        if g.format == output::Format::Prometheus {
+            bail!(
+                "--group has no --format prometheus form: group in PromQL ('sum by (pod_namespace) (...)')"
+            );
+        }
+    }
+    let labels = a.group.iter().any(|f| matches!(f, Field::Label(_)));
     if let Some(every) = a.interval {
         if g.format == output::Format::Prometheus {
             bail!("--format prometheus has no --interval form: Prometheus computes rates itself ('netattr serve' exports the counters)");
@@ -34,9 +52,16 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
             count: a.count,
             until: None,
             classes: a.class.clone(),
+            labels,
         };
         crate::signals::catch();
-        live::stream(&g.place(), &spec, |report, first| output::emit_interval(g.format, report, first))?;
+        live::stream(&g.place(), &spec, |report, first| {
+            if grouped {
+                output::emit_interval(g.format, &GroupedReport::of(report, &a.group, a.sort, a.top), first)
+            } else {
+                output::emit_interval(g.format, report, first)
+            }
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let inst = Pins::new(&g.pin_dir).open()?;
@@ -44,7 +69,10 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     let mut snap = reader::read(&inst, query)?;
     reader::keep_classes(&inst, &mut snap, &a.class)?;
     let mut reporter = Reporter::new(&g.place(), &inst, view)?;
-    if g.format == output::Format::Json && a.by == By::Cgroup && a.output.is_none() {
+    if labels {
+        reporter = reporter.with_labels();
+    }
+    if g.format == output::Format::Json && a.by == By::Cgroup && a.output.is_none() && !grouped {
         // The common pipeline case, written row by row.
         output::emit_with(|out| reporter.json(snap, out))?;
         return Ok(ExitCode::SUCCESS);
@@ -53,6 +81,14 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     let mut report = reporter.report(snap, None);
     if g.format == output::Format::Prometheus {
         report.health = Some(HealthExport::read(&inst, &fill)?);
+    }
+    if grouped {
+        let report = GroupedReport::of(&report, &a.group, a.sort, a.top);
+        match &a.output {
+            Some(path) => output::emit_to_file(g.format, &report, path)?,
+            None => output::emit(g.format, &report)?,
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     match &a.output {
         Some(path) => output::emit_to_file(g.format, &report, path)?,

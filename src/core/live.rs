@@ -27,6 +27,8 @@ pub struct Spec {
     pub until: Option<Instant>,
     /// With `By::Class`: only these classes (all when empty).
     pub classes: Vec<String>,
+    /// Name rows with their Docker labels too (for grouping by a label).
+    pub labels: bool,
 }
 
 /// Rates between successive snapshots: each snapshot's growth over the previous one, per
@@ -109,6 +111,9 @@ pub fn stream(g: &Place, spec: &Spec, mut emit: impl FnMut(&StatsReport, bool) -
         let mut query = Query { source: default_source(&inst, spec.source), by: spec.by };
         reader::require_breakdown(&inst, query.by, query.source)?;
         let mut reporter = Reporter::new(g, &inst, spec.view)?;
+        if spec.labels {
+            reporter = reporter.with_labels();
+        }
         let read = |query: Query| -> Result<Snapshot> {
             let mut snap = reader::read(&inst, query)?;
             reader::keep_classes(&inst, &mut snap, &spec.classes)?;

@@ -4,6 +4,7 @@
 //! instance over time (`live`), describes it (`inventory`), exports it (`metrics`), attaches
 //! and detaches it (`hooks`) and retires the counters of gone cgroups exactly (`retire`).
 pub mod classes;
+pub mod group;
 pub mod hooks;
 pub mod inventory;
 pub mod live;

@@ -300,7 +300,8 @@ fn instance_key(inst: &Instance) -> Result<InstanceKey> {
 
 /// The identity a named row is billed to: its container, else its pod, else its systemd
 /// unit, else its cgroup path; the buckets as themselves.
-fn who_of(r: &Row) -> Who {
+/// The workload a row is billed to (also what live grouping groups by).
+pub fn who_of(r: &Row) -> Who {
     let w = &r.who;
     let kind = w.kind.map(|k| crate::output::label(&k));
     let identity = match r.bucket {

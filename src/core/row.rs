@@ -127,19 +127,29 @@ impl Serialize for Row {
         if let Some(c) = &self.class {
             st.serialize_field("class", c)?;
         }
-        let c = &self.counters;
-        st.serialize_field("rx_bytes", &c.rx_bytes)?;
-        st.serialize_field("tx_bytes", &c.tx_bytes)?;
-        st.serialize_field("rx_packets", &c.rx_packets)?;
-        st.serialize_field("tx_packets", &c.tx_packets)?;
-        if let Some(r) = &self.rates {
-            st.serialize_field("rx_bytes_per_s", &r.rx_bytes_per_s)?;
-            st.serialize_field("tx_bytes_per_s", &r.tx_bytes_per_s)?;
-            st.serialize_field("rx_packets_per_s", &r.rx_packets_per_s)?;
-            st.serialize_field("tx_packets_per_s", &r.tx_packets_per_s)?;
-        }
+        serialize_amounts(&mut st, &self.counters, self.rates.as_ref())?;
         st.end()
     }
+}
+
+/// The counters' four fields, then the four rates where there are rates: the tail of every
+/// row and group document.
+pub fn serialize_amounts<S: serde::ser::SerializeStruct>(
+    st: &mut S,
+    c: &Counters,
+    rates: Option<&Rates>,
+) -> Result<(), S::Error> {
+    st.serialize_field("rx_bytes", &c.rx_bytes)?;
+    st.serialize_field("tx_bytes", &c.tx_bytes)?;
+    st.serialize_field("rx_packets", &c.rx_packets)?;
+    st.serialize_field("tx_packets", &c.tx_packets)?;
+    if let Some(r) = rates {
+        st.serialize_field("rx_bytes_per_s", &r.rx_bytes_per_s)?;
+        st.serialize_field("tx_bytes_per_s", &r.tx_bytes_per_s)?;
+        st.serialize_field("rx_packets_per_s", &r.rx_packets_per_s)?;
+        st.serialize_field("tx_packets_per_s", &r.tx_packets_per_s)?;
+    }
+    Ok(())
 }
 
 impl Row {
@@ -195,19 +205,26 @@ pub enum SortKey {
     Total,
 }
 
+impl SortKey {
+    /// What orders by this key: the rates where there are rates (interval mode), else the
+    /// counters.
+    pub fn of(self, c: &Counters, rates: Option<&Rates>) -> u64 {
+        match (self, rates) {
+            (SortKey::Rx, Some(x)) => x.rx_bytes_per_s as u64,
+            (SortKey::Tx, Some(x)) => x.tx_bytes_per_s as u64,
+            (SortKey::Total, Some(x)) => x.total_bytes_per_s() as u64,
+            (SortKey::Rx, None) => c.rx_bytes,
+            (SortKey::Tx, None) => c.tx_bytes,
+            (SortKey::Total, None) => c.total_bytes(),
+        }
+    }
+}
+
 /// Cgroup rows by the sort key (largest first, then by id), cut to `top`; the unresolved and
 /// overflow rows always follow, so that no traffic is hidden by the cut. Sorts a small key
 /// per row and then moves each (large) row once.
 pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
-    // In interval mode rows sort by their rates, else by their counters.
-    let k = |r: &Row| match (key, &r.rates) {
-        (SortKey::Rx, Some(x)) => x.rx_bytes_per_s as u64,
-        (SortKey::Tx, Some(x)) => x.tx_bytes_per_s as u64,
-        (SortKey::Total, Some(x)) => x.total_bytes_per_s() as u64,
-        (SortKey::Rx, None) => r.counters.rx_bytes,
-        (SortKey::Tx, None) => r.counters.tx_bytes,
-        (SortKey::Total, None) => r.counters.total_bytes(),
-    };
+    let k = |r: &Row| key.of(&r.counters, r.rates.as_ref());
     // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then
     // id, then the breakdown's interface, protocol (or class) and port.
     type Order = (bool, std::cmp::Reverse<u64>, u64, u32, String, u16, usize);

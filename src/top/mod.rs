@@ -116,7 +116,7 @@ fn run(
                 if let Some(internet) = classes.internet() {
                     model.set_internet(&internet);
                 }
-                model.detail_lines = detail(inst, model.selected_id(), &classes);
+                model.detail_lines = detail_of(inst, model, &classes);
             }
         }
         terminal.draw(|f| ui::render(f, model))?;
@@ -128,7 +128,7 @@ fn run(
                 Action::Reresolve => reporter.forget()?,
                 Action::None => {}
             }
-            model.detail_lines = detail(inst, model.selected_id(), &classes);
+            model.detail_lines = detail_of(inst, model, &classes);
         }
     }
 }
@@ -196,6 +196,16 @@ fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
         attached,
         cgroup_mode: format!("cgroup2 at {} ({mode})", mount.display()),
     })
+}
+
+/// The detail pane: the selected cgroup's breakdowns, or what a group's row is.
+fn detail_of(inst: &Instance, model: &Model, classes: &ClassRates) -> Vec<String> {
+    match model.rows.get(model.selected) {
+        Some(r) if r.members > 0 => {
+            vec![format!("{} sums {}: press g until 'by: cgroup' for each one's breakdown", r.name, r.ident)]
+        }
+        _ => detail(inst, model.selected_cgroup(), classes),
+    }
 }
 
 /// The selected cgroup's breakdowns, where the load counts them.

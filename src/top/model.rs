@@ -1,8 +1,10 @@
 //! What `netattr top` shows, and how keys change it. No terminal here: tests drive it.
 use std::collections::{HashMap, VecDeque};
 
+use crate::core::group;
 use crate::core::report::StatsReport;
 use crate::core::row::{Bucket, Row};
+use crate::ledger::query::Field;
 use crate::output;
 
 /// Samples of rate history kept per row (the sparkline's width at most).
@@ -36,8 +38,13 @@ impl Order {
     }
 }
 
+/// How rows are summed (the g key): not at all, per name (a pod's containers), per pod
+/// namespace; the values `stats --group` and `report` group by.
+pub const GROUPINGS: [Option<Field>; 3] = [None, Some(Field::Name), Some(Field::PodNamespace)];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopRow {
+    /// The cgroup id; for a group's row, an id made from its value (bit 63 set).
     pub cgroup_id: u64,
     /// The name people use, else a short container id, else the path's last part.
     pub name: String,
@@ -49,6 +56,8 @@ pub struct TopRow {
     pub bucket: bool,
     /// With the class breakdown: bytes per second to and from the `internet` class.
     pub internet_s: Option<f64>,
+    /// For a group's row: how many cgroups it sums (0 for a cgroup's own row).
+    pub members: usize,
 }
 
 /// What the header says about the instance.
@@ -71,6 +80,10 @@ pub struct Model {
     pub header: Header,
     pub time: String,
     pub rows: Vec<TopRow>,
+    /// Every cgroup's row of the last report, with its values for each grouping.
+    cgroups: Vec<(TopRow, [Option<String>; GROUPINGS.len()])>,
+    /// Index into GROUPINGS.
+    pub grouping: usize,
     pub history: HashMap<u64, VecDeque<f64>>,
     pub order: Option<Order>,
     pub selected: usize,
@@ -93,12 +106,16 @@ impl Model {
 
     /// Takes in one interval's report.
     pub fn update(&mut self, report: &StatsReport) {
-        let keep = self.selected_id();
         self.time = report.time.clone().unwrap_or_default();
-        self.rows = report.cgroups.iter().map(row).collect();
+        self.cgroups = report
+            .cgroups
+            .iter()
+            .map(|r| (row(r), GROUPINGS.map(|g| g.as_ref().and_then(|f| group::value(f, r)))))
+            .collect();
         let rates = report.rates.unwrap_or_default();
         self.rx_s = rates.rx_bytes_per_s;
         self.tx_s = rates.tx_bytes_per_s;
+        self.regroup();
         let live: std::collections::HashSet<u64> = self.rows.iter().map(|r| r.cgroup_id).collect();
         self.history.retain(|id, _| live.contains(id));
         for r in &self.rows {
@@ -108,6 +125,49 @@ impl Model {
                 h.pop_front();
             }
         }
+    }
+
+    /// The rows from the cgroups' rows: each one, or the sums of the grouping (buckets and
+    /// cgroups without a value stay rows of their own), sorted, the selection kept.
+    fn regroup(&mut self) {
+        let keep = self.selected_id();
+        self.rows = match GROUPINGS[self.grouping] {
+            None => self.cgroups.iter().map(|(r, _)| r.clone()).collect(),
+            Some(_) => {
+                let mut rows: Vec<TopRow> = Vec::new();
+                let mut at: HashMap<&str, usize> = HashMap::new();
+                for (r, values) in &self.cgroups {
+                    let Some(v) = values[self.grouping].as_deref().filter(|_| !r.bucket) else {
+                        rows.push(r.clone());
+                        continue;
+                    };
+                    let i = *at.entry(v).or_insert_with(|| {
+                        rows.push(TopRow {
+                            cgroup_id: group_id(v),
+                            name: output::clean(v).into_owned(),
+                            ident: String::new(),
+                            rx_s: 0.0,
+                            tx_s: 0.0,
+                            total_bytes: 0,
+                            bucket: false,
+                            internet_s: None,
+                            members: 0,
+                        });
+                        rows.len() - 1
+                    });
+                    let g = &mut rows[i];
+                    g.members += 1;
+                    g.ident = format!("{} cgroup{}", g.members, if g.members == 1 { "" } else { "s" });
+                    g.rx_s += r.rx_s;
+                    g.tx_s += r.tx_s;
+                    g.total_bytes = g.total_bytes.saturating_add(r.total_bytes);
+                    if let Some(x) = r.internet_s {
+                        *g.internet_s.get_or_insert(0.0) += x;
+                    }
+                }
+                rows
+            }
+        };
         self.sort();
         if let Some(id) = keep {
             if let Some(i) = self.rows.iter().position(|r| r.cgroup_id == id) {
@@ -119,13 +179,29 @@ impl Model {
 
     /// Takes in each cgroup's `internet` rate (rx + tx) from the class breakdown.
     pub fn set_internet(&mut self, per_cgroup: &HashMap<u64, f64>) {
-        for r in &mut self.rows {
+        for (r, _) in &mut self.cgroups {
             r.internet_s = Some(per_cgroup.get(&r.cgroup_id).copied().unwrap_or(0.0));
         }
+        self.regroup();
     }
 
+    /// The selected row's id (a group's made-up id for a group).
     pub fn selected_id(&self) -> Option<u64> {
         self.rows.get(self.selected).map(|r| r.cgroup_id)
+    }
+
+    /// The selected row's cgroup, None for a group's row.
+    pub fn selected_cgroup(&self) -> Option<u64> {
+        self.rows.get(self.selected).filter(|r| r.members == 0).map(|r| r.cgroup_id)
+    }
+
+    /// What the rows are summed by, for the header.
+    pub fn grouping_label(&self) -> &'static str {
+        match GROUPINGS[self.grouping] {
+            None => "cgroup",
+            Some(Field::Name) => "name",
+            Some(_) => "pod_namespace",
+        }
     }
 
     fn sort(&mut self) {
@@ -141,14 +217,18 @@ impl Model {
         });
     }
 
-    /// Applies a key: s sort, p or space pause, r re-resolve, up/down/j/k select, enter or
-    /// d detail, q or Ctrl-C quit.
+    /// Applies a key: s sort, g group, p or space pause, r re-resolve, up/down/j/k select,
+    /// enter or d detail, q or Ctrl-C quit.
     pub fn key(&mut self, c: char, ctrl: bool) -> Action {
         match (c, ctrl) {
             ('c', true) | ('q', false) => return Action::Quit,
             ('s', false) => {
                 self.order = Some(self.order().next());
                 self.sort();
+            }
+            ('g', false) => {
+                self.grouping = (self.grouping + 1) % GROUPINGS.len();
+                self.regroup();
             }
             ('p', false) | (' ', false) => self.paused = !self.paused,
             ('r', false) => return Action::Reresolve,
@@ -194,7 +274,17 @@ fn row(r: &Row) -> TopRow {
         total_bytes: r.counters.total_bytes(),
         bucket: r.bucket != Bucket::Cgroup,
         internet_s: None,
+        members: 0,
     }
+}
+
+/// A group's row id: a hash of its value with bit 63 set (cgroup ids never have it; the
+/// overflow bucket's 2^64-1 is avoided).
+fn group_id(value: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    (h.finish() | 1 << 63).min(u64::MAX - 1)
 }
 
 /// A sparkline of the last `width` samples, scaled to the largest.
@@ -228,6 +318,76 @@ pub fn short_bytes(n: u64) -> String {
 #[cfg(test)]
 mod unit_tests {
     use super::*;
+    use crate::bpf::{Counters, Source};
+    use crate::core::row::{By, Extra};
+    use crate::rates::Rates;
+
+    fn pod_row(id: u64, ns: &str, pod: &str, tx: f64) -> Row {
+        let mut r =
+            Row::bare(id, Source::Socket, Extra::None, Counters { tx_bytes: 10, ..Default::default() });
+        r.path = Some(format!("/kubepods/pod{id}/c{id}"));
+        r.who.container_id = Some(format!("{id:064x}"));
+        r.who.name = Some(format!("{ns}/{pod}"));
+        r.who.pod_namespace = Some(ns.into());
+        r.who.pod_name = Some(pod.into());
+        r.rates = Some(Rates { tx_bytes_per_s: tx, ..Default::default() });
+        r
+    }
+
+    #[test]
+    fn g_sums_a_pods_containers_then_a_namespaces_pods() {
+        let mut m = Model::new(Header::default());
+        let mut unresolved = Row::bare(0, Source::Socket, Extra::None, Counters::default());
+        unresolved.rates = Some(Rates { tx_bytes_per_s: 1.0, ..Default::default() });
+        let report = StatsReport {
+            schema: 1,
+            source: Source::Socket,
+            by: By::Cgroup,
+            time: None,
+            interval_s: Some(1.0),
+            pin_dir: "/sys/fs/bpf/netattr".into(),
+            cgroup2_mount: "/sys/fs/cgroup".into(),
+            cgroups: vec![
+                pod_row(11, "shop", "web-1", 100.0),
+                pod_row(12, "shop", "web-1", 50.0),
+                pod_row(13, "shop", "cart-1", 30.0),
+                pod_row(14, "ops", "agent-1", 20.0),
+                unresolved,
+            ],
+            totals: Counters::default(),
+            rates: None,
+            health: None,
+        };
+        m.update(&report);
+        assert_eq!(m.rows.len(), 5);
+        assert_eq!(m.grouping_label(), "cgroup");
+        m.key('g', false);
+        assert_eq!(m.grouping_label(), "name");
+        let named: Vec<(&str, f64, usize)> =
+            m.rows.iter().map(|r| (r.name.as_str(), r.tx_s, r.members)).collect();
+        assert_eq!(
+            named,
+            [
+                ("shop/web-1", 150.0, 2),
+                ("shop/cart-1", 30.0, 1),
+                ("ops/agent-1", 20.0, 1),
+                ("(unresolved)", 1.0, 0)
+            ]
+        );
+        assert_eq!(m.rows[0].ident, "2 cgroups");
+        assert_eq!(m.rows[0].total_bytes, 20);
+        assert_eq!(m.selected_cgroup(), None, "a group is not a cgroup");
+        m.key('g', false);
+        let ns: Vec<(&str, f64)> = m.rows.iter().map(|r| (r.name.as_str(), r.tx_s)).collect();
+        assert_eq!(ns, [("shop", 180.0), ("ops", 20.0), ("(unresolved)", 1.0)]);
+        // The next report keeps the grouping; the internet rates are summed too.
+        m.update(&report);
+        m.set_internet(&HashMap::from([(11, 5.0), (13, 1.0)]));
+        assert_eq!(m.rows[0].internet_s, Some(6.0));
+        m.key('g', false);
+        assert_eq!(m.rows.len(), 5);
+        assert_eq!(m.selected_cgroup(), Some(11));
+    }
 
     #[test]
     fn rates_and_totals_use_the_same_binary_units() {

@@ -32,9 +32,10 @@ pub fn render(f: &mut Frame, m: &Model) {
     f.render_widget(
         Paragraph::new(vec![
             Line::from(format!(
-                "netattr top  {}  {state}  sort: {}  rx {}  tx {}",
+                "netattr top  {}  {state}  sort: {}  by: {}  rx {}  tx {}",
                 m.time.get(11..19).unwrap_or(""),
                 m.order().label(),
+                m.grouping_label(),
                 short_rate(m.rx_s),
                 short_rate(m.tx_s)
             )),
@@ -72,7 +73,11 @@ pub fn render(f: &mut Frame, m: &Model) {
         let mut cells = vec![Cell::from(r.name.clone())];
         if wide {
             cells.push(Cell::from(r.ident.clone()));
-            cells.push(Cell::from(if r.bucket { "-".into() } else { r.cgroup_id.to_string() }));
+            cells.push(Cell::from(if r.bucket || r.members > 0 {
+                "-".into()
+            } else {
+                r.cgroup_id.to_string()
+            }));
         }
         cells.extend([
             Cell::from(short_rate(r.rx_s)),
@@ -105,9 +110,9 @@ pub fn render(f: &mut Frame, m: &Model) {
         );
     }
     let keys = if area.width >= 70 {
-        "q quit  s sort  p pause  r re-resolve  ↑↓ select  enter detail"
+        "q quit  s sort  g group  p pause  r re-resolve  ↑↓ select  enter detail"
     } else {
-        "q s p r ↑↓ enter"
+        "q s g p r ↑↓ enter"
     };
     f.render_widget(Paragraph::new(keys), footer);
 }
@@ -138,6 +143,7 @@ mod tests {
             total_bytes: 1_000_000 * id,
             bucket: false,
             internet_s: None,
+            members: 0,
         };
         m.rows = vec![
             row(11, "bulk-sender", 1e3, 6.25e6),
@@ -164,7 +170,7 @@ mod tests {
     #[test]
     fn renders_at_80x24() {
         let s = screen(&model(), 80, 24);
-        assert_eq!(s[0], "netattr top  04:25:32  live  sort: tx/s  rx 2.0M/s  tx 6.3M/s");
+        assert_eq!(s[0], "netattr top  04:25:32  live  sort: tx/s  by: cgroup  rx 2.0M/s  tx 6.3M/s");
         assert!(s[1].starts_with("source socket; tc on 3 interface(s), socket at /;"), "{}", s[1]);
         assert!(
             s[2].starts_with("NAME")
@@ -210,7 +216,7 @@ mod tests {
             s[2]
         );
         assert!(s[3].starts_with("bulk-sender"), "{}", s[3]);
-        assert_eq!(s[11], "q s p r ↑↓ enter");
+        assert_eq!(s[11], "q s g p r ↑↓ enter");
         let tiny = screen(&model(), 20, 4);
         assert!(tiny.join("").contains("too small"), "{tiny:?}");
     }

@@ -137,6 +137,11 @@ fn class_documents_match_the_docs() {
     recv.finish();
     let stats = na.run(&["stats", "--by", "class", "--format", "json"]).ok().json();
     same_shape("stats-class", &readme_example("stats-class"), &stats);
+    let grouped = na.run(&["stats", "--by", "class", "--group", "class", "--format", "json"]).ok().json();
+    let mut doc = readme_example("stats-group");
+    doc["group_by"] = serde_json::json!(["class"]);
+    doc["groups"][0]["group"] = serde_json::json!({ "class": "loopback" });
+    same_shape("stats-group", &doc, &grouped);
     let classes = na.run(&["classes", "--format", "json"]).ok().json();
     same_shape("classes", &readme_example("classes"), &classes);
 }

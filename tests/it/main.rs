@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod export;
 mod fuzz;
+mod group;
 mod ledger;
 mod live;
 mod operator;

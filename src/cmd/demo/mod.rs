@@ -106,6 +106,7 @@ impl Demo<'_> {
             count: None,
             until,
             classes: vec![],
+            labels: false,
         };
         live::stream(&self.g.place(), &spec, |report, first| {
             output::emit_interval(self.g.format, report, first)
