@@ -1,0 +1,52 @@
+//! The ledger's bill alone, without the kernel: N workloads in both sources, each moving
+//! every cycle, billed ROUNDS times into a fresh ledger; prints the median CPU of a bill
+//! (this thread's CPU time). `cargo run --release --example bench_bill [N] [ROUNDS]`.
+use netattr::bpf::{Counters, Source};
+use netattr::ledger::bill::{InstanceKey, Seen, Who};
+use netattr::ledger::Ledger;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rounds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let dir = std::env::temp_dir().join(format!("netattr-bench-bill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut l = Ledger::open_rw(&dir.join("ledger.db")).unwrap();
+    let inst =
+        InstanceKey { key: "boot/1/1".into(), boot_id: "boot".into(), loaded_at: 1, pin_dir: "/x".into() };
+    let mut cpu = Vec::new();
+    for round in 1..=rounds + 1 {
+        let seen: Vec<Seen> = (0..n)
+            .flat_map(|i| {
+                [Source::Tc, Source::Socket].map(|source| Seen {
+                    source,
+                    cgroup_id: 1000 + i,
+                    class: String::new(),
+                    counters: Counters {
+                        rx_bytes: round * 1000,
+                        tx_bytes: round * 2000,
+                        rx_packets: round,
+                        tx_packets: round * 2,
+                    },
+                    who: Who {
+                        identity: format!("unit:w{i}.service"),
+                        kind: Some("service".into()),
+                        name: Some(format!("w{i}.service")),
+                        path: Some(format!("/bench/w{i}.service")),
+                        ..Who::default()
+                    },
+                    last: false,
+                })
+            })
+            .collect();
+        let t = netattr::ffi::thread_cpu_time();
+        l.bill(&inst, &seen, 1_764_000_000 + round as i64 * 60, round == 1).unwrap();
+        let took = netattr::ffi::thread_cpu_time().saturating_sub(t).as_secs_f64() * 1000.0;
+        if round > 1 {
+            cpu.push(took); // the first bill makes every workload and cursor
+        }
+    }
+    cpu.sort_by(f64::total_cmp);
+    println!("bill of {} moved rows: median {:.1} ms CPU over {rounds} rounds", 2 * n, cpu[cpu.len() / 2]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
