@@ -98,14 +98,14 @@ struct {
 	__type(value, struct counters);
 } port_stats SEC(".maps");
 
-/* Destination classes (netattr.h): class_table4 and class_table6 each hold the instance's
- * one table of their family, which `netattr load` and `netattr classes set` build whole and
+/* Destination classes (netattr.h): class_table4 holds the instance's cells (both families)
+ * and class_table6 its trie, which `netattr load` and `netattr classes set` build whole and
  * swap in; class_stats counts per (cgroup, class, source) and is never evicted, so that a
  * cgroup's classes add up to its row; the class lanes of the slots are its fast path.
  * class_names (id -> name) is written and read by userspace only. */
-struct class4_cells {
+struct class_cells {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CLASS4_WORDS);
+	__uint(max_entries, CLASS_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 };
@@ -122,7 +122,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__array(values, struct class4_cells);
+	__array(values, struct class_cells);
 } class_table4 SEC(".maps");
 
 struct {
@@ -544,8 +544,8 @@ static const struct class_key overflow_class_tc = { .cgroup_id = CGID_OVERFLOW, 
 static const struct class_key overflow_class_sock = { .cgroup_id = CGID_OVERFLOW,
 						      .source = SOURCE_SOCKET };
 
-/* Cell `i` of an IPv4 class table (four 16-bit cells to a u64). */
-static __always_inline __u32 class4_cell(void *cells, __u32 i)
+/* Cell `i` of a class table (four 16-bit cells to a u64). */
+static __always_inline __u32 class_cell(void *cells, __u32 i)
 {
 	__u32 w = i >> 2;
 	__u64 *v = bpf_map_lookup_elem(cells, &w);
@@ -553,14 +553,20 @@ static __always_inline __u32 class4_cell(void *cells, __u32 i)
 	return v ? (__u32)(*v >> ((i & 3) * 16)) & 0xffff : CLASS_INTERNET;
 }
 
+/* The cell a block cell points to, for the address's byte `b`. */
+static __always_inline __u32 class_next(void *cells, __u32 cell, __u32 b)
+{
+	return class_cell(cells, CLASS_BLOCKS_AT + (cell & ~CLASS_CELL_BLOCK) * 256 + b);
+}
+
 /* The class of a packet's remote address: its destination when `tx`, else its source. */
 static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 {
-	__u32 zero = 0, *c;
+	__u32 zero = 0, *c, cell;
 	void *table;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		__u32 a, cell;
+		__u32 a;
 
 		if (load_net_fast(skb, tx ? 16 : 12, &a, 4))
 			return CLASS_NON_IP;
@@ -568,11 +574,11 @@ static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 		if (!table)
 			return CLASS_INTERNET;
 		a = bpf_ntohl(a);
-		cell = class4_cell(table, a >> 16);
-		if (cell & CLASS4_BLOCK) {
-			cell = class4_cell(table, 65536 + (cell & ~CLASS4_BLOCK) * 256 + ((a >> 8) & 0xff));
-			if (cell & CLASS4_BLOCK)
-				cell = class4_cell(table, 65536 + (cell & ~CLASS4_BLOCK) * 256 + (a & 0xff));
+		cell = class_cell(table, a >> 16);
+		if (cell & CLASS_CELL_BLOCK) {
+			cell = class_next(table, cell, (a >> 8) & 0xff);
+			if (cell & CLASS_CELL_BLOCK)
+				cell = class_next(table, cell, a & 0xff);
 		}
 		return cell;
 	}
@@ -581,6 +587,18 @@ static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 
 		if (load_net_fast(skb, tx ? 24 : 8, k.addr, 16))
 			return CLASS_NON_IP;
+		table = bpf_map_lookup_elem(&class_table4, &zero);
+		if (!table)
+			return CLASS_INTERNET;
+		cell = class_cell(table, CLASS6_ROOT + ((__u32)k.addr[0] << 8 | k.addr[1]));
+#pragma unroll
+		for (int i = 2; i < CLASS6_DEPTH; i++) {
+			if (!(cell & CLASS_CELL_BLOCK))
+				break;
+			cell = class_next(table, cell, k.addr[i]);
+		}
+		if (cell != CLASS_CELL_TRIE)
+			return cell;
 		table = bpf_map_lookup_elem(&class_table6, &zero);
 		if (!table)
 			return CLASS_INTERNET;

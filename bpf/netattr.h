@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout changes, so that a newer netattr
  * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 7
+#define NETATTR_LAYOUT_VERSION 8
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -45,12 +45,16 @@ struct port_key {
  * destination when the cgroup sends it, its source when the cgroup receives it) is looked
  * up in the instance's class tables, each swapped whole (an array of one map), never
  * edited in place:
- *  - IPv4: a direct-indexed table of 16-bit cells (CLASS4_*): the cell of the address's
- *    first 16 bits, then, where the prefixes split that /16, the cell of its third byte in a
- *    block of 256, then of its fourth byte; a cell is a class id, or CLASS4_BLOCK | block.
- *    Two or three array lookups, whatever the number of prefixes.
- *  - IPv6: an LPM trie in which IPv4 prefixes a.b.c.d/n are also stored, as
- *    ::ffff:a.b.c.d/(96+n), so that an IPv4-mapped address is classed as its IPv4 address.
+ *  - A direct-indexed table of 16-bit cells (CLASS_CELL_*), both families: the cell of the
+ *    address's first 16 bits (IPv4 from cell 0, IPv6 from cell CLASS6_ROOT), then, where the
+ *    prefixes split that range, the cell of its next byte in a block of 256, and so on (IPv4
+ *    to its fourth byte, IPv6 to its eighth, the /64); a cell is a class id,
+ *    CLASS_CELL_BLOCK | block, or CLASS_CELL_TRIE. One to four array lookups for IPv4, one
+ *    to seven for IPv6, whatever the number of prefixes.
+ *  - An LPM trie for what the cells leave to it (CLASS_CELL_TRIE): IPv6 prefixes longer than
+ *    /64, and the IPv6 range ::/16 (IPv4-mapped addresses, loopback). It holds every
+ *    prefix, IPv4 ones as ::ffff:a.b.c.d/(96+n), so that an IPv4-mapped address is classed
+ *    as its IPv4 address.
  * Ids below CLASS_FIRST_USER are fixed. */
 #define CLASS_INTERNET 0 /* no prefix matched: the default class */
 #define CLASS_LOOPBACK 1
@@ -63,10 +67,14 @@ struct port_key {
 #define CLASS_MAX 255       /* class ids are below this (255 marks a free lane) */
 #define CLASS_NAME 32       /* bytes of a class name with its NUL */
 #define CLASS_PREFIXES 262144 /* prefixes in one IPv6 class table */
-#define CLASS4_BLOCK 0x8000   /* an IPv4 cell that points to a block of 256 cells */
-#define CLASS4_BLOCKS 4096    /* blocks in one IPv4 class table */
-#define CLASS4_CELLS (65536 + CLASS4_BLOCKS * 256)
-#define CLASS4_WORDS (CLASS4_CELLS / 4) /* four cells in each u64 of the array */
+#define CLASS_CELL_BLOCK 0x8000 /* a cell that points to a block of 256 cells */
+#define CLASS_CELL_TRIE 0x7fff  /* a cell whose addresses the trie classes */
+#define CLASS6_ROOT 65536       /* the first IPv6 cell (the IPv4 ones come first) */
+#define CLASS_BLOCKS_AT 131072  /* the first cell of block 0 */
+#define CLASS_BLOCKS 4096       /* blocks in one class table, both families */
+#define CLASS_CELLS (CLASS_BLOCKS_AT + CLASS_BLOCKS * 256)
+#define CLASS_WORDS (CLASS_CELLS / 4) /* four cells in each u64 of the array */
+#define CLASS6_DEPTH 8          /* bytes of an IPv6 address the cells resolve (a /64) */
 
 /* The class fast path: a cgroup that holds its counter slot (COUNTER_SLOTS) also has
  * CLASS_LANES class lanes there. `<source>_class_lanes[slot]` (a u64) names the class of

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes test packets for prog-cost.sh: Ethernet+IPv4+TCP/UDP frames of 64 and 1500 bytes,
-and an Ethernet+IPv6+UDP frame of 64 bytes (the socket programs are fed the same frames: see
-prog-cost.sh)."""
-import struct, sys
+and two Ethernet+IPv6+UDP frames of 64 bytes, one to the host's own /64 and one to the
+internet (the socket programs are fed the same frames: see prog-cost.sh)."""
+import socket, struct, sys
 out = sys.argv[1]
 for proto, pnum in (("tcp", 6), ("udp", 17)):
     for size in (64, 1500):
@@ -13,9 +13,12 @@ for proto, pnum in (("tcp", 6), ("udp", 17)):
                          bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
         eth = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00"
         open(f"{out}/{proto}{size}.l2", "wb").write(eth + ip + l4 + payload)
-# IPv6 UDP, 64 bytes on the wire: fd00::1 -> fd00::2 (the private class).
-l4 = struct.pack("!HHHH", 40000, 8080, 64 - 14 - 40, 0)
-payload = b"x" * (64 - 14 - 40 - 8)
-ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + len(payload), 17, 64,
-                  bytes.fromhex("fd000000000000000000000000000001"), bytes.fromhex("fd000000000000000000000000000002"))
-open(f"{out}/udp6_64.l2", "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip6 + l4 + payload)
+# IPv6 UDP, 64 bytes on the wire: fd00::1 -> fd00::2 (the private class; on the development
+# VM fd00::2 is the host's own address, so its /64 is left to the trie), and
+# 2001:db8::1 -> 2001:db8:100::10 (the internet class: the cells alone).
+for name, src, dst in (("udp6_64", "fd00::1", "fd00::2"), ("udp6i_64", "2001:db8::1", "2001:db8:100::10")):
+    l4 = struct.pack("!HHHH", 40000, 8080, 64 - 14 - 40, 0)
+    payload = b"x" * (64 - 14 - 40 - 8)
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + len(payload), 17, 64,
+                      socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
+    open(f"{out}/{name}.l2", "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip6 + l4 + payload)

@@ -5,6 +5,7 @@
 # rounds, and the table shows the median ns per run and the ratio to the empty program.
 # Usage: sudo scripts/bench/prog-cost.sh [ROUNDS] [REPEAT]   (prints a Markdown table)
 #        ONLY='class|empty' sudo scripts/bench/prog-cost.sh ...   (only the rows it matches)
+#        BEFORE=/path/to/an/older/netattr ...   (its class programs too, side by side)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-5}; REPEAT=${2:-2000000}
@@ -14,6 +15,7 @@ INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
   for c in plain iface port both slow class class10 class10k; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  [ -n "${BEFORE:-}" ] && { "$BEFORE" cleanup --pin-dir "$base-before" >/dev/null 2>&1 || true; }
   rm -rf "$base-baselines" "$work"
 }
 trap cleanup EXIT
@@ -59,6 +61,13 @@ progs=(
   "netattr sock_egress, --breakdown class, 10 prefixes|$base-class10/sock_egress|l2"
   "netattr sock_egress, --breakdown class, 10,000 prefixes|$base-class10k/sock_egress|l2"
 )
+if [ -n "${BEFORE:-}" ]; then
+  "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null
+  progs+=(
+    "before: tc_egress, --breakdown class (built-in classes)|$base-before/tc_egress|l2"
+    "before: sock_egress, --breakdown class (built-in classes)|$base-before/sock_egress|l2"
+  )
+fi
 # The socket programs run on the Ethernet frames too: BPF_PROG_TEST_RUN passes every skb
 # through eth_type_trans, which sets skb->protocol from an Ethernet header and pulls it, so
 # a cgroup_skb program sees the IP packet with its protocol set, as at the real hook. (Fed
@@ -66,7 +75,7 @@ progs=(
 if [ -n "${ONLY:-}" ]; then
   kept=(); for p in "${progs[@]}"; do [[ "${p%%|*}" =~ $ONLY ]] && kept+=("$p"); done; progs=("${kept[@]}")
 fi
-pkts=(tcp64 tcp1500 udp64 udp1500 udp6_64)
+pkts=(tcp64 tcp1500 udp64 udp1500 udp6_64 udp6i_64)
 declare -A samples
 for r in $(seq "$ROUNDS"); do
   for p in "${progs[@]}"; do
@@ -80,8 +89,8 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 declare -A floor
 for k in "${pkts[@]}"; do floor[$k]=$(echo "${samples["empty (floor)|$k"]}" | median); done
-echo "| program | TCP 64 B | TCP 1500 B | UDP 64 B | UDP 1500 B | UDP/IPv6 64 B |"
-echo "|---|---|---|---|---|---|"
+echo "| program | TCP 64 B | TCP 1500 B | UDP 64 B | UDP 1500 B | UDP/IPv6 64 B, host's /64 | UDP/IPv6 64 B, internet |"
+echo "|---|---|---|---|---|---|---|"
 for p in "${progs[@]}"; do
   IFS='|' read -r name _ _ <<<"$p"
   row="| $name |"

@@ -1,5 +1,6 @@
-//! The class tables in the kernel (bpf/netattr.h): for IPv4 a direct-indexed table of
-//! cells, for IPv6 an LPM trie (which also holds the IPv4 prefixes, IPv4-mapped). Each is
+//! The class tables in the kernel (bpf/netattr.h): a direct-indexed table of cells for both
+//! families, and an LPM trie for what the cells leave to it (which holds every prefix, the
+//! IPv4 ones IPv4-mapped). Each is
 //! built whole beside the one in use and swapped into its array of one map in one update,
 //! so that every packet is classified by either the old table or the new one, never by one
 //! half-written; and the class names (`class_names`, id -> name). What the classes are is
@@ -9,21 +10,21 @@ use ipnet::IpNet;
 use libbpf_rs::{libbpf_sys, MapCore, MapFlags, MapHandle, MapType};
 
 use super::layout::{
-    ClassPrefix, CLASS4_BLOCK, CLASS4_BLOCKS, CLASS4_WORDS, CLASS_INTERNET, CLASS_MAX, CLASS_NAME,
-    CLASS_PREFIXES,
+    ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK, CLASS_CELL_TRIE,
+    CLASS_INTERNET, CLASS_MAX, CLASS_NAME, CLASS_PREFIXES, CLASS_WORDS,
 };
 
 /// Builds the tables of `entries` and swaps them in: IPv4 into `table4`, then IPv6 into
 /// `table6`. The tables they replace are freed by the kernel once no program uses them.
 pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPrefix, u16)]) -> Result<()> {
-    let words = cells4(entries)?;
+    let words = cells(entries)?;
     let opts = |flags: u32| libbpf_sys::bpf_map_create_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as libbpf_sys::size_t,
         map_flags: flags,
         ..Default::default()
     };
-    let cells = MapHandle::create(MapType::Array, Some("class4_cells"), 4, 8, CLASS4_WORDS as u32, &opts(0))
-        .context("creating an IPv4 class table")?;
+    let cells = MapHandle::create(MapType::Array, Some("class_cells"), 4, 8, CLASS_WORDS as u32, &opts(0))
+        .context("creating a class table")?;
     // A new array is zeros: class 0 (`internet`) everywhere. Only the other words are written.
     let (mut keys, mut values) = (Vec::new(), Vec::new());
     for (i, w) in words.iter().enumerate().filter(|(_, w)| **w != 0) {
@@ -33,7 +34,7 @@ pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPref
     if !keys.is_empty() {
         cells
             .update_batch(&keys, &values, (keys.len() / 4) as u32, MapFlags::ANY, MapFlags::ANY)
-            .context("writing the IPv4 class table")?;
+            .context("writing the class table")?;
     }
     let trie = MapHandle::create(
         MapType::LpmTrie,
@@ -48,8 +49,8 @@ pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPref
         trie.update(&p.to_bytes(), &u32::from(*class).to_ne_bytes(), MapFlags::NO_EXIST)
             .with_context(|| format!("adding {} to the class table", p.0))?;
     }
-    swap(table4, &cells, "IPv4")?;
-    swap(table6, &trie, "IPv6")
+    swap(table4, &cells, "direct")?;
+    swap(table6, &trie, "trie")
 }
 
 fn swap(table: &dyn MapCore, inner: &MapHandle, family: &str) -> Result<()> {
@@ -60,75 +61,114 @@ fn swap(table: &dyn MapCore, inner: &MapHandle, family: &str) -> Result<()> {
         .with_context(|| format!("swapping in the {family} class table"))
 }
 
-/// The IPv4 cells of `entries`, four to a u64 word: cell i < 65536 is the /16 i; a cell
-/// holds a class id, or `CLASS4_BLOCK | b` for block b, cells 65536 + 256 b .. + 256 (by
-/// the address's next byte). Prefixes are painted shortest first, so that a longer one
+/// The cells of `entries`, four to a u64 word (bpf/netattr.h): the root cells of IPv4 (from
+/// cell 0) and IPv6 (from `CLASS6_ROOT`) by the address's first 16 bits, then blocks of 256
+/// cells by its next byte where prefixes split a range, IPv4 to the fourth byte and IPv6 to
+/// the eighth (a /64); a cell holds a class id, `CLASS_CELL_BLOCK | b` for block b, or
+/// `CLASS_CELL_TRIE` where the trie decides: an IPv6 /16 that holds a prefix longer than /64
+/// (the host's own addresses, say: one lookup then the trie, rather than seven), and ::/16,
+/// where IPv4-mapped addresses are. Prefixes are painted shortest first, so that a longer one
 /// paints over the shorter ones it lies in: the longest match wins, as in a trie.
-pub fn cells4(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u64>> {
-    let mut v4: Vec<(ipnet::Ipv4Net, u16)> = entries
+pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u64>> {
+    // (root cell, the address's bytes after its first two, prefix length)
+    let mut nets: Vec<(usize, Vec<u8>, usize, u16)> = entries
         .iter()
         .filter_map(|(p, c)| match p.0 {
-            IpNet::V4(n) => Some((n, *c)),
-            IpNet::V6(_) => None,
+            IpNet::V4(n) => {
+                let a = n.network().octets();
+                Some((
+                    (usize::from(a[0]) << 8) | usize::from(a[1]),
+                    a[2..].to_vec(),
+                    usize::from(n.prefix_len()),
+                    *c,
+                ))
+            }
+            IpNet::V6(n) => {
+                let a = n.network().octets();
+                let root = (usize::from(a[0]) << 8) | usize::from(a[1]);
+                // ::/16 is the trie's whole (IPv4-mapped addresses, loopback, unspecified).
+                (root != 0 || n.prefix_len() < 16).then(|| {
+                    (CLASS6_ROOT + root, a[2..CLASS6_DEPTH].to_vec(), usize::from(n.prefix_len()), *c)
+                })
+            }
         })
         .collect();
-    v4.sort_by_key(|(n, _)| n.prefix_len());
-    let mut cells = vec![CLASS_INTERNET; 65536];
+    // The IPv6 /16s the trie decides: ::/16, and those holding a prefix longer than /64.
+    let mut trie: Vec<usize> = vec![CLASS6_ROOT];
+    trie.extend(
+        nets.iter().filter(|(root, _, len, _)| *root >= CLASS6_ROOT && *len > CLASS6_DEPTH * 8).map(|n| n.0),
+    );
+    trie.sort_unstable();
+    trie.dedup();
+    nets.retain(|(root, _, len, _)| *len <= 16 || trie.binary_search(root).is_err());
+    nets.sort_by_key(|(.., len, _)| *len);
+    let mut cells = vec![CLASS_INTERNET; CLASS_BLOCKS_AT];
     let mut blocks = 0usize;
     // The block a cell points to, made from the cell's class when it has none yet.
     let mut block_of = |cells: &mut Vec<u16>, i: usize| -> Result<usize> {
-        if cells[i] & CLASS4_BLOCK == 0 {
-            if blocks == CLASS4_BLOCKS {
+        if cells[i] & CLASS_CELL_BLOCK == 0 {
+            if blocks == CLASS_BLOCKS {
                 bail!(
-                    "the IPv4 classes split more than {CLASS4_BLOCKS} ranges of 256 addresses: use fewer \
-                     prefixes longer than /16 (merge neighbouring ones)"
+                    "the classes split more than {CLASS_BLOCKS} ranges of 256 addresses (IPv4 prefixes \
+                     longer than /16, IPv6 ones longer than /16, the host's addresses): use fewer \
+                     (merge neighbouring ones)"
                 );
             }
             let class = cells[i];
             cells.extend(std::iter::repeat_n(class, 256));
-            cells[i] = CLASS4_BLOCK | blocks as u16;
+            cells[i] = CLASS_CELL_BLOCK | blocks as u16;
             blocks += 1;
         }
-        Ok(65536 + usize::from(cells[i] & !CLASS4_BLOCK) * 256)
+        Ok(CLASS_BLOCKS_AT + usize::from(cells[i] & !CLASS_CELL_BLOCK) * 256)
     };
-    for (net, class) in v4 {
-        let a = u32::from(net.network()) as usize;
-        let len = usize::from(net.prefix_len());
-        let (start, count) = if len <= 16 {
-            (a >> 16, 1usize << (16 - len))
-        } else {
-            let b2 = block_of(&mut cells, a >> 16)?;
-            if len <= 24 {
-                (b2 + ((a >> 8) & 0xff), 1 << (24 - len))
-            } else {
-                let b3 = block_of(&mut cells, b2 + ((a >> 8) & 0xff))?;
-                (b3 + (a & 0xff), 1 << (32 - len))
+    for (root, rest, len, class) in nets {
+        if len <= 16 {
+            // A /n with n <= 16 covers 2^(16-n) root cells (the trie's /16s are set back below).
+            cells[root..root + (1 << (16 - len))].fill(class);
+            continue;
+        }
+        // Down the blocks, a byte a level, to the level that holds the prefix's last bit.
+        let mut at = root;
+        let mut covered = 16;
+        let (start, count) = loop {
+            let block = block_of(&mut cells, at)?;
+            let byte = usize::from(rest[(covered - 16) / 8]);
+            covered += 8;
+            if len <= covered {
+                break (block + byte, 1usize << (covered - len));
             }
+            at = block + byte;
         };
         // Shorter prefixes came first: nothing in this range points to a block yet.
         cells[start..start + count].fill(class);
     }
-    cells.resize(CLASS4_WORDS * 4, CLASS_INTERNET);
+    for root in trie {
+        cells[root] = CLASS_CELL_TRIE;
+    }
+    cells.resize(CLASS_WORDS * 4, CLASS_INTERNET);
     Ok(cells
         .chunks(4)
         .map(|c| c.iter().enumerate().fold(0u64, |w, (i, x)| w | u64::from(*x) << (16 * i)))
         .collect())
 }
 
-/// The class of IPv4 address `a` in `words` (what the kernel's lookup does; the tests hold
-/// the cells to the longest-prefix answer with it).
+/// The class of `addr` in `words` as the kernel's lookup finds it, None where it asks the
+/// trie (the tests hold the cells to the longest-prefix answer with it).
 #[cfg(test)]
-pub fn class4(words: &[u64], a: std::net::Ipv4Addr) -> u16 {
+pub fn class_of(words: &[u64], addr: std::net::IpAddr) -> Option<u16> {
     let cell = |i: usize| (words.get(i / 4).copied().unwrap_or(0) >> (16 * (i % 4))) as u16;
-    let a = u32::from(a) as usize;
-    let mut c = cell(a >> 16);
-    for shift in [8, 0] {
-        if c & CLASS4_BLOCK == 0 {
+    let (root, bytes): (usize, Vec<u8>) = match addr {
+        std::net::IpAddr::V4(a) => (0, a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => (CLASS6_ROOT, a.octets()[..CLASS6_DEPTH].to_vec()),
+    };
+    let mut c = cell(root + ((usize::from(bytes[0]) << 8) | usize::from(bytes[1])));
+    for b in &bytes[2..] {
+        if c & CLASS_CELL_BLOCK == 0 {
             break;
         }
-        c = cell(65536 + usize::from(c & !CLASS4_BLOCK) * 256 + ((a >> shift) & 0xff));
+        c = cell(CLASS_BLOCKS_AT + usize::from(c & !CLASS_CELL_BLOCK) * 256 + usize::from(*b));
     }
-    c
+    (c != CLASS_CELL_TRIE).then_some(c)
 }
 
 /// Every (prefix, class id) of the IPv6 trie in use (which holds the IPv4 prefixes too);

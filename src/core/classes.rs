@@ -185,7 +185,7 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
         bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
     }
     entries.sort();
-    table::cells4(&entries)?; // fits the IPv4 table, checked before anything changes
+    table::cells(&entries)?; // fits the direct table, checked before anything changes
     Ok(Table { names, entries })
 }
 

@@ -15,12 +15,19 @@ pub const CLASS_MAX: u16 = 255;
 pub const CLASS_NAME: usize = 32;
 /// Prefixes one IPv6 class table holds.
 pub const CLASS_PREFIXES: u32 = 262_144;
-/// An IPv4 class cell that points to a block of 256 cells (`CLASS4_*` in netattr.h).
-pub const CLASS4_BLOCK: u16 = 0x8000;
-/// Blocks of 256 cells in one IPv4 class table.
-pub const CLASS4_BLOCKS: usize = 4096;
-/// u64 words of an IPv4 class table (four cells each).
-pub const CLASS4_WORDS: usize = (65536 + CLASS4_BLOCKS * 256) / 4;
+/// A class cell that points to a block of 256 cells (`CLASS_CELL_*` in netattr.h).
+pub const CLASS_CELL_BLOCK: u16 = 0x8000;
+/// A class cell whose addresses the trie classes.
+pub const CLASS_CELL_TRIE: u16 = 0x7fff;
+/// The first IPv6 cell (the 65,536 IPv4 ones come first), and the first cell of block 0.
+pub const CLASS6_ROOT: usize = 65536;
+pub const CLASS_BLOCKS_AT: usize = 131_072;
+/// Blocks of 256 cells in one class table, both families.
+pub const CLASS_BLOCKS: usize = 4096;
+/// u64 words of a class table (four cells each).
+pub const CLASS_WORDS: usize = (CLASS_BLOCKS_AT + CLASS_BLOCKS * 256) / 4;
+/// Bytes of an IPv6 address the cells resolve (a /64); longer prefixes are the trie's.
+pub const CLASS6_DEPTH: usize = 8;
 /// Class lanes of a held slot, and the byte of a free lane.
 pub const CLASS_LANES: u32 = 4;
 pub const CLASS_LANE_FREE: u8 = 0xff;

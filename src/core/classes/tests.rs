@@ -127,12 +127,50 @@ proptest::proptest! {
                 entries.push((ClassPrefix(IpNet::V4(net)), class));
             }
         }
-        let words = crate::bpf::classes::cells4(&entries).unwrap();
+        let words = crate::bpf::classes::cells(&entries).unwrap();
         let t = Table { names: vec![], entries: entries.clone() };
         for p in probes.into_iter().map(spread).chain(entries.iter().map(|(p, _)| u32::from(match p.0 { IpNet::V4(n) => n.network(), _ => unreachable!() }))) {
             let a = std::net::Ipv4Addr::from(p);
             let want = t.entries.iter().filter(|(n, _)| n.0.contains(&IpAddr::V4(a))).max_by_key(|(n, _)| n.0.prefix_len()).map_or(0, |(_, c)| *c);
-            proptest::prop_assert_eq!(crate::bpf::classes::class4(&words, a), want, "{} in {:?}", a, entries);
+            proptest::prop_assert_eq!(crate::bpf::classes::class_of(&words, IpAddr::V4(a)), Some(want), "{} in {:?}", a, entries);
+        }
+    }
+
+    /// The IPv6 cells class every address as the longest matching prefix does, or leave it
+    /// to the trie (which holds every prefix): a /16 holding a prefix longer than /64, ::/16.
+    #[test]
+    fn the_ipv6_cells_agree_with_the_longest_prefix_or_defer_to_the_trie(
+        nets in proptest::collection::vec((0u32..1 << 12, 0u8..=128, 1u16..20), 1..60),
+        probes in proptest::collection::vec((0u32..1 << 12, proptest::prelude::any::<u64>()), 50),
+    ) {
+        // Prefixes and probes spread over 2001:db8::/32's first bytes and ::/16, nesting and
+        // splitting /16s, /24s, ... /64s; the low 64 bits of probes random.
+        let spread = |x: u32, low: u64| {
+            let hi: u64 = if x & 0x800 != 0 { 0 } else { 0x2001_0db8_0000_0000 };
+            let hi = hi | u64::from(x & 0x700) << 40 | u64::from(x & 0xf0) << 20 | u64::from(x & 0xf);
+            std::net::Ipv6Addr::from(u128::from(hi) << 64 | u128::from(low))
+        };
+        let mut entries: Vec<(ClassPrefix, u16)> = Vec::new();
+        for (x, len, class) in nets {
+            let net = ipnet::Ipv6Net::new(spread(x, 0x0123_4567_89ab_cdef), len).unwrap().trunc();
+            if !entries.iter().any(|(p, _)| p.0 == IpNet::V6(net)) {
+                entries.push((ClassPrefix(IpNet::V6(net)), class));
+            }
+        }
+        let words = crate::bpf::classes::cells(&entries).unwrap();
+        let netaddrs: Vec<std::net::Ipv6Addr> = entries.iter().map(|(p, _)| match p.0 { IpNet::V6(n) => n.network(), _ => unreachable!() }).collect();
+        for a in probes.into_iter().map(|(x, low)| spread(x, low)).chain(netaddrs) {
+            let want = entries.iter().filter(|(n, _)| n.0.contains(&IpAddr::V6(a))).max_by_key(|(n, _)| n.0.prefix_len()).map_or(0, |(_, c)| *c);
+            let top16 = |x: std::net::Ipv6Addr| x.segments()[0];
+            let split = entries.iter().any(|(n, _)| match n.0 {
+                IpNet::V6(n) => n.prefix_len() > 64 && top16(n.network()) == top16(a),
+                _ => false,
+            });
+            match crate::bpf::classes::class_of(&words, IpAddr::V6(a)) {
+                Some(c) => proptest::prop_assert_eq!(c, want, "{} in {:?}", a, entries),
+                // The trie's: only ::/16 and a /16 holding a prefix longer than /64.
+                None => proptest::prop_assert!(split || top16(a) == 0, "{} deferred in {:?}", a, entries),
+            }
         }
     }
 }
