@@ -68,7 +68,22 @@ const ALL_CAPS: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
-/// The packaged binary and .deb, or None (a failure under CI) when they were not built.
+/// The newest modification time of the files under `dir` (recursively).
+fn newest(dir: &Path) -> std::time::SystemTime {
+    let mut t = std::time::UNIX_EPOCH;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let m = if e.path().is_dir() {
+            newest(&e.path())
+        } else {
+            e.metadata().and_then(|m| m.modified()).unwrap_or(t)
+        };
+        t = t.max(m);
+    }
+    t
+}
+
+/// The packaged binary and .deb, or None (a failure under CI) when they were not built, or
+/// were built before the sources last changed.
 fn artifacts() -> Option<(PathBuf, PathBuf)> {
     let dir = Path::new(ROOT).join("target/package");
     let bin = dir.join("netattr");
@@ -78,13 +93,24 @@ fn artifacts() -> Option<(PathBuf, PathBuf)> {
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"));
-    match (bin.exists(), deb) {
-        (true, Some(deb)) => Some((bin, deb)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("no packages in {}: run scripts/package.sh (scripts/test.sh does)", dir.display())
+    let built = bin.metadata().and_then(|m| m.modified()).ok();
+    let sources = ["src", "bpf"].iter().map(|d| newest(&Path::new(ROOT).join(d))).max().unwrap();
+    let why = match (&deb, built) {
+        (Some(_), Some(t)) if t >= sources => None,
+        (Some(_), Some(_)) => Some("are older than the sources"),
+        _ => Some("are missing"),
+    };
+    match (why, deb) {
+        (None, Some(deb)) => Some((bin, deb)),
+        (Some(why), _) if std::env::var_os("CI").is_some() => {
+            panic!("the packages in {} {why}: run scripts/package.sh (scripts/test.sh does)", dir.display())
         }
-        _ => {
-            eprintln!("skipped: no packages in {} (run scripts/package.sh)", dir.display());
+        (why, _) => {
+            eprintln!(
+                "skipped: the packages in {} {} (run scripts/package.sh)",
+                dir.display(),
+                why.unwrap_or("")
+            );
             None
         }
     }
