@@ -83,16 +83,17 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
         report.health = Some(HealthExport::read(&inst, &fill)?);
     }
     if grouped {
-        let report = GroupedReport::of(&report, &a.group, a.sort, a.top);
-        match &a.output {
-            Some(path) => output::emit_to_file(g.format, &report, path)?,
-            None => output::emit(g.format, &report)?,
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    match &a.output {
-        Some(path) => output::emit_to_file(g.format, &report, path)?,
-        None => output::emit(g.format, &report)?,
+        write(g, a, &GroupedReport::of(&report, &a.group, a.sort, a.top))?;
+    } else {
+        write(g, a, &report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// To stdout, or atomically to the --output file.
+fn write<R: output::Report>(g: &Global, a: &StatsArgs, report: &R) -> Result<()> {
+    match &a.output {
+        Some(path) => output::emit_to_file(g.format, report, path),
+        None => output::emit(g.format, report),
+    }
 }

@@ -331,14 +331,16 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
     let inits = pod["initContainers"].as_array().unwrap();
     let serve = &pod["containers"][0];
 
-    let ctr = Ctr::new();
-    let image = ctr.import(&tag);
-    let busybox = ctr.import(IMAGE);
     let na = Netattr::new();
     let tree = CgroupTree::new();
     let runtime_cgroups = RuntimeCgroups(tree.rel());
     let pod_net = Container::new(&tree);
     let workload_net = Container::new(&tree);
+    // Made after what it runs in: dropped first, its containers gone before their cgroups
+    // and namespaces are removed.
+    let ctr = Ctr::new();
+    let image = ctr.import(&tag);
+    let busybox = ctr.import(IMAGE);
     let dirs = TempDir::new();
     let (pods_dir, ledger_dir) = (dirs.0.join("pods"), dirs.0.join("ledger"));
     let uid = "6f0e8d2c-3b1a-4c5d-9e7f-0123456789ab";
