@@ -119,6 +119,10 @@ fn top_in_a_terminal_shows_rows_sorts_on_s_and_restores_the_terminal_on_q() {
         pos(&screen, "receiver-b.service") < pos(&screen, "sender-a.service"),
         "by rx the receiver leads:\n{screen}"
     );
+    // g sums rows per name: each service is a group of one cgroup here.
+    sh(&["tmux", "send-keys", "-t", &t.0, "g"]);
+    let screen = t.wait_for("the rows by name", |s| s.contains("by: name") && s.contains("1 cgroup"));
+    assert!(screen.contains("sender-a.service") && screen.contains("receiver-b.service"), "{screen}");
     sh(&["tmux", "send-keys", "-t", &t.0, "q"]);
     for _ in 0..50 {
         if t.show("#{pane_dead}") == "1" {
