@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${1:-200}"
 IMAGE=netattr-bench:0.1.0
-trap 'docker rmi -f "$IMAGE" >/dev/null 2>&1 || true' EXIT
+trap 'docker rmi -f "$IMAGE" >/dev/null 2>&1 || true; docker image prune -f --filter label=org.netattr.stage=glibc >/dev/null 2>&1 || true' EXIT
 command -v perf >/dev/null || { echo "package-cost: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 scripts/package.sh --image "$IMAGE" >/dev/null
 bin=target/package/netattr

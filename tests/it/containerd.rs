@@ -123,11 +123,12 @@ impl Ctr {
         }
         let images = self.run(&["images", "ls", "-q"]);
         for i in String::from_utf8_lossy(&images.stdout).lines() {
-            let _ = self.run(&["images", "rm", i]);
+            let _ = self.run(&["images", "rm", "--sync", i]);
         }
         // The namespace goes once containerd's garbage collector has taken the snapshots and
-        // content of the removed images (asynchronously): a few tries, bounded.
-        for _ in 0..50 {
+        // content of the removed images (--sync waits for it; a busy machine may still lag):
+        // tries for up to 30 s.
+        for _ in 0..150 {
             let rm =
                 Command::new("ctr").args(["--address", &self.address, "namespaces", "rm", &self.ns]).output();
             let listed =
@@ -148,12 +149,16 @@ impl Drop for Ctr {
     }
 }
 
-/// A Docker image of this test's; Drop removes it.
+/// A Docker image of this test's; Drop removes it, and the Dockerfile's glibc stage that
+/// the build left untagged.
 pub struct Image(pub String);
 
 impl Drop for Image {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["image", "prune", "-f", "--filter", "label=org.netattr.stage=glibc"])
+            .output();
     }
 }
 
