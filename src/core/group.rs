@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::recorder::who_of;
+use super::recorder::identity_of;
 use super::report::StatsReport;
 use super::row::{serialize_amounts, Row, SortKey};
 use crate::bpf::{Counters, Source};
@@ -14,24 +14,20 @@ use crate::ledger::query::Field;
 use crate::output::{self, Report};
 use crate::rates::Rates;
 
-/// The value of `field` for a row, as the ledger stores it for the row's workload: the
-/// name falls back to the identity (`container:<id>`, `unit:<name>`, `bucket:unresolved`,
-/// ...); the others are null where the row has none.
+/// The value of `field` for a row, as the ledger stores it for the row's workload (the
+/// recorder's `who_of`): the name falls back to the identity (`container:<id>`,
+/// `unit:<name>`, `bucket:unresolved`, ...); the others are null where the row has none.
 pub fn value(field: &Field, r: &Row) -> Option<String> {
+    let w = &r.who;
     match field {
+        Field::Name => Some(w.name.clone().unwrap_or_else(|| identity_of(r))),
+        Field::PodNamespace => w.pod_namespace.clone(),
+        Field::Pod => w.pod_name.clone(),
+        Field::Kind => w.kind.map(|k| output::label(&k)),
+        Field::Runtime => w.runtime.map(String::from),
+        Field::Identity => Some(identity_of(r)),
         Field::Class => r.class.clone(),
-        Field::Label(k) => r.who.labels.as_ref().and_then(|l| l.get(k).cloned()),
-        _ => {
-            let w = who_of(r);
-            match field {
-                Field::Name => Some(w.name.unwrap_or(w.identity)),
-                Field::PodNamespace => w.pod_namespace,
-                Field::Pod => w.pod_name,
-                Field::Kind => w.kind,
-                Field::Runtime => w.runtime,
-                _ => Some(w.identity),
-            }
-        }
+        Field::Label(k) => w.labels.as_ref().and_then(|l| l.get(k).cloned()),
     }
 }
 
@@ -65,15 +61,19 @@ pub fn group(rows: &[Row], by: &[Field], sort: SortKey, top: Option<usize>) -> V
     let mut groups: Vec<Group> = Vec::new();
     for r in rows {
         let key: Vec<Option<String>> = by.iter().map(|f| value(f, r)).collect();
-        let i = *at.entry(key.clone()).or_insert_with(|| {
-            groups.push(Group {
-                group: by.iter().map(|f| f.label()).zip(key).collect(),
-                rows: 0,
-                counters: Counters::default(),
-                rates: r.rates.as_ref().map(|_| Rates::default()),
-            });
-            groups.len() - 1
-        });
+        let i = match at.get(&key) {
+            Some(i) => *i,
+            None => {
+                groups.push(Group {
+                    group: by.iter().map(|f| f.label()).zip(key.iter().cloned()).collect(),
+                    rows: 0,
+                    counters: Counters::default(),
+                    rates: r.rates.as_ref().map(|_| Rates::default()),
+                });
+                at.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
         let g = &mut groups[i];
         g.rows += 1;
         let (c, o) = (&mut g.counters, &r.counters);
@@ -138,11 +138,7 @@ impl Report for GroupedReport {
         let n = header.len();
         let mut t = output::table(header);
         for g in &self.groups {
-            let mut cells: Vec<String> = self
-                .group_by
-                .iter()
-                .map(|b| g.group.get(b).cloned().flatten().unwrap_or_else(|| "-".into()))
-                .collect();
+            let mut cells = output::group_cells(&self.group_by, &g.group);
             cells.push(g.rows.to_string());
             match &g.rates {
                 Some(x) => cells.extend([

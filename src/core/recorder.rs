@@ -18,6 +18,7 @@ use super::row::{Bucket, By, Extra, Row, SortKey};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
+use crate::identity::Kind;
 use crate::ledger::bill::{self, Billed, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
 
@@ -300,23 +301,30 @@ fn instance_key(inst: &Instance) -> Result<InstanceKey> {
 
 /// The identity a named row is billed to: its container, else its pod, else its systemd
 /// unit, else its cgroup path; the buckets as themselves.
-/// The workload a row is billed to (also what live grouping groups by).
-pub fn who_of(r: &Row) -> Who {
+/// The identity a row is billed under: `container:<id>`, `pod:<uid>`, `unit:<name>`,
+/// `path:<path>`, `cgroup:<id>` or `bucket:unresolved|overflow`.
+pub fn identity_of(r: &Row) -> String {
     let w = &r.who;
-    let kind = w.kind.map(|k| crate::output::label(&k));
-    let identity = match r.bucket {
+    match r.bucket {
         Bucket::Unresolved => "bucket:unresolved".to_string(),
         Bucket::Overflow => "bucket:overflow".to_string(),
-        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, kind.as_deref(), &r.path) {
+        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, w.kind, &r.path) {
             (Some(c), ..) => format!("container:{c}"),
             (None, Some(p), ..) => format!("pod:{p}"),
-            (None, None, Some("service" | "session"), Some(path)) => {
+            (None, None, Some(Kind::Service | Kind::Session), Some(path)) => {
                 format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
             }
             (None, None, _, Some(path)) => format!("path:{path}"),
             (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
         },
-    };
+    }
+}
+
+/// The workload a row is billed to (also what live grouping groups by).
+pub fn who_of(r: &Row) -> Who {
+    let w = &r.who;
+    let identity = identity_of(r);
+    let kind = w.kind.map(|k| crate::output::label(&k));
     Who {
         identity,
         kind,

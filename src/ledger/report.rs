@@ -37,11 +37,7 @@ impl Report for LedgerReport {
         let n = header.len();
         let mut t = output::table(header);
         for g in &self.groups {
-            let mut cells: Vec<String> = self
-                .by
-                .iter()
-                .map(|b| g.group.get(b).cloned().flatten().unwrap_or_else(|| "-".into()))
-                .collect();
+            let mut cells = output::group_cells(&self.by, &g.group);
             if cells.is_empty() {
                 cells.push("all".into());
             }

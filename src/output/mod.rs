@@ -277,6 +277,11 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A group's cells in a table: its value for each field grouped by, "-" where it has none.
+pub fn group_cells(by: &[String], group: &std::collections::BTreeMap<String, Option<String>>) -> Vec<String> {
+    by.iter().map(|b| group.get(b).cloned().flatten().unwrap_or_else(|| "-".into())).collect()
+}
+
 /// Adds a row of cleaned cells: the one way rows enter netattr's tables.
 pub fn add_row<I, S>(t: &mut Table, cells: I)
 where
