@@ -1144,7 +1144,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__record)
-            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1167,6 +1167,10 @@ _netattr() {
                     return 0
                     ;;
                 --collect-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bill-batch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1306,7 +1310,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1345,6 +1349,10 @@ _netattr() {
                     return 0
                     ;;
                 --collect-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bill-batch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

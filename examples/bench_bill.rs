@@ -28,13 +28,14 @@ fn main() {
                         rx_packets: round,
                         tx_packets: round * 2,
                     },
-                    who: Who {
+                    who: std::rc::Rc::new(Who {
                         identity: format!("unit:w{i}.service"),
                         kind: Some("service".into()),
                         name: Some(format!("w{i}.service")),
                         path: Some(format!("/bench/w{i}.service")),
                         ..Who::default()
-                    },
+                    }),
+                    at: 1_764_000_000 + round as i64 * 60,
                     last: false,
                 })
             })

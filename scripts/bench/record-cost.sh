@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The ledger's costs (issue 15): one recording cycle at 1k and 10k live workloads (real
+# The ledger's costs (issue 15): recording cycles at 1k and 10k live workloads (real
 # cgroups, counters in both sources' maps), every workload with new traffic since the last
-# cycle, and none; the recorder's CPU per cycle is what it measures of its own thread
+# cycle, and none, billing every read each cycle (as before) and as the recorder does now
+# (reads wait for their bucket, billed in slices); the recorder's CPU per cycle is what it measures of its own thread
 # (CLOCK_THREAD_CPUTIME_ID, in the ledger's `recorder` row); the peak RSS of `serve --record`
 # over a few cycles; the ledger's bytes per active workload per day (a day of 5-minute
 # cycles run with the clock moved on, NETATTR_CLOCK_SHIFT); `report` over 1,000 workloads
@@ -22,49 +23,68 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# The CPU of the next cycle that billed rows (busy) or none (idle), polled from the
-# ledger's recorder row (a cycle a second; polled every 20 ms).
-cycle_cpu() { # LEDGER busy|idle
-  local want="rows > 0"; [ "$2" = idle ] && want="rows = 0"
-  local start; start=$(sqlite3 "$1" "SELECT cycles FROM recorder")
-  for _ in $(seq 250); do
-    v=$(sqlite3 "$1" "SELECT printf('%.1f', cpu_ms) FROM recorder WHERE cycles > $start AND $want")
-    [ -n "$v" ] && { echo "$v"; return; }
+# Every cycle of a running recorder, as it notes it in the ledger's recorder row
+# (cycles|rows billed|CPU ms), polled every 20 ms until DEADLINE (seconds since the epoch).
+watch_cycles() { # LEDGER DEADLINE OUT
+  local last=-1 line
+  while [ "$(date +%s)" -lt "$2" ]; do
+    line=$(sqlite3 "$1" "SELECT cycles || '|' || rows || '|' || printf('%.1f', cpu_ms) FROM recorder" 2>/dev/null || true)
+    if [ -n "$line" ] && [ "${line%%|*}" != "$last" ]; then echo "$line" >> "$3"; last=${line%%|*}; fi
     sleep 0.02
   done
-  echo "nan"
 }
 
-echo "| live workloads | cycle, all with new traffic | cycle, none | serve --record peak RSS |"
-echo "|---|---|---|---|"
-for n in 1000 10000; do
+# One recorder (serve --record, a cycle a second) over 24 s of its clock, which starts 12 s
+# before a 5-minute boundary: the counters of every workload move each second for the first
+# 18 s, then none do. BATCH is --bill-batch. Prints the cycles seen, one "cycles|rows|cpu" a
+# line, each tagged "busy" (its counters moved) or "idle".
+run_recorder() { # LEDGER BATCH OUT
+  local now shift srv end
+  now=$(date +%s); shift=$(( (now / 300 + 1) * 300 + 300 - 12 - now ))
+  NETATTR_CLOCK_SHIFT=$shift $N serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 \
+    --bill-batch "$2" --ledger "$1" 2>/dev/null &
+  srv=$!
+  end=$(( $(date +%s) + 24 ))
+  watch_cycles "$1" "$end" "$3.raw" &
+  local w=$!
+  for _ in $(seq 18); do round=$((round + 1)); fill; sleep 1; done
+  wait "$w"
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$srv/status")
+  kill -TERM "$srv"; wait "$srv" || true
+  # Cycles up to the 18th second moved; the two after the last fill too (it can land mid-cycle).
+  awk -F'|' 'NR == 1 {first = $1} {print $0 "|" ($1 - first < 20 ? "busy" : "idle")}' "$3.raw" > "$3"
+}
+
+echo "| live workloads | before: every read billed each cycle (busy) | busy, reads waiting | busy, billing a closed bucket's slice | idle | serve --record peak RSS |"
+echo "|---|---|---|---|---|---|"
+for n in ${SIZES:-1000 10000}; do
   $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
   [ -d "$cg" ] && find "$cg" -mindepth 1 -depth -type d -exec rmdir {} +
   mkdir -p "$cg"
   for i in $(seq 1 "$n"); do echo "$cg/w$i.service"; done | xargs mkdir -p
   for i in $(seq 1 "$n"); do stat -c %i "$cg/w$i.service"; done > "$work/ids"
   $N load --pin-dir "$pin" --max-entries 20000 >/dev/null
-  ledger="$work/ledger-$n.db"; rm -f "$ledger"*
   round=1
   fill() { for m in stats_map sock_stats; do target/release/examples/bench_fill "$pin" "$work/ids" "$m" "$round"; done; }
   fill
-  # The recorder keeps running between cycles, as it does on a node: serve --record, one
-  # cycle a second; each round the counters move on (or not) and the cycle after is read.
-  $N serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 --ledger "$ledger" 2>/dev/null &
-  srv=$!
-  sleep 3
-  busy=""; idle=""
-  for _ in $(seq "$ROUNDS"); do
-    round=$((round + 1)); fill; busy+="$(cycle_cpu "$ledger" busy)"$'\n'
-    idle+="$(cycle_cpu "$ledger" idle)"$'\n'
-  done
-  rss=$(awk '/VmHWM/ {print $2}' "/proc/$srv/status")
-  kill -TERM "$srv"; wait "$srv" || true
-  echo "| $n | $(printf '%s' "$busy" | median) ms CPU | $(printf '%s' "$idle" | median) ms CPU | $((rss / 1024)) MB |"
+  # What a 60 s interval (the default) bills a cycle once a bucket with 2N rows closes:
+  # the larger of the default batch (1,000) and the 2N rows over the bucket's 5 cycles.
+  slice=$(( 2 * n / 5 > 1000 ? 2 * n / 5 : 1000 ))
+  before="$work/before-$n"; after="$work/after-$n"; rm -f "$before"* "$after"*
+  run_recorder "$work/before-$n.db" 1000000 "$before"
+  run_recorder "$work/after-$n.db" "$slice" "$after"
+  all=$(awk -F'|' '$4 == "busy" && $2 > 0 {print $3}' "$before" | median)
+  waiting=$(awk -F'|' '$4 == "busy" && $2 == 0 {print $3}' "$after" | median)
+  slices=$(awk -F'|' '$4 == "busy" && $2 > 0 {print $3}' "$after" | sort -n | tr '\n' ' ')
+  idle=$(awk -F'|' '$4 == "idle" && $2 == 0 {print $3}' "$after" | median)
+  echo "| $n | $all ms | $waiting ms | ${slices% }ms ($slice rows each) | $idle ms | $((rss / 1024)) MB |"
 done
 echo
-echo "CPU: the recorder thread's own CPU time for one cycle (median of $ROUNDS); it names"
-echo "every workload, reads both sources and bills both in one transaction."
+echo "CPU: the recorder thread's own CPU time per cycle (medians; every slice cycle listed):"
+echo "'before' bills every read each cycle (--bill-batch above the rows), as netattr did until"
+echo "2026-11-30; after, reads wait for their 5-minute bucket and a closed bucket is billed in"
+echo "slices of what a 60 s interval bills (the cycles run a second apart, the clock shifted to"
+echo "cross a boundary). RSS: the second recorder's peak."
 [ -n "${CYCLE_ONLY:-}" ] && exit 0
 
 # Bytes per active workload per day: 1,000 workloads, a cycle every 5 minutes of a day.

@@ -24,6 +24,12 @@ pub struct LedgerArgs {
     /// counted cgroup; a stop always looks)
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub collect_every: f64,
+    /// Rows billed every cycle while that is all that moved; beyond it each row's last read
+    /// in a 5-minute bucket waits in memory (and in the kernel's counters) until the bucket
+    /// closes, then is billed in slices over the next bucket's cycles, so that no cycle of
+    /// a node with thousands of busy workloads writes them all (a stop bills everything)
+    #[arg(long, default_value_t = 1000, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub bill_batch: u32,
 }
 
 impl LedgerArgs {
@@ -40,6 +46,7 @@ impl LedgerArgs {
                 day: i64::from(self.keep_days) * 86_400,
             },
             collect_every: std::time::Duration::from_secs_f64(self.collect_every),
+            batch: self.bill_batch as usize,
         }
     }
 }

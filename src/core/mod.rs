@@ -16,6 +16,7 @@ pub mod report;
 pub mod retire;
 pub mod row;
 pub mod rowjson;
+pub mod unbilled;
 
 /// What the core needs of the command line: where the instance is pinned, and where names
 /// come from. `cli::Global::place` builds it, so that the core does not depend on the CLI.

@@ -1,11 +1,13 @@
 //! The recorder: every interval, reads both sources' counters (and their classes where
-//! counted), bills the deltas to workload identities in the ledger, and collects the
+//! counted), bills the deltas to workload identities in the ledger (a busy node's once
+//! their 5-minute bucket closes: core::unbilled), and collects the
 //! workloads the kernel says are gone (their final counters billed, then removed from the
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -15,6 +17,7 @@ use super::reader::{self, Query};
 use super::report::{Reporter, View};
 use super::retire;
 use super::row::{Bucket, By, Extra, Row, SortKey};
+use super::unbilled::Unbilled;
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
@@ -35,6 +38,9 @@ pub struct Settings {
     /// every counted cgroup), and at the last cycle; their counters are billed every cycle
     /// meanwhile.
     pub collect_every: Duration,
+    /// Rows billed every cycle before reads wait for their 5-minute bucket to close
+    /// (core::unbilled).
+    pub batch: usize,
 }
 
 /// Runs cycles until `settings` says, or `stopped()` is true (then a last cycle, so that a
@@ -68,25 +74,33 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
             }
         };
         waiting = false;
-        let mut rec = Recorder::new(g, &inst, &ledger, settings.collect_every)?;
+        let mut rec = Recorder::new(g, &inst, &ledger, settings)?;
         loop {
             let started = Instant::now();
             if inst.replaced() {
-                // Read one last time through the maps it still holds open, then let go.
+                // Read one last time through the maps it still holds open and bill all that
+                // waits (again at each interval until that lands), then let go.
                 eprintln!(
                     "netattr: record: the instance at {} was replaced: billing its last counters",
                     pins.dir.display()
                 );
-                if let Err(e) = rec.cycle(&mut ledger, false) {
-                    eprintln!("netattr: record: {:#}", ledger.explain(e));
+                while let Err(e) = rec.cycle(&mut ledger, false, true) {
+                    eprintln!("netattr: record: {:#}; retrying at the next interval", ledger.explain(e));
+                    wait(Instant::now() + settings.every);
+                    if stopped() {
+                        return Ok(());
+                    }
                 }
                 break;
             }
-            if let Err(e) = rec.cycle(&mut ledger, true) {
+            let last = settings.once || settings.count.is_some_and(|c| cycles + 1 >= c);
+            if let Err(e) = rec.cycle(&mut ledger, true, last) {
                 let e = ledger.explain(e);
                 if settings.once {
                     return Err(e);
                 }
+                // What the failed bill did not land still waits in memory, and in the
+                // kernel's counters above the ledger's cursors.
                 eprintln!("netattr: record: {e:#}; retrying at the next interval");
                 let _ = bill::note_cycle(
                     &ledger,
@@ -96,10 +110,6 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                     0,
                     Some(&format!("{e:#}")),
                 );
-                // What the failed bill did not land is billed again from the ledger's cursors.
-                if let Err(e) = rec.forget_cursors(&ledger) {
-                    eprintln!("netattr: record: {:#}", ledger.explain(e));
-                }
             }
             // Old rows go at most once an hour.
             if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
@@ -116,57 +126,52 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
             if stopped() {
                 // The last cycle also collects what is gone, whenever the last look was.
                 rec.collected_at = None;
-                rec.cycle(&mut ledger, true).map_err(|e| ledger.explain(e))?;
+                rec.cycle(&mut ledger, true, true).map_err(|e| ledger.explain(e))?;
                 return Ok(());
             }
         }
     }
 }
 
-/// The recorder of one instance: its cursors (what was billed, as the ledger holds them)
-/// and its namer's caches, kept between cycles, so that a cycle names and bills only the
-/// rows that moved.
+/// The recorder of one instance: the counters it last read of each row (at first, the
+/// ledger's cursors), its reads not yet billed, and its namer's caches, kept between
+/// cycles, so that a cycle names only the rows that moved.
 struct Recorder<'a> {
     g: &'a Place,
     inst: &'a Instance,
     key: InstanceKey,
     reporter: Reporter<'a>,
     cursors: HashMap<(Source, u64, String), Counters>,
+    unbilled: Unbilled,
     first: bool,
     collected_at: Option<Instant>,
     collect_every: Duration,
 }
 
 impl<'a> Recorder<'a> {
-    fn new(g: &'a Place, inst: &'a Instance, ledger: &Ledger, collect_every: Duration) -> Result<Self> {
+    fn new(g: &'a Place, inst: &'a Instance, ledger: &Ledger, settings: &Settings) -> Result<Self> {
         let view = View { sort: SortKey::Total, top: None, resolve: true };
-        let mut r = Recorder {
+        let key = instance_key(inst)?;
+        Ok(Recorder {
             g,
             inst,
-            key: instance_key(inst)?,
+            cursors: bill::cursors(ledger, &key.key)?,
+            key,
             reporter: Reporter::new(g, inst, view)?.with_labels(),
-            cursors: HashMap::new(),
+            unbilled: Unbilled::new(settings.batch, settings.every),
             first: true,
             collected_at: None,
-            collect_every,
-        };
-        r.forget_cursors(ledger)?;
-        Ok(r)
+            collect_every: settings.collect_every,
+        })
     }
 
-    /// Reloads the cursors from the ledger (after a cycle whose bill may not have landed).
-    fn forget_cursors(&mut self, ledger: &Ledger) -> Result<()> {
-        self.cursors = bill::cursors(ledger, &self.key.key)?;
-        Ok(())
-    }
-
-    /// One cycle: read, bill what moved; then collect the gone workloads. Each bill is one
-    /// transaction.
-    fn cycle(&mut self, ledger: &mut Ledger, live: bool) -> Result<()> {
+    /// One cycle: read what moved; bill what is due (everything when `all`); then collect
+    /// the gone workloads. Each bill is one transaction.
+    fn cycle(&mut self, ledger: &mut Ledger, live: bool, all: bool) -> Result<()> {
         let started = Instant::now();
         let cpu = crate::ffi::thread_cpu_time();
         let inst = self.inst;
-        let mut seen = Vec::new();
+        let at = now();
         for source in [Source::Tc, Source::Socket] {
             let mut bys = vec![By::Cgroup];
             if inst.meta.flags & META_CLASSES != 0 {
@@ -174,36 +179,42 @@ impl<'a> Recorder<'a> {
             }
             for by in bys {
                 let mut snap = reader::read(inst, Query { source, by })?;
-                // Only the rows that moved since their last bill are named and billed.
-                snap.rows.retain(|r| {
+                // Only the rows that moved since the last read are kept to be billed, and
+                // only those of cgroups not named yet in this bucket are named.
+                let mut unnamed = Vec::new();
+                for r in std::mem::take(&mut snap.rows) {
                     let class = match &r.extra {
                         Extra::Class(_, n) => n.clone(),
                         _ => String::new(),
                     };
-                    self.cursors.get(&(source, r.key.0, class)) != Some(&r.counters)
-                });
-                if snap.rows.is_empty() {
+                    let id = r.key.0;
+                    if self.cursors.get(&(source, id, class.clone())) == Some(&r.counters) {
+                        continue;
+                    }
+                    if self.unbilled.named(at, id).is_none() {
+                        unnamed.push(r);
+                        continue;
+                    }
+                    self.cursors.insert((source, id, class.clone()), r.counters);
+                    self.unbilled.note(at, source, id, class, r.counters);
+                }
+                if unnamed.is_empty() {
                     continue;
                 }
-                let report = self.reporter.report(snap, None);
-                for r in &report.cgroups {
-                    seen.push(Seen {
-                        source,
-                        cgroup_id: r.cgroup_id,
-                        class: r.class.clone().unwrap_or_default(),
-                        counters: r.counters,
-                        who: who_of(r),
-                        last: false,
-                    });
+                snap.rows = unnamed;
+                for r in self.reporter.report(snap, None).cgroups {
+                    let class = r.class.clone().unwrap_or_default();
+                    self.unbilled.name(r.cgroup_id, who_of(&r));
+                    self.cursors.insert((source, r.cgroup_id, class.clone()), r.counters);
+                    self.unbilled.note(at, source, r.cgroup_id, class, r.counters);
                 }
             }
         }
-        let at = now();
-        let mut billed = ledger.bill(&self.key, &seen, at, live && self.first)?;
-        self.first = false;
-        for s in &seen {
-            self.cursors.insert((s.source, s.cgroup_id, s.class.clone()), s.counters);
-        }
+        let batch = self.unbilled.batch(at, all);
+        let only = live && self.first;
+        let mut billed = ledger.bill(&self.key, &batch.seen, at, only)?;
+        self.unbilled.billed(&batch);
+        self.first &= !only;
         for r in &billed.resets {
             eprintln!("netattr: record: {r}");
         }
@@ -232,35 +243,37 @@ impl<'a> Recorder<'a> {
             return Ok((0, 0));
         }
         let retired = retire::take(inst, &plan)?;
-        // The final counters; the gone cgroups' class rows were billed up to the last read,
-        // and their cursors go with this bill.
-        let mut last: Vec<Seen> = retired
-            .iter()
-            .map(|r| Seen {
+        // Their reads still waiting, then the final counters; the gone cgroups' class rows
+        // were read up to the last cycle, and their cursors go with this bill.
+        let at = now();
+        let mut batch = self.unbilled.of(&plan.gone);
+        for r in &retired {
+            batch.seen.push(Seen {
                 source: r.source,
                 cgroup_id: r.cgroup_id,
                 class: String::new(),
                 counters: r.counters,
-                who: who_of(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters)),
+                who: Rc::new(who_of(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters))),
+                at,
                 last: true,
-            })
-            .collect();
-        let classes: Vec<Seen> = self
-            .cursors
-            .iter()
-            .filter(|((_, id, class), _)| !class.is_empty() && plan.gone.contains(id))
-            .map(|((source, id, class), c)| Seen {
-                source: *source,
-                cgroup_id: *id,
-                class: class.clone(),
-                counters: *c,
-                who: Who { identity: format!("cgroup:{id}"), ..Who::default() },
-                last: true,
-            })
-            .collect();
-        last.extend(classes);
-        match ledger.bill(&self.key, &last, now(), false) {
+            });
+        }
+        for ((source, id, class), c) in &self.cursors {
+            if !class.is_empty() && plan.gone.contains(id) {
+                batch.seen.push(Seen {
+                    source: *source,
+                    cgroup_id: *id,
+                    class: class.clone(),
+                    counters: *c,
+                    who: Rc::new(Who { identity: format!("cgroup:{id}"), ..Who::default() }),
+                    at,
+                    last: true,
+                });
+            }
+        }
+        match ledger.bill(&self.key, &batch.seen, at, false) {
             Ok(b) => {
+                self.unbilled.billed(&batch);
                 self.cursors.retain(|(_, id, _), _| !plan.gone.contains(id));
                 retire::finish(inst, &plan)?;
                 Ok((b.rows, retired.len()))

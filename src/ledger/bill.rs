@@ -3,6 +3,7 @@
 //! resolution's bucket of the read's time, with the cursors moved on, all in one
 //! transaction: a recorder killed at any instant has billed a read entirely or not at all.
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -46,7 +47,10 @@ pub struct Seen {
     /// The destination class, or "" for the cgroup's total.
     pub class: String,
     pub counters: Counters,
-    pub who: Who,
+    /// Shared by the rows of one cgroup.
+    pub who: Rc<Who>,
+    /// When it was read (unix seconds): the buckets it is billed in.
+    pub at: i64,
     /// The cgroup's counters were removed from the maps (a gone workload, collected): its
     /// cursor goes with this bill.
     pub last: bool,
@@ -64,8 +68,9 @@ pub struct Billed {
 }
 
 impl Ledger {
-    /// Bills `seen`, read from `inst` at `now` (unix seconds), in one transaction; drops the
-    /// cursors of every other instance when `only_instance` (the recorder has moved on).
+    /// Bills `seen`, read from `inst`, at `now` (unix seconds; each row goes in the buckets
+    /// of its own read), in one transaction; drops the cursors of every other instance when
+    /// `only_instance` (the recorder has moved on).
     pub fn bill(
         &mut self,
         inst: &InstanceKey,
@@ -156,7 +161,7 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
                 for res in Resolution::ALL {
                     usage_q.execute(params![
                         res.name(),
-                        res.bucket(now),
+                        res.bucket(s.at),
                         wid,
                         source,
                         s.class,
@@ -303,13 +308,14 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    fn seen(id: u64, tx: u64, last: bool) -> Seen {
+    fn seen(id: u64, tx: u64, last: bool, at: i64) -> Seen {
         Seen {
             source: Source::Socket,
             cgroup_id: id,
             class: String::new(),
             counters: Counters { tx_bytes: tx, tx_packets: tx / 100, ..Default::default() },
-            who: Who { identity: format!("unit:w{id}.service"), ..Default::default() },
+            who: Rc::new(Who { identity: format!("unit:w{id}.service"), ..Default::default() }),
+            at,
             last,
         }
     }
@@ -330,18 +336,18 @@ mod tests {
         let inst =
             InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
         let day = 86_400 * 20_000;
-        assert_eq!(l.bill(&inst, &[seen(5, 1000, false)], day, true).unwrap().bytes, 1000);
-        assert_eq!(l.bill(&inst, &[seen(5, 1500, false)], day + 400, true).unwrap().bytes, 500);
+        assert_eq!(l.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
+        assert_eq!(l.bill(&inst, &[seen(5, 1500, false, day + 400)], day + 400, true).unwrap().bytes, 500);
         // Lower than its cursor without a new instance: said, not billed.
-        let b = l.bill(&inst, &[seen(5, 1200, false)], day + 800, true).unwrap();
+        let b = l.bill(&inst, &[seen(5, 1200, false, day + 800)], day + 800, true).unwrap();
         assert_eq!((b.bytes, b.resets.len()), (0, 1));
         // The last bill of a collected workload drops its cursor.
-        l.bill(&inst, &[seen(5, 1300, true)], day + 900, true).unwrap();
+        l.bill(&inst, &[seen(5, 1300, true, day + 900)], day + 900, true).unwrap();
         let cursors: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
         assert_eq!((total(&l, "month"), total(&l, "5m"), cursors), (1600, 1600, 0));
         // A new instance starts from zero; the old one's cursors go.
         let next = InstanceKey { key: "b/2/8".into(), loaded_at: 2, ..inst.clone() };
-        l.bill(&next, &[seen(6, 700, false)], day + 1000, true).unwrap();
+        l.bill(&next, &[seen(6, 700, false, day + 1000)], day + 1000, true).unwrap();
         assert_eq!(total(&l, "day"), 2300);
         let kept = Retention { five_minutes: 86_400, hour: 86_400 * 2, day: 86_400 * 30 };
         l.prune(kept, day + 86_400 * 3).unwrap();

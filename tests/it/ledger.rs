@@ -15,16 +15,32 @@ struct Recorder(Child);
 
 impl Recorder {
     fn start(na: &Netattr, ledger: &Path, interval: &str, env: &[(&str, &str)]) -> Recorder {
+        Recorder::start_with(na, ledger, interval, env, &[])
+    }
+
+    fn start_with(
+        na: &Netattr,
+        ledger: &Path,
+        interval: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Recorder {
         // Gone workloads are looked for every cycle here (60 s by default).
-        let mut cmd = na.cmd(&[
-            "record",
-            "--ledger",
-            ledger.to_str().unwrap(),
-            "--interval",
-            interval,
-            "--collect-every",
-            interval,
-        ]);
+        let mut cmd = na.cmd(
+            &[
+                &[
+                    "record",
+                    "--ledger",
+                    ledger.to_str().unwrap(),
+                    "--interval",
+                    interval,
+                    "--collect-every",
+                    interval,
+                ],
+                args,
+            ]
+            .concat(),
+        );
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -111,6 +127,43 @@ fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]]
 }
 
+/// Recorders started by `start(k)` (the k-th) and killed with SIGKILL `life.0` ms plus up
+/// to `life.1` ms later (a random point of their cycles), at least `min` of them and for at
+/// least `secs` seconds; returns how many.
+fn kill_loop(min: u32, secs: u64, life: (u64, u64), start: impl Fn(u32) -> Recorder) -> u32 {
+    let mut seed = u64::from(std::process::id());
+    let (begun, mut kills) = (Instant::now(), 0);
+    while kills < min || begun.elapsed() < Duration::from_secs(secs) {
+        let rec = start(kills);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(life.0 + (seed >> 33) % life.1));
+        rec.kill9();
+        kills += 1;
+    }
+    kills
+}
+
+/// Billed == counted, exactly, for both ends (each having counted more than `least`
+/// bytes): nothing lost, nothing twice.
+fn exactly_once(
+    na: &Netattr,
+    ledger: &Path,
+    ends: [(&Cgroup, &str); 2],
+    least: u64,
+    until: Option<&str>,
+    kills: u32,
+) {
+    for (cg, what) in ends {
+        let want = counted(na, cg.id);
+        assert!(want[0] + want[1] > least, "{what} counted {want:?}");
+        assert_eq!(
+            billed(ledger, &cg.rel, "0", until),
+            want,
+            "{what}: billed against counted after {kills} kills"
+        );
+    }
+}
+
 #[test]
 fn sigkill_at_any_instant_bills_every_byte_exactly_once() {
     let Some(s) = scene(1, false) else { return };
@@ -121,16 +174,7 @@ fn sigkill_at_any_instant_bills_every_byte_exactly_once() {
     let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
     // 3 MB/s for 4 s while recorders cycling every 20 ms are killed with SIGKILL.
     let sender = c.peer(&format!("tcp-rate {dst} 3000000 4"));
-    let mut seed = u64::from(std::process::id());
-    let start = Instant::now();
-    let mut kills = 0;
-    while kills < 20 || start.elapsed() < Duration::from_secs(4) {
-        let rec = Recorder::start(na, &ledger, "0.02", &[]);
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_millis(20 + (seed >> 33) % 130));
-        rec.kill9();
-        kills += 1;
-    }
+    let kills = kill_loop(20, 4, (20, 130), |_| Recorder::start(na, &ledger, "0.02", &[]));
     sender.finish();
     r.finish();
     std::thread::sleep(Duration::from_millis(100));
@@ -140,16 +184,75 @@ fn sigkill_at_any_instant_bills_every_byte_exactly_once() {
     let cycles: i64 = conn.query_row("SELECT cycles FROM recorder", [], |r| r.get(0)).unwrap();
     eprintln!("{kills} kills, {cycles} cycles recorded");
     assert!(cycles > i64::from(kills), "{cycles} cycles over {kills} recorders");
-    // Billed == counted, exactly, for both ends: nothing lost, nothing twice.
-    for (cg, what) in [(&c.cgroup, "sender"), (&h, "receiver")] {
-        let want = counted(na, cg.id);
-        assert!(want[0] + want[1] > 12_000_000 / 2, "{what} counted {want:?}");
-        assert_eq!(
-            billed(&ledger, &cg.rel, "0", None),
-            want,
-            "{what}: billed against counted after {kills} kills"
-        );
-    }
+    exactly_once(na, &ledger, [(&c.cgroup, "sender"), (&h, "receiver")], 12_000_000 / 2, None, kills);
+}
+
+/// Unix seconds now.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[test]
+fn a_busy_node_bills_closed_buckets_in_slices_in_their_bucket_and_exactly_once() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording(&s);
+    let port = 23500 + (uniq() as u16 % 1000) * 2;
+    // `--bill-batch 1`: the sender's and the receiver's rows are more than a batch, so their
+    // reads wait for their 5-minute bucket to close, then are billed a row a cycle. The
+    // recorder's clock is put 3 s before a boundary.
+    let boundary = (unix_now() / 300 + 2) * 300;
+    let shift = boundary - 3 - unix_now();
+    let started = Instant::now();
+    let env = [("NETATTR_CLOCK_SHIFT", shift.to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let rec = Recorder::start_with(na, &ledger, "0.1", &env, &["--bill-batch", "1"]);
+    c.send(&c.cgroup, &h, port, 300_000);
+    // Past the boundary and a few cycles: the closed bucket's reads were billed in slices
+    // while the recorder runs, in the bucket they were read in.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
+    let (sent, received) = (counted(na, c.cgroup.id), counted(na, h.id));
+    // (A report's period ends now unless told: the recorder's clock is ahead.)
+    let (until, later) = (boundary.to_string(), (boundary + 86_400).to_string());
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", Some(&until)), sent, "sender, closed bucket");
+    assert_eq!(billed(&ledger, &h.rel, "0", Some(&until)), received, "receiver, closed bucket");
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let first_billed: i64 = conn
+        .query_row("SELECT first_seen FROM workloads WHERE path = ?1", [&c.cgroup.rel], |r| r.get(0))
+        .unwrap();
+    assert!(first_billed >= boundary, "billed at {first_billed}, after the bucket closed at {boundary}");
+    // Reads in the open bucket wait; a stop bills them.
+    c.send(&c.cgroup, &h, port + 1, 200_000);
+    rec.stop();
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", Some(&until)), sent, "the closed bucket, after the stop");
+    assert_eq!(billed(&ledger, &c.cgroup.rel, "0", Some(&later)), counted(na, c.cgroup.id), "sender, all");
+
+    // SIGKILLs at random points while slices are billed: each recorder's clock starts 1 s
+    // before a later boundary and it lives 0.6 to 1.5 s, cycling every 20 ms.
+    let dst = format!("{}:{port}", c.host_ip);
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
+    let sender = c.peer(&format!("tcp-rate {dst} 1000000 13"));
+    let kills = kill_loop(12, 13, (600, 900), |k| {
+        let shift = (boundary + 300 * (i64::from(k) + 1) - 1 - unix_now()).to_string();
+        let env = [("NETATTR_CLOCK_SHIFT", shift.as_str())];
+        Recorder::start_with(na, &ledger, "0.02", &env, &["--bill-batch", "1"])
+    });
+    sender.finish();
+    r.finish();
+    // Recorders that were killed had billed closed buckets of their own.
+    let buckets: i64 = conn
+        .query_row(
+            "SELECT count(DISTINCT bucket) FROM usage WHERE resolution = '5m' AND bucket > ?1",
+            [boundary],
+            |r| r.get(0),
+        )
+        .unwrap();
+    eprintln!("{kills} kills; {buckets} closed buckets billed by recorders later killed");
+    assert!(buckets >= 6, "{buckets} buckets billed in slices by {kills} recorders");
+    std::thread::sleep(Duration::from_millis(100));
+    let shift = (boundary + 300 * (i64::from(kills) + 2) - unix_now()).to_string();
+    once(na, &ledger, &[("NETATTR_CLOCK_SHIFT", &shift)]);
+    exactly_once(na, &ledger, [(&c.cgroup, "sender"), (&h, "receiver")], 13_000_000 / 2, Some(&later), kills);
 }
 
 #[test]

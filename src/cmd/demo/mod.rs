@@ -141,9 +141,15 @@ impl Demo<'_> {
             self.g.pin_dir.display(),
             ledger.display()
         );
-        let settings =
-            crate::cli::LedgerArgs { ledger, keep_5m: 1, keep_hours: 1, keep_days: 1, collect_every: 60.0 }
-                .settings(2.0, false, None);
+        let settings = crate::cli::LedgerArgs {
+            ledger,
+            keep_5m: 1,
+            keep_hours: 1,
+            keep_days: 1,
+            collect_every: 60.0,
+            bill_batch: 1000,
+        }
+        .settings(2.0, false, None);
         let place = self.g.place();
         Ok(std::thread::spawn(move || {
             if let Err(e) = crate::core::recorder::run(&place, &settings, &|| stop.load(Ordering::Relaxed)) {
