@@ -166,12 +166,13 @@ impl Report for StatusReport {
         match &self.recorder {
             Some(r) => writeln!(
                 out,
-                "recorder: last cycle {} ({} cycles, {:.1} ms, {:.1} ms CPU, {} rows billed, {} gone workloads collected, {} resets){}",
+                "recorder: last cycle {} ({} cycles, {:.1} ms, {:.1} ms CPU, {} rows billed, {} waiting for their 5-minute bucket, {} gone workloads collected, {} resets){}",
                 output::unix_time(r.at.max(0) as u64),
                 r.cycles,
                 r.duration_ms,
                 r.cpu_ms,
                 r.rows,
+                r.waiting,
                 r.collected,
                 r.resets,
                 r.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()

@@ -22,7 +22,7 @@ use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::identity::Kind;
-use crate::ledger::bill::{self, Billed, InstanceKey, Retention, Seen, Took, Who};
+use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
 
 /// How a recorder runs.
@@ -102,14 +102,9 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 // What the failed bill did not land still waits in memory, and in the
                 // kernel's counters above the ledger's cursors.
                 eprintln!("netattr: record: {e:#}; retrying at the next interval");
-                let _ = bill::note_cycle(
-                    &ledger,
-                    now(),
-                    Took::default(),
-                    &Billed::default(),
-                    0,
-                    Some(&format!("{e:#}")),
-                );
+                let error = format!("{e:#}");
+                let cycle = Cycle { waiting: rec.unbilled.len(), error: Some(&error), ..Cycle::default() };
+                let _ = bill::note_cycle(&ledger, now(), &Billed::default(), cycle);
             }
             // Old rows go at most once an hour.
             if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
@@ -229,7 +224,8 @@ impl<'a> Recorder<'a> {
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             cpu_ms: (crate::ffi::thread_cpu_time().saturating_sub(cpu)).as_secs_f64() * 1000.0,
         };
-        bill::note_cycle(ledger, at, took, &billed, collected, None)?;
+        let cycle = Cycle { took, collected, waiting: self.unbilled.len(), error: None };
+        bill::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
     }
 

@@ -260,22 +260,34 @@ pub struct Took {
     pub cpu_ms: f64,
 }
 
+/// What a cycle did, for `status`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cycle<'a> {
+    pub took: Took,
+    pub collected: usize,
+    /// Reads kept for their bucket to close, not billed yet.
+    pub waiting: usize,
+    pub error: Option<&'a str>,
+}
+
 /// Records the last cycle for `status`.
-pub fn note_cycle(
-    l: &Ledger,
-    now: i64,
-    took: Took,
-    billed: &Billed,
-    collected: usize,
-    error: Option<&str>,
-) -> Result<()> {
+pub fn note_cycle(l: &Ledger, now: i64, billed: &Billed, c: Cycle<'_>) -> Result<()> {
     l.conn.execute(
-        "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error)
-         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets, waiting, last_error)
+         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET at = excluded.at, cycles = cycles + 1, duration_ms = excluded.duration_ms,
            cpu_ms = excluded.cpu_ms, rows = excluded.rows, collected = collected + excluded.collected,
-           resets = resets + excluded.resets, last_error = excluded.last_error",
-        params![now, took.wall_ms, took.cpu_ms, billed.rows as i64, collected as i64, billed.resets.len() as i64, error],
+           resets = resets + excluded.resets, waiting = excluded.waiting, last_error = excluded.last_error",
+        params![
+            now,
+            c.took.wall_ms,
+            c.took.cpu_ms,
+            billed.rows as i64,
+            c.collected as i64,
+            billed.resets.len() as i64,
+            c.waiting as i64,
+            c.error
+        ],
     )?;
     Ok(())
 }

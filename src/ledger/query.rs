@@ -328,14 +328,20 @@ pub struct RecorderState {
     pub rows: i64,
     pub collected: i64,
     pub resets: i64,
+    /// Reads waiting for their 5-minute bucket to close (a busy node's), not billed yet.
+    pub waiting: i64,
     pub last_error: Option<String>,
 }
 
 pub fn recorder(l: &Ledger) -> Result<Option<RecorderState>> {
     use rusqlite::OptionalExtension;
+    // A version 1 file (read as it is, not migrated) has no `waiting`: none waited.
+    let waiting = if super::schema::version(&l.conn)? >= 2 { "waiting" } else { "0" };
     Ok(l.conn
         .query_row(
-            "SELECT at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error FROM recorder WHERE id = 1",
+            &format!(
+                "SELECT at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error, {waiting} FROM recorder WHERE id = 1"
+            ),
             [],
             |r| {
                 Ok(RecorderState {
@@ -347,6 +353,7 @@ pub fn recorder(l: &Ledger) -> Result<Option<RecorderState>> {
                     collected: r.get(5)?,
                     resets: r.get(6)?,
                     last_error: r.get(7)?,
+                    waiting: r.get(8)?,
                 })
             },
         )

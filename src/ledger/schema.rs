@@ -7,10 +7,12 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
-/// Each migration takes the schema from its index to the next version.
-const MIGRATIONS: [&str; 1] = [r#"
+/// Each migration takes the schema from its index to the next version: 1 made the tables,
+/// 2 added `recorder.waiting`.
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
     identity      TEXT NOT NULL UNIQUE,
@@ -69,7 +71,11 @@ CREATE TABLE recorder (
     resets      INTEGER NOT NULL,
     last_error  TEXT
 );
-"#];
+"#,
+    r#"
+ALTER TABLE recorder ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 pub fn version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
@@ -110,4 +116,39 @@ pub fn migrate(conn: &Connection) -> Result<()> {
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_ledger_is_read_as_it_is_and_migrated_keeping_its_rows() {
+        let path = std::env::temp_dir().join(format!("netattr-unit-schema-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets)
+                 VALUES (1, 100, 7, 1.5, 1.0, 3, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let ro = crate::ledger::Ledger::open_ro(&path).unwrap();
+        let r = crate::ledger::query::recorder(&ro).unwrap().unwrap();
+        assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
+        assert_eq!(version(&ro.conn).unwrap(), 1, "a reader leaves the file as it is");
+        drop(ro);
+        let rw = crate::ledger::Ledger::open_rw(&path).unwrap();
+        assert_eq!(version(&rw.conn).unwrap(), VERSION);
+        let r = crate::ledger::query::recorder(&rw).unwrap().unwrap();
+        assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
+        drop(rw);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

@@ -221,8 +221,11 @@ fn a_busy_node_bills_closed_buckets_in_slices_in_their_bucket_and_exactly_once()
         .query_row("SELECT first_seen FROM workloads WHERE path = ?1", [&c.cgroup.rel], |r| r.get(0))
         .unwrap();
     assert!(first_billed >= boundary, "billed at {first_billed}, after the bucket closed at {boundary}");
-    // Reads in the open bucket wait; a stop bills them.
+    // Reads in the open bucket wait (`status` says how many); a stop bills them.
     c.send(&c.cgroup, &h, port + 1, 200_000);
+    std::thread::sleep(Duration::from_millis(400));
+    let status = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+    assert!(status["recorder"]["waiting"].as_u64().unwrap() >= 1, "{}", status["recorder"]);
     rec.stop();
     assert_eq!(billed(&ledger, &c.cgroup.rel, "0", Some(&until)), sent, "the closed bucket, after the stop");
     assert_eq!(billed(&ledger, &c.cgroup.rel, "0", Some(&later)), counted(na, c.cgroup.id), "sender, all");
