@@ -99,9 +99,10 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 if settings.once {
                     return Err(e);
                 }
-                // What the failed bill did not land still waits in memory, and in the
-                // kernel's counters above the ledger's cursors.
+                // What the failed bill did not land still waits in memory (each row's latest
+                // read), and in the kernel's counters above the ledger's cursors.
                 eprintln!("netattr: record: {e:#}; retrying at the next interval");
+                rec.unbilled.collapse();
                 let error = format!("{e:#}");
                 let cycle = Cycle { waiting: rec.unbilled.len(), error: Some(&error), ..Cycle::default() };
                 let _ = bill::note_cycle(&ledger, now(), &Billed::default(), cycle);

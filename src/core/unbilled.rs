@@ -155,6 +155,18 @@ impl Unbilled {
         Batch { seen, keys: keys.into_iter().cloned().collect() }
     }
 
+    /// Keeps only each row's latest read (after a bill failed: while the ledger cannot be
+    /// written, memory holds one read a row, not one a bucket). Billing the latest read
+    /// bills everything since the ledger's cursor, in the latest read's bucket.
+    pub fn collapse(&mut self) {
+        let mut latest = std::collections::HashSet::new();
+        let older: Vec<Key> =
+            self.reads.keys().rev().filter(|k| !latest.insert((k.1, k.2, k.3.clone()))).cloned().collect();
+        for k in older {
+            self.reads.remove(&k);
+        }
+    }
+
     /// Forgets what `b` billed.
     pub fn billed(&mut self, b: &Batch) {
         for k in &b.keys {
@@ -227,6 +239,19 @@ mod tests {
         assert!(all.seen.windows(2).all(|w| w[0].at <= w[1].at), "in the order read");
         u.billed(&all);
         assert!(u.is_empty() && u.whos.is_empty());
+        // A failing ledger: one read a row is kept, the latest.
+        for t in [t0 + 600, t0 + 900, t0 + 1200] {
+            for id in 0..3 {
+                note(&mut u, t, Source::Tc, id, c(t as u64 + id));
+            }
+        }
+        u.collapse();
+        let kept: Vec<(u64, u64)> =
+            u.batch(t0 + 1200, true).seen.iter().map(|s| (s.cgroup_id, s.counters.tx_bytes)).collect();
+        let t = (t0 + 1200) as u64;
+        assert_eq!(kept, [(0, t), (1, t + 1), (2, t + 2)]);
+        let all = u.batch(t0 + 1200, true);
+        u.billed(&all);
         // Named once a bucket: named again in the next one.
         note(&mut u, t0 + 600, Source::Tc, 6, c(300));
         assert!(u.named(t0 + 700, 6).is_some() && u.named(t0 + 900, 6).is_none());
