@@ -86,6 +86,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 );
                 while let Err(e) = rec.cycle(&mut ledger, false, true) {
                     eprintln!("netattr: record: {:#}; retrying at the next interval", ledger.explain(e));
+                    rec.unbilled.collapse();
                     wait(Instant::now() + settings.every);
                     if stopped() {
                         return Ok(());
