@@ -55,6 +55,10 @@ const volatile bool count_classes = false;
  * claiming a slot needs; off, the verifier removes the fast path and every cgroup is
  * counted in its hash, as on older kernels (or with `load --no-fast-path`). */
 const volatile bool fast_path = false;
+/* The kernel has bpf_cast_to_kern_ctx and bpf_rdonly_cast (Linux 6.3+): headers and the
+ * socket are read in place. Set by `netattr load` from the kernel's BTF, so that the
+ * verifier drops the path not taken (a bpf_ksym_exists test stays in the program). */
+const volatile bool kern_ctx = false;
 
 #define COUNTER_MAP(name, keytype)                                                          \
 	struct {                                                                            \
@@ -239,17 +243,73 @@ struct cgroup {
 	struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
 
-/* The fields of the kernel's sk_buff that say where the network header is. */
+/* The fields of the kernel's sk_buff that say where the network header is, and its socket. */
+struct sock;
 struct sk_buff {
 	unsigned char *head;
 	unsigned char *data;
 	__u16 network_header;
+	struct sock *sk;
 } __attribute__((preserve_access_index));
+
+/* What bpf_skb_cgroup_id reads of a socket (Linux 5.15+ layout of sock_cgroup_data). */
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+/* skc_listener: a request socket's listener (request_sock's rsk_listener). */
+struct sock_common {
+	unsigned char skc_state;
+	struct sock *skc_listener;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+	struct sock_cgroup_data sk_cgrp_data;
+} __attribute__((preserve_access_index));
+
+#define NA_TCP_TIME_WAIT 6
+#define NA_TCP_NEW_SYN_RECV 12
 
 /* Weak: on a kernel without these kfuncs the code that needs them is removed at load time. */
 extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym __weak;
 extern struct cgroup *bpf_cgroup_from_id(__u64 cgid) __ksym __weak;
 extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym __weak;
+
+/*
+ * What bpf_skb_cgroup_id returns, without the helper call: the cgroup id of the packet's
+ * full socket (a request socket's listener; none for a time-wait socket or no socket: 0).
+ * Read through the kernel's sk_buff (bpf_cast_to_kern_ctx and bpf_rdonly_cast, both
+ * inlined by the verifier; Linux 6.3+), each load a checked one (a fault reads 0); else
+ * the helper. Measured in BENCHMARKS.md.
+ */
+static __always_inline __u64 skb_cgroup_id(struct __sk_buff *skb)
+{
+	if (kern_ctx && bpf_core_field_exists(((struct sock_cgroup_data *)0)->cgroup)) {
+		struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+		struct sock *sk = k->sk;
+		struct cgroup *cg;
+		__u8 state;
+
+		if (!sk)
+			return 0;
+		state = sk->__sk_common.skc_state;
+		if (state == NA_TCP_NEW_SYN_RECV) {
+			/* A pointer in a union, read as a number: cast back (inlined). */
+			sk = bpf_core_cast(sk->__sk_common.skc_listener, struct sock);
+			if (!sk)
+				return 0;
+			state = sk->__sk_common.skc_state;
+		}
+		if (state == NA_TCP_TIME_WAIT || state == NA_TCP_NEW_SYN_RECV)
+			return 0;
+		cg = sk->sk_cgrp_data.cgroup;
+		if (!cg)
+			return 0;
+		return cg->kn->id;
+	}
+	return bpf_skb_cgroup_id(skb);
+}
 
 static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 {
@@ -457,7 +517,7 @@ static __always_inline long load_net(struct __sk_buff *skb, __u32 off, void *to,
  * a helper call (measured in BENCHMARKS.md). */
 static __always_inline long load_net_fast(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
-	if (bpf_ksym_exists(bpf_cast_to_kern_ctx)) {
+	if (kern_ctx) {
 		struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
 		long nh = (long)(k->head + k->network_header) - (long)k->data;
 		void *d = (void *)(long)skb->data, *e = (void *)(long)skb->data_end;
@@ -677,7 +737,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 		cgid = *owner; /* rule 1 */
 		tx = !egress;
 	} else {
-		cgid = bpf_skb_cgroup_id(skb); /* rule 2; 0 without a full socket: rule 3 */
+		cgid = skb_cgroup_id(skb); /* rule 2; 0 without a full socket: rule 3 */
 		tx = cgid ? true : egress;
 	}
 	add(cgroup_counters(&stats_map, &tc_slot_owner, &tc_slots, &cgid, ifindex,
@@ -697,7 +757,7 @@ static __always_inline void count_tc(struct __sk_buff *skb, bool egress)
 
 static __always_inline void count_sock(struct __sk_buff *skb, bool egress)
 {
-	__u64 cgid = bpf_skb_cgroup_id(skb); /* the local socket's cgroup */
+	__u64 cgid = skb_cgroup_id(skb); /* the local socket's cgroup */
 	__u64 packets = skb->gso_segs ? skb->gso_segs : 1;
 	__u64 bytes = skb->len;
 	__u32 held;

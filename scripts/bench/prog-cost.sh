@@ -5,7 +5,7 @@
 # rounds, and the table shows the median ns per run and the ratio to the empty program.
 # Usage: sudo scripts/bench/prog-cost.sh [ROUNDS] [REPEAT]   (prints a Markdown table)
 #        ONLY='class|empty' sudo scripts/bench/prog-cost.sh ...   (only the rows it matches)
-#        BEFORE=/path/to/an/older/netattr ...   (its class programs too, side by side)
+#        BEFORE=/path/to/an/older/netattr ...   (its default and class programs too, side by side)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-5}; REPEAT=${2:-2000000}
@@ -15,7 +15,7 @@ INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
   for c in plain iface port both slow class class10 class10k; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
-  [ -n "${BEFORE:-}" ] && { "$BEFORE" cleanup --pin-dir "$base-before" >/dev/null 2>&1 || true; }
+  [ -n "${BEFORE:-}" ] && { for d in before beforeplain; do "$BEFORE" cleanup --pin-dir "$base-$d" >/dev/null 2>&1 || true; done; }
   rm -rf "$base-baselines" "$work"
 }
 trap cleanup EXIT
@@ -63,7 +63,10 @@ progs=(
 )
 if [ -n "${BEFORE:-}" ]; then
   "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null
+  "$BEFORE" load --pin-dir "$base-beforeplain" >/dev/null
   progs+=(
+    "before: tc_egress|$base-beforeplain/tc_egress|l2"
+    "before: sock_egress|$base-beforeplain/sock_egress|l2"
     "before: tc_egress, --breakdown class (built-in classes)|$base-before/tc_egress|l2"
     "before: sock_egress, --breakdown class (built-in classes)|$base-before/sock_egress|l2"
   )

@@ -120,13 +120,15 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
     let fast_path = fast_path_wanted(a);
+    let kernel = KernelBtf::read();
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
         rodata.count_ports = a.breakdown.contains(&Breakdown::Port);
         rodata.count_ifaces = a.breakdown.contains(&Breakdown::Iface);
         rodata.count_classes = counting_classes;
         rodata.fast_path = fast_path;
+        rodata.kern_ctx = kernel.kern_ctx;
     }
-    let tree = cgroup_iterators();
+    let tree = kernel.cgroup_iterators;
     if !tree {
         open.progs.cgroup_tree.set_autoload(false);
     }
@@ -269,10 +271,28 @@ fn fast_path_wanted(a: &LoadArgs) -> bool {
     !a.no_fast_path && sys::kernel_release().is_ok_and(|(v, _)| v >= (5, 12))
 }
 
-/// Whether this kernel has cgroup iterators (Linux 6.1+), which `cgroup_tree` needs.
-fn cgroup_iterators() -> bool {
-    libbpf_rs::btf::Btf::from_vmlinux()
-        .is_ok_and(|btf| btf.type_by_name::<libbpf_rs::btf::types::Struct<'_>>("bpf_iter__cgroup").is_some())
+/// What the kernel's BTF says it has (all false without BTF).
+struct KernelBtf {
+    /// cgroup iterators (Linux 6.1+), which `cgroup_tree` needs.
+    cgroup_iterators: bool,
+    /// the kfuncs bpf_cast_to_kern_ctx and bpf_rdonly_cast (Linux 6.3+): the programs read
+    /// headers and the socket's cgroup in place.
+    kern_ctx: bool,
+}
+
+impl KernelBtf {
+    fn read() -> KernelBtf {
+        use libbpf_rs::btf::types::{Func, Struct};
+        match libbpf_rs::btf::Btf::from_vmlinux() {
+            Ok(btf) => KernelBtf {
+                cgroup_iterators: btf.type_by_name::<Struct<'_>>("bpf_iter__cgroup").is_some(),
+                kern_ctx: ["bpf_cast_to_kern_ctx", "bpf_rdonly_cast"]
+                    .iter()
+                    .all(|f| btf.type_by_name::<Func<'_>>(f).is_some()),
+            },
+            Err(_) => KernelBtf { cgroup_iterators: false, kern_ctx: false },
+        }
+    }
 }
 
 /// Attaches the `cgroup_tree` iterator to the root of the cgroup2 mount and pins its link.
