@@ -188,7 +188,7 @@ impl<'a> Recorder<'a> {
                     if self.cursors.get(&(source, id, class.clone())) == Some(&r.counters) {
                         continue;
                     }
-                    if self.unbilled.named(at, id).is_none() {
+                    if !self.unbilled.named(at, id) {
                         unnamed.push(r);
                         continue;
                     }

@@ -73,25 +73,19 @@ impl Unbilled {
         self.reads.is_empty()
     }
 
-    /// Who a cgroup is billed to if it was named in the bucket of `at` (its reads then need
-    /// no naming again).
-    pub fn named(&mut self, at: i64, cgroup_id: u64) -> Option<Rc<Who>> {
+    /// Whether a cgroup was named in the bucket of `at` (its reads then need no naming).
+    pub fn named(&mut self, at: i64, cgroup_id: u64) -> bool {
         self.advance(at);
-        self.whos.get(&cgroup_id).filter(|(e, _)| *e == self.epoch).map(|(_, w)| w.clone())
+        self.whos.get(&cgroup_id).is_some_and(|(e, _)| *e == self.epoch)
     }
 
     /// Keeps who a cgroup is billed to, as named now (one copy while it stays the same).
-    pub fn name(&mut self, cgroup_id: u64, who: Who) -> Rc<Who> {
+    pub fn name(&mut self, cgroup_id: u64, who: Who) {
         let epoch = self.epoch;
         match self.whos.get_mut(&cgroup_id) {
-            Some((e, w)) if **w == who => {
-                *e = epoch;
-                w.clone()
-            }
+            Some((e, w)) if **w == who => *e = epoch,
             _ => {
-                let w = Rc::new(who);
-                self.whos.insert(cgroup_id, (epoch, w.clone()));
-                w
+                self.whos.insert(cgroup_id, (epoch, Rc::new(who)));
             }
         }
     }
@@ -190,7 +184,7 @@ mod tests {
     }
 
     fn note(u: &mut Unbilled, at: i64, source: Source, id: u64, c: Counters) {
-        if u.named(at, id).is_none() {
+        if !u.named(at, id) {
             u.name(id, who(id));
         }
         u.note(at, source, id, String::new(), c);
@@ -230,7 +224,7 @@ mod tests {
         let got: Vec<(u64, i64)> = b.seen.iter().map(|s| (s.counters.tx_bytes, s.at)).collect();
         assert_eq!(got, [(5, t0 + 120), (105, t0 + 300)]);
         assert_eq!(&*b.seen[1].who, &who(5));
-        assert!(u.named(t0 + 400, 6).is_some(), "named in this bucket");
+        assert!(u.named(t0 + 400, 6), "named in this bucket");
         u.billed(&b);
         // The last cycle of the bucket bills all that is due; a stop bills everything.
         assert_eq!(u.batch(t0 + 590, false).seen.len(), 8);
@@ -254,6 +248,6 @@ mod tests {
         u.billed(&all);
         // Named once a bucket: named again in the next one.
         note(&mut u, t0 + 600, Source::Tc, 6, c(300));
-        assert!(u.named(t0 + 700, 6).is_some() && u.named(t0 + 900, 6).is_none());
+        assert!(u.named(t0 + 700, 6) && !u.named(t0 + 900, 6));
     }
 }
