@@ -184,26 +184,23 @@ impl<'a> Recorder<'a> {
                         Extra::Class(_, n) => n.clone(),
                         _ => String::new(),
                     };
-                    let id = r.key.0;
-                    if self.cursors.get(&(source, id, class.clone())) == Some(&r.counters) {
+                    let key = (source, r.key.0, class);
+                    if self.cursors.get(&key) == Some(&r.counters) {
                         continue;
                     }
-                    if !self.unbilled.named(at, id) {
+                    if !self.unbilled.named(at, key.1) {
                         unnamed.push(r);
                         continue;
                     }
-                    self.cursors.insert((source, id, class.clone()), r.counters);
-                    self.unbilled.note(at, source, id, class, r.counters);
+                    self.keep(at, key, r.counters);
                 }
                 if unnamed.is_empty() {
                     continue;
                 }
                 snap.rows = unnamed;
                 for r in self.reporter.report(snap, None).cgroups {
-                    let class = r.class.clone().unwrap_or_default();
                     self.unbilled.name(r.cgroup_id, who_of(&r));
-                    self.cursors.insert((source, r.cgroup_id, class.clone()), r.counters);
-                    self.unbilled.note(at, source, r.cgroup_id, class, r.counters);
+                    self.keep(at, (source, r.cgroup_id, r.class.unwrap_or_default()), r.counters);
                 }
             }
         }
@@ -229,6 +226,12 @@ impl<'a> Recorder<'a> {
         let cycle = Cycle { took, collected, waiting: self.unbilled.len(), error: None };
         bill::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
+    }
+
+    /// Keeps a moved row's read at `at`: as the last read of its key, and to be billed.
+    fn keep(&mut self, at: i64, key: (Source, u64, String), counters: Counters) {
+        self.cursors.insert(key.clone(), counters);
+        self.unbilled.note(at, key.0, key.1, key.2, counters);
     }
 
     /// Collects the workloads the kernel says are gone: their counters removed from the

@@ -163,10 +163,13 @@ impl Unbilled {
 
     /// Forgets what `b` billed.
     pub fn billed(&mut self, b: &Batch) {
+        if b.keys.is_empty() {
+            return; // a busy node's cycles between bucket closes: nothing to forget
+        }
         for k in &b.keys {
             self.reads.remove(k);
         }
-        let waiting: BTreeSet<u64> = self.reads.keys().map(|k| k.2).collect();
+        let waiting: std::collections::HashSet<u64> = self.reads.keys().map(|k| k.2).collect();
         self.whos.retain(|id, _| waiting.contains(id));
     }
 }
