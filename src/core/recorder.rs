@@ -5,7 +5,6 @@
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,10 +16,10 @@ use super::reader::{self, Query};
 use super::report::{Reporter, View};
 use super::retire;
 use super::row::{Bucket, By, Extra, Row, SortKey};
-use super::unbilled::Unbilled;
+use super::unbilled::{Moved, Unbilled};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
-use crate::bpf::{Counters, Instance, Pins, Source};
+use crate::bpf::{Instance, Pins, Source};
 use crate::identity::Kind;
 use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
@@ -138,7 +137,6 @@ struct Recorder<'a> {
     inst: &'a Instance,
     key: InstanceKey,
     reporter: Reporter<'a>,
-    cursors: HashMap<(Source, u64, String), Counters>,
     unbilled: Unbilled,
     first: bool,
     collected_at: Option<Instant>,
@@ -149,13 +147,18 @@ impl<'a> Recorder<'a> {
     fn new(g: &'a Place, inst: &'a Instance, ledger: &Ledger, settings: &Settings) -> Result<Self> {
         let view = View { sort: SortKey::Total, top: None, resolve: true };
         let key = instance_key(inst)?;
+        // At first, the last read of each row is what the ledger billed of it.
+        let mut unbilled = Unbilled::new(settings.batch, settings.every);
+        for ((source, id, class), c) in bill::cursors(ledger, &key.key)? {
+            let class = unbilled.classes.id(&class);
+            unbilled.set_last((source, id, class), c);
+        }
         Ok(Recorder {
             g,
             inst,
-            cursors: bill::cursors(ledger, &key.key)?,
             key,
             reporter: Reporter::new(g, inst, view)?.with_labels(),
-            unbilled: Unbilled::new(settings.batch, settings.every),
+            unbilled,
             first: true,
             collected_at: None,
             collect_every: settings.collect_every,
@@ -181,18 +184,18 @@ impl<'a> Recorder<'a> {
                 let mut unnamed = Vec::new();
                 for r in std::mem::take(&mut snap.rows) {
                     let class = match &r.extra {
-                        Extra::Class(_, n) => n.clone(),
-                        _ => String::new(),
+                        Extra::Class(_, n) => self.unbilled.classes.id(n),
+                        _ => 0,
                     };
-                    let key = (source, r.key.0, class);
-                    if self.cursors.get(&key) == Some(&r.counters) {
-                        continue;
+                    let row = (source, r.key.0, class);
+                    match self.unbilled.moved(at, row, r.counters) {
+                        Moved::No | Moved::Kept => {}
+                        // Another row of the cgroup may have named it in this bucket.
+                        Moved::Unnamed if self.unbilled.named(at, row.1) => {
+                            self.unbilled.note(at, row, r.counters);
+                        }
+                        Moved::Unnamed => unnamed.push(r),
                     }
-                    if !self.unbilled.named(at, key.1) {
-                        unnamed.push(r);
-                        continue;
-                    }
-                    self.keep(at, key, r.counters);
                 }
                 if unnamed.is_empty() {
                     continue;
@@ -200,7 +203,8 @@ impl<'a> Recorder<'a> {
                 snap.rows = unnamed;
                 for r in self.reporter.report(snap, None).cgroups {
                     self.unbilled.name(r.cgroup_id, who_of(&r));
-                    self.keep(at, (source, r.cgroup_id, r.class.unwrap_or_default()), r.counters);
+                    let class = self.unbilled.classes.id(r.class.as_deref().unwrap_or_default());
+                    self.unbilled.note(at, (source, r.cgroup_id, class), r.counters);
                 }
             }
         }
@@ -228,12 +232,6 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// Keeps a moved row's read at `at`: as the last read of its key, and to be billed.
-    fn keep(&mut self, at: i64, key: (Source, u64, String), counters: Counters) {
-        self.cursors.insert(key.clone(), counters);
-        self.unbilled.note(at, key.0, key.1, key.2, counters);
-    }
-
     /// Collects the workloads the kernel says are gone: their counters removed from the
     /// maps (exactly what the removal returned) and billed with their cursors' removal; put
     /// back if the bill fails. Returns (rows billed, workloads collected).
@@ -259,23 +257,21 @@ impl<'a> Recorder<'a> {
                 last: true,
             });
         }
-        for ((source, id, class), c) in &self.cursors {
-            if !class.is_empty() && plan.gone.contains(id) {
-                batch.seen.push(Seen {
-                    source: *source,
-                    cgroup_id: *id,
-                    class: class.clone(),
-                    counters: *c,
-                    who: Rc::new(Who { identity: format!("cgroup:{id}"), ..Who::default() }),
-                    at,
-                    last: true,
-                });
-            }
+        for ((source, id, class), c) in self.unbilled.class_rows(&plan.gone) {
+            batch.seen.push(Seen {
+                source,
+                cgroup_id: id,
+                class: self.unbilled.classes.name(class).to_string(),
+                counters: c,
+                who: Rc::new(Who { identity: format!("cgroup:{id}"), ..Who::default() }),
+                at,
+                last: true,
+            });
         }
         match ledger.bill(&self.key, &batch.seen, at, false) {
             Ok(b) => {
                 self.unbilled.billed(&batch);
-                self.cursors.retain(|(_, id, _), _| !plan.gone.contains(id));
+                self.unbilled.forget(&plan.gone);
                 retire::finish(inst, &plan)?;
                 Ok((b.rows, retired.len()))
             }

@@ -7,22 +7,77 @@
 //! Nothing is lost meanwhile: what waits is still in the kernel's counters, above the
 //! ledger's cursors, so a recorder killed before billing it bills it at its next start (in
 //! the bucket of that start).
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
+
+use foldhash::HashMap;
 
 use crate::bpf::{Counters, Source};
 use crate::ledger::bill::{Seen, Who};
 use crate::ledger::Resolution;
 
-/// (epoch, source, cgroup id, class): an epoch is a run of reads in one 5-minute bucket,
-/// numbered in the order they were read, so that the map's order is the order of reads.
-type Key = (u64, u8, u64, String);
+/// A counter row: (source, cgroup id, class), the class as its index in `Classes` (0: the
+/// cgroup's total). Integers only, so that the tens of thousands of rows a cycle reads on a
+/// busy node are hashed and compared cheaply.
+pub type RowKey = (Source, u64, u16);
 
+/// The class names a recorder has met, each given a small index once.
+#[derive(Debug)]
+pub struct Classes {
+    names: Vec<String>,
+    ids: HashMap<String, u16>,
+}
+
+impl Default for Classes {
+    fn default() -> Self {
+        Classes { names: vec![String::new()], ids: HashMap::from_iter([(String::new(), 0)]) }
+    }
+}
+
+impl Classes {
+    /// The index of class `name` ("" is the cgroup's total, 0).
+    pub fn id(&mut self, name: &str) -> u16 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u16;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    pub fn name(&self, id: u16) -> &str {
+        self.names.get(usize::from(id)).map_or("", String::as_str)
+    }
+}
+
+/// A read kept to be billed: the epoch it was read in (a run of reads in one 5-minute
+/// bucket, numbered in the order they were read), when, and the counters.
 #[derive(Debug, Clone, Copy)]
 struct Read {
+    epoch: u64,
     at: i64,
-    source: Source,
     counters: Counters,
+}
+
+/// What the recorder keeps of a row: its last read, the epoch its cgroup was last named in
+/// for it, and its reads not billed yet, oldest first, at most one an epoch (the latest).
+#[derive(Debug, Default)]
+struct State {
+    last: Option<Counters>,
+    named: Option<u64>,
+    reads: Vec<Read>,
+}
+
+/// What `moved` found of a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// The same counters as the last read: nothing to bill.
+    No,
+    /// Kept to be billed.
+    Kept,
+    /// Its cgroup is not named in this bucket yet: name it, then `note` the read.
+    Unnamed,
 }
 
 #[derive(Debug)]
@@ -31,24 +86,24 @@ pub struct Unbilled {
     every: i64,
     epoch: u64,
     bucket: Option<i64>,
-    reads: BTreeMap<Key, Read>,
-    /// Who each cgroup with a waiting read is billed to, one copy per cgroup, and the epoch
-    /// it was named in (a cgroup is named again in each bucket).
+    /// Every row read (its last counters), with what waits of it: one hash lookup a row
+    /// and a cycle.
+    rows: HashMap<RowKey, State>,
+    count: usize,
+    /// The reads of closed epochs in the order they are billed (by epoch, then row): made
+    /// once as each epoch ends; entries already billed or collapsed are skipped.
+    due: VecDeque<(u64, RowKey)>,
+    /// Who each cgroup read is billed to, one copy per cgroup, and the epoch it was named in
+    /// (a cgroup is named again in each bucket); kept until the cgroup is collected.
     whos: HashMap<u64, (u64, Rc<Who>)>,
+    pub classes: Classes,
 }
 
-/// What a cycle bills: the rows, in the order they were read, and their keys.
+/// What a cycle bills: the rows, in the order they were read, and their reads.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub seen: Vec<Seen>,
-    keys: Vec<Key>,
-}
-
-fn source_key(s: Source) -> u8 {
-    match s {
-        Source::Tc => 0,
-        Source::Socket => 1,
-    }
+    keys: Vec<(u64, RowKey)>,
 }
 
 impl Unbilled {
@@ -60,17 +115,20 @@ impl Unbilled {
             every: (every.as_secs() as i64).max(1),
             epoch: 0,
             bucket: None,
-            reads: BTreeMap::new(),
-            whos: HashMap::new(),
+            rows: HashMap::default(),
+            count: 0,
+            due: VecDeque::new(),
+            whos: HashMap::default(),
+            classes: Classes::default(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.reads.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.reads.is_empty()
+        self.count == 0
     }
 
     /// Whether a cgroup was named in the bucket of `at` (its reads then need no naming).
@@ -90,11 +148,60 @@ impl Unbilled {
         }
     }
 
-    /// Keeps the read at `at` of a row that moved (a later read in the same bucket replaces
-    /// it); its cgroup was named (`name`) first.
-    pub fn note(&mut self, at: i64, source: Source, cgroup_id: u64, class: String, counters: Counters) {
+    /// The counters a row was last read with (at first, what the ledger billed of it).
+    pub fn set_last(&mut self, row: RowKey, counters: Counters) {
+        self.rows.entry(row).or_default().last = Some(counters);
+    }
+
+    /// Takes the read at `at` of a row: kept to be billed when it moved and its cgroup was
+    /// named in this bucket (a later read in the same bucket replaces it).
+    pub fn moved(&mut self, at: i64, row: RowKey, counters: Counters) -> Moved {
         self.advance(at);
-        self.reads.insert((self.epoch, source_key(source), cgroup_id, class), Read { at, source, counters });
+        let epoch = self.epoch;
+        let state = self.rows.entry(row).or_default();
+        if state.last == Some(counters) {
+            return Moved::No;
+        }
+        if state.named != Some(epoch) {
+            return Moved::Unnamed;
+        }
+        state.last = Some(counters);
+        self.count += keep(state, Read { epoch, at, counters });
+        Moved::Kept
+    }
+
+    /// Keeps the read at `at` of a row that moved, its cgroup named (`name`) first.
+    pub fn note(&mut self, at: i64, row: RowKey, counters: Counters) {
+        self.advance(at);
+        let epoch = self.epoch;
+        let state = self.rows.entry(row).or_default();
+        state.last = Some(counters);
+        state.named = Some(epoch);
+        self.count += keep(state, Read { epoch, at, counters });
+    }
+
+    /// Forgets every row of the cgroups in `ids` and who they were (collected: their reads
+    /// billed).
+    pub fn forget(&mut self, ids: &BTreeSet<u64>) {
+        self.whos.retain(|id, _| !ids.contains(id));
+        let count = &mut self.count;
+        self.rows.retain(|row, s| {
+            let gone = ids.contains(&row.1);
+            if gone {
+                *count -= s.reads.len();
+            }
+            !gone
+        });
+        self.drop_billed_due();
+    }
+
+    /// The class rows of the cgroups in `ids`, with their last read.
+    pub fn class_rows(&self, ids: &BTreeSet<u64>) -> Vec<(RowKey, Counters)> {
+        self.rows
+            .iter()
+            .filter(|(r, _)| r.2 != 0 && ids.contains(&r.1))
+            .filter_map(|(r, s)| Some((*r, s.last?)))
+            .collect()
     }
 
     /// What the cycle at `at` bills: everything when `all` (a stop, `--once`, a replaced
@@ -103,23 +210,38 @@ impl Unbilled {
     /// closes in turn.
     pub fn batch(&mut self, at: i64, all: bool) -> Batch {
         self.advance(at);
-        let take: Vec<&Key> = if all || self.reads.len() <= self.batch {
-            self.reads.keys().collect()
-        } else {
-            let due: Vec<&Key> = self.reads.keys().take_while(|k| k.0 < self.epoch).collect();
-            let end = Resolution::FiveMinutes.bucket(at) + 300;
-            let cycles_left = ((end - at) / self.every).max(1) as usize;
-            let n = self.batch.max(due.len().div_ceil(cycles_left));
-            due.into_iter().take(n).collect()
-        };
-        self.batch_of(take)
+        if all || self.count <= self.batch {
+            return self.batch_of(|_| true);
+        }
+        let waiting = self.due.iter().filter(|(e, r)| self.holds(*e, r)).count();
+        let end = Resolution::FiveMinutes.bucket(at) + 300;
+        let cycles_left = ((end - at) / self.every).max(1) as usize;
+        let n = self.batch.max(waiting.div_ceil(cycles_left));
+        let keys: Vec<(u64, RowKey)> =
+            self.due.iter().filter(|(e, r)| self.holds(*e, r)).take(n).copied().collect();
+        self.seen_of(keys)
     }
 
-    /// A new epoch when `at` is in another bucket than the last read or cycle.
+    /// Whether the read of `row` in `epoch` still waits.
+    fn holds(&self, epoch: u64, row: &RowKey) -> bool {
+        self.rows.get(row).is_some_and(|s| s.reads.iter().any(|r| r.epoch == epoch))
+    }
+
+    /// A new epoch when `at` is in another bucket than the last read or cycle; the reads of
+    /// the epoch that ends are due, in row order.
     fn advance(&mut self, at: i64) {
         let bucket = Resolution::FiveMinutes.bucket(at);
         if self.bucket != Some(bucket) {
             self.bucket = Some(bucket);
+            let ended = self.epoch;
+            let mut rows: Vec<RowKey> = self
+                .rows
+                .iter()
+                .filter(|(_, s)| s.reads.iter().any(|r| r.epoch == ended))
+                .map(|(row, _)| *row)
+                .collect();
+            rows.sort_unstable_by_key(order);
+            self.due.extend(rows.into_iter().map(|r| (ended, r)));
             self.epoch += 1;
         }
     }
@@ -127,38 +249,55 @@ impl Unbilled {
     /// Every waiting read of the cgroups in `ids`, in the order they were read (billed with
     /// the final counters of collected workloads).
     pub fn of(&self, ids: &BTreeSet<u64>) -> Batch {
-        self.batch_of(self.reads.keys().filter(|k| ids.contains(&k.2)).collect())
+        self.batch_of(|row| ids.contains(&row.1))
     }
 
-    fn batch_of(&self, keys: Vec<&Key>) -> Batch {
+    /// Every waiting read of the rows `which` takes, by epoch then row.
+    fn batch_of(&self, which: impl Fn(&RowKey) -> bool) -> Batch {
+        let mut keys: Vec<(u64, RowKey)> = self
+            .rows
+            .iter()
+            .filter(|(row, s)| !s.reads.is_empty() && which(row))
+            .flat_map(|(row, s)| s.reads.iter().map(|r| (r.epoch, *row)))
+            .collect();
+        keys.sort_unstable_by_key(|(e, r)| (*e, order(r)));
+        self.seen_of(keys)
+    }
+
+    fn seen_of(&self, keys: Vec<(u64, RowKey)>) -> Batch {
         let seen = keys
             .iter()
-            .map(|k| {
-                let r = &self.reads[*k];
-                Seen {
-                    source: r.source,
-                    cgroup_id: k.2,
-                    class: k.3.clone(),
+            .filter_map(|(epoch, row)| {
+                let r = self.rows.get(row)?.reads.iter().find(|r| r.epoch == *epoch)?;
+                Some(Seen {
+                    source: row.0,
+                    cgroup_id: row.1,
+                    class: self.classes.name(row.2).to_string(),
                     counters: r.counters,
-                    who: self.whos.get(&k.2).map(|(_, w)| w.clone()).unwrap_or_default(),
+                    // Every row kept was named first; `cgroup:<id>` all the same if not.
+                    who: self.whos.get(&row.1).map_or_else(
+                        || Rc::new(Who { identity: format!("cgroup:{}", row.1), ..Who::default() }),
+                        |(_, w)| w.clone(),
+                    ),
                     at: r.at,
                     last: false,
-                }
+                })
             })
             .collect();
-        Batch { seen, keys: keys.into_iter().cloned().collect() }
+        Batch { seen, keys }
     }
 
     /// Keeps only each row's latest read (after a bill failed: while the ledger cannot be
     /// written, memory holds one read a row, not one a bucket). Billing the latest read
     /// bills everything since the ledger's cursor, in the latest read's bucket.
     pub fn collapse(&mut self) {
-        let mut latest = std::collections::HashSet::new();
-        let older: Vec<Key> =
-            self.reads.keys().rev().filter(|k| !latest.insert((k.1, k.2, k.3.clone()))).cloned().collect();
-        for k in older {
-            self.reads.remove(&k);
+        for s in self.rows.values_mut() {
+            if s.reads.len() > 1 {
+                self.count -= s.reads.len() - 1;
+                s.reads.drain(..s.reads.len() - 1);
+            }
         }
+        self.drop_billed_due();
     }
 
     /// Forgets what `b` billed.
@@ -166,12 +305,47 @@ impl Unbilled {
         if b.keys.is_empty() {
             return; // a busy node's cycles between bucket closes: nothing to forget
         }
-        for k in &b.keys {
-            self.reads.remove(k);
+        for (epoch, row) in &b.keys {
+            if let Some(s) = self.rows.get_mut(row) {
+                let before = s.reads.len();
+                s.reads.retain(|r| r.epoch != *epoch);
+                self.count -= before - s.reads.len();
+            }
         }
-        let waiting: std::collections::HashSet<u64> = self.reads.keys().map(|k| k.2).collect();
-        self.whos.retain(|id, _| waiting.contains(id));
+        self.drop_billed_due();
     }
+
+    /// Drops the due reads at the front that no longer wait.
+    fn drop_billed_due(&mut self) {
+        while let Some((e, r)) = self.due.front() {
+            if self.holds(*e, r) {
+                break;
+            }
+            self.due.pop_front();
+        }
+        if self.count == 0 {
+            self.due.clear();
+        }
+    }
+}
+
+/// Keeps `read` as the row's read of its epoch; returns 1 when that is a new read.
+fn keep(state: &mut State, read: Read) -> usize {
+    match state.reads.last_mut() {
+        Some(last) if last.epoch == read.epoch => {
+            *last = read;
+            0
+        }
+        _ => {
+            state.reads.push(read);
+            1
+        }
+    }
+}
+
+/// The order of rows within an epoch: by source, cgroup, class.
+fn order(r: &RowKey) -> (u8, u64, u16) {
+    (matches!(r.0, Source::Socket) as u8, r.1, r.2)
 }
 
 #[cfg(test)]
@@ -190,7 +364,7 @@ mod tests {
         if !u.named(at, id) {
             u.name(id, who(id));
         }
-        u.note(at, source, id, String::new(), c);
+        u.note(at, (source, id, 0), c);
     }
 
     #[test]
@@ -202,7 +376,14 @@ mod tests {
         let b = u.batch(t0 + 60, false);
         assert_eq!((b.seen.len(), b.seen[0].counters.tx_bytes, b.seen[0].at), (1, 20, t0 + 60));
         u.billed(&b);
-        assert!(u.is_empty() && u.whos.is_empty());
+        assert!(u.is_empty());
+        // The same row moves again in the bucket: kept without naming, billed to the same
+        // workload (its cgroup's who outlives the bill).
+        assert_eq!(u.moved(t0 + 90, (Source::Socket, 1, 0), c(20)), Moved::No);
+        assert_eq!(u.moved(t0 + 90, (Source::Socket, 1, 0), c(30)), Moved::Kept);
+        let b = u.batch(t0 + 90, false);
+        assert_eq!((b.seen.len(), b.seen[0].who.identity.as_str()), (1, "unit:w1.service"));
+        u.billed(&b);
 
         // Twelve rows move in one bucket: above the batch, they wait for the bucket to close.
         for id in 0..12 {
@@ -235,7 +416,7 @@ mod tests {
         assert_eq!(all.seen.len(), 19);
         assert!(all.seen.windows(2).all(|w| w[0].at <= w[1].at), "in the order read");
         u.billed(&all);
-        assert!(u.is_empty() && u.whos.is_empty());
+        assert!(u.is_empty());
         // A failing ledger: one read a row is kept, the latest.
         for t in [t0 + 600, t0 + 900, t0 + 1200] {
             for id in 0..3 {

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use anyhow::Result;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction, TransactionBehavior};
 
+use super::known::{Changes, Known};
 use super::{Ledger, Resolution};
 use crate::bpf::{Counters, Source};
 
@@ -78,14 +79,36 @@ impl Ledger {
         now: i64,
         only_instance: bool,
     ) -> Result<Billed> {
-        let tx = self.conn.transaction()?;
-        let billed = bill_in(&tx, inst, seen, now, only_instance)?;
-        tx.commit()?;
-        Ok(billed)
+        let Ledger { conn, known, .. } = self;
+        // Immediate: the write lock first, so that what `known` checks stays true until the
+        // commit.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done =
+            known.check(&tx, &inst.key).and_then(|()| bill_in(&tx, inst, seen, now, only_instance, known));
+        match done.and_then(|(billed, changes)| {
+            tx.commit()?;
+            Ok((billed, changes))
+        }) {
+            Ok((billed, changes)) => {
+                known.apply(changes);
+                Ok(billed)
+            }
+            Err(e) => {
+                known.forget();
+                Err(e)
+            }
+        }
     }
 }
 
-fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, only: bool) -> Result<Billed> {
+fn bill_in(
+    tx: &Transaction<'_>,
+    inst: &InstanceKey,
+    seen: &[Seen],
+    now: i64,
+    only: bool,
+    known: &Known,
+) -> Result<(Billed, Changes)> {
     tx.execute(
         "INSERT INTO instances (instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -93,11 +116,8 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
         params![inst.key, inst.boot_id, inst.loaded_at, inst.pin_dir, now],
     )?;
     let mut billed = Billed::default();
-    let mut ids: HashMap<String, i64> = HashMap::new();
-    let mut cursor_q = tx.prepare_cached(
-        "SELECT rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
-         WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
-    )?;
+    let mut changes = Changes::default();
+    let mut ids: HashMap<&str, i64> = HashMap::new();
     let mut usage_q = tx.prepare_cached(
         "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -115,19 +135,10 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
     let mut drop_cursor = tx.prepare_cached(
         "DELETE FROM cursors WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
     )?;
+    let mut seen_again = tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
     for s in seen {
         let (source, id) = (s.source.name(), s.cgroup_id as i64);
-        let prev: Counters = cursor_q
-            .query_row(params![inst.key, source, id, s.class], |r| {
-                Ok(Counters {
-                    rx_bytes: r.get::<_, i64>(0)? as u64,
-                    tx_bytes: r.get::<_, i64>(1)? as u64,
-                    rx_packets: r.get::<_, i64>(2)? as u64,
-                    tx_packets: r.get::<_, i64>(3)? as u64,
-                })
-            })
-            .optional()?
-            .unwrap_or_default();
+        let prev = known.cursor(s.source, s.cgroup_id, &s.class);
         let c = s.counters;
         let lower = c.rx_bytes < prev.rx_bytes
             || c.tx_bytes < prev.tx_bytes
@@ -150,11 +161,23 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
                 tx_packets: c.tx_packets - prev.tx_packets,
             };
             if d != Counters::default() {
-                let wid = match ids.get(&s.who.identity) {
+                let wid = match ids.get(s.who.identity.as_str()) {
                     Some(w) => *w,
                     None => {
-                        let w = workload(tx, &s.who, now)?;
-                        ids.insert(s.who.identity.clone(), w);
+                        // A workload written before with this description needs only its
+                        // last_seen moved.
+                        let w = match known.workload(&s.who) {
+                            Some(w) => {
+                                seen_again.execute(params![now, w])?;
+                                w
+                            }
+                            None => {
+                                let w = workload(tx, &s.who, now)?;
+                                changes.workloads.push((w, s.who.clone()));
+                                w
+                            }
+                        };
+                        ids.insert(&s.who.identity, w);
                         w
                     }
                 };
@@ -180,7 +203,8 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
         }
         if s.last {
             drop_cursor.execute(params![inst.key, source, id, s.class])?;
-        } else {
+            changes.cursors.push((s.source, s.cgroup_id, s.class.clone(), None));
+        } else if c != prev {
             set_cursor.execute(params![
                 inst.key,
                 source,
@@ -191,12 +215,13 @@ fn bill_in(tx: &Transaction<'_>, inst: &InstanceKey, seen: &[Seen], now: i64, on
                 c.rx_packets as i64,
                 c.tx_packets as i64
             ])?;
+            changes.cursors.push((s.source, s.cgroup_id, s.class.clone(), Some(c)));
         }
     }
     if only {
         tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![inst.key])?;
     }
-    Ok(billed)
+    Ok((billed, changes))
 }
 
 /// The id of the workload `who` (made at its first bill), its description brought up to
@@ -368,6 +393,31 @@ mod tests {
             (0, 0, 2300, 2300)
         );
         drop(l);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    #[test]
+    fn a_bill_after_another_writer_reads_the_cursors_again() {
+        let path = std::env::temp_dir().join(format!("netattr-unit-known-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (mut a, mut b) = (Ledger::open_rw(&path).unwrap(), Ledger::open_rw(&path).unwrap());
+        let inst =
+            InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+        let day = 86_400 * 20_000;
+        assert_eq!(a.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
+        // Another connection bills the same row on: `a` must not bill that part again.
+        assert_eq!(b.bill(&inst, &[seen(5, 1700, false, day + 60)], day + 60, true).unwrap().bytes, 700);
+        assert_eq!(a.bill(&inst, &[seen(5, 1900, false, day + 120)], day + 120, true).unwrap().bytes, 200);
+        // And `a`'s own bills need no reading back: the next delta is from its last bill.
+        assert_eq!(a.bill(&inst, &[seen(5, 2000, false, day + 180)], day + 180, true).unwrap().bytes, 100);
+        assert_eq!(total(&a, "month"), 2000);
+        // A workload's description written by `a` and unchanged is not written again, but
+        // its last_seen moves.
+        let last: i64 = a.conn.query_row("SELECT last_seen FROM workloads", [], |r| r.get(0)).unwrap();
+        assert_eq!(last, day + 180);
+        drop((a, b));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }

@@ -3,6 +3,7 @@
 //! answers billing questions from the file alone (`query`). The schema is versioned
 //! (`PRAGMA user_version`) and documented in docs/ledger.md.
 pub mod bill;
+mod known;
 pub mod query;
 pub mod report;
 mod schema;
@@ -81,6 +82,8 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub struct Ledger {
     pub conn: Connection,
     pub path: PathBuf,
+    /// What this connection's bills wrote, so that the next one need not read it back.
+    known: known::Known,
 }
 
 impl Ledger {
@@ -92,7 +95,7 @@ impl Ledger {
         }
         let conn =
             Connection::open(path).with_context(|| format!("cannot open ledger {}", path.display()))?;
-        let l = Ledger { conn, path: path.to_path_buf() };
+        let l = Ledger { conn, path: path.to_path_buf(), known: known::Known::default() };
         l.prepare()?;
         schema::migrate(&l.conn).map_err(|e| l.explain(e))?;
         Ok(l)
@@ -108,7 +111,7 @@ impl Ledger {
         }
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("cannot open ledger {}", path.display()))?;
-        let l = Ledger { conn, path: path.to_path_buf() };
+        let l = Ledger { conn, path: path.to_path_buf(), known: known::Known::default() };
         l.conn.busy_timeout(Duration::from_secs(5))?;
         let v = schema::version(&l.conn).map_err(|e| l.explain(e))?;
         schema::check_readable(v, path)?;
