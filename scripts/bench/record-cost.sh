@@ -37,11 +37,16 @@ watch_cycles() { # LEDGER DEADLINE OUT
 # One recorder (serve --record, a cycle a second) over 24 s of its clock, which starts 12 s
 # before a 5-minute boundary: the counters of every workload move each second for the first
 # 18 s, then none do. BATCH is --bill-batch. Prints the cycles seen, one "cycles|rows|cpu" a
-# line, each tagged "busy" (its counters moved) or "idle".
-run_recorder() { # LEDGER BATCH OUT
-  local now shift srv end
+# line, each tagged "busy" (its counters moved) or "idle". The ledger knows every workload
+# already (a node's steady state): a `record --once` ten minutes earlier by its clock billed
+# them all first.
+run_recorder() { # LEDGER BATCH OUT [NETATTR]
+  local now shift srv end bin=${4:-$N}
   now=$(date +%s); shift=$(( (now / 300 + 1) * 300 + 300 - 12 - now ))
-  NETATTR_CLOCK_SHIFT=$shift $N serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 \
+  NETATTR_CLOCK_SHIFT=$((shift - 600)) $bin record --pin-dir "$pin" --ledger "$1" --once 2>/dev/null
+  local warm; warm=$(sqlite3 "$1" "SELECT cycles FROM recorder")
+  round=$((round + 1)); fill
+  NETATTR_CLOCK_SHIFT=$shift $bin serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 \
     --bill-batch "$2" --ledger "$1" 2>/dev/null &
   srv=$!
   end=$(( $(date +%s) + 24 ))
@@ -51,12 +56,17 @@ run_recorder() { # LEDGER BATCH OUT
   wait "$w"
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$srv/status")
   kill -TERM "$srv"; wait "$srv" || true
-  # Cycles up to the 18th second moved; the two after the last fill too (it can land mid-cycle).
-  awk -F'|' 'NR == 1 {first = $1} {print $0 "|" ($1 - first < 20 ? "busy" : "idle")}' "$3.raw" > "$3"
+  # The recorder's own cycles (not the warm-up's): its first (naming every cgroup, reading
+  # the ledger's cursors) is its start; those up to the 18th second moved, and the two after
+  # the last fill too (it can land mid-cycle).
+  awk -F'|' -v warm="$warm" '$1 > warm' "$3.raw" |
+    awk -F'|' 'NR == 1 {first = $1} {print $0 "|" ($1 == first ? "start" : $1 - first < 20 ? "busy" : "idle")}' > "$3"
 }
 
-echo "| live workloads | before: every read billed each cycle (busy) | busy, reads waiting | busy, billing a closed bucket's slice | idle | serve --record peak RSS |"
-echo "|---|---|---|---|---|---|"
+# BEFORE=path/to/an/older/netattr: that binary's cycles too, measured the same way beside
+# this one's (its own ledger).
+echo "| live workloads | every read billed each cycle (busy) | busy, reads waiting | busy, billing a closed bucket's slice | idle | a start's first cycle | serve --record peak RSS |"
+echo "|---|---|---|---|---|---|---|"
 for n in ${SIZES:-1000 10000}; do
   $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
   [ -d "$cg" ] && find "$cg" -mindepth 1 -depth -type d -exec rmdir {} +
@@ -71,20 +81,27 @@ for n in ${SIZES:-1000 10000}; do
   # the larger of the default batch (1,000) and the 2N rows over the bucket's 5 cycles.
   slice=$(( 2 * n / 5 > 1000 ? 2 * n / 5 : 1000 ))
   before="$work/before-$n"; after="$work/after-$n"; rm -f "$before"* "$after"*
+  if [ -n "${BEFORE:-}" ]; then
+    old="$work/old-$n"; rm -f "$old"*
+    run_recorder "$work/old-$n.db" "$slice" "$old" "$BEFORE"
+    echo "| $n, BEFORE | – | $(awk -F'|' '$4 == "busy" && $2 == 0 {print $3}' "$old" | median) ms | $(awk -F'|' '$4 == "busy" && $2 > 0 {print $3}' "$old" | sort -n | tr '\n' ' ')ms | $(awk -F'|' '$4 == "idle" && $2 == 0 {print $3}' "$old" | median) ms | $(awk -F'|' '$4 == "start" {print $3}' "$old") ms | $((rss / 1024)) MB |"
+  fi
   run_recorder "$work/before-$n.db" 1000000 "$before"
   run_recorder "$work/after-$n.db" "$slice" "$after"
   all=$(awk -F'|' '$4 == "busy" && $2 > 0 {print $3}' "$before" | median)
   waiting=$(awk -F'|' '$4 == "busy" && $2 == 0 {print $3}' "$after" | median)
   slices=$(awk -F'|' '$4 == "busy" && $2 > 0 {print $3}' "$after" | sort -n | tr '\n' ' ')
   idle=$(awk -F'|' '$4 == "idle" && $2 == 0 {print $3}' "$after" | median)
-  echo "| $n | $all ms | $waiting ms | ${slices% }ms ($slice rows each) | $idle ms | $((rss / 1024)) MB |"
+  start=$(awk -F'|' '$4 == "start" {print $3}' "$after")
+  echo "| $n | $all ms | $waiting ms | ${slices% }ms ($slice rows each) | $idle ms | $start ms | $((rss / 1024)) MB |"
 done
 echo
-echo "CPU: the recorder thread's own CPU time per cycle (medians; every slice cycle listed):"
-echo "'before' bills every read each cycle (--bill-batch above the rows), as netattr did until"
-echo "2026-11-30; after, reads wait for their 5-minute bucket and a closed bucket is billed in"
-echo "slices of what a 60 s interval bills (the cycles run a second apart, the clock shifted to"
-echo "cross a boundary). RSS: the second recorder's peak."
+echo "CPU: the recorder thread's own CPU time per cycle (medians; every slice cycle listed)."
+echo "'every read billed each cycle': --bill-batch above the rows; the other columns: reads"
+echo "wait for their 5-minute bucket and a closed bucket is billed in slices of what a 60 s"
+echo "interval bills (the cycles run a second apart, the clock shifted to cross a boundary)."
+echo "The ledger knows every workload (a --once ten minutes earlier billed them). A start's"
+echo "first cycle names every cgroup and reads the ledger's cursors. RSS: that recorder's peak."
 [ -n "${CYCLE_ONLY:-}" ] && exit 0
 
 # Bytes per active workload per day: 1,000 workloads, a cycle every 5 minutes of a day.

@@ -119,6 +119,14 @@ impl<'a> Namer<'a> {
         Named { cgroup_id: id, state, path, who, gone }
     }
 
+    /// The names of a cgroup whose path is known (a cgroup keeps its path): from the path
+    /// and the container and pod tables only, no kernel lookup.
+    pub fn who_at(&mut self, path: &str) -> Summary {
+        let mut who = Summary::of(Some(path));
+        self.names.enrich(&mut who);
+        who
+    }
+
     /// What the kernel says of `id` now (no cache, no tree walk): only its `Gone` is ground
     /// for deleting counters.
     pub fn kernel_lookup(&mut self, id: u64) -> Lookup {

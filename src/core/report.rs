@@ -221,6 +221,19 @@ impl<'a> Reporter<'a> {
         totals
     }
 
+    /// The row of a cgroup named before at `path`, named again from its path and the
+    /// container and pod tables (which are fetched again on a miss), no kernel lookup.
+    pub fn row_at(&mut self, id: u64, source: Source, path: &str) -> Row {
+        self.namer.refresh_on_miss();
+        let mut r = Row::bare(id, source, super::row::Extra::None, Counters::default());
+        r.who = self.namer.who_at(path);
+        r.path = Some(path.to_string());
+        if !self.labels {
+            r.who.labels = None;
+        }
+        r
+    }
+
     /// The row of a cgroup being collected by `reap`: named as the kernel recorded it.
     pub fn gone_row(&mut self, id: u64, source: Source, counters: Counters) -> Row {
         let mut r = self.row(RawRow { key: (id, 0, 0, 0), extra: super::row::Extra::None, counters }, source);

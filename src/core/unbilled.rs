@@ -2,8 +2,8 @@
 //! `batch` rows (a node with a few dozen workloads has its ledger up to date every cycle).
 //! Above that, each row's last read in a 5-minute bucket waits in memory until the bucket
 //! closes, and the closed buckets are billed in slices spread over the next bucket's cycles,
-//! oldest reads first: the 5-minute, hour, day and month rows of a busy workload are then
-//! written once a bucket instead of once a cycle, and no cycle writes them all at once.
+//! oldest reads first: the 5-minute row of a busy workload is then written once a bucket
+//! instead of once a cycle, and no cycle writes them all at once.
 //! Nothing is lost meanwhile: what waits is still in the kernel's counters, above the
 //! ledger's cursors, so a recorder killed before billing it bills it at its next start (in
 //! the bucket of that start).
@@ -96,6 +96,8 @@ pub struct Unbilled {
     /// Who each cgroup read is billed to, one copy per cgroup, and the epoch it was named in
     /// (a cgroup is named again in each bucket); kept until the cgroup is collected.
     whos: HashMap<u64, (u64, Rc<Who>)>,
+    /// Cgroups read in this bucket under an earlier bucket's name, to name again.
+    stale: Vec<u64>,
     pub classes: Classes,
 }
 
@@ -119,6 +121,7 @@ impl Unbilled {
             count: 0,
             due: VecDeque::new(),
             whos: HashMap::default(),
+            stale: Vec::new(),
             classes: Classes::default(),
         }
     }
@@ -135,6 +138,32 @@ impl Unbilled {
     pub fn named(&mut self, at: i64, cgroup_id: u64) -> bool {
         self.advance(at);
         self.whos.get(&cgroup_id).is_some_and(|(e, _)| *e == self.epoch)
+    }
+
+    /// The cgroups to name again in the cycle at `at`: those read in this bucket under a
+    /// name from an earlier one, all of them while they are at most a batch, else a share
+    /// that names them all before the bucket closes (naming 10,000 cgroups at once is a
+    /// cycle's whole budget).
+    pub fn to_rename(&mut self, at: i64) -> Vec<u64> {
+        self.advance(at);
+        let epoch = self.epoch;
+        let whos = &self.whos;
+        self.stale.retain(|id| whos.get(id).is_some_and(|(e, _)| *e != epoch));
+        self.stale.sort_unstable();
+        self.stale.dedup();
+        let n = if self.stale.len() <= self.batch {
+            self.stale.len()
+        } else {
+            let end = Resolution::FiveMinutes.bucket(at) + 300;
+            let cycles_left = ((end - at + self.every - 1) / self.every).max(1) as usize;
+            self.stale.len().div_ceil(cycles_left)
+        };
+        self.stale.drain(..n).collect()
+    }
+
+    /// The path a cgroup was named at, if any.
+    pub fn path(&self, cgroup_id: u64) -> Option<&str> {
+        self.whos.get(&cgroup_id)?.1.path.as_deref()
     }
 
     /// Keeps who a cgroup is billed to, as named now (one copy while it stays the same).
@@ -163,7 +192,17 @@ impl Unbilled {
             return Moved::No;
         }
         if state.named != Some(epoch) {
-            return Moved::Unnamed;
+            // Named in an earlier bucket: kept under that name, and named again in one of
+            // this bucket's cycles (`to_rename`), before its read is billed.
+            match self.whos.get(&row.1) {
+                Some((e, _)) => {
+                    if *e != epoch {
+                        self.stale.push(row.1);
+                    }
+                    state.named = Some(epoch);
+                }
+                None => return Moved::Unnamed,
+            }
         }
         state.last = Some(counters);
         self.count += keep(state, Read { epoch, at, counters });
@@ -213,13 +252,27 @@ impl Unbilled {
         if all || self.count <= self.batch {
             return self.batch_of(|_| true);
         }
-        let waiting = self.due.iter().filter(|(e, r)| self.holds(*e, r)).count();
+        // The due reads, at most (entries collected or collapsed since are skipped below).
+        let waiting = self.due.len();
         let end = Resolution::FiveMinutes.bucket(at) + 300;
-        let cycles_left = ((end - at) / self.every).max(1) as usize;
+        // This cycle and those after it before `end`.
+        let cycles_left = ((end - at + self.every - 1) / self.every).max(1) as usize;
         let n = self.batch.max(waiting.div_ceil(cycles_left));
         let keys: Vec<(u64, RowKey)> =
             self.due.iter().filter(|(e, r)| self.holds(*e, r)).take(n).copied().collect();
         self.seen_of(keys)
+    }
+
+    /// When the oldest read still waiting was read (`now` when none waits): no bill will
+    /// land before its bucket but a clock moved back.
+    pub fn oldest(&self, now: i64) -> i64 {
+        let due = self.due.iter().find(|(e, r)| self.holds(*e, r));
+        let read = due.and_then(|(e, r)| self.rows.get(r)?.reads.iter().find(|x| x.epoch == *e));
+        match read {
+            Some(r) => r.at.min(now),
+            None if self.count > 0 => self.bucket.unwrap_or(now).min(now),
+            None => now,
+        }
     }
 
     /// Whether the read of `row` in `epoch` still waits.
@@ -242,6 +295,7 @@ impl Unbilled {
                 .collect();
             rows.sort_unstable_by_key(order);
             self.due.extend(rows.into_iter().map(|r| (ended, r)));
+            self.stale.clear();
             self.epoch += 1;
         }
     }
@@ -433,5 +487,13 @@ mod tests {
         // Named once a bucket: named again in the next one.
         note(&mut u, t0 + 600, Source::Tc, 6, c(300));
         assert!(u.named(t0 + 700, 6) && !u.named(t0 + 900, 6));
+        // A read in a later bucket is kept under the earlier name at once, and its cgroup
+        // is among those to name again (once, for all its rows).
+        assert_eq!(u.moved(t0 + 900, (Source::Tc, 6, 0), c(400)), Moved::Kept);
+        assert_eq!(u.moved(t0 + 900, (Source::Socket, 6, 0), c(1)), Moved::Kept);
+        assert_eq!(u.moved(t0 + 900, (Source::Tc, 99, 0), c(1)), Moved::Unnamed);
+        assert_eq!(u.to_rename(t0 + 900), [6]);
+        u.name(6, who(6));
+        assert!(u.to_rename(t0 + 960).is_empty() && u.named(t0 + 960, 6));
     }
 }

@@ -1,7 +1,8 @@
 //! Billing one recording cycle: the counters read from one instance, less the cursors (the
-//! counters billed before), added to the usage of each workload identity in every
-//! resolution's bucket of the read's time, with the cursors moved on, all in one
-//! transaction: a recorder killed at any instant has billed a read entirely or not at all.
+//! counters billed before), added to the usage of each workload identity in the 5-minute
+//! bucket of the read's time (and in the coarser ones where those are rolled up already:
+//! ledger::rollup), with the cursors moved on, all in one transaction: a recorder killed at
+//! any instant has billed a read entirely or not at all.
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -9,6 +10,7 @@ use anyhow::Result;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::known::{Changes, Known};
+use super::rollup::Marks;
 use super::{Ledger, Resolution};
 use crate::bpf::{Counters, Source};
 
@@ -101,6 +103,10 @@ impl Ledger {
     }
 }
 
+/// How far a workload's last_seen may lag its last bill: moving it at every bill of a
+/// busy node was a fifth of a bill's time.
+const LAST_SEEN_STEP: i64 = 3600;
+
 fn bill_in(
     tx: &Transaction<'_>,
     inst: &InstanceKey,
@@ -109,11 +115,12 @@ fn bill_in(
     only: bool,
     known: &Known,
 ) -> Result<(Billed, Changes)> {
-    tx.execute(
+    let instance: i64 = tx.query_row(
         "INSERT INTO instances (instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (instance) DO UPDATE SET last_cycle = excluded.last_cycle",
+         ON CONFLICT (instance) DO UPDATE SET last_cycle = excluded.last_cycle RETURNING id",
         params![inst.key, inst.boot_id, inst.loaded_at, inst.pin_dir, now],
+        |r| r.get(0),
     )?;
     let mut billed = Billed::default();
     let mut changes = Changes::default();
@@ -136,6 +143,7 @@ fn bill_in(
         "DELETE FROM cursors WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
     )?;
     let mut seen_again = tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
+    let marks = Marks::read(tx)?;
     for s in seen {
         let (source, id) = (s.source.name(), s.cgroup_id as i64);
         let prev = known.cursor(s.source, s.cgroup_id, &s.class);
@@ -165,15 +173,18 @@ fn bill_in(
                     Some(w) => *w,
                     None => {
                         // A workload written before with this description needs only its
-                        // last_seen moved.
+                        // last_seen moved, once an hour.
                         let w = match known.workload(&s.who) {
-                            Some(w) => {
-                                seen_again.execute(params![now, w])?;
+                            Some((w, seen)) => {
+                                if now - seen >= LAST_SEEN_STEP || now < seen {
+                                    seen_again.execute(params![now, w])?;
+                                    changes.workloads.push((w, s.who.clone(), now));
+                                }
                                 w
                             }
                             None => {
                                 let w = workload(tx, &s.who, now)?;
-                                changes.workloads.push((w, s.who.clone()));
+                                changes.workloads.push((w, s.who.clone(), now));
                                 w
                             }
                         };
@@ -181,7 +192,12 @@ fn bill_in(
                         w
                     }
                 };
+                // The 5-minute row; a coarse row too where it is rolled up already (a
+                // clock moved back), so that it stays the sum of its finer rows.
                 for res in Resolution::ALL {
+                    if res != Resolution::FiveMinutes && !marks.rolled(res, s.at, wid) {
+                        continue;
+                    }
                     usage_q.execute(params![
                         res.name(),
                         res.bucket(s.at),
@@ -202,11 +218,11 @@ fn bill_in(
             }
         }
         if s.last {
-            drop_cursor.execute(params![inst.key, source, id, s.class])?;
+            drop_cursor.execute(params![instance, source, id, s.class])?;
             changes.cursors.push((s.source, s.cgroup_id, s.class.clone(), None));
         } else if c != prev {
             set_cursor.execute(params![
-                inst.key,
+                instance,
                 source,
                 id,
                 s.class,
@@ -219,7 +235,7 @@ fn bill_in(
         }
     }
     if only {
-        tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![inst.key])?;
+        tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;
     }
     Ok((billed, changes))
 }
@@ -258,7 +274,8 @@ fn workload(tx: &Transaction<'_>, who: &Who, now: i64) -> Result<i64> {
 /// The cursors of one instance: (source, cgroup id, class) -> the counters last billed.
 pub fn cursors(l: &Ledger, instance: &str) -> Result<HashMap<(Source, u64, String), Counters>> {
     let mut q = l.conn.prepare(
-        "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors WHERE instance = ?1",
+        "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
+         WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
     )?;
     let mut rows = q.query(params![instance])?;
     let mut out = HashMap::new();
@@ -326,15 +343,19 @@ pub struct Retention {
 }
 
 impl Ledger {
-    /// Drops the rows older than their resolution's retention; returns how many went.
+    /// Drops the rows older than their resolution's retention, but none that a coarser
+    /// resolution is not rolled up from yet; returns how many went.
     pub fn prune(&self, r: Retention, now: i64) -> Result<usize> {
+        let marks = Marks::read(&self.conn)?;
         let mut n = 0;
-        for (res, keep) in
-            [(Resolution::FiveMinutes, r.five_minutes), (Resolution::Hour, r.hour), (Resolution::Day, r.day)]
-        {
+        for (res, keep, coarser) in [
+            (Resolution::FiveMinutes, r.five_minutes, Resolution::Hour),
+            (Resolution::Hour, r.hour, Resolution::Day),
+            (Resolution::Day, r.day, Resolution::Month),
+        ] {
             n += self.conn.execute(
                 "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
-                params![res.name(), res.bucket(now - keep)],
+                params![res.name(), res.bucket(now - keep).min(marks.get(coarser).done_until)],
             )?;
         }
         Ok(n)
@@ -381,11 +402,18 @@ mod tests {
         // The last bill of a collected workload drops its cursor.
         l.bill(&inst, &[seen(5, 1300, true, day + 900)], day + 900, true).unwrap();
         let cursors: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
-        assert_eq!((total(&l, "month"), total(&l, "5m"), cursors), (1600, 1600, 0));
-        // A new instance starts from zero; the old one's cursors go.
+        assert_eq!((total(&l, "month"), total(&l, "5m"), cursors), (0, 1600, 0), "coarse rows wait");
+        // Once the month is over, its hours, days and the month are rolled up.
+        let rolled = l.roll(day + 86_400 * 40, std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!((rolled.rows, total(&l, "hour"), total(&l, "month")), (3, 1600, 1600));
+        // A new instance starts from zero; the old one's cursors go. Its bill lands in
+        // periods rolled up already (a clock moved back): their rows take it too.
         let next = InstanceKey { key: "b/2/8".into(), loaded_at: 2, ..inst.clone() };
         l.bill(&next, &[seen(6, 700, false, day + 1000)], day + 1000, true).unwrap();
-        assert_eq!(total(&l, "day"), 2300);
+        assert_eq!(
+            (total(&l, "5m"), total(&l, "hour"), total(&l, "day"), total(&l, "month")),
+            (2300, 2300, 2300, 2300)
+        );
         let kept = Retention { five_minutes: 86_400, hour: 86_400 * 2, day: 86_400 * 30 };
         l.prune(kept, day + 86_400 * 3).unwrap();
         assert_eq!(
@@ -412,11 +440,15 @@ mod tests {
         assert_eq!(a.bill(&inst, &[seen(5, 1900, false, day + 120)], day + 120, true).unwrap().bytes, 200);
         // And `a`'s own bills need no reading back: the next delta is from its last bill.
         assert_eq!(a.bill(&inst, &[seen(5, 2000, false, day + 180)], day + 180, true).unwrap().bytes, 100);
-        assert_eq!(total(&a, "month"), 2000);
-        // A workload's description written by `a` and unchanged is not written again, but
-        // its last_seen moves.
-        let last: i64 = a.conn.query_row("SELECT last_seen FROM workloads", [], |r| r.get(0)).unwrap();
-        assert_eq!(last, day + 180);
+        assert_eq!(total(&a, "5m"), 2000);
+        // A workload's description written by `a` and unchanged is not written again, and
+        // its last_seen moves once an hour.
+        let last = |l: &Ledger| -> i64 {
+            l.conn.query_row("SELECT last_seen FROM workloads", [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(last(&a), day);
+        a.bill(&inst, &[seen(5, 2100, false, day + 3700)], day + 3700, true).unwrap();
+        assert_eq!(last(&a), day + 3700);
         drop((a, b));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -1,6 +1,6 @@
 //! What the recording connection knows the file holds, kept between bills so that a bill
-//! writes without reading back: the cursors of the instance it bills, and the workloads it
-//! made or described. Valid only while no other connection has written the file: each bill
+//! writes without reading back: the cursors of the instance it bills, and the workloads
+//! billed lately with their descriptions. Valid only while no other connection has written the file: each bill
 //! asks SQLite's `PRAGMA data_version` inside its (immediate) transaction and reloads the
 //! cursors when another writer committed since this connection's last bill. Changes are
 //! applied only after their transaction commits, so a failed bill leaves it as the file is.
@@ -19,8 +19,8 @@ pub struct Known {
     version: Option<(i64, String)>,
     /// (source, cgroup id) -> (class, counters billed) of the instance.
     cursors: HashMap<(Source, u64), Vec<(String, Counters)>>,
-    /// identity -> (workload id, the description last written).
-    workloads: HashMap<String, (i64, Rc<Who>)>,
+    /// identity -> (workload id, the description last written, its last_seen).
+    workloads: HashMap<String, (i64, Rc<Who>, i64)>,
 }
 
 /// What a bill changed, applied once it committed.
@@ -28,7 +28,8 @@ pub struct Known {
 pub struct Changes {
     /// (source, cgroup id, class, the new cursor or none: dropped).
     pub cursors: Vec<(Source, u64, String, Option<Counters>)>,
-    pub workloads: Vec<(i64, Rc<Who>)>,
+    /// (id, description, last_seen) of the workloads written.
+    pub workloads: Vec<(i64, Rc<Who>, i64)>,
 }
 
 impl Known {
@@ -40,7 +41,8 @@ impl Known {
         }
         *self = Known::default();
         let mut q = tx.prepare(
-            "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors WHERE instance = ?1",
+            "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
+             WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
         )?;
         let mut rows = q.query(params![instance])?;
         while let Some(r) = rows.next()? {
@@ -52,6 +54,28 @@ impl Known {
                 tx_packets: r.get::<_, i64>(6)? as u64,
             };
             self.cursors.entry((source, r.get::<_, i64>(1)? as u64)).or_default().push((r.get(2)?, c));
+        }
+        // The workloads billed in the last day, as the file describes them: a recorder that
+        // starts again finds them unchanged and only moves their last_seen.
+        let mut q = tx.prepare(
+            "SELECT id, identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels, last_seen
+             FROM workloads WHERE last_seen >= (SELECT max(last_seen) FROM workloads) - 86400",
+        )?;
+        let mut rows = q.query([])?;
+        while let Some(r) = rows.next()? {
+            let who = Who {
+                identity: r.get(1)?,
+                kind: r.get(2)?,
+                runtime: r.get(3)?,
+                name: r.get(4)?,
+                pod_namespace: r.get(5)?,
+                pod_name: r.get(6)?,
+                container_id: r.get(7)?,
+                pod_uid: r.get(8)?,
+                path: r.get(9)?,
+                labels: r.get(10)?,
+            };
+            self.workloads.insert(who.identity.clone(), (r.get(0)?, Rc::new(who), r.get(11)?));
         }
         self.version = Some((v, instance.to_string()));
         Ok(())
@@ -66,10 +90,11 @@ impl Known {
             .unwrap_or_default()
     }
 
-    /// The id of `who`'s workload, if it was written with this very description.
-    pub fn workload(&self, who: &Rc<Who>) -> Option<i64> {
-        let (id, known) = self.workloads.get(&who.identity)?;
-        (Rc::ptr_eq(known, who) || **known == **who).then_some(*id)
+    /// The id of `who`'s workload and its last_seen, if it was written with this very
+    /// description.
+    pub fn workload(&self, who: &Rc<Who>) -> Option<(i64, i64)> {
+        let (id, known, seen) = self.workloads.get(&who.identity)?;
+        (Rc::ptr_eq(known, who) || **known == **who).then_some((*id, *seen))
     }
 
     /// Takes in what a committed bill changed.
@@ -89,8 +114,8 @@ impl Known {
                 (None, None) => {}
             }
         }
-        for (id, who) in changes.workloads {
-            self.workloads.insert(who.identity.clone(), (id, who));
+        for (id, who, seen) in changes.workloads {
+            self.workloads.insert(who.identity.clone(), (id, who, seen));
         }
     }
 

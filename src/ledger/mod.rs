@@ -6,6 +6,7 @@ pub mod bill;
 mod known;
 pub mod query;
 pub mod report;
+pub mod rollup;
 mod schema;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use rusqlite::types::Value;
 use serde::Serialize;
 
+use super::rollup::{self, Marks};
 use super::{civil, days_from_civil, Ledger, Resolution};
 
 /// What a report groups by.
@@ -196,7 +197,8 @@ pub fn groups(
     now: i64,
     with_p95: bool,
 ) -> Result<(Resolution, Vec<Group>)> {
-    let res = resolution(period);
+    let marks = Marks::read(&l.conn)?;
+    let pieces = rollup::pieces(period.since, period.until, &marks);
     let classes = by.contains(&Field::Class);
     let (mut exprs, mut params): (Vec<&str>, Vec<Value>) = (Vec::new(), Vec::new());
     for f in by {
@@ -208,24 +210,31 @@ pub fn groups(
     }
     let keys = if exprs.is_empty() { "'all'".to_string() } else { exprs.join(", ") };
     let filter = "u.bucket >= ? AND u.bucket < ? AND u.source = ? AND (u.class <> '') = ?";
-    let where_params = |res: Resolution| {
+    let where_params = |res: Resolution, since: i64, until: i64| {
         vec![
             Value::Text(res.name().into()),
-            Value::Integer(period.since),
-            Value::Integer(period.until),
+            Value::Integer(since),
+            Value::Integer(until),
             Value::Text(source.into()),
             Value::Integer(i64::from(classes)),
         ]
     };
+    // Each piece of the period from its own resolution's rows.
+    let pieces_sql = vec![format!("(u.resolution = ? AND {filter})"); pieces.len().max(1)].join(" OR ");
     let sql = format!(
         "SELECT {keys}, sum(u.rx_bytes), sum(u.tx_bytes), sum(u.rx_packets), sum(u.tx_packets)
          FROM usage u JOIN workloads w ON w.id = u.workload
-         WHERE u.resolution = ? AND {filter}
+         WHERE {pieces_sql}
          GROUP BY {keys} ORDER BY sum(u.rx_bytes) + sum(u.tx_bytes) DESC"
     );
     // Label paths appear in the SELECT and the GROUP BY: bound twice, around the filter's.
     let mut all = params.clone();
-    all.extend(where_params(res));
+    if pieces.is_empty() {
+        all.extend(where_params(Resolution::FiveMinutes, period.since, period.until));
+    }
+    for (res, since, until) in &pieces {
+        all.extend(where_params(*res, *since, *until));
+    }
     all.extend(params.clone());
     let n = by.len().max(1);
     let mut stmt = l.conn.prepare(&sql)?;
@@ -266,7 +275,7 @@ pub fn groups(
              GROUP BY {keys}, u.bucket"
         );
         let mut all = params.clone();
-        all.extend(where_params(Resolution::FiveMinutes));
+        all.extend(where_params(Resolution::FiveMinutes, period.since, period.until));
         all.extend(params);
         let mut stmt = l.conn.prepare(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(all))?;
@@ -283,6 +292,8 @@ pub fn groups(
             g.p95_bytes_per_s = Some(p95(samples.remove(&key).unwrap_or_default(), intervals));
         }
     }
+    // The coarsest rows read.
+    let res = pieces.iter().map(|p| p.0).max_by_key(|r| *r as u8).unwrap_or(Resolution::FiveMinutes);
     Ok((res, out))
 }
 
@@ -296,25 +307,21 @@ pub fn p95(mut samples: Vec<f64>, intervals: usize) -> f64 {
     samples[rank.clamp(1, n) - 1]
 }
 
-/// The coarsest resolution whose buckets tile the period: the fewest rows to read, and the
-/// one kept longest.
-fn resolution(p: Period) -> Resolution {
-    let aligned = |r: Resolution| r.bucket(p.since) == p.since && r.bucket(p.until) == p.until;
-    [Resolution::Month, Resolution::Day, Resolution::Hour]
-        .into_iter()
-        .find(|r| aligned(*r))
-        .unwrap_or(Resolution::FiveMinutes)
-}
-
 /// Which source a report reads when not told: socket where the ledger has socket rows in
 /// the period, else tc. Sources are never added together.
 pub fn default_source(l: &Ledger, period: Period) -> Result<String> {
-    let socket: i64 = l.conn.query_row(
-        "SELECT count(*) FROM usage WHERE resolution = 'month' AND source = 'socket' AND bucket < ?1 AND bucket >= ?2",
-        rusqlite::params![period.until, Resolution::Month.bucket(period.since)],
-        |r| r.get(0),
-    )?;
-    Ok(if socket > 0 { "socket" } else { "tc" }.to_string())
+    let marks = Marks::read(&l.conn)?;
+    for (res, since, until) in rollup::pieces(period.since, period.until, &marks) {
+        let socket: bool = l.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = ?1 AND bucket >= ?2 AND bucket < ?3 AND source = 'socket')",
+            rusqlite::params![res.name(), since, until],
+            |r| r.get(0),
+        )?;
+        if socket {
+            return Ok("socket".into());
+        }
+    }
+    Ok("tc".into())
 }
 
 /// The recorder's last cycle, for `status`.

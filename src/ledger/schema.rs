@@ -7,11 +7,13 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
-/// 2 added `recorder.waiting`.
-const MIGRATIONS: [&str; 2] = [
+/// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
+/// the finer ones once their period is over; its marks are set from the rows there are) and
+/// gave `instances` an integer id, which `cursors` now keys by (its rows half the size).
+pub(super) const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -75,6 +77,42 @@ CREATE TABLE recorder (
     r#"
 ALTER TABLE recorder ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+CREATE TABLE rollups (
+    resolution    TEXT    PRIMARY KEY,
+    done_until    INTEGER NOT NULL,
+    next_workload INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE instances_3 (
+    id          INTEGER PRIMARY KEY,
+    instance    TEXT    NOT NULL UNIQUE,
+    boot_id     TEXT    NOT NULL,
+    loaded_at   INTEGER NOT NULL,
+    pin_dir     TEXT    NOT NULL,
+    first_cycle INTEGER NOT NULL,
+    last_cycle  INTEGER NOT NULL
+);
+INSERT INTO instances_3 (instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
+    SELECT instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle FROM instances ORDER BY first_cycle;
+CREATE TABLE cursors_3 (
+    instance   INTEGER NOT NULL REFERENCES instances_3(id),
+    source     TEXT    NOT NULL,
+    cgroup_id  INTEGER NOT NULL,
+    class      TEXT    NOT NULL,
+    rx_bytes   INTEGER NOT NULL,
+    tx_bytes   INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL,
+    tx_packets INTEGER NOT NULL,
+    PRIMARY KEY (instance, source, cgroup_id, class)
+) WITHOUT ROWID;
+INSERT INTO cursors_3
+    SELECT i.id, c.source, c.cgroup_id, c.class, c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets
+    FROM cursors c JOIN instances_3 i ON i.instance = c.instance;
+DROP TABLE cursors;
+DROP TABLE instances;
+ALTER TABLE instances_3 RENAME TO instances;
+ALTER TABLE cursors_3 RENAME TO cursors;
+"#,
 ];
 
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -110,8 +148,11 @@ pub fn migrate(conn: &Connection) -> Result<()> {
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    for step in &MIGRATIONS[v as usize..] {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(v as usize) {
         tx.execute_batch(step)?;
+        if i + 1 == 3 {
+            super::rollup::mark_migrated(&tx)?;
+        }
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;

@@ -259,6 +259,66 @@ fn a_busy_node_bills_closed_buckets_in_slices_in_their_bucket_and_exactly_once()
 }
 
 #[test]
+fn an_hour_that_is_over_is_rolled_up_and_reports_read_it() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording(&s);
+    let port = 24500 + (uniq() as u16 % 1000) * 2;
+    // The recorder's clock 3 s before an hour's end: traffic before it and after it.
+    let hour = (unix_now() / 3600 + 2) * 3600;
+    let started = Instant::now();
+    let shift = (hour - 3 - unix_now()).to_string();
+    let rec = Recorder::start(na, &ledger, "0.2", &[("NETATTR_CLOCK_SHIFT", &shift)]);
+    c.send(&c.cgroup, &h, port, 300_000);
+    let before = counted(na, c.cgroup.id);
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
+    c.send(&c.cgroup, &h, port + 1, 200_000);
+    std::thread::sleep(Duration::from_millis(600));
+    rec.stop();
+    let all = counted(na, c.cgroup.id);
+    // The hour before is rolled up: its row is whole, and the report of an hour-aligned
+    // period reads it (then the 5-minute rows of the hour after, not rolled up).
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let done: i64 =
+        conn.query_row("SELECT done_until FROM rollups WHERE resolution = 'hour'", [], |r| r.get(0)).unwrap();
+    assert!(done >= hour, "hours whole up to {done}, the hour ending at {hour} is over");
+    let row = |res: &str| -> i64 {
+        conn.query_row(
+            "SELECT coalesce(sum(u.tx_bytes), 0) FROM usage u JOIN workloads w ON w.id = u.workload
+             WHERE w.path = ?1 AND u.resolution = ?2 AND u.bucket >= ?3 AND u.bucket < ?4 AND u.source = 'socket' AND u.class = ''",
+            rusqlite::params![c.cgroup.rel, res, hour - 3600, hour],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(row("hour"), row("5m"), "the hour's row is the sum of its 5-minute rows");
+    assert_eq!(row("hour") as u64, before[1], "the hour's row holds what was sent before its end");
+    let (h0, h1, h2) = ((hour - 3600).to_string(), hour.to_string(), (hour + 3600).to_string());
+    let report = na
+        .run(&[
+            "report",
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--since",
+            &h0,
+            "--until",
+            &h2,
+            "--format",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(report["resolution"], "hour", "{report}");
+    assert_eq!(billed(&ledger, &c.cgroup.rel, &h0, Some(&h2)), all, "the two hours");
+    assert_eq!(billed(&ledger, &c.cgroup.rel, &h0, Some(&h1)), before, "the hour rolled up");
+    assert_eq!(
+        billed(&ledger, &c.cgroup.rel, &h1, Some(&h2)),
+        [all[0] - before[0], all[1] - before[1], all[2] - before[2], all[3] - before[3]],
+        "the hour after"
+    );
+}
+
+#[test]
 fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
     let Some(s) = scene(1, false) else { return };
     let (na, c) = (&s.na, &s.c[0]);
@@ -299,7 +359,11 @@ fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
     assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), add(add(first, second), third), "across a reboot");
     let conn = rusqlite::Connection::open(&ledger).unwrap();
     let stale: i64 = conn
-        .query_row("SELECT count(*) FROM cursors WHERE instance NOT LIKE 'boot-two/%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM cursors c JOIN instances i ON i.id = c.instance WHERE i.instance NOT LIKE 'boot-two/%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(stale, 0, "the cursors of earlier instances are gone");
 }
@@ -590,7 +654,7 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
         .prepare(
             "SELECT coalesce(sum(u.rx_bytes), 0), coalesce(sum(u.rx_packets), 0) FROM usage u
              JOIN workloads w ON w.id = u.workload
-             WHERE w.identity = ?1 AND u.resolution = 'month' AND u.source = 'socket' AND u.class = ''",
+             WHERE w.identity = ?1 AND u.resolution = '5m' AND u.source = 'socket' AND u.class = ''",
         )
         .unwrap();
     let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
