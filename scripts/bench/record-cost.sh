@@ -119,11 +119,21 @@ echo
 echo "A day of 5-minute cycles, 1,000 workloads each with traffic in both sources every cycle:"
 echo "ledger $((size / 1024)) KB, $((size / 1000)) B per active workload per day."
 
-# report over 1,000 workloads x 31 days: the day's rows copied to 31 days (17.9 million
-# 5-minute rows).
+# report over 1,000 workloads x 31 days: the day's 5-minute rows copied to 31 days (17.9
+# million rows), then every whole hour and day rolled up from them, as a month of recording
+# leaves a ledger.
 sqlite3 "$ledger" "WITH RECURSIVE d(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM d WHERE n < 30)
   INSERT OR IGNORE INTO usage SELECT u.resolution, u.bucket + d.n * 86400, u.workload, u.source, u.class,
-    u.rx_bytes, u.tx_bytes, u.rx_packets, u.tx_packets FROM usage u, d WHERE u.resolution IN ('5m', 'hour', 'day');
+    u.rx_bytes, u.tx_bytes, u.rx_packets, u.tx_packets FROM usage u, d WHERE u.resolution = '5m';
+  DELETE FROM usage WHERE resolution IN ('hour', 'day');
+  CREATE TEMP TABLE ends AS SELECT max(bucket) - max(bucket) % 3600 AS hour, max(bucket) - max(bucket) % 86400 AS day
+    FROM usage WHERE resolution = '5m';
+  INSERT INTO usage SELECT 'hour', bucket - bucket % 3600, workload, source, class, sum(rx_bytes), sum(tx_bytes),
+    sum(rx_packets), sum(tx_packets) FROM usage WHERE resolution = '5m' AND bucket < (SELECT hour FROM ends) GROUP BY 2, 3, 4, 5;
+  INSERT INTO usage SELECT 'day', bucket - bucket % 86400, workload, source, class, sum(rx_bytes), sum(tx_bytes),
+    sum(rx_packets), sum(tx_packets) FROM usage WHERE resolution = 'hour' AND bucket < (SELECT day FROM ends) GROUP BY 2, 3, 4, 5;
+  INSERT OR REPLACE INTO rollups SELECT 'hour', hour, 0 FROM ends;
+  INSERT OR REPLACE INTO rollups SELECT 'day', day, 0 FROM ends;
   UPDATE workloads SET pod_namespace = 'ns' || (id % 20);"
 echo
 echo "| report over 1,000 workloads x 31 days | CPU | wall |"
