@@ -27,6 +27,9 @@ use crate::ledger::Ledger;
 /// The CPU a cycle spends rolling up hours, days and months (at least one slice when one
 /// is due): at 10,000 busy workloads an hour's rollup is done in a few dozen cycles.
 const ROLL_BUDGET: Duration = Duration::from_millis(5);
+/// The same for a recorder's last cycle (`--once`, a stop): a `record --once` run from a
+/// timer would otherwise fall behind, and 5-minute rows not rolled up are never pruned.
+const ROLL_BUDGET_LAST: Duration = Duration::from_secs(2);
 
 /// How a recorder runs.
 #[derive(Debug, Clone)]
@@ -245,7 +248,7 @@ impl<'a> Recorder<'a> {
             eprintln!("netattr: record: {r}");
         }
         // Hours, days and months that are over are rolled up, a few milliseconds a cycle.
-        ledger.roll(self.unbilled.oldest(at), ROLL_BUDGET)?;
+        ledger.roll(self.unbilled.oldest(at), if all { ROLL_BUDGET_LAST } else { ROLL_BUDGET })?;
         let mut collected = 0;
         if live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every) {
             self.collected_at = Some(Instant::now());
