@@ -80,7 +80,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
             }
         };
         waiting = false;
-        let mut rec = Recorder::new(g, &inst, &ledger, settings)?;
+        let mut rec = Recorder::new(g, &inst, &mut ledger, settings)?;
         loop {
             let started = Instant::now();
             if inst.replaced() {
@@ -151,12 +151,12 @@ struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    fn new(g: &'a Place, inst: &'a Instance, ledger: &Ledger, settings: &Settings) -> Result<Self> {
+    fn new(g: &'a Place, inst: &'a Instance, ledger: &mut Ledger, settings: &Settings) -> Result<Self> {
         let view = View { sort: SortKey::Total, top: None, resolve: true };
         let key = instance_key(inst)?;
         // At first, the last read of each row is what the ledger billed of it.
         let mut unbilled = Unbilled::new(settings.batch, settings.every);
-        for ((source, id, class), c) in bill::cursors(ledger, &key.key)? {
+        for ((source, id, class), c) in ledger.cursors(&key.key)? {
             let class = unbilled.classes.id(&class);
             unbilled.set_last((source, id, class), c);
         }
@@ -195,13 +195,8 @@ impl<'a> Recorder<'a> {
                         _ => 0,
                     };
                     let row = (source, r.key.0, class);
-                    match self.unbilled.moved(at, row, r.counters) {
-                        Moved::No | Moved::Kept => {}
-                        // Another row of the cgroup may have named it in this bucket.
-                        Moved::Unnamed if self.unbilled.named(at, row.1) => {
-                            self.unbilled.note(at, row, r.counters);
-                        }
-                        Moved::Unnamed => unnamed.push(r),
+                    if self.unbilled.moved(at, row, r.counters) == Moved::Unnamed {
+                        unnamed.push(r);
                     }
                 }
                 if unnamed.is_empty() {

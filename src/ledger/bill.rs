@@ -9,7 +9,7 @@ use std::rc::Rc;
 use anyhow::Result;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
-use super::known::{Changes, Known};
+use super::known::{Changes, Cursor, Known};
 use super::rollup::Marks;
 use super::{Ledger, Resolution};
 use crate::bpf::{Counters, Source};
@@ -271,28 +271,16 @@ fn workload(tx: &Transaction<'_>, who: &Who, now: i64) -> Result<i64> {
     )?)
 }
 
-/// The cursors of one instance: (source, cgroup id, class) -> the counters last billed.
-pub fn cursors(l: &Ledger, instance: &str) -> Result<HashMap<(Source, u64, String), Counters>> {
-    let mut q = l.conn.prepare(
-        "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
-         WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
-    )?;
-    let mut rows = q.query(params![instance])?;
-    let mut out = HashMap::new();
-    while let Some(r) = rows.next()? {
-        let source = match r.get::<_, String>(0)?.as_str() {
-            "tc" => Source::Tc,
-            _ => Source::Socket,
-        };
-        let c = Counters {
-            rx_bytes: r.get::<_, i64>(3)? as u64,
-            tx_bytes: r.get::<_, i64>(4)? as u64,
-            rx_packets: r.get::<_, i64>(5)? as u64,
-            tx_packets: r.get::<_, i64>(6)? as u64,
-        };
-        out.insert((source, r.get::<_, i64>(1)? as u64, r.get(2)?), c);
+impl Ledger {
+    /// The cursors of one instance: (source, cgroup id, class) and the counters last billed,
+    /// read once into what this connection knows (the first bill reads nothing again).
+    pub fn cursors(&mut self, instance: &str) -> Result<Vec<Cursor>> {
+        let Ledger { conn, known, .. } = self;
+        let tx = conn.transaction()?;
+        known.check(&tx, instance)?;
+        tx.commit()?;
+        Ok(known.cursors())
     }
-    Ok(out)
 }
 
 /// How long a cycle took: wall time and the recorder thread's CPU time, in milliseconds.
@@ -363,95 +351,4 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seen(id: u64, tx: u64, last: bool, at: i64) -> Seen {
-        Seen {
-            source: Source::Socket,
-            cgroup_id: id,
-            class: String::new(),
-            counters: Counters { tx_bytes: tx, tx_packets: tx / 100, ..Default::default() },
-            who: Rc::new(Who { identity: format!("unit:w{id}.service"), ..Default::default() }),
-            at,
-            last,
-        }
-    }
-
-    fn total(l: &Ledger, res: &str) -> i64 {
-        l.conn
-            .query_row("SELECT coalesce(sum(tx_bytes), 0) FROM usage WHERE resolution = ?1", [res], |r| {
-                r.get(0)
-            })
-            .unwrap()
-    }
-
-    #[test]
-    fn deltas_resets_last_bills_and_pruning() {
-        let path = std::env::temp_dir().join(format!("netattr-unit-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let mut l = Ledger::open_rw(&path).unwrap();
-        let inst =
-            InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
-        let day = 86_400 * 20_000;
-        assert_eq!(l.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
-        assert_eq!(l.bill(&inst, &[seen(5, 1500, false, day + 400)], day + 400, true).unwrap().bytes, 500);
-        // Lower than its cursor without a new instance: said, not billed.
-        let b = l.bill(&inst, &[seen(5, 1200, false, day + 800)], day + 800, true).unwrap();
-        assert_eq!((b.bytes, b.resets.len()), (0, 1));
-        // The last bill of a collected workload drops its cursor.
-        l.bill(&inst, &[seen(5, 1300, true, day + 900)], day + 900, true).unwrap();
-        let cursors: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
-        assert_eq!((total(&l, "month"), total(&l, "5m"), cursors), (0, 1600, 0), "coarse rows wait");
-        // Once the month is over, its hours, days and the month are rolled up.
-        let rolled = l.roll(day + 86_400 * 40, std::time::Duration::from_secs(10)).unwrap();
-        assert_eq!((rolled.rows, total(&l, "hour"), total(&l, "month")), (3, 1600, 1600));
-        // A new instance starts from zero; the old one's cursors go. Its bill lands in
-        // periods rolled up already (a clock moved back): their rows take it too.
-        let next = InstanceKey { key: "b/2/8".into(), loaded_at: 2, ..inst.clone() };
-        l.bill(&next, &[seen(6, 700, false, day + 1000)], day + 1000, true).unwrap();
-        assert_eq!(
-            (total(&l, "5m"), total(&l, "hour"), total(&l, "day"), total(&l, "month")),
-            (2300, 2300, 2300, 2300)
-        );
-        let kept = Retention { five_minutes: 86_400, hour: 86_400 * 2, day: 86_400 * 30 };
-        l.prune(kept, day + 86_400 * 3).unwrap();
-        assert_eq!(
-            (total(&l, "5m"), total(&l, "hour"), total(&l, "day"), total(&l, "month")),
-            (0, 0, 2300, 2300)
-        );
-        drop(l);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
-
-    #[test]
-    fn a_bill_after_another_writer_reads_the_cursors_again() {
-        let path = std::env::temp_dir().join(format!("netattr-unit-known-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let (mut a, mut b) = (Ledger::open_rw(&path).unwrap(), Ledger::open_rw(&path).unwrap());
-        let inst =
-            InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
-        let day = 86_400 * 20_000;
-        assert_eq!(a.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
-        // Another connection bills the same row on: `a` must not bill that part again.
-        assert_eq!(b.bill(&inst, &[seen(5, 1700, false, day + 60)], day + 60, true).unwrap().bytes, 700);
-        assert_eq!(a.bill(&inst, &[seen(5, 1900, false, day + 120)], day + 120, true).unwrap().bytes, 200);
-        // And `a`'s own bills need no reading back: the next delta is from its last bill.
-        assert_eq!(a.bill(&inst, &[seen(5, 2000, false, day + 180)], day + 180, true).unwrap().bytes, 100);
-        assert_eq!(total(&a, "5m"), 2000);
-        // A workload's description written by `a` and unchanged is not written again, and
-        // its last_seen moves once an hour.
-        let last = |l: &Ledger| -> i64 {
-            l.conn.query_row("SELECT last_seen FROM workloads", [], |r| r.get(0)).unwrap()
-        };
-        assert_eq!(last(&a), day);
-        a.bill(&inst, &[seen(5, 2100, false, day + 3700)], day + 3700, true).unwrap();
-        assert_eq!(last(&a), day + 3700);
-        drop((a, b));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
-}
+mod tests;

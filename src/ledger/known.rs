@@ -13,6 +13,9 @@ use rusqlite::{params, Transaction};
 use super::bill::Who;
 use crate::bpf::{Counters, Source};
 
+/// A cursor: (source, cgroup id, class) and the counters last billed of that row.
+pub type Cursor = ((Source, u64, String), Counters);
+
 #[derive(Debug, Default)]
 pub struct Known {
     /// `data_version` seen by the last bill that committed, and the instance it billed.
@@ -88,6 +91,13 @@ impl Known {
             .and_then(|v| v.iter().find(|(c, _)| c == class))
             .map(|(_, c)| *c)
             .unwrap_or_default()
+    }
+
+    /// Every cursor known: (source, cgroup id, class) and the counters last billed.
+    pub fn cursors(&self) -> Vec<Cursor> {
+        let rows = self.cursors.iter();
+        rows.flat_map(|((source, id), v)| v.iter().map(|(class, c)| ((*source, *id, class.clone()), *c)))
+            .collect()
     }
 
     /// The id of `who`'s workload and its last_seen, if it was written with this very

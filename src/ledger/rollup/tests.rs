@@ -1,0 +1,209 @@
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::*;
+use crate::bpf::{Counters, Source};
+use crate::ledger::bill::{InstanceKey, Seen, Who};
+use crate::ledger::query::{groups, Field, Period};
+
+struct Temp(std::path::PathBuf);
+impl Drop for Temp {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+fn temp(name: &str) -> Temp {
+    let t = Temp(std::env::temp_dir().join(format!("netattr-unit-{name}-{}.db", std::process::id())));
+    drop(Temp(t.0.clone()));
+    t
+}
+
+/// Bills `n` workloads at `at`, each sending `step(i)` more bytes than before.
+fn bill(l: &mut Ledger, inst: &InstanceKey, sent: &mut [u64], at: i64, step: impl Fn(usize) -> u64) {
+    let seen: Vec<Seen> = (0..sent.len())
+        .map(|i| {
+            sent[i] += step(i);
+            Seen {
+                source: Source::Socket,
+                cgroup_id: 100 + i as u64,
+                class: String::new(),
+                counters: Counters { tx_bytes: sent[i], tx_packets: sent[i] / 100, ..Counters::default() },
+                who: Rc::new(Who { identity: format!("unit:w{i}.service"), ..Who::default() }),
+                at,
+                last: false,
+            }
+        })
+        .collect();
+    l.bill(inst, &seen, at, true).unwrap();
+}
+
+/// What each workload sent in [since, until), from the 5-minute rows alone.
+fn truth(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
+    let mut q = l
+        .conn
+        .prepare(
+            "SELECT w.identity, sum(u.tx_bytes) FROM usage u JOIN workloads w ON w.id = u.workload
+             WHERE u.resolution = '5m' AND u.bucket >= ?1 AND u.bucket < ?2 GROUP BY 1",
+        )
+        .unwrap();
+    let rows = q.query_map([since, until], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn report(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
+    let (_, gs) = groups(l, Period { since, until }, &[Field::Identity], "socket", until, false).unwrap();
+    gs.into_iter().map(|g| (g.group["identity"].clone().unwrap(), g.tx_bytes)).collect()
+}
+
+/// Periods of every shape around `t0` (a month's start): whole months, days, hours,
+/// unaligned ends, across the month boundary.
+fn periods(t0: i64) -> Vec<(i64, i64)> {
+    let m0 = Resolution::Month.bucket(t0 - 1);
+    vec![
+        (m0, t0),
+        (t0, next(Resolution::Month, t0)),
+        (m0, next(Resolution::Month, t0)),
+        (t0 - 86_400, t0 + 86_400),
+        (t0 - 3 * 3600, t0 + 5 * 3600),
+        (t0 + 3600, t0 + 2 * 3600),
+        (t0 - 1234, t0 + 86_400 + 777),
+        (t0 + 600, t0 + 86_400),
+        (0, t0 + 40 * 86_400),
+    ]
+}
+
+fn check(l: &Ledger, t0: i64, stage: &str) {
+    for (since, until) in periods(t0) {
+        let (got, want) = (report(l, since, until), truth(l, since, until));
+        let sum = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+        assert!(
+            got == want,
+            "{stage}: [{}, {}): {} groups, {} B reported against {} groups, {} B in the 5-minute rows; marks {:?}",
+            since - t0,
+            until - t0,
+            got.len(),
+            sum(&got),
+            want.len(),
+            sum(&want),
+            Marks::read(&l.conn).unwrap()
+        );
+    }
+}
+
+#[test]
+fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
+    let t = temp("rollup");
+    let mut l = Ledger::open_rw(&t.0).unwrap();
+    let inst = InstanceKey { key: "b/1/1".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+    // 2026-11-01T00:00Z, a month's start; 300 workloads (more than a slice), billed
+    // every 20 minutes from 3 hours before it to 26 hours after.
+    let t0 = crate::ledger::days_from_civil(2026, 11, 1) * 86_400;
+    let mut sent = vec![0u64; 300];
+    let mut at = t0 - 3 * 3600;
+    let mut rolled_some = false;
+    while at < t0 + 26 * 3600 {
+        bill(&mut l, &inst, &mut sent, at, |i| (i as u64 % 7 + 1) * 1000 + (at as u64 % 13));
+        // One slice a bill: hours, days and the month roll up behind the bills.
+        rolled_some |= l.roll(at, Duration::ZERO).unwrap().slices > 0;
+        if (at / 1200) % 3 == 0 {
+            check(&l, t0, "rolling behind the bills");
+        }
+        at += 1200;
+    }
+    assert!(rolled_some);
+    let marks = Marks::read(&l.conn).unwrap();
+    assert!(marks.get(Resolution::Hour).done_until > t0, "{marks:?}");
+    // The clock moved back into rolled-up periods: their coarse rows take the bill too.
+    bill(&mut l, &inst, &mut sent, t0 - 2 * 3600 + 60, |_| 555);
+    check(&l, t0, "after a bill in rolled-up periods");
+    // And into a bucket rolled up for some of its workloads only.
+    let mut half = None;
+    for _ in 0..50 {
+        l.roll(at, Duration::ZERO).unwrap();
+        let m = Marks::read(&l.conn).unwrap();
+        half = COARSE.into_iter().map(|r| m.get(r)).find(|m| m.next_workload > 0);
+        if half.is_some() {
+            break;
+        }
+    }
+    let half = half.expect("a bucket rolled up in part");
+    bill(&mut l, &inst, &mut sent, half.done_until + 60, |i| 10 + i as u64);
+    check(&l, t0, "after a bill in a bucket rolled up in part");
+    // Everything over rolls up; the reports still equal the 5-minute rows, and the
+    // month's row is whole.
+    while l.roll(t0 + 40 * 86_400, Duration::from_secs(10)).unwrap().slices > 0 {}
+    check(&l, t0, "rolled up");
+    let marks = Marks::read(&l.conn).unwrap();
+    assert_eq!(marks.get(Resolution::Month).done_until, next(Resolution::Month, t0), "{marks:?}");
+    let month: i64 = l
+        .conn
+        .query_row("SELECT sum(tx_bytes) FROM usage WHERE resolution = 'month' AND bucket = ?1", [t0], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(month as u64, truth(&l, t0, next(Resolution::Month, t0)).values().sum::<u64>());
+    // Pruning with no retention at all keeps the months, and every finer row not rolled
+    // up yet: a later bill's 5-minute rows.
+    let month = (t0, next(Resolution::Month, t0));
+    let before = report(&l, month.0, month.1);
+    let t1 = t0 + 45 * 86_400;
+    bill(&mut l, &inst, &mut sent, t1, |_| 1);
+    l.prune(crate::ledger::bill::Retention { five_minutes: 0, hour: 0, day: 0 }, t1 + 3600).unwrap();
+    assert_eq!(report(&l, month.0, month.1), before);
+    assert_eq!(report(&l, t1 - 3600, t1 + 3600).values().sum::<u64>(), 300);
+}
+
+#[test]
+fn a_schema_2_ledger_is_migrated_with_its_coarse_rows_whole() {
+    let t = temp("rollup-v2");
+    let t0 = crate::ledger::days_from_civil(2026, 11, 1) * 86_400;
+    {
+        // A schema 2 ledger as netattr wrote it: every bill in all four resolutions.
+        let c = Connection::open(&t.0).unwrap();
+        for step in &super::super::schema::MIGRATIONS[..2] {
+            c.execute_batch(step).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute("INSERT INTO workloads (id, identity, first_seen, last_seen) VALUES (1, 'unit:old.service', 0, 0)", [])
+            .unwrap();
+        // An instance and its cursor: workload w0's socket counters billed up to 5,000 B.
+        c.execute("INSERT INTO instances VALUES ('b/1/1', 'b', 1, '/p', 0, 0)", []).unwrap();
+        c.execute("INSERT INTO cursors VALUES ('b/1/1', 'socket', 100, '', 0, 5000, 0, 50)", []).unwrap();
+        for (i, at) in [t0 - 86_400 - 600, t0 - 3600, t0 + 600, t0 + 5000].into_iter().enumerate() {
+            for r in Resolution::ALL {
+                c.execute(
+                    "INSERT INTO usage VALUES (?1, ?2, 1, 'socket', '', 0, ?3, 0, 0)
+                     ON CONFLICT DO UPDATE SET tx_bytes = tx_bytes + excluded.tx_bytes",
+                    params![r.name(), r.bucket(at), 1000 * (i as i64 + 1)],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let mut l = Ledger::open_rw(&t.0).unwrap();
+    let marks = Marks::read(&l.conn).unwrap();
+    // Whole up to the bucket of the latest finer row, which is rolled up again.
+    assert_eq!(
+        [Resolution::Hour, Resolution::Day, Resolution::Month].map(|r| marks.get(r).done_until),
+        [t0 + 3600, t0, t0]
+    );
+    check(&l, t0, "migrated");
+    let inst = InstanceKey { key: "b/1/1".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+    // The cursor came through: w0 is billed from 5,000 B on.
+    let cursors = l.cursors("b/1/1").unwrap();
+    assert_eq!(
+        cursors,
+        [(
+            (Source::Socket, 100, String::new()),
+            Counters { tx_bytes: 5000, tx_packets: 50, ..Counters::default() }
+        )]
+    );
+    let mut sent = vec![5000, 0, 0];
+    bill(&mut l, &inst, &mut sent, t0 + 5100, |_| 70_000);
+    while l.roll(t0 + 40 * 86_400, Duration::from_secs(10)).unwrap().slices > 0 {}
+    check(&l, t0, "migrated and rolled up");
+    assert_eq!(report(&l, t0, next(Resolution::Month, t0)).values().sum::<u64>(), 3000 + 4000 + 3 * 70_000);
+}
