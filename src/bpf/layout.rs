@@ -1,6 +1,6 @@
 //! Rust mirrors of bpf/netattr.h, decoded from raw map bytes (never transmuted, so a
 //! short or odd-sized value cannot cause undefined behaviour).
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod class;
 pub use class::*;
@@ -32,7 +32,7 @@ pub const TREE_NAME: usize = 256;
 pub const OWNER_ARRAY_SLOTS: u32 = 65536;
 
 /// Which hooks a counter comes from (`enum netattr_source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// clsact classifiers on interfaces (L2 bytes)

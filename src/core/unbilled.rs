@@ -398,9 +398,10 @@ fn keep(state: &mut State, read: Read) -> usize {
     }
 }
 
-/// The order of rows within an epoch: by source, cgroup, class.
-fn order(r: &RowKey) -> (u8, u64, u16) {
-    (matches!(r.0, Source::Socket) as u8, r.1, r.2)
+/// The order of rows within an epoch: by cgroup (a slice bills a cgroup's rows together,
+/// and writes its cursors once), source, class.
+fn order(r: &RowKey) -> (u64, u8, u16) {
+    (r.1, matches!(r.0, Source::Socket) as u8, r.2)
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! bucket of the read's time (and in the coarser ones where those are rolled up already:
 //! ledger::rollup), with the cursors moved on, all in one transaction: a recorder killed at
 //! any instant has billed a read entirely or not at all.
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::rc::Rc;
 
 use anyhow::Result;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
-use super::known::{Changes, Cursor, Known};
+use super::known::{self, Changes, Cursor, Known, Rows};
 use super::rollup::Marks;
 use super::{Ledger, Resolution};
 use crate::bpf::{Counters, Source};
@@ -133,20 +135,22 @@ fn bill_in(
            rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
     )?;
     let mut set_cursor = tx.prepare_cached(
-        "INSERT INTO cursors (instance, source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (instance, source, cgroup_id, class) DO UPDATE SET
-           rx_bytes = excluded.rx_bytes, tx_bytes = excluded.tx_bytes,
-           rx_packets = excluded.rx_packets, tx_packets = excluded.tx_packets",
+        "INSERT INTO cursors (instance, cgroup_id, counters) VALUES (?1, ?2, ?3)
+         ON CONFLICT (instance, cgroup_id) DO UPDATE SET counters = excluded.counters",
     )?;
-    let mut drop_cursor = tx.prepare_cached(
-        "DELETE FROM cursors WHERE instance = ?1 AND source = ?2 AND cgroup_id = ?3 AND class = ?4",
-    )?;
+    let mut drop_cursor = tx.prepare_cached("DELETE FROM cursors WHERE instance = ?1 AND cgroup_id = ?2")?;
     let mut seen_again = tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
     let marks = Marks::read(tx)?;
+    // The cursors of the cgroups this bill moves, as they are once it commits; a bill may
+    // hold two reads of a row (a closed bucket's and the open one's): the second is billed
+    // from the first.
+    let mut moved: BTreeMap<u64, Rows> = BTreeMap::new();
     for s in seen {
-        let (source, id) = (s.source.name(), s.cgroup_id as i64);
-        let prev = known.cursor(s.source, s.cgroup_id, &s.class);
+        let source = s.source.name();
+        let rows =
+            moved.entry(s.cgroup_id).or_insert_with(|| known.rows(s.cgroup_id).cloned().unwrap_or_default());
+        let at = rows.iter().position(|(src, class, _)| *src == s.source && *class == s.class);
+        let prev = at.map_or_else(Counters::default, |i| rows[i].2);
         let c = s.counters;
         let lower = c.rx_bytes < prev.rx_bytes
             || c.tx_bytes < prev.tx_bytes
@@ -217,22 +221,24 @@ fn bill_in(
                 }
             }
         }
-        if s.last {
-            drop_cursor.execute(params![instance, source, id, s.class])?;
-            changes.cursors.push((s.source, s.cgroup_id, s.class.clone(), None));
-        } else if c != prev {
-            set_cursor.execute(params![
-                instance,
-                source,
-                id,
-                s.class,
-                c.rx_bytes as i64,
-                c.tx_bytes as i64,
-                c.rx_packets as i64,
-                c.tx_packets as i64
-            ])?;
-            changes.cursors.push((s.source, s.cgroup_id, s.class.clone(), Some(c)));
+        match at {
+            Some(i) if s.last => _ = rows.swap_remove(i),
+            Some(i) => rows[i].2 = c,
+            None if s.last || c == prev => {}
+            None => rows.push((s.source, s.class.clone(), c)),
         }
+    }
+    // One cursor row a cgroup, written once whatever moved in it.
+    for (id, rows) in moved {
+        if known.rows(id).map_or(&[][..], Vec::as_slice) == rows.as_slice() {
+            continue;
+        }
+        if rows.is_empty() {
+            drop_cursor.execute(params![instance, id as i64])?;
+        } else {
+            set_cursor.execute(params![instance, id as i64, known::encode(&rows)])?;
+        }
+        changes.cursors.push((id, rows));
     }
     if only {
         tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;

@@ -4,10 +4,10 @@
 //! asks SQLite's `PRAGMA data_version` inside its (immediate) transaction and reloads the
 //! cursors when another writer committed since this connection's last bill. Changes are
 //! applied only after their transaction commits, so a failed bill leaves it as the file is.
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::rc::Rc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use rusqlite::{params, Transaction};
 
 use super::bill::Who;
@@ -16,12 +16,18 @@ use crate::bpf::{Counters, Source};
 /// A cursor: (source, cgroup id, class) and the counters last billed of that row.
 pub type Cursor = ((Source, u64, String), Counters);
 
+/// The counters last billed of each row of one cgroup: (source, class, counters). The
+/// ledger keeps them in one `cursors` row a cgroup (a bill writes a cgroup's cursors once,
+/// however many sources and classes moved), as the JSON array of
+/// `[source, class, rx_bytes, tx_bytes, rx_packets, tx_packets]`.
+pub type Rows = Vec<(Source, String, Counters)>;
+
 #[derive(Debug, Default)]
 pub struct Known {
     /// `data_version` seen by the last bill that committed, and the instance it billed.
     version: Option<(i64, String)>,
-    /// (source, cgroup id) -> (class, counters billed) of the instance.
-    cursors: HashMap<(Source, u64), Vec<(String, Counters)>>,
+    /// cgroup id -> the counters billed of its rows, of the instance.
+    cursors: HashMap<u64, Rows>,
     /// identity -> (workload id, the description last written, its last_seen).
     workloads: HashMap<String, (i64, Rc<Who>, i64)>,
 }
@@ -29,10 +35,35 @@ pub struct Known {
 /// What a bill changed, applied once it committed.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// (source, cgroup id, class, the new cursor or none: dropped).
-    pub cursors: Vec<(Source, u64, String, Option<Counters>)>,
+    /// (cgroup id, its cursors now; none left: its row was dropped).
+    pub cursors: Vec<(u64, Rows)>,
     /// (id, description, last_seen) of the workloads written.
     pub workloads: Vec<(i64, Rc<Who>, i64)>,
+}
+
+/// One cursor as the ledger's JSON holds it.
+type Stored<C> = (Source, C, u64, u64, u64, u64);
+
+/// The `cursors.counters` text of a cgroup's rows.
+pub fn encode(rows: &Rows) -> String {
+    let stored: Vec<Stored<&str>> = rows
+        .iter()
+        .map(|(s, class, c)| (*s, class.as_str(), c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets))
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+/// A cgroup's rows from its `cursors.counters` text.
+pub fn decode(cgroup_id: u64, text: &str) -> Result<Rows> {
+    let stored: Vec<Stored<String>> = serde_json::from_str(text).map_err(|e| {
+        anyhow!("the ledger's cursors of cgroup {cgroup_id} are not what netattr writes ({e}): restore the file from a backup, or move it aside to start a new ledger")
+    })?;
+    Ok(stored
+        .into_iter()
+        .map(|(s, class, rx_bytes, tx_bytes, rx_packets, tx_packets)| {
+            (s, class, Counters { rx_bytes, tx_bytes, rx_packets, tx_packets })
+        })
+        .collect())
 }
 
 impl Known {
@@ -44,19 +75,13 @@ impl Known {
         }
         *self = Known::default();
         let mut q = tx.prepare(
-            "SELECT source, cgroup_id, class, rx_bytes, tx_bytes, rx_packets, tx_packets FROM cursors
+            "SELECT cgroup_id, counters FROM cursors
              WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
         )?;
         let mut rows = q.query(params![instance])?;
         while let Some(r) = rows.next()? {
-            let source = if r.get_ref(0)?.as_str()? == "tc" { Source::Tc } else { Source::Socket };
-            let c = Counters {
-                rx_bytes: r.get::<_, i64>(3)? as u64,
-                tx_bytes: r.get::<_, i64>(4)? as u64,
-                rx_packets: r.get::<_, i64>(5)? as u64,
-                tx_packets: r.get::<_, i64>(6)? as u64,
-            };
-            self.cursors.entry((source, r.get::<_, i64>(1)? as u64)).or_default().push((r.get(2)?, c));
+            let id = r.get::<_, i64>(0)? as u64;
+            self.cursors.insert(id, decode(id, r.get_ref(1)?.as_str()?)?);
         }
         // The workloads billed in the last day, as the file describes them: a recorder that
         // starts again finds them unchanged and only moves their last_seen.
@@ -84,19 +109,15 @@ impl Known {
         Ok(())
     }
 
-    /// The counters last billed of a row (zero: never billed).
-    pub fn cursor(&self, source: Source, cgroup_id: u64, class: &str) -> Counters {
-        self.cursors
-            .get(&(source, cgroup_id))
-            .and_then(|v| v.iter().find(|(c, _)| c == class))
-            .map(|(_, c)| *c)
-            .unwrap_or_default()
+    /// The counters last billed of a cgroup's rows (none: never billed).
+    pub fn rows(&self, cgroup_id: u64) -> Option<&Rows> {
+        self.cursors.get(&cgroup_id)
     }
 
     /// Every cursor known: (source, cgroup id, class) and the counters last billed.
     pub fn cursors(&self) -> Vec<Cursor> {
         let rows = self.cursors.iter();
-        rows.flat_map(|((source, id), v)| v.iter().map(|(class, c)| ((*source, *id, class.clone()), *c)))
+        rows.flat_map(|(id, v)| v.iter().map(|(source, class, c)| ((*source, *id, class.clone()), *c)))
             .collect()
     }
 
@@ -109,19 +130,11 @@ impl Known {
 
     /// Takes in what a committed bill changed.
     pub fn apply(&mut self, changes: Changes) {
-        for (source, id, class, c) in changes.cursors {
-            let row = self.cursors.entry((source, id)).or_default();
-            let at = row.iter().position(|(k, _)| *k == class);
-            match (at, c) {
-                (Some(i), Some(c)) => row[i].1 = c,
-                (None, Some(c)) => row.push((class, c)),
-                (Some(i), None) => {
-                    row.swap_remove(i);
-                    if row.is_empty() {
-                        self.cursors.remove(&(source, id));
-                    }
-                }
-                (None, None) => {}
+        for (id, rows) in changes.cursors {
+            if rows.is_empty() {
+                self.cursors.remove(&id);
+            } else {
+                self.cursors.insert(id, rows);
             }
         }
         for (id, who, seen) in changes.workloads {

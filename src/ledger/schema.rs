@@ -7,13 +7,16 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
 /// the finer ones once their period is over; its marks are set from the rows there are) and
-/// gave `instances` an integer id, which `cursors` now keys by (its rows half the size).
-pub(super) const MIGRATIONS: [&str; 3] = [
+/// gave `instances` an integer id, which `cursors` now keys by (its rows half the size); 4
+/// keeps one `cursors` row a cgroup (its sources' and classes' counters as a JSON array, so
+/// that a bill writes a cgroup's cursors once) and drops the index of `usage` by workload
+/// (no query of netattr's used it, and every bill wrote it: rows are found by period).
+pub(super) const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -113,6 +116,21 @@ DROP TABLE instances;
 ALTER TABLE instances_3 RENAME TO instances;
 ALTER TABLE cursors_3 RENAME TO cursors;
 "#,
+    r#"
+CREATE TABLE cursors_4 (
+    instance  INTEGER NOT NULL REFERENCES instances(id),
+    cgroup_id INTEGER NOT NULL,
+    counters  TEXT    NOT NULL,
+    PRIMARY KEY (instance, cgroup_id)
+) WITHOUT ROWID;
+INSERT INTO cursors_4
+    SELECT instance, cgroup_id,
+           json_group_array(json_array(source, class, rx_bytes, tx_bytes, rx_packets, tx_packets))
+    FROM cursors GROUP BY instance, cgroup_id;
+DROP TABLE cursors;
+ALTER TABLE cursors_4 RENAME TO cursors;
+DROP INDEX usage_by_workload;
+"#,
 ];
 
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -188,6 +206,60 @@ mod tests {
         let r = crate::ledger::query::recorder(&rw).unwrap().unwrap();
         assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
         drop(rw);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    #[test]
+    fn a_version_3_ledger_keeps_its_cursors_one_row_a_cgroup() {
+        use crate::bpf::{Counters, Source};
+        let path = std::env::temp_dir().join(format!("netattr-unit-schema-3-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..3] {
+                c.execute_batch(step).unwrap();
+            }
+            c.pragma_update(None, "user_version", 3).unwrap();
+            c.execute_batch(
+                "INSERT INTO instances (id, instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
+                   VALUES (1, 'b/1/1', 'b', 1, '/p', 0, 0), (2, 'b/2/2', 'b', 2, '/p', 0, 0);
+                 INSERT INTO cursors VALUES (1, 'tc', 7, '', 1, 2, 3, 4), (1, 'socket', 7, '', 5, 6, 7, 8),
+                   (1, 'socket', 7, 'internet', 9, 10, 11, 12), (1, 'socket', 8, '', 0, 13, 0, 1),
+                   (2, 'tc', 7, '', 100, 0, 1, 0);",
+            )
+            .unwrap();
+        }
+        let mut l = crate::ledger::Ledger::open_rw(&path).unwrap();
+        assert_eq!(version(&l.conn).unwrap(), VERSION);
+        let rows: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 3, "one row a cgroup and instance");
+        let index: i64 = l
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'usage_by_workload'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(index, 0);
+        let mut got = l.cursors("b/1/1").unwrap();
+        got.sort_by_key(|((s, id, class), _)| (*id, s.code(), class.clone()));
+        let c = |rx_bytes, tx_bytes, rx_packets, tx_packets| Counters {
+            rx_bytes,
+            tx_bytes,
+            rx_packets,
+            tx_packets,
+        };
+        assert_eq!(
+            got,
+            [
+                ((Source::Tc, 7, String::new()), c(1, 2, 3, 4)),
+                ((Source::Socket, 7, String::new()), c(5, 6, 7, 8)),
+                ((Source::Socket, 7, "internet".to_string()), c(9, 10, 11, 12)),
+                ((Source::Socket, 8, String::new()), c(0, 13, 0, 1)),
+            ]
+        );
+        drop(l);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }

@@ -84,3 +84,36 @@ fn a_bill_after_another_writer_reads_the_cursors_again() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[test]
+fn one_bill_holding_two_reads_of_a_row_bills_each_delta_once() {
+    // A collected workload, or a last cycle, bills every waiting read of a row in one bill:
+    // the read of a closed bucket and the read of the open one.
+    let path = std::env::temp_dir().join(format!("netattr-unit-two-reads-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut l = Ledger::open_rw(&path).unwrap();
+    let inst = InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+    let day = 86_400 * 20_000;
+    l.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap();
+    let mut tc = seen(5, 40, false, day + 300);
+    tc.source = Source::Tc;
+    let reads = [seen(5, 1500, false, day + 300), tc, seen(5, 2100, true, day + 600)];
+    let b = l.bill(&inst, &reads, day + 600, true).unwrap();
+    assert_eq!(b.bytes, 500 + 40 + 600);
+    let by_bucket: Vec<(i64, i64)> = l
+        .conn
+        .prepare("SELECT bucket - ?1, sum(tx_bytes) FROM usage WHERE resolution = '5m' AND source = 'socket' GROUP BY bucket")
+        .unwrap()
+        .query_map([day], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(by_bucket, [(0, 1000), (300, 500), (600, 600)]);
+    // The collected cgroup's cursor went with its last read; its tc row is still there.
+    let left: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 1);
+    drop(l);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
