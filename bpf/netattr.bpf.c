@@ -815,6 +815,7 @@ struct seq_file;
 struct bpf_iter_meta {
 	struct seq_file *seq;
 	__u64 session_id;
+	__u64 seq_num;
 } __attribute__((preserve_access_index));
 struct bpf_iter__cgroup {
 	struct bpf_iter_meta *meta;
@@ -870,5 +871,47 @@ int cgroup_tree(struct bpf_iter__cgroup *ctx)
 		n->name[0] = 0;
 	if (insert)
 		bpf_map_update_elem(&cgroup_tree_nodes, &id, n, BPF_NOEXIST);
+	return 0;
+}
+
+/* The ids of the live cgroups, as one read of the `cgroup_ids` link saw them: the object at
+ * position i of the walk in element i, stamped with the read's session (a concurrent walk
+ * may overwrite an element: the reader then misses that id, never takes another's). */
+struct live_id {
+	__u64 session;
+	__u64 id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* read in place by the reader */
+	__uint(max_entries, TREE_NODES);
+	__type(key, __u32);
+	__type(value, struct live_id);
+} cgroup_live SEC(".maps");
+
+/* What `record` and `reap` need to tell which counted cgroups may be gone: every live
+ * cgroup's id in `cgroup_live` (dead cgroups are skipped by the iterator), and at the end
+ * "<session> <objects>" for the reader; no names, no hash updates (cgroup_tree's cost). */
+SEC("iter/cgroup")
+int cgroup_ids(struct bpf_iter__cgroup *ctx)
+{
+	struct bpf_iter_meta *meta = ctx->meta;
+	struct cgroup *cg = ctx->cgroup;
+	struct live_id *e;
+	__u32 i;
+
+	if (!cg) {
+		BPF_SEQ_PRINTF(meta->seq, "%llu %llu\n", meta->session_id, meta->seq_num);
+		return 0;
+	}
+	if (!cg->kn)
+		return 0;
+	i = (__u32)meta->seq_num;
+	e = bpf_map_lookup_elem(&cgroup_live, &i);
+	if (!e)
+		return 0; /* more cgroups than elements: the rest are asked of the kernel */
+	e->session = meta->session_id;
+	e->id = cg->kn->id;
 	return 0;
 }

@@ -177,6 +177,25 @@ impl Resolver {
         }
     }
 
+    /// Those of `ids` that one walk of the tree in the kernel finds alive now (none without
+    /// a tree iterator, or for fewer than PREFETCH_MIN ids): being found alive spares asking
+    /// the kernel of each id; only the kernel's own answer (`kernel_lookup`) says one is gone.
+    pub fn alive_in_walk(&self, ids: &std::collections::BTreeSet<u64>) -> std::collections::HashSet<u64> {
+        let Some((tree, root)) = &self.tree else { return Default::default() };
+        if ids.len() < PREFETCH_MIN {
+            return Default::default();
+        }
+        let live = match crate::bpf::tree::live_ids(tree) {
+            Ok(Some(live)) => live,
+            // A load from before `cgroup_ids`: the walk that names the cgroups.
+            _ => match crate::bpf::tree::walk(tree, *root) {
+                Ok(w) => w.paths.into_keys().collect(),
+                Err(_) => return Default::default(),
+            },
+        };
+        ids.iter().copied().filter(|id| live.contains(id)).collect()
+    }
+
     /// The same resolver with another cache lifetime (zero: no caching).
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;

@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 24] = [
+pub const MAPS: [&str; 25] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -23,6 +23,7 @@ pub const MAPS: [&str; 24] = [
     "owner_by_index",
     "cgroup_names",
     "cgroup_tree_nodes",
+    "cgroup_live",
     "sock_stats",
     "iface_stats",
     "port_stats",
@@ -46,6 +47,11 @@ pub const LINKS: [&str; 2] = ["sock_ingress_link", "sock_egress_link"];
 /// The pinned link of the `cgroup_tree` iterator: each read walks the cgroup tree into
 /// `cgroup_tree_nodes` (Linux 6.1+; absent on older kernels). See `super::tree`.
 pub const TREE: &str = "cgroup_tree";
+/// The pinned link of the `cgroup_ids` iterator: each read leaves the id of every live
+/// cgroup in `cgroup_live` (Linux 6.1+; absent on older kernels and older loads).
+pub const IDS: &str = "cgroup_ids";
+/// The iterator links, each pinned under its program's name.
+pub const ITERS: [&str; 2] = [TREE, IDS];
 
 #[derive(Debug, Clone)]
 pub struct Pins {
@@ -76,7 +82,7 @@ impl Pins {
             .iter()
             .chain(MAPS.iter())
             .chain(LINKS.iter())
-            .chain([&TREE])
+            .chain(ITERS.iter())
             .filter(|n| self.path(n).exists())
             .map(|n| n.to_string())
             .collect()

@@ -3,15 +3,16 @@
 //! each one's parent and name in `cgroup_tree_nodes`, stamped with the read's session; one
 //! batch lookup then gives every path. Many ids cost one read and one batch instead of
 //! syscalls per id (BENCHMARKS.md, "Naming cgroups").
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::os::fd::AsFd;
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapHandle};
 
 use super::layout::TreeNode;
 use super::percpu::{self, key_u64};
-use super::pins::{Pins, TREE};
+use super::pins::{Pins, IDS, TREE};
 
 /// Walks the tree: the path (relative to the cgroup2 mount, "/" for `root`, the mount's own
 /// cgroup id) of every cgroup alive during the walk. A cgroup missing from the result (the
@@ -28,6 +29,33 @@ pub struct Walk {
     /// during the walk (good enough to name it from the kernel's record; not a ground for
     /// deleting counters).
     pub complete: bool,
+}
+
+/// The id of every cgroup alive during one walk of the tree (the `cgroup_ids` iterator: no
+/// names, no hash updates), but those a concurrent walk overwrote or beyond the map's
+/// elements; None where this load has no such iterator.
+pub fn live_ids(pins: &Pins) -> Result<Option<HashSet<u64>>> {
+    let path = pins.path(IDS);
+    let mut line = String::new();
+    match std::fs::File::open(&path) {
+        Ok(mut f) => f.read_to_string(&mut line),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("walking the cgroup tree through {}", path.display()))?;
+    let mut words = line.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(session)), Some(Ok(objects))) = (words.next(), words.next()) else {
+        bail!("unexpected output of {}: {line:?}", path.display());
+    };
+    let live = MapHandle::from_pinned_path(pins.path("cgroup_live")).context("opening cgroup_live")?;
+    let elements = live.max_entries() as usize;
+    // Two u64s an element: the session that wrote it, the cgroup id.
+    let mapped = crate::ffi::MappedU64s::map(live.as_fd(), 2 * elements).context("mapping cgroup_live")?;
+    let v = mapped.values();
+    let at = |i: usize| v[i].load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Some(
+        (0..elements.min(objects as usize)).filter(|i| at(2 * i) == session).map(|i| at(2 * i + 1)).collect(),
+    ))
 }
 
 /// Walks the tree, saying whether the walk was complete.

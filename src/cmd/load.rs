@@ -16,7 +16,7 @@ use crate::bpf::layout::{
     ClassKey, Counters, IfaceKey, Meta, Source, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_CLASSES,
     META_FAST_PATH, META_IFACES, META_PORTS, RESERVED_KEYS,
 };
-use crate::bpf::pins::{MAPS, PROGS, TREE};
+use crate::bpf::pins::{IDS, MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
 use crate::bpf::{PinState, Pins};
 use crate::cli::{Breakdown, Global, LoadArgs};
@@ -131,6 +131,7 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
     let tree = kernel.cgroup_iterators;
     if !tree {
         open.progs.cgroup_tree.set_autoload(false);
+        open.progs.cgroup_ids.set_autoload(false);
     }
     let mut skel = open.load().context("loading the BPF object into the kernel (see 'netattr check')")?;
     init_maps(&skel, a, fast_path)?;
@@ -295,18 +296,17 @@ impl KernelBtf {
     }
 }
 
-/// Attaches the `cgroup_tree` iterator to the root of the cgroup2 mount and pins its link.
-fn pin_tree(skel: &NetattrSkel<'_>, path: &std::path::Path) -> Result<()> {
+/// Attaches a cgroup iterator (`cgroup_tree`, `cgroup_ids`) to the root of the cgroup2
+/// mount and pins its link at `path`.
+fn pin_iter(prog: &libbpf_rs::ProgramMut<'_>, path: &std::path::Path) -> Result<()> {
     use libbpf_rs::{CgroupIterOpts, CgroupIterOrder, IterOpts};
     use std::os::fd::AsFd;
     let root = fs::File::open(cgroup::mount_point()?).context("opening the cgroup2 mount")?;
     let mut opts = CgroupIterOpts::from_fd(root.as_fd());
     opts.order = CgroupIterOrder::DescendantsPre;
-    let mut link = skel
-        .progs
-        .cgroup_tree
+    let mut link = prog
         .attach_iter_with_opts(IterOpts::Cgroup(opts))
-        .context("attaching the cgroup_tree iterator")?;
+        .with_context(|| format!("attaching the {} iterator", prog.name().to_string_lossy()))?;
     link.pin(path).with_context(|| format!("pinning {}", path.display()))?;
     Ok(())
 }
@@ -314,9 +314,11 @@ fn pin_tree(skel: &NetattrSkel<'_>, path: &std::path::Path) -> Result<()> {
 fn pin_all(skel: &mut NetattrSkel<'_>, tree: bool, guard: &mut Rollback) -> Result<()> {
     let dir = guard.pins.dir.clone();
     if tree {
-        let path = dir.join(TREE);
-        pin_tree(skel, &path)?;
-        guard.pinned.push(path);
+        for (prog, name) in [(&skel.progs.cgroup_tree, TREE), (&skel.progs.cgroup_ids, IDS)] {
+            let path = dir.join(name);
+            pin_iter(prog, &path)?;
+            guard.pinned.push(path);
+        }
     }
     let obj = skel.object_mut();
     for mut prog in obj.progs_mut().filter(|p| PROGS.iter().any(|n| p.name() == *n)) {

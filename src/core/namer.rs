@@ -127,6 +127,11 @@ impl<'a> Namer<'a> {
         who
     }
 
+    /// Those of `ids` one walk of the tree in the kernel finds alive (`Resolver::alive_in_walk`).
+    pub fn alive_in_walk(&self, ids: &std::collections::BTreeSet<u64>) -> std::collections::HashSet<u64> {
+        self.resolver.alive_in_walk(ids)
+    }
+
     /// What the kernel says of `id` now (no cache, no tree walk): only its `Gone` is ground
     /// for deleting counters.
     pub fn kernel_lookup(&mut self, id: u64) -> Lookup {

@@ -5,6 +5,7 @@
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -179,6 +180,9 @@ impl<'a> Recorder<'a> {
         let cpu = crate::ffi::thread_cpu_time();
         let inst = self.inst;
         let at = now();
+        // The cgroups counted, when this cycle looks for gone ones.
+        let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
+        let mut counted = BTreeSet::new();
         for source in [Source::Tc, Source::Socket] {
             let mut bys = vec![By::Cgroup];
             if inst.meta.flags & META_CLASSES != 0 {
@@ -189,6 +193,9 @@ impl<'a> Recorder<'a> {
                 // Only the rows that moved since the last read are kept to be billed, and
                 // only those of cgroups not named yet in this bucket are named.
                 let mut unnamed = Vec::new();
+                if collecting && by == By::Cgroup {
+                    counted.extend(snap.rows.iter().map(|r| r.key.0));
+                }
                 for r in std::mem::take(&mut snap.rows) {
                     let class = match &r.extra {
                         Extra::Class(_, n) => self.unbilled.classes.id(n),
@@ -245,9 +252,9 @@ impl<'a> Recorder<'a> {
         // Hours, days and months that are over are rolled up, a few milliseconds a cycle.
         ledger.roll(self.unbilled.oldest(at), if all { ROLL_BUDGET_LAST } else { ROLL_BUDGET })?;
         let mut collected = 0;
-        if live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every) {
+        if collecting {
             self.collected_at = Some(Instant::now());
-            let (rows, n) = self.collect(ledger)?;
+            let (rows, n) = self.collect(ledger, counted)?;
             billed.rows += rows;
             collected = n;
         }
@@ -263,9 +270,9 @@ impl<'a> Recorder<'a> {
     /// Collects the workloads the kernel says are gone: their counters removed from the
     /// maps (exactly what the removal returned) and billed with their cursors' removal; put
     /// back if the bill fails. Returns (rows billed, workloads collected).
-    fn collect(&mut self, ledger: &mut Ledger) -> Result<(usize, usize)> {
+    fn collect(&mut self, ledger: &mut Ledger, counted: BTreeSet<u64>) -> Result<(usize, usize)> {
         let inst = self.inst;
-        let plan = retire::plan(inst, &mut Namer::new(self.g, Some(inst))?)?;
+        let plan = retire::plan_among(inst, &mut Namer::new(self.g, Some(inst))?, counted)?;
         if plan.gone.is_empty() {
             return Ok((0, 0));
         }

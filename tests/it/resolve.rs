@@ -304,7 +304,21 @@ fn the_kernel_walk_of_the_tree_names_every_cgroup_as_file_handles_do() {
     // A removed cgroup leaves the next walk, and its entry leaves the map.
     let last = made.pop().unwrap();
     std::fs::remove_dir(&last.path).unwrap();
-    assert!(!tree::read(&pins, root).unwrap().contains_key(&last.id));
+    let walked = tree::read(&pins, root).unwrap();
+    assert!(!walked.contains_key(&last.id));
+    // The ids-only walk (what record and reap use to spare a question per live cgroup) finds
+    // the same cgroups, the removed one not among them.
+    assert!(na.pin("cgroup_ids").exists(), "load pins the cgroup_ids iterator too");
+    let live = tree::live_ids(&pins).unwrap().expect("a cgroup_ids iterator");
+    // (Only this test's cgroups: tests beside it make and remove theirs meanwhile.)
+    assert!(
+        made.iter().all(|c| live.contains(&c.id)) && live.contains(&root),
+        "every live cgroup of the test"
+    );
+    assert!(!live.contains(&last.id), "the removed cgroup is not in the ids walk");
+    let asked: std::collections::BTreeSet<u64> = made.iter().map(|c| c.id).chain([last.id]).collect();
+    let alive = Resolver::new(cgroup2()).unwrap().with_tree(&pins).alive_in_walk(&asked);
+    assert_eq!(alive, made.iter().map(|c| c.id).collect(), "alive: all made but the removed one");
     let left: serde_json::Value = serde_json::from_str(&sh(&[
         "bpftool",
         "-j",
