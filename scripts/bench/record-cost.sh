@@ -34,7 +34,8 @@ watch_cycles() { # LEDGER DEADLINE OUT
   done
 }
 
-# One recorder (serve --record, a cycle a second) over 24 s of its clock, which starts 12 s
+# One recorder (serve --record, a cycle a second, each looking for gone workloads as every
+# cycle does at the default 60 s interval and --collect-every) over 24 s of its clock, which starts 12 s
 # before a 5-minute boundary: the counters of every workload move each second for the first
 # 18 s, then none do. BATCH is --bill-batch. Prints the cycles seen, one "cycles|rows|cpu" a
 # line, each tagged "busy" (its counters moved) or "idle". The ledger knows every workload
@@ -47,7 +48,7 @@ run_recorder() { # LEDGER BATCH OUT [NETATTR]
   local warm; warm=$(sqlite3 "$1" "SELECT cycles FROM recorder")
   round=$((round + 1)); fill
   NETATTR_CLOCK_SHIFT=$shift $bin serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 \
-    --bill-batch "$2" --ledger "$1" 2>/dev/null &
+    --collect-every 1 --bill-batch "$2" --ledger "$1" 2>/dev/null &
   srv=$!
   end=$(( $(date +%s) + 24 ))
   watch_cycles "$1" "$end" "$3.raw" &
@@ -100,6 +101,8 @@ echo "CPU: the recorder thread's own CPU time per cycle (medians; every slice cy
 echo "'every read billed each cycle': --bill-batch above the rows; the other columns: reads"
 echo "wait for their 5-minute bucket and a closed bucket is billed in slices of what a 60 s"
 echo "interval bills (the cycles run a second apart, the clock shifted to cross a boundary)."
+echo "Every cycle also looks for gone workloads (--collect-every 1), as every cycle does at"
+echo "the default 60 s interval and --collect-every 60 (none is gone here: the look is the cost)."
 echo "The ledger knows every workload (a --once ten minutes earlier billed them). A start's"
 echo "first cycle names every cgroup and reads the ledger's cursors. RSS: that recorder's peak."
 [ -n "${CYCLE_ONLY:-}" ] && exit 0

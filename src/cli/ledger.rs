@@ -20,8 +20,9 @@ pub struct LedgerArgs {
     /// Days the daily rows are kept (monthly rows are kept for ever)
     #[arg(long, default_value_t = 3660, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_days: u32,
-    /// Seconds between looks for gone workloads to collect (each asks the kernel about every
-    /// counted cgroup; a stop always looks)
+    /// Seconds between looks for gone workloads to collect (each asks the kernel about the
+    /// cgroups that did not move since the last read and a 64th of the others; a stop always
+    /// looks, at every cgroup)
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub collect_every: f64,
     /// Rows billed every cycle while that is all that moved; beyond it each row's last read

@@ -5,7 +5,7 @@
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +24,10 @@ use crate::bpf::{Counters, Instance, Pins, Source};
 use crate::identity::Kind;
 use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
+
+/// A look for gone workloads asks the kernel of the cgroups that did not move and of one in
+/// this many of those that did (by id, a different share each look).
+const LOOK_TURN: u64 = 64;
 
 /// The CPU a cycle spends rolling up hours, days and months (at least one slice when one
 /// is due): at 10,000 busy workloads an hour's rollup is done in a few dozen cycles.
@@ -149,6 +153,8 @@ struct Recorder<'a> {
     first: bool,
     collected_at: Option<Instant>,
     collect_every: Duration,
+    /// Looks for gone workloads so far.
+    looks: u64,
 }
 
 impl<'a> Recorder<'a> {
@@ -170,6 +176,7 @@ impl<'a> Recorder<'a> {
             first: true,
             collected_at: None,
             collect_every: settings.collect_every,
+            looks: 0,
         })
     }
 
@@ -182,7 +189,7 @@ impl<'a> Recorder<'a> {
         let at = now();
         // The cgroups counted, when this cycle looks for gone ones.
         let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
-        let mut counted = BTreeSet::new();
+        let (mut counted, mut moving) = (BTreeSet::new(), HashSet::new());
         for source in [Source::Tc, Source::Socket] {
             let mut bys = vec![By::Cgroup];
             if inst.meta.flags & META_CLASSES != 0 {
@@ -202,7 +209,11 @@ impl<'a> Recorder<'a> {
                         _ => 0,
                     };
                     let row = (source, r.key.0, class);
-                    if self.unbilled.moved(at, row, r.counters) == Moved::Unnamed {
+                    let moved = self.unbilled.moved(at, row, r.counters);
+                    if collecting && moved != Moved::No {
+                        moving.insert(r.key.0);
+                    }
+                    if moved == Moved::Unnamed {
                         unnamed.push(r);
                     }
                 }
@@ -254,7 +265,18 @@ impl<'a> Recorder<'a> {
         let mut collected = 0;
         if collecting {
             self.collected_at = Some(Instant::now());
-            let (rows, n) = self.collect(ledger, counted)?;
+            self.looks += 1;
+            // Asked of the kernel: the cgroups whose counters did not move since the last
+            // read (a workload that is gone stops sending), and a turning share of the others
+            // (a gone cgroup whose sockets live on is collected within LOOK_TURN looks);
+            // every one at a stop.
+            let turn = self.looks % LOOK_TURN;
+            let ask = counted
+                .iter()
+                .copied()
+                .filter(|id| all || !moving.contains(id) || id % LOOK_TURN == turn)
+                .collect();
+            let (rows, n) = self.collect(ledger, &counted, &ask)?;
             billed.rows += rows;
             collected = n;
         }
@@ -270,9 +292,14 @@ impl<'a> Recorder<'a> {
     /// Collects the workloads the kernel says are gone: their counters removed from the
     /// maps (exactly what the removal returned) and billed with their cursors' removal; put
     /// back if the bill fails. Returns (rows billed, workloads collected).
-    fn collect(&mut self, ledger: &mut Ledger, counted: BTreeSet<u64>) -> Result<(usize, usize)> {
+    fn collect(
+        &mut self,
+        ledger: &mut Ledger,
+        counted: &BTreeSet<u64>,
+        ask: &BTreeSet<u64>,
+    ) -> Result<(usize, usize)> {
         let inst = self.inst;
-        let plan = retire::plan_among(inst, &mut Namer::new(self.g, Some(inst))?, counted)?;
+        let plan = retire::plan_among(inst, &mut Namer::new(self.g, Some(inst))?, counted, ask)?;
         if plan.gone.is_empty() {
             return Ok((0, 0));
         }

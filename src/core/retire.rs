@@ -46,17 +46,22 @@ pub fn plan(inst: &Instance, namer: &mut Namer<'_>) -> Result<Plan> {
         let (hash, _) = inst.counters_of(source);
         percpu::for_each(hash, |k, _| counted.extend(key_u64(k)))?;
     }
-    plan_among(inst, namer, counted)
+    plan_among(inst, namer, &counted, &counted)
 }
 
-/// Which of the cgroups `counted` (read from the counter maps: the recorder's cycle has just
-/// read them) are gone, and which are uncertain.
-pub fn plan_among(inst: &Instance, namer: &mut Namer<'_>, counted: BTreeSet<u64>) -> Result<Plan> {
+/// Which of the cgroups `ask` are gone, and which are uncertain, of those `counted` (read
+/// from the counter maps: the recorder's cycle has just read them).
+pub fn plan_among(
+    inst: &Instance,
+    namer: &mut Namer<'_>,
+    counted: &BTreeSet<u64>,
+    ask: &BTreeSet<u64>,
+) -> Result<Plan> {
     let mut plan = Plan::default();
-    // One question to the kernel per counted cgroup that one walk of the tree did not find
-    // alive (at 10,000 live cgroups, a walk instead of 10,000 questions).
-    let alive = namer.alive_in_walk(&counted);
-    for &id in counted.iter().filter(|id| !RESERVED_KEYS.contains(id) && !alive.contains(id)) {
+    // One question to the kernel per cgroup that one walk of the tree did not find alive
+    // (at 10,000 live cgroups, a walk instead of 10,000 questions).
+    let alive = namer.alive_in_walk(ask);
+    for &id in ask.iter().filter(|id| !RESERVED_KEYS.contains(id) && !alive.contains(id)) {
         match namer.kernel_lookup(id) {
             Lookup::Path(_) => {}
             Lookup::Gone => {
