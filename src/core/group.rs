@@ -1,22 +1,24 @@
-//! Live grouping (`stats --group`, `top`'s g key): rows summed by identity fields, with the
-//! very values `report` groups the ledger by (the recorder's mapping of a row to a workload):
-//! a pod's containers under its name, a namespace's pods under the namespace.
+//! The workload a row is billed to (`who_of`, which the recorder bills under), and live
+//! grouping (`stats --group`, `top`'s g key): rows summed by identity fields, with the very
+//! values `report` groups the ledger by: a pod's containers under its name, a namespace's
+//! pods under the namespace.
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::recorder::identity_of;
 use super::report::StatsReport;
-use super::row::{serialize_amounts, Row, SortKey};
+use super::row::{serialize_amounts, Bucket, Row, SortKey};
 use crate::bpf::{Counters, Source};
+use crate::identity::Kind;
+use crate::ledger::bill::Who;
 use crate::ledger::query::Field;
 use crate::output::{self, Report};
 use crate::rates::Rates;
 
-/// The value of `field` for a row, as the ledger stores it for the row's workload (the
-/// recorder's `who_of`): the name falls back to the identity (`container:<id>`,
-/// `unit:<name>`, `bucket:unresolved`, ...); the others are null where the row has none.
+/// The value of `field` for a row, as the ledger stores it for the row's workload
+/// (`who_of`): the name falls back to the identity (`container:<id>`, `unit:<name>`,
+/// `bucket:unresolved`, ...); the others are null where the row has none.
 pub fn value(field: &Field, r: &Row) -> Option<String> {
     let w = &r.who;
     match field {
@@ -160,5 +162,44 @@ impl Report for GroupedReport {
             writeln!(out)?;
         }
         Ok(())
+    }
+}
+
+/// The identity a named row is billed under: its container, else its pod, else its systemd
+/// unit, else its cgroup path, else its id; the buckets as themselves. `container:<id>`,
+/// `pod:<uid>`, `unit:<name>`, `path:<path>`, `cgroup:<id>` or `bucket:unresolved|overflow`.
+pub fn identity_of(r: &Row) -> String {
+    let w = &r.who;
+    match r.bucket {
+        Bucket::Unresolved => "bucket:unresolved".to_string(),
+        Bucket::Overflow => "bucket:overflow".to_string(),
+        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, w.kind, &r.path) {
+            (Some(c), ..) => format!("container:{c}"),
+            (None, Some(p), ..) => format!("pod:{p}"),
+            (None, None, Some(Kind::Service | Kind::Session), Some(path)) => {
+                format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
+            }
+            (None, None, _, Some(path)) => format!("path:{path}"),
+            (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
+        },
+    }
+}
+
+/// The workload a row is billed to (also what live grouping groups by).
+pub fn who_of(r: &Row) -> Who {
+    let w = &r.who;
+    let identity = identity_of(r);
+    let kind = w.kind.map(|k| crate::output::label(&k));
+    Who {
+        identity,
+        kind,
+        runtime: w.runtime.map(String::from),
+        name: w.name.clone(),
+        pod_namespace: w.pod_namespace.clone(),
+        pod_name: w.pod_name.clone(),
+        container_id: w.container_id.clone(),
+        pod_uid: w.pod_uid.clone(),
+        path: r.path.clone(),
+        labels: w.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
     }
 }

@@ -12,16 +12,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
+use super::group::who_of;
 use super::namer::Namer;
 use super::reader::{self, Query};
 use super::report::{Reporter, View};
 use super::retire;
-use super::row::{Bucket, By, Extra, RawRow, Row, SortKey};
+use super::row::{By, Extra, RawRow, SortKey};
 use super::unbilled::{Moved, Unbilled};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
-use crate::identity::Kind;
 use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Seen, Took, Who};
 use crate::ledger::Ledger;
 
@@ -46,8 +46,8 @@ pub struct Settings {
     pub count: Option<u64>,
     pub retention: Retention,
     /// Gone workloads are looked for at most this often (each look asks the kernel about
-    /// every counted cgroup), and at the last cycle; their counters are billed every cycle
-    /// meanwhile.
+    /// the cgroups that did not move and a 64th of the others), and at the last cycle (about
+    /// every one); their counters are billed every cycle meanwhile.
     pub collect_every: Duration,
     /// Rows billed every cycle before reads wait for their 5-minute bucket to close
     /// (core::unbilled).
@@ -369,44 +369,4 @@ fn instance_key(inst: &Instance) -> Result<InstanceKey> {
         loaded_at,
         pin_dir: inst.pins.dir.display().to_string(),
     })
-}
-
-/// The identity a named row is billed to: its container, else its pod, else its systemd
-/// unit, else its cgroup path; the buckets as themselves.
-/// The identity a row is billed under: `container:<id>`, `pod:<uid>`, `unit:<name>`,
-/// `path:<path>`, `cgroup:<id>` or `bucket:unresolved|overflow`.
-pub fn identity_of(r: &Row) -> String {
-    let w = &r.who;
-    match r.bucket {
-        Bucket::Unresolved => "bucket:unresolved".to_string(),
-        Bucket::Overflow => "bucket:overflow".to_string(),
-        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, w.kind, &r.path) {
-            (Some(c), ..) => format!("container:{c}"),
-            (None, Some(p), ..) => format!("pod:{p}"),
-            (None, None, Some(Kind::Service | Kind::Session), Some(path)) => {
-                format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
-            }
-            (None, None, _, Some(path)) => format!("path:{path}"),
-            (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
-        },
-    }
-}
-
-/// The workload a row is billed to (also what live grouping groups by).
-pub fn who_of(r: &Row) -> Who {
-    let w = &r.who;
-    let identity = identity_of(r);
-    let kind = w.kind.map(|k| crate::output::label(&k));
-    Who {
-        identity,
-        kind,
-        runtime: w.runtime.map(String::from),
-        name: w.name.clone(),
-        pod_namespace: w.pod_namespace.clone(),
-        pod_name: w.pod_name.clone(),
-        container_id: w.container_id.clone(),
-        pod_uid: w.pod_uid.clone(),
-        path: r.path.clone(),
-        labels: w.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
-    }
 }
