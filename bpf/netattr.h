@@ -3,9 +3,9 @@
 #ifndef NETATTR_H
 #define NETATTR_H
 
-/* Bumped whenever a map's key or value layout changes, so that a newer netattr
- * refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 8
+/* Bumped whenever a map's key or value layout or the set of pins changes, so that a newer
+ * netattr refuses pins left by an older one instead of misreading them. */
+#define NETATTR_LAYOUT_VERSION 9
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */

@@ -185,19 +185,14 @@ impl Resolver {
     /// a tree iterator, or for fewer than WALK_MIN ids): being found alive spares asking
     /// the kernel of each id; only the kernel's own answer (`kernel_lookup`) says one is gone.
     pub fn alive_in_walk(&self, ids: &std::collections::BTreeSet<u64>) -> std::collections::HashSet<u64> {
-        let Some((tree, root)) = &self.tree else { return Default::default() };
+        let Some((tree, _)) = &self.tree else { return Default::default() };
         if ids.len() < WALK_MIN {
             return Default::default();
         }
-        let live = match crate::bpf::tree::live_ids(tree) {
-            Ok(Some(live)) => live,
-            // A load from before `cgroup_ids`: the walk that names the cgroups.
-            _ => match crate::bpf::tree::walk(tree, *root) {
-                Ok(w) => w.paths.into_keys().collect(),
-                Err(_) => return Default::default(),
-            },
-        };
-        ids.iter().copied().filter(|id| live.contains(id)).collect()
+        match crate::bpf::tree::live_ids(tree) {
+            Ok(Some(live)) => ids.iter().copied().filter(|id| live.contains(id)).collect(),
+            _ => Default::default(),
+        }
     }
 
     /// The same resolver with another cache lifetime (zero: no caching).

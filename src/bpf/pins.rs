@@ -48,7 +48,7 @@ pub const LINKS: [&str; 2] = ["sock_ingress_link", "sock_egress_link"];
 /// `cgroup_tree_nodes` (Linux 6.1+; absent on older kernels). See `super::tree`.
 pub const TREE: &str = "cgroup_tree";
 /// The pinned link of the `cgroup_ids` iterator: each read leaves the id of every live
-/// cgroup in `cgroup_live` (Linux 6.1+; absent on older kernels and older loads).
+/// cgroup in `cgroup_live` (Linux 6.1+; absent on older kernels).
 pub const IDS: &str = "cgroup_ids";
 /// The iterator links, each pinned under its program's name.
 pub const ITERS: [&str; 2] = [TREE, IDS];

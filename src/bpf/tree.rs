@@ -33,7 +33,7 @@ pub struct Walk {
 
 /// The id of every cgroup alive during one walk of the tree (the `cgroup_ids` iterator: no
 /// names, no hash updates), but those a concurrent walk overwrote or beyond the map's
-/// elements; None where this load has no such iterator.
+/// elements; None where the kernel has no cgroup iterators.
 pub fn live_ids(pins: &Pins) -> Result<Option<HashSet<u64>>> {
     let path = pins.path(IDS);
     let mut line = String::new();
