@@ -4,11 +4,10 @@
 //! ledger::rollup), with the cursors moved on, all in one transaction: a recorder killed at
 //! any instant has billed a read entirely or not at all.
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashMapExt};
 use std::rc::Rc;
 
 use anyhow::Result;
+use foldhash::{HashMap, HashMapExt};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::known::{self, Changes, Cursor, Known, Rows};
@@ -236,7 +235,7 @@ fn bill_in(
         if rows.is_empty() {
             drop_cursor.execute(params![instance, id as i64])?;
         } else {
-            set_cursor.execute(params![instance, id as i64, known::encode(&rows)])?;
+            set_cursor.execute(params![instance, id as i64, known::encode(&rows)?])?;
         }
         changes.cursors.push((id, rows));
     }

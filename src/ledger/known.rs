@@ -4,10 +4,10 @@
 //! asks SQLite's `PRAGMA data_version` inside its (immediate) transaction and reloads the
 //! cursors when another writer committed since this connection's last bill. Changes are
 //! applied only after their transaction commits, so a failed bill leaves it as the file is.
-use foldhash::HashMap;
 use std::rc::Rc;
 
 use anyhow::{anyhow, Result};
+use foldhash::HashMap;
 use rusqlite::{params, Transaction};
 
 use super::bill::Who;
@@ -45,12 +45,12 @@ pub struct Changes {
 type Stored<C> = (Source, C, u64, u64, u64, u64);
 
 /// The `cursors.counters` text of a cgroup's rows.
-pub fn encode(rows: &Rows) -> String {
+pub fn encode(rows: &Rows) -> Result<String> {
     let stored: Vec<Stored<&str>> = rows
         .iter()
         .map(|(s, class, c)| (*s, class.as_str(), c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets))
         .collect();
-    serde_json::to_string(&stored).unwrap_or_default()
+    Ok(serde_json::to_string(&stored)?)
 }
 
 /// A cgroup's rows from its `cursors.counters` text.
