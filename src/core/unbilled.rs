@@ -398,8 +398,7 @@ fn keep(state: &mut State, read: Read) -> usize {
     }
 }
 
-/// The order of rows within an epoch: by cgroup (a slice bills a cgroup's rows together,
-/// and writes its cursors once), source, class.
+/// Rows of an epoch by cgroup (a slice bills its rows and cursor together), source, class.
 fn order(r: &RowKey) -> (u64, u8, u16) {
     (r.1, matches!(r.0, Source::Socket) as u8, r.2)
 }
