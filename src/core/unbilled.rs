@@ -16,40 +16,13 @@ use crate::bpf::{Counters, Source};
 use crate::ledger::bill::{Seen, Who};
 use crate::ledger::Resolution;
 
+mod classes;
+pub use classes::Classes;
+
 /// A counter row: (source, cgroup id, class), the class as its index in `Classes` (0: the
 /// cgroup's total). Integers only, so that the tens of thousands of rows a cycle reads on a
 /// busy node are hashed and compared cheaply.
 pub type RowKey = (Source, u64, u16);
-
-/// The class names a recorder has met, each given a small index once.
-#[derive(Debug)]
-pub struct Classes {
-    names: Vec<String>,
-    ids: HashMap<String, u16>,
-}
-
-impl Default for Classes {
-    fn default() -> Self {
-        Classes { names: vec![String::new()], ids: HashMap::from_iter([(String::new(), 0)]) }
-    }
-}
-
-impl Classes {
-    /// The index of class `name` ("" is the cgroup's total, 0).
-    pub fn id(&mut self, name: &str) -> u16 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
-        }
-        let id = self.names.len() as u16;
-        self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), id);
-        id
-    }
-
-    pub fn name(&self, id: u16) -> &str {
-        self.names.get(usize::from(id)).map_or("", String::as_str)
-    }
-}
 
 /// A read kept to be billed: the epoch it was read in (a run of reads in one 5-minute
 /// bucket, numbered in the order they were read), when, and the counters.

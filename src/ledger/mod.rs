@@ -9,6 +9,29 @@ pub mod report;
 pub mod rollup;
 mod schema;
 
+/// A ledger file of a unit test: removed with its WAL and shared-memory files before use and
+/// when dropped (a failing test too).
+#[cfg(test)]
+pub(crate) struct TempFile(pub std::path::PathBuf);
+
+#[cfg(test)]
+impl TempFile {
+    pub fn new(name: &str) -> TempFile {
+        let t = TempFile(std::env::temp_dir().join(format!("netattr-unit-{name}-{}.db", std::process::id())));
+        drop(TempFile(t.0.clone()));
+        t
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -183,10 +183,10 @@ mod tests {
 
     #[test]
     fn a_version_1_ledger_is_read_as_it_is_and_migrated_keeping_its_rows() {
-        let path = std::env::temp_dir().join(format!("netattr-unit-schema-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let t = crate::ledger::TempFile::new("schema");
+        let path = &t.0;
         {
-            let c = Connection::open(&path).unwrap();
+            let c = Connection::open(path).unwrap();
             c.execute_batch(MIGRATIONS[0]).unwrap();
             c.pragma_update(None, "user_version", 1).unwrap();
             c.execute(
@@ -196,28 +196,24 @@ mod tests {
             )
             .unwrap();
         }
-        let ro = crate::ledger::Ledger::open_ro(&path).unwrap();
+        let ro = crate::ledger::Ledger::open_ro(path).unwrap();
         let r = crate::ledger::query::recorder(&ro).unwrap().unwrap();
         assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
         assert_eq!(version(&ro.conn).unwrap(), 1, "a reader leaves the file as it is");
         drop(ro);
-        let rw = crate::ledger::Ledger::open_rw(&path).unwrap();
+        let rw = crate::ledger::Ledger::open_rw(path).unwrap();
         assert_eq!(version(&rw.conn).unwrap(), VERSION);
         let r = crate::ledger::query::recorder(&rw).unwrap().unwrap();
         assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
-        drop(rw);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 
     #[test]
     fn a_version_3_ledger_keeps_its_cursors_one_row_a_cgroup() {
         use crate::bpf::{Counters, Source};
-        let path = std::env::temp_dir().join(format!("netattr-unit-schema-3-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let t = crate::ledger::TempFile::new("schema-3");
+        let path = &t.0;
         {
-            let c = Connection::open(&path).unwrap();
+            let c = Connection::open(path).unwrap();
             for step in &MIGRATIONS[..3] {
                 c.execute_batch(step).unwrap();
             }
@@ -231,7 +227,7 @@ mod tests {
             )
             .unwrap();
         }
-        let mut l = crate::ledger::Ledger::open_rw(&path).unwrap();
+        let mut l = crate::ledger::Ledger::open_rw(path).unwrap();
         assert_eq!(version(&l.conn).unwrap(), VERSION);
         let rows: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 3, "one row a cgroup and instance");
@@ -259,9 +255,5 @@ mod tests {
                 ((Source::Socket, 8, String::new()), c(0, 13, 0, 1)),
             ]
         );
-        drop(l);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

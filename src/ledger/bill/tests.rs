@@ -20,9 +20,9 @@ fn total(l: &Ledger, res: &str) -> i64 {
 
 #[test]
 fn deltas_resets_last_bills_and_pruning() {
-    let path = std::env::temp_dir().join(format!("netattr-unit-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let mut l = Ledger::open_rw(&path).unwrap();
+    let t = crate::ledger::TempFile::new("bill");
+    let path = &t.0;
+    let mut l = Ledger::open_rw(path).unwrap();
     let inst = InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
     let day = 86_400 * 20_000;
     assert_eq!(l.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
@@ -51,17 +51,13 @@ fn deltas_resets_last_bills_and_pruning() {
         (total(&l, "5m"), total(&l, "hour"), total(&l, "day"), total(&l, "month")),
         (0, 0, 2300, 2300)
     );
-    drop(l);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
 
 #[test]
 fn a_bill_after_another_writer_reads_the_cursors_again() {
-    let path = std::env::temp_dir().join(format!("netattr-unit-known-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let (mut a, mut b) = (Ledger::open_rw(&path).unwrap(), Ledger::open_rw(&path).unwrap());
+    let t = crate::ledger::TempFile::new("known");
+    let path = &t.0;
+    let (mut a, mut b) = (Ledger::open_rw(path).unwrap(), Ledger::open_rw(path).unwrap());
     let inst = InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
     let day = 86_400 * 20_000;
     assert_eq!(a.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap().bytes, 1000);
@@ -79,19 +75,15 @@ fn a_bill_after_another_writer_reads_the_cursors_again() {
     assert_eq!(last(&a), day);
     a.bill(&inst, &[seen(5, 2100, false, day + 3700)], day + 3700, true).unwrap();
     assert_eq!(last(&a), day + 3700);
-    drop((a, b));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
 
 #[test]
 fn one_bill_holding_two_reads_of_a_row_bills_each_delta_once() {
     // A collected workload, or a last cycle, bills every waiting read of a row in one bill:
     // the read of a closed bucket and the read of the open one.
-    let path = std::env::temp_dir().join(format!("netattr-unit-two-reads-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let mut l = Ledger::open_rw(&path).unwrap();
+    let t = crate::ledger::TempFile::new("two-reads");
+    let path = &t.0;
+    let mut l = Ledger::open_rw(path).unwrap();
     let inst = InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
     let day = 86_400 * 20_000;
     l.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap();
@@ -112,8 +104,4 @@ fn one_bill_holding_two_reads_of_a_row_bills_each_delta_once() {
     // The collected cgroup's cursor went with its last read; its tc row is still there.
     let left: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 1);
-    drop(l);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }

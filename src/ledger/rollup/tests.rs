@@ -5,21 +5,7 @@ use super::*;
 use crate::bpf::{Counters, Source};
 use crate::ledger::bill::{InstanceKey, Seen, Who};
 use crate::ledger::query::{groups, Field, Period};
-
-struct Temp(std::path::PathBuf);
-impl Drop for Temp {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
-fn temp(name: &str) -> Temp {
-    let t = Temp(std::env::temp_dir().join(format!("netattr-unit-{name}-{}.db", std::process::id())));
-    drop(Temp(t.0.clone()));
-    t
-}
+use crate::ledger::TempFile;
 
 /// Bills `n` workloads at `at`, each sending `step(i)` more bytes than before.
 fn bill(l: &mut Ledger, inst: &InstanceKey, sent: &mut [u64], at: i64, step: impl Fn(usize) -> u64) {
@@ -95,7 +81,7 @@ fn check(l: &Ledger, t0: i64, stage: &str) {
 
 #[test]
 fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
-    let t = temp("rollup");
+    let t = TempFile::new("rollup");
     let mut l = Ledger::open_rw(&t.0).unwrap();
     let inst = InstanceKey { key: "b/1/1".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
     // 2026-11-01T00:00Z, a month's start; 300 workloads (more than a slice), billed
@@ -158,7 +144,7 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
 
 #[test]
 fn a_schema_2_ledger_is_migrated_with_its_coarse_rows_whole() {
-    let t = temp("rollup-v2");
+    let t = TempFile::new("rollup-v2");
     let t0 = crate::ledger::days_from_civil(2026, 11, 1) * 86_400;
     {
         // A schema 2 ledger as netattr wrote it: every bill in all four resolutions.
