@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout or the set of pins changes, so that a newer
  * netattr refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 9
+#define NETATTR_LAYOUT_VERSION 10
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -45,16 +45,20 @@ struct port_key {
  * destination when the cgroup sends it, its source when the cgroup receives it) is looked
  * up in the instance's class tables, each swapped whole (an array of one map), never
  * edited in place:
- *  - A direct-indexed table of 16-bit cells (CLASS_CELL_*), both families: the cell of the
- *    address's first 16 bits (IPv4 from cell 0, IPv6 from cell CLASS6_ROOT), then, where the
- *    prefixes split that range, the cell of its next byte in a block of 256, and so on (IPv4
- *    to its fourth byte, IPv6 to its eighth, the /64); a cell is a class id,
- *    CLASS_CELL_BLOCK | block, or CLASS_CELL_TRIE. One to four array lookups for IPv4, one
- *    to seven for IPv6, whatever the number of prefixes.
+ *  - A direct-indexed table of 16-bit cells (CLASS_CELL_*), both families, in one map value
+ *    (so a cell is a plain load): the cell of the address's first 16 bits (IPv4 from cell
+ *    0, IPv6 from cell CLASS6_ROOT), then, where the prefixes split that range, the cell of
+ *    its next byte in a block of 256, and so on (IPv4 to its fourth byte, IPv6 to its
+ *    eighth, the /64); a cell is a class id, CLASS_CELL_BLOCK | block, or CLASS_CELL_TRIE.
+ *    One to four loads for IPv4, one to seven for IPv6, whatever the number of prefixes.
+ *  - After the cells, in the same value, the IPv6 addresses the classes name whole (/128:
+ *    the host's own addresses, say), in CLASS_EXACT_SLOTS slots of an open-addressed hash
+ *    (CLASS_EXACT_PROBES probes): an IPv6 root cell with CLASS_CELL_EXACT set has such
+ *    addresses in its /16, which are looked up there first (a /128 is the longest match).
  *  - An LPM trie for what the cells leave to it (CLASS_CELL_TRIE): IPv6 prefixes longer than
- *    /64, and the IPv6 range ::/16 (IPv4-mapped addresses, loopback). It holds every
- *    prefix, IPv4 ones as ::ffff:a.b.c.d/(96+n), so that an IPv4-mapped address is classed
- *    as its IPv4 address.
+ *    /64 (but the /128s the hash holds), and the IPv6 range ::/16 (IPv4-mapped addresses,
+ *    loopback). It holds every prefix, IPv4 ones as ::ffff:a.b.c.d/(96+n), so that an
+ *    IPv4-mapped address is classed as its IPv4 address.
  * Ids below CLASS_FIRST_USER are fixed. */
 #define CLASS_INTERNET 0 /* no prefix matched: the default class */
 #define CLASS_LOOPBACK 1
@@ -68,13 +72,21 @@ struct port_key {
 #define CLASS_NAME 32       /* bytes of a class name with its NUL */
 #define CLASS_PREFIXES 262144 /* prefixes in one IPv6 class table */
 #define CLASS_CELL_BLOCK 0x8000 /* a cell that points to a block of 256 cells */
-#define CLASS_CELL_TRIE 0x7fff  /* a cell whose addresses the trie classes */
+#define CLASS_CELL_TRIE 0x3fff  /* a cell whose addresses the trie classes */
+#define CLASS_CELL_EXACT 0x4000 /* an IPv6 root cell whose /16 holds /128s of the hash */
 #define CLASS6_ROOT 65536       /* the first IPv6 cell (the IPv4 ones come first) */
 #define CLASS_BLOCKS_AT 131072  /* the first cell of block 0 */
 #define CLASS_BLOCKS 4096       /* blocks in one class table, both families */
 #define CLASS_CELLS (CLASS_BLOCKS_AT + CLASS_BLOCKS * 256)
-#define CLASS_WORDS (CLASS_CELLS / 4) /* four cells in each u64 of the array */
 #define CLASS6_DEPTH 8          /* bytes of an IPv6 address the cells resolve (a /64) */
+#define CLASS_EXACT_AT CLASS_CELLS /* the first cell of the /128 hash */
+#define CLASS_EXACT_BITS 6
+#define CLASS_EXACT_SLOTS (1 << CLASS_EXACT_BITS)
+#define CLASS_EXACT_STRIDE 12   /* cells of a slot: the address (8), its class (1), padding */
+#define CLASS_EXACT_EMPTY 0xffff /* the class cell of a free slot */
+#define CLASS_EXACT_PROBES 4
+#define CLASS_EXACT_MUL 0x9e3779b97f4a7c15ULL /* slot = ((hi ^ lo) * MUL) >> (64 - BITS) */
+#define CLASS_TABLE_CELLS (CLASS_EXACT_AT + CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE)
 
 /* The class fast path: a cgroup that holds its counter slot (COUNTER_SLOTS) also has
  * CLASS_LANES class lanes there. `<source>_class_lanes[slot]` (a u64) names the class of

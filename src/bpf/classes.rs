@@ -10,32 +10,27 @@ use ipnet::IpNet;
 use libbpf_rs::{libbpf_sys, MapCore, MapFlags, MapHandle, MapType};
 
 use super::layout::{
-    ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK, CLASS_CELL_TRIE,
-    CLASS_INTERNET, CLASS_MAX, CLASS_NAME, CLASS_PREFIXES, CLASS_WORDS,
+    ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK,
+    CLASS_CELL_EXACT, CLASS_CELL_TRIE, CLASS_EXACT_AT, CLASS_EXACT_BITS, CLASS_EXACT_EMPTY, CLASS_EXACT_MUL,
+    CLASS_EXACT_PROBES, CLASS_EXACT_SLOTS, CLASS_EXACT_STRIDE, CLASS_INTERNET, CLASS_MAX, CLASS_NAME,
+    CLASS_PREFIXES, CLASS_TABLE_CELLS,
 };
 
 /// Builds the tables of `entries` and swaps them in: IPv4 into `table4`, then IPv6 into
 /// `table6`. The tables they replace are freed by the kernel once no program uses them.
 pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPrefix, u16)]) -> Result<()> {
-    let words = cells(entries)?;
+    let cells = cells(entries)?;
     let opts = |flags: u32| libbpf_sys::bpf_map_create_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as libbpf_sys::size_t,
         map_flags: flags,
         ..Default::default()
     };
-    let cells = MapHandle::create(MapType::Array, Some("class_cells"), 4, 8, CLASS_WORDS as u32, &opts(0))
+    let value: Vec<u8> = cells.iter().flat_map(|c| c.to_ne_bytes()).collect();
+    // One value of all the cells, so that the programs read a cell with a plain load.
+    let size = (CLASS_TABLE_CELLS * 2) as u32;
+    let direct = MapHandle::create(MapType::Array, Some("class_cells"), 4, size, 1, &opts(0))
         .context("creating a class table")?;
-    // A new array is zeros: class 0 (`internet`) everywhere. Only the other words are written.
-    let (mut keys, mut values) = (Vec::new(), Vec::new());
-    for (i, w) in words.iter().enumerate().filter(|(_, w)| **w != 0) {
-        keys.extend_from_slice(&(i as u32).to_ne_bytes());
-        values.extend_from_slice(&w.to_ne_bytes());
-    }
-    if !keys.is_empty() {
-        cells
-            .update_batch(&keys, &values, (keys.len() / 4) as u32, MapFlags::ANY, MapFlags::ANY)
-            .context("writing the class table")?;
-    }
+    direct.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY).context("writing the class table")?;
     let trie = MapHandle::create(
         MapType::LpmTrie,
         Some("class6_trie"),
@@ -49,7 +44,7 @@ pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPref
         trie.update(&p.to_bytes(), &u32::from(*class).to_ne_bytes(), MapFlags::NO_EXIST)
             .with_context(|| format!("adding {} to the class table", p.0))?;
     }
-    swap(table4, &cells, "direct")?;
+    swap(table4, &direct, "direct")?;
     swap(table6, &trie, "trie")
 }
 
@@ -61,18 +56,21 @@ fn swap(table: &dyn MapCore, inner: &MapHandle, family: &str) -> Result<()> {
         .with_context(|| format!("swapping in the {family} class table"))
 }
 
-/// The cells of `entries`, four to a u64 word (bpf/netattr.h): the root cells of IPv4 (from
-/// cell 0) and IPv6 (from `CLASS6_ROOT`) by the address's first 16 bits, then blocks of 256
-/// cells by its next byte where prefixes split a range, IPv4 to the fourth byte and IPv6 to
-/// the eighth (a /64); a cell holds a class id, `CLASS_CELL_BLOCK | b` for block b, or
-/// `CLASS_CELL_TRIE` where the trie decides: an IPv6 /16 that holds a prefix longer than /64
-/// (the host's own addresses, say: one lookup then the trie, rather than seven), and ::/16,
-/// where IPv4-mapped addresses are. Prefixes are painted shortest first, so that a longer one
-/// paints over the shorter ones it lies in: the longest match wins, as in a trie.
-pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u64>> {
+/// The cells of `entries` (bpf/netattr.h): the root cells of IPv4 (from cell 0) and IPv6
+/// (from `CLASS6_ROOT`) by the address's first 16 bits, then blocks of 256 cells by its next
+/// byte where prefixes split a range, IPv4 to the fourth byte and IPv6 to the eighth (a /64);
+/// a cell holds a class id, `CLASS_CELL_BLOCK | b` for block b, or `CLASS_CELL_TRIE` where
+/// the trie decides: an IPv6 /16 that holds a prefix longer than /64 other than the /128s of
+/// the hash, and ::/16, where IPv4-mapped addresses are. IPv6 /128s (the host's own
+/// addresses, say) go to the hash after the cells where they fit, and their root cells get
+/// `CLASS_CELL_EXACT`. Prefixes are painted shortest first, so that a longer one paints over
+/// the shorter ones it lies in: the longest match wins, as in a trie.
+pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u16>> {
+    let (exact, exact_roots, placed) = exact_hash(entries);
     // (root cell, the address's bytes after its first two, prefix length)
     let mut nets: Vec<(usize, Vec<u8>, usize, u16)> = entries
         .iter()
+        .filter(|(p, _)| placed.binary_search(p).is_err())
         .filter_map(|(p, c)| match p.0 {
             IpNet::V4(n) => {
                 let a = n.network().octets();
@@ -145,23 +143,89 @@ pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u64>> {
     for root in trie {
         cells[root] = CLASS_CELL_TRIE;
     }
-    cells.resize(CLASS_WORDS * 4, CLASS_INTERNET);
-    Ok(cells
-        .chunks(4)
-        .map(|c| c.iter().enumerate().fold(0u64, |w, (i, x)| w | u64::from(*x) << (16 * i)))
-        .collect())
+    for root in exact_roots {
+        cells[root] |= CLASS_CELL_EXACT;
+    }
+    cells.resize(CLASS_EXACT_AT, CLASS_INTERNET);
+    cells.extend(exact);
+    Ok(cells)
 }
 
-/// The class of `addr` in `words` as the kernel's lookup finds it, None where it asks the
+/// The two native-endian halves of an IPv6 address, as the programs load them.
+fn halves(a: std::net::Ipv6Addr) -> [u64; 2] {
+    let o = a.octets();
+    let half = |h: &[u8]| u64::from_ne_bytes(h.try_into().unwrap_or_default());
+    [half(&o[..8]), half(&o[8..])]
+}
+
+/// The first slot of `a` in the /128 hash.
+fn exact_slot(a: [u64; 2]) -> usize {
+    ((a[0] ^ a[1]).wrapping_mul(CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS)) as usize
+}
+
+/// The /128 hash of `entries`' IPv6 /128s outside ::/16 (cells from `CLASS_EXACT_AT`), the
+/// root cells of the /16s they are in, and the prefixes it holds (sorted): a /128 that finds
+/// no free slot in its probes stays with the cells and the trie.
+fn exact_hash(entries: &[(ClassPrefix, u16)]) -> (Vec<u16>, Vec<usize>, Vec<ClassPrefix>) {
+    let mut slots = vec![CLASS_INTERNET; CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE];
+    for s in 0..CLASS_EXACT_SLOTS {
+        slots[s * CLASS_EXACT_STRIDE + 8] = CLASS_EXACT_EMPTY;
+    }
+    let (mut roots, mut placed) = (Vec::new(), Vec::new());
+    for (p, class) in entries {
+        let IpNet::V6(n) = p.0 else { continue };
+        let root = n.network().segments()[0];
+        if n.prefix_len() != 128 || root == 0 {
+            continue;
+        }
+        let a = halves(n.network());
+        let free = (0..CLASS_EXACT_PROBES)
+            .map(|i| (exact_slot(a) + i) % CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE)
+            .find(|at| slots[at + 8] == CLASS_EXACT_EMPTY);
+        if let Some(at) = free {
+            for (i, h) in a.iter().enumerate() {
+                for (j, c) in h.to_ne_bytes().chunks(2).enumerate() {
+                    slots[at + i * 4 + j] = u16::from_ne_bytes([c[0], c[1]]);
+                }
+            }
+            slots[at + 8] = *class;
+            roots.push(CLASS6_ROOT + usize::from(root));
+            placed.push(*p);
+        }
+    }
+    placed.sort();
+    (slots, roots, placed)
+}
+
+/// The class of `addr` in `cells` as the kernel's lookup finds it, None where it asks the
 /// trie (the tests hold the cells to the longest-prefix answer with it).
 #[cfg(test)]
-pub fn class_of(words: &[u64], addr: std::net::IpAddr) -> Option<u16> {
-    let cell = |i: usize| (words.get(i / 4).copied().unwrap_or(0) >> (16 * (i % 4))) as u16;
+pub fn class_of(cells: &[u16], addr: std::net::IpAddr) -> Option<u16> {
+    let cell = |i: usize| cells.get(i).copied().unwrap_or(CLASS_INTERNET);
     let (root, bytes): (usize, Vec<u8>) = match addr {
         std::net::IpAddr::V4(a) => (0, a.octets().to_vec()),
         std::net::IpAddr::V6(a) => (CLASS6_ROOT, a.octets()[..CLASS6_DEPTH].to_vec()),
     };
     let mut c = cell(root + ((usize::from(bytes[0]) << 8) | usize::from(bytes[1])));
+    if let (std::net::IpAddr::V6(a), true) = (addr, c & CLASS_CELL_EXACT != 0) {
+        let a = halves(a);
+        for i in 0..CLASS_EXACT_PROBES {
+            let at = CLASS_EXACT_AT + (exact_slot(a) + i) % CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE;
+            let class = cell(at + 8);
+            if class == CLASS_EXACT_EMPTY {
+                break;
+            }
+            // The halves' cells in native order: compare as the kernel's u64 loads do.
+            let native = |h: usize| {
+                let b: Vec<u8> = (0..4).flat_map(|j| cell(at + h * 4 + j).to_ne_bytes()).collect();
+                u64::from_ne_bytes(b.try_into().unwrap_or_default())
+            };
+            if native(0) == a[0] && native(1) == a[1] {
+                return Some(class);
+            }
+        }
+        c &= !CLASS_CELL_EXACT;
+    }
     for b in &bytes[2..] {
         if c & CLASS_CELL_BLOCK == 0 {
             break;

@@ -18,16 +18,31 @@ pub const CLASS_PREFIXES: u32 = 262_144;
 /// A class cell that points to a block of 256 cells (`CLASS_CELL_*` in netattr.h).
 pub const CLASS_CELL_BLOCK: u16 = 0x8000;
 /// A class cell whose addresses the trie classes.
-pub const CLASS_CELL_TRIE: u16 = 0x7fff;
+pub const CLASS_CELL_TRIE: u16 = 0x3fff;
+/// An IPv6 root cell whose /16 holds addresses of the /128 hash.
+pub const CLASS_CELL_EXACT: u16 = 0x4000;
 /// The first IPv6 cell (the 65,536 IPv4 ones come first), and the first cell of block 0.
 pub const CLASS6_ROOT: usize = 65536;
 pub const CLASS_BLOCKS_AT: usize = 131_072;
 /// Blocks of 256 cells in one class table, both families.
 pub const CLASS_BLOCKS: usize = 4096;
-/// u64 words of a class table (four cells each).
-pub const CLASS_WORDS: usize = (CLASS_BLOCKS_AT + CLASS_BLOCKS * 256) / 4;
-/// Bytes of an IPv6 address the cells resolve (a /64); longer prefixes are the trie's.
+/// Cells of a class table (16 bits each, all in the table's one map value).
+pub const CLASS_CELLS: usize = CLASS_BLOCKS_AT + CLASS_BLOCKS * 256;
+/// Bytes of an IPv6 address the cells resolve (a /64); longer prefixes are the trie's, but
+/// the /128s of the hash.
 pub const CLASS6_DEPTH: usize = 8;
+/// The /128 hash after the cells (netattr.h `CLASS_EXACT_*`): slots of `CLASS_EXACT_STRIDE`
+/// cells (the address as two native u64, its class), found from
+/// `((hi ^ lo) * CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS)` in `CLASS_EXACT_PROBES` probes.
+pub const CLASS_EXACT_AT: usize = CLASS_CELLS;
+pub const CLASS_EXACT_BITS: u32 = 6;
+pub const CLASS_EXACT_SLOTS: usize = 1 << CLASS_EXACT_BITS;
+pub const CLASS_EXACT_STRIDE: usize = 12;
+pub const CLASS_EXACT_EMPTY: u16 = 0xffff;
+pub const CLASS_EXACT_PROBES: usize = 4;
+pub const CLASS_EXACT_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Cells of a whole class table: the cells and the /128 hash.
+pub const CLASS_TABLE_CELLS: usize = CLASS_EXACT_AT + CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE;
 /// Class lanes of a held slot, and the byte of a free lane.
 pub const CLASS_LANES: u32 = 4;
 pub const CLASS_LANE_FREE: u8 = 0xff;

@@ -48,6 +48,29 @@ fn constants_match_the_header() {
 }
 
 #[test]
+fn class_constants_match_the_header() {
+    let h = include_str!("../../../bpf/netattr.h");
+    let has = |name: &str, value: String| {
+        let line = h.lines().find(|l| l.starts_with(&format!("#define {name} "))).unwrap_or_default();
+        assert_eq!(line.split_whitespace().nth(2), Some(value.as_str()), "{name}");
+    };
+    has("CLASS_CELL_BLOCK", format!("{CLASS_CELL_BLOCK:#x}"));
+    has("CLASS_CELL_TRIE", format!("{CLASS_CELL_TRIE:#x}"));
+    has("CLASS_CELL_EXACT", format!("{CLASS_CELL_EXACT:#x}"));
+    has("CLASS6_ROOT", CLASS6_ROOT.to_string());
+    has("CLASS_BLOCKS_AT", CLASS_BLOCKS_AT.to_string());
+    has("CLASS_BLOCKS", CLASS_BLOCKS.to_string());
+    has("CLASS6_DEPTH", CLASS6_DEPTH.to_string());
+    has("CLASS_EXACT_BITS", CLASS_EXACT_BITS.to_string());
+    has("CLASS_EXACT_STRIDE", CLASS_EXACT_STRIDE.to_string());
+    has("CLASS_EXACT_EMPTY", format!("{CLASS_EXACT_EMPTY:#x}"));
+    has("CLASS_EXACT_PROBES", CLASS_EXACT_PROBES.to_string());
+    has("CLASS_EXACT_MUL", format!("{CLASS_EXACT_MUL:#x}ULL"));
+    // CLASS_TABLE_CELLS: a table of another size is refused by the kernel when swapped in
+    // (the integration tests load and swap tables).
+}
+
+#[test]
 fn round_trips_and_short_input() {
     let m = Meta { magic: MAGIC, layout_version: 1, loaded_at_unix: 42, max_entries: 7, flags: 1 };
     let k = IfaceKey { cgroup_id: 9, ifindex: 3 };

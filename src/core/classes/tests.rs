@@ -109,6 +109,41 @@ fn bad_files_say_what_is_wrong() {
     assert!(e.starts_with("too many classes: 257 (at most 255, counting the 7 built-in ones)"), "{e}");
 }
 
+/// The host's own IPv6 addresses (/128s) are found in the hash after the cells: their /16
+/// keeps its cells (a /48 beside them is classed there), and only the /128s the hash cannot
+/// hold send their /16 to the trie.
+#[test]
+fn ipv6_host_addresses_take_the_hash_not_the_trie() {
+    use crate::bpf::classes::{cells, class_of};
+    let p = |s: &str| ClassPrefix(s.parse::<IpNet>().unwrap());
+    let a = |s: &str| s.parse::<IpAddr>().unwrap();
+    let mut entries =
+        vec![(p("fc00::/7"), 5), (p("fd00:1::/48"), 7), (p("fd00::2/128"), 2), (p("fd00:1::9/128"), 2)];
+    let c = cells(&entries).unwrap();
+    for (addr, class) in [("fd00::2", 2), ("fd00::3", 5), ("fd00:1::9", 2), ("fd00:1::8", 7), ("fd01::2", 5)]
+    {
+        assert_eq!(class_of(&c, a(addr)), Some(class), "{addr}");
+    }
+    // More /128s in 2001:db8::/32 than the hash holds: each is classed by the hash or
+    // left to the trie with its whole /16; fd00::/16 keeps its cells.
+    entries.extend((0..200u16).map(|i| (p(&format!("2001:db8::{i:x}/128")), 8)));
+    let c = cells(&entries).unwrap();
+    let (mut hashed, mut trie) = (0, 0);
+    for i in 0..200u16 {
+        match class_of(&c, a(&format!("2001:db8::{i:x}"))) {
+            Some(class) => {
+                assert_eq!(class, 8);
+                hashed += 1;
+            }
+            None => trie += 1,
+        }
+    }
+    assert!(hashed > 0 && trie > 0 && hashed <= 64, "{hashed} hashed, {trie} to the trie");
+    assert_eq!(class_of(&c, a("2001:db8::1:1")), None, "the rest of the /16 is the trie's");
+    assert_eq!(class_of(&c, a("fd00::2")), Some(2));
+    assert_eq!(class_of(&c, a("fd00:1::8")), Some(7));
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
     /// The kernel's IPv4 table (cells painted shortest prefix first) classes every address
@@ -141,6 +176,7 @@ proptest::proptest! {
     #[test]
     fn the_ipv6_cells_agree_with_the_longest_prefix_or_defer_to_the_trie(
         nets in proptest::collection::vec((0u32..1 << 12, 0u8..=128, 1u16..20), 1..60),
+        hosts in proptest::collection::vec((0u32..1 << 12, proptest::prelude::any::<u64>(), 1u16..20), 0..80),
         probes in proptest::collection::vec((0u32..1 << 12, proptest::prelude::any::<u64>()), 50),
     ) {
         // Prefixes and probes spread over 2001:db8::/32's first bytes and ::/16, nesting and
@@ -153,6 +189,13 @@ proptest::proptest! {
         let mut entries: Vec<(ClassPrefix, u16)> = Vec::new();
         for (x, len, class) in nets {
             let net = ipnet::Ipv6Net::new(spread(x, 0x0123_4567_89ab_cdef), len).unwrap().trunc();
+            if !entries.iter().any(|(p, _)| p.0 == IpNet::V6(net)) {
+                entries.push((ClassPrefix(IpNet::V6(net)), class));
+            }
+        }
+        // /128s (the host's addresses, say), more than the hash holds at times.
+        for (x, low, class) in hosts {
+            let net = ipnet::Ipv6Net::new(spread(x, low), 128).unwrap();
             if !entries.iter().any(|(p, _)| p.0 == IpNet::V6(net)) {
                 entries.push((ClassPrefix(IpNet::V6(net)), class));
             }
