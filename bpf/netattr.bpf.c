@@ -726,12 +726,15 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 	if (!l || class >= CLASS_LANE_FREE)
 		return NO_SLOT;
 	w = *l;
-	for (i = 0; i < CLASS_LANES; i++) {
-		__u32 b = (__u32)(w >> (i * 8)) & 0xff;
-
-		if (b == class)
+	/* A cgroup's classes hold their lanes for good: look for the class first, one compare
+	 * a lane, then (its first packet) claim the first free lane. */
+#pragma unroll
+	for (i = 0; i < CLASS_LANES; i++)
+		if (((w >> (i * 8)) & 0xff) == class)
 			return s * CLASS_LANES + i;
-		if (b == CLASS_LANE_FREE) {
+#pragma unroll
+	for (i = 0; i < CLASS_LANES; i++) {
+		if (((w >> (i * 8)) & 0xff) == CLASS_LANE_FREE) {
 			/* Lanes are claimed in order: the first free one ends the search. */
 			__u64 want = (w & ~(0xffULL << (i * 8))) | ((__u64)class << (i * 8));
 
