@@ -104,6 +104,22 @@ impl Ledger {
     }
 }
 
+/// A usage row: its delta added to the row of its key (made if new).
+const USAGE: many::Insert = many::Insert {
+    head: "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)",
+    width: 9,
+    tail: "ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
+           rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
+           rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
+};
+
+/// A cgroup's cursors, replaced.
+const CURSORS: many::Insert = many::Insert {
+    head: "INSERT INTO cursors (instance, cgroup_id, counters)",
+    width: 3,
+    tail: "ON CONFLICT (instance, cgroup_id) DO UPDATE SET counters = excluded.counters",
+};
+
 /// How far a workload's last_seen may lag its last bill: moving it at every bill of a
 /// busy node was a fifth of a bill's time.
 const LAST_SEEN_STEP: i64 = 3600;
@@ -126,17 +142,8 @@ fn bill_in(
     let mut billed = Billed::default();
     let mut changes = Changes::default();
     let mut ids: HashMap<&str, i64> = HashMap::new();
-    let mut usage_q = tx.prepare_cached(
-        "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
-           rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
-           rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
-    )?;
-    let mut set_cursor = tx.prepare_cached(
-        "INSERT INTO cursors (instance, cgroup_id, counters) VALUES (?1, ?2, ?3)
-         ON CONFLICT (instance, cgroup_id) DO UPDATE SET counters = excluded.counters",
-    )?;
+    // The usage rows and cursors this bill writes, many to a statement (bill::many).
+    let mut usage = Vec::with_capacity(seen.len() * 9);
     let mut drop_cursor = tx.prepare_cached("DELETE FROM cursors WHERE instance = ?1 AND cgroup_id = ?2")?;
     let mut seen_again = tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
     let marks = Marks::read(tx)?;
@@ -201,17 +208,17 @@ fn bill_in(
                     if res != Resolution::FiveMinutes && !marks.rolled(res, s.at, wid) {
                         continue;
                     }
-                    usage_q.execute(params![
-                        res.name(),
-                        res.bucket(s.at),
-                        wid,
-                        source,
-                        s.class,
-                        d.rx_bytes as i64,
-                        d.tx_bytes as i64,
-                        d.rx_packets as i64,
-                        d.tx_packets as i64
-                    ])?;
+                    usage.extend([
+                        many::text(res.name()),
+                        many::int(res.bucket(s.at)),
+                        many::int(wid),
+                        many::text(source),
+                        many::text(&s.class),
+                    ]);
+                    // A delta is far below 2^63.
+                    usage.extend(
+                        [d.rx_bytes, d.tx_bytes, d.rx_packets, d.tx_packets].map(|v| many::int(v as i64)),
+                    );
                 }
                 billed.rows += 1;
                 if s.class.is_empty() {
@@ -227,7 +234,9 @@ fn bill_in(
             None => rows.push((s.source, s.class.clone(), c)),
         }
     }
+    USAGE.run(tx, &usage)?;
     // One cursor row a cgroup, written once whatever moved in it.
+    let mut cursors = Vec::new();
     for (id, rows) in moved {
         if known.rows(id).map_or(&[][..], Vec::as_slice) == rows.as_slice() {
             continue;
@@ -235,10 +244,11 @@ fn bill_in(
         if rows.is_empty() {
             drop_cursor.execute(params![instance, id as i64])?;
         } else {
-            set_cursor.execute(params![instance, id as i64, known::encode(&rows)?])?;
+            cursors.extend([many::int(instance), many::int(id as i64), known::encode(&rows)?.into()]);
         }
         changes.cursors.push((id, rows));
     }
+    CURSORS.run(tx, &cursors)?;
     if only {
         tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;
     }
@@ -355,5 +365,6 @@ impl Ledger {
     }
 }
 
+mod many;
 #[cfg(test)]
 mod tests;
