@@ -641,7 +641,7 @@ static __always_inline __u32 class_exact(const __u16 *cells, const __u64 *a)
 	for (int p = 0; p < CLASS_EXACT_PROBES; p++) {
 		__u32 at = CLASS_EXACT_AT + ((h + p) & (CLASS_EXACT_SLOTS - 1)) * CLASS_EXACT_STRIDE;
 		const __u64 *e = (const __u64 *)(cells + at);
-		__u32 class = cells[at + 8];
+		__u32 class = cells[at + CLASS_EXACT_CLASS];
 
 		if (class == CLASS_EXACT_EMPTY)
 			break;

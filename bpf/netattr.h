@@ -83,6 +83,7 @@ struct port_key {
 #define CLASS_EXACT_BITS 6
 #define CLASS_EXACT_SLOTS (1 << CLASS_EXACT_BITS)
 #define CLASS_EXACT_STRIDE 12   /* cells of a slot: the address (8), its class (1), padding */
+#define CLASS_EXACT_CLASS 8     /* the cell of a slot that holds its class */
 #define CLASS_EXACT_EMPTY 0xffff /* the class cell of a free slot */
 #define CLASS_EXACT_PROBES 4
 #define CLASS_EXACT_MUL 0x9e3779b97f4a7c15ULL /* slot = ((hi ^ lo) * MUL) >> (64 - BITS) */

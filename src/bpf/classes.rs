@@ -11,9 +11,9 @@ use libbpf_rs::{libbpf_sys, MapCore, MapFlags, MapHandle, MapType};
 
 use super::layout::{
     ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK,
-    CLASS_CELL_EXACT, CLASS_CELL_TRIE, CLASS_EXACT_AT, CLASS_EXACT_BITS, CLASS_EXACT_EMPTY, CLASS_EXACT_MUL,
-    CLASS_EXACT_PROBES, CLASS_EXACT_SLOTS, CLASS_EXACT_STRIDE, CLASS_INTERNET, CLASS_MAX, CLASS_NAME,
-    CLASS_PREFIXES, CLASS_TABLE_CELLS,
+    CLASS_CELL_EXACT, CLASS_CELL_TRIE, CLASS_EXACT_AT, CLASS_EXACT_BITS, CLASS_EXACT_CLASS,
+    CLASS_EXACT_EMPTY, CLASS_EXACT_MUL, CLASS_EXACT_PROBES, CLASS_EXACT_SLOTS, CLASS_EXACT_STRIDE,
+    CLASS_INTERNET, CLASS_MAX, CLASS_NAME, CLASS_PREFIXES, CLASS_TABLE_CELLS,
 };
 
 /// Builds the tables of `entries` and swaps them in: IPv4 into `table4`, then IPv6 into
@@ -169,7 +169,7 @@ fn exact_slot(a: [u64; 2]) -> usize {
 fn exact_hash(entries: &[(ClassPrefix, u16)]) -> (Vec<u16>, Vec<usize>, Vec<ClassPrefix>) {
     let mut slots = vec![CLASS_INTERNET; CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE];
     for s in 0..CLASS_EXACT_SLOTS {
-        slots[s * CLASS_EXACT_STRIDE + 8] = CLASS_EXACT_EMPTY;
+        slots[s * CLASS_EXACT_STRIDE + CLASS_EXACT_CLASS] = CLASS_EXACT_EMPTY;
     }
     let (mut roots, mut placed) = (Vec::new(), Vec::new());
     for (p, class) in entries {
@@ -181,14 +181,14 @@ fn exact_hash(entries: &[(ClassPrefix, u16)]) -> (Vec<u16>, Vec<usize>, Vec<Clas
         let a = halves(n.network());
         let free = (0..CLASS_EXACT_PROBES)
             .map(|i| (exact_slot(a) + i) % CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE)
-            .find(|at| slots[at + 8] == CLASS_EXACT_EMPTY);
+            .find(|at| slots[at + CLASS_EXACT_CLASS] == CLASS_EXACT_EMPTY);
         if let Some(at) = free {
             for (i, h) in a.iter().enumerate() {
                 for (j, c) in h.to_ne_bytes().chunks(2).enumerate() {
                     slots[at + i * 4 + j] = u16::from_ne_bytes([c[0], c[1]]);
                 }
             }
-            slots[at + 8] = *class;
+            slots[at + CLASS_EXACT_CLASS] = *class;
             roots.push(CLASS6_ROOT + usize::from(root));
             placed.push(*p);
         }
@@ -211,7 +211,7 @@ pub fn class_of(cells: &[u16], addr: std::net::IpAddr) -> Option<u16> {
         let a = halves(a);
         for i in 0..CLASS_EXACT_PROBES {
             let at = CLASS_EXACT_AT + (exact_slot(a) + i) % CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE;
-            let class = cell(at + 8);
+            let class = cell(at + CLASS_EXACT_CLASS);
             if class == CLASS_EXACT_EMPTY {
                 break;
             }

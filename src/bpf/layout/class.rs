@@ -38,6 +38,8 @@ pub const CLASS_EXACT_AT: usize = CLASS_CELLS;
 pub const CLASS_EXACT_BITS: u32 = 6;
 pub const CLASS_EXACT_SLOTS: usize = 1 << CLASS_EXACT_BITS;
 pub const CLASS_EXACT_STRIDE: usize = 12;
+/// The cell of a slot that holds its class (the address is cells 0 to 7).
+pub const CLASS_EXACT_CLASS: usize = 8;
 pub const CLASS_EXACT_EMPTY: u16 = 0xffff;
 pub const CLASS_EXACT_PROBES: usize = 4;
 pub const CLASS_EXACT_MUL: u64 = 0x9e37_79b9_7f4a_7c15;

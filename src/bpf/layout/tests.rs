@@ -63,6 +63,7 @@ fn class_constants_match_the_header() {
     has("CLASS6_DEPTH", CLASS6_DEPTH.to_string());
     has("CLASS_EXACT_BITS", CLASS_EXACT_BITS.to_string());
     has("CLASS_EXACT_STRIDE", CLASS_EXACT_STRIDE.to_string());
+    has("CLASS_EXACT_CLASS", CLASS_EXACT_CLASS.to_string());
     has("CLASS_EXACT_EMPTY", format!("{CLASS_EXACT_EMPTY:#x}"));
     has("CLASS_EXACT_PROBES", CLASS_EXACT_PROBES.to_string());
     has("CLASS_EXACT_MUL", format!("{CLASS_EXACT_MUL:#x}ULL"));
