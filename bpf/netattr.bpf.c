@@ -726,8 +726,8 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 	if (!l || class >= CLASS_LANE_FREE)
 		return NO_SLOT;
 	w = *l;
-	/* A cgroup's classes hold their lanes for good: look for the class first, one compare
-	 * a lane, then (its first packet) claim the first free lane. */
+	/* A class keeps its lane while the cgroup holds the slot: look for the class first,
+	 * one compare a lane, then (its first packet) claim the first free lane. */
 #pragma unroll
 	for (i = 0; i < CLASS_LANES; i++)
 		if (((w >> (i * 8)) & 0xff) == class)
