@@ -88,6 +88,9 @@ struct port_key {
 #define CLASS_EXACT_PROBES 4
 #define CLASS_EXACT_MUL 0x9e3779b97f4a7c15ULL /* slot = ((hi ^ lo) * MUL) >> (64 - BITS) */
 #define CLASS_TABLE_CELLS (CLASS_EXACT_AT + CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE)
+/* The hash's addresses are read as u64s from the cells' 16-bit array: each slot 8-aligned. */
+_Static_assert((CLASS_EXACT_AT * 2) % 8 == 0 && (CLASS_EXACT_STRIDE * 2) % 8 == 0,
+	       "the /128 hash's slots must be 8-byte aligned");
 
 /* The class fast path: a cgroup that holds its counter slot (COUNTER_SLOTS) also has
  * CLASS_LANES class lanes there. `<source>_class_lanes[slot]` (a u64) names the class of

@@ -158,6 +158,13 @@ fn halves(a: std::net::Ipv6Addr) -> [u64; 2] {
     [half(&o[..8]), half(&o[8..])]
 }
 
+/// A half of an address as the four cells that hold it (its bytes in memory order, as the
+/// programs' u64 load reads them back).
+fn half_cells(h: u64) -> [u16; 4] {
+    let b = h.to_ne_bytes();
+    std::array::from_fn(|j| u16::from_ne_bytes([b[2 * j], b[2 * j + 1]]))
+}
+
 /// The first slot of `a` in the /128 hash.
 fn exact_slot(a: [u64; 2]) -> usize {
     ((a[0] ^ a[1]).wrapping_mul(CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS)) as usize
@@ -184,9 +191,7 @@ fn exact_hash(entries: &[(ClassPrefix, u16)]) -> (Vec<u16>, Vec<usize>, Vec<Clas
             .find(|at| slots[at + CLASS_EXACT_CLASS] == CLASS_EXACT_EMPTY);
         if let Some(at) = free {
             for (i, h) in a.iter().enumerate() {
-                for (j, c) in h.to_ne_bytes().chunks(2).enumerate() {
-                    slots[at + i * 4 + j] = u16::from_ne_bytes([c[0], c[1]]);
-                }
+                slots[at + i * 4..at + i * 4 + 4].copy_from_slice(&half_cells(*h));
             }
             slots[at + CLASS_EXACT_CLASS] = *class;
             roots.push(CLASS6_ROOT + usize::from(root));
@@ -215,12 +220,8 @@ pub fn class_of(cells: &[u16], addr: std::net::IpAddr) -> Option<u16> {
             if class == CLASS_EXACT_EMPTY {
                 break;
             }
-            // The halves' cells in native order: compare as the kernel's u64 loads do.
-            let native = |h: usize| {
-                let b: Vec<u8> = (0..4).flat_map(|j| cell(at + h * 4 + j).to_ne_bytes()).collect();
-                u64::from_ne_bytes(b.try_into().unwrap_or_default())
-            };
-            if native(0) == a[0] && native(1) == a[1] {
+            let holds = |h: usize| (0..4).all(|j| cell(at + h * 4 + j) == half_cells(a[h])[j]);
+            if holds(0) && holds(1) {
                 return Some(class);
             }
         }
