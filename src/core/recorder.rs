@@ -167,6 +167,10 @@ impl<'a> Recorder<'a> {
             let class = unbilled.classes.id(&class);
             unbilled.set_last((source, id, class), c);
         }
+        // And who each cgroup was last billed to: named again a share a cycle.
+        for (id, who) in ledger.billed_to(&key.key)? {
+            unbilled.seed(id, who);
+        }
         Ok(Recorder {
             g,
             inst,
@@ -232,7 +236,7 @@ impl<'a> Recorder<'a> {
         // the path they were named at (a cgroup keeps its path) and the container and pod
         // names: no walk of the cgroup tree.
         let mut pathless = Vec::new();
-        for id in self.unbilled.to_rename(at) {
+        for id in self.unbilled.to_rename(at, all) {
             match self.unbilled.path(id).map(str::to_string) {
                 Some(path) => {
                     let r = self.reporter.row_at(id, Source::Tc, &path);

@@ -24,6 +24,9 @@ pub use classes::Classes;
 /// busy node are hashed and compared cheaply.
 pub type RowKey = (Source, u64, u16);
 
+/// The epoch of the names `seed` gives: before any of this recorder's.
+const BEFORE_START: u64 = u64::MAX;
+
 /// A read kept to be billed: the epoch it was read in (a run of reads in one 5-minute
 /// bucket, numbered in the order they were read), when, and the counters.
 #[derive(Debug, Clone, Copy)]
@@ -115,17 +118,18 @@ impl Unbilled {
     }
 
     /// The cgroups to name again in the cycle at `at`: those read in this bucket under a
-    /// name from an earlier one, all of them while they are at most a batch, else a share
-    /// that names them all before the bucket closes (naming 10,000 cgroups at once is a
-    /// cycle's whole budget).
-    pub fn to_rename(&mut self, at: i64) -> Vec<u64> {
+    /// name from an earlier one (or from before this recorder started, `seed`), all of them
+    /// while they are at most a batch or when `all` (a last cycle bills everything), else a
+    /// share that names them all before the bucket closes (naming 10,000 cgroups at once is
+    /// a cycle's whole budget).
+    pub fn to_rename(&mut self, at: i64, all: bool) -> Vec<u64> {
         self.advance(at);
         let epoch = self.epoch;
         let whos = &self.whos;
         self.stale.retain(|id| whos.get(id).is_some_and(|(e, _)| *e != epoch));
         self.stale.sort_unstable();
         self.stale.dedup();
-        let n = if self.stale.len() <= self.batch {
+        let n = if all || self.stale.len() <= self.batch {
             self.stale.len()
         } else {
             let end = Resolution::FiveMinutes.bucket(at) + 300;
@@ -138,6 +142,13 @@ impl Unbilled {
     /// The path a cgroup was named at, if any.
     pub fn path(&self, cgroup_id: u64) -> Option<&str> {
         self.whos.get(&cgroup_id)?.1.path.as_deref()
+    }
+
+    /// Who a cgroup was billed to before this recorder started (the ledger's last bill of
+    /// it): its reads are kept under that name, as under a name from an earlier bucket, and
+    /// it is named again a share a cycle (`to_rename`) instead of all in the first cycle.
+    pub fn seed(&mut self, cgroup_id: u64, who: Rc<Who>) {
+        self.whos.entry(cgroup_id).or_insert((BEFORE_START, who));
     }
 
     /// Keeps who a cgroup is billed to, as named now (one copy while it stays the same).

@@ -113,11 +113,13 @@ const USAGE: many::Insert = many::Insert {
            rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
 };
 
-/// A cgroup's cursors, replaced.
+/// A cgroup's cursors, replaced, and the workload it was last billed to (kept when not
+/// known now).
 const CURSORS: many::Insert = many::Insert {
-    head: "INSERT INTO cursors (instance, cgroup_id, counters)",
-    width: 3,
-    tail: "ON CONFLICT (instance, cgroup_id) DO UPDATE SET counters = excluded.counters",
+    head: "INSERT INTO cursors (instance, cgroup_id, counters, workload)",
+    width: 4,
+    tail: "ON CONFLICT (instance, cgroup_id) DO UPDATE SET counters = excluded.counters,
+           workload = coalesce(excluded.workload, workload)",
 };
 
 /// How far a workload's last_seen may lag its last bill: moving it at every bill of a
@@ -150,11 +152,13 @@ fn bill_in(
     // The cursors of the cgroups this bill moves, as they are once it commits; a bill may
     // hold two reads of a row (a closed bucket's and the open one's): the second is billed
     // from the first.
-    let mut moved: BTreeMap<u64, Rows> = BTreeMap::new();
+    let mut moved: BTreeMap<u64, (Rows, &Rc<Who>)> = BTreeMap::new();
     for s in seen {
         let source = s.source.name();
-        let rows =
-            moved.entry(s.cgroup_id).or_insert_with(|| known.rows(s.cgroup_id).cloned().unwrap_or_default());
+        let (rows, who) = moved
+            .entry(s.cgroup_id)
+            .or_insert_with(|| (known.rows(s.cgroup_id).cloned().unwrap_or_default(), &s.who));
+        *who = &s.who;
         let at = rows.iter().position(|(src, class, _)| *src == s.source && *class == s.class);
         let prev = at.map_or_else(Counters::default, |i| rows[i].2);
         let c = s.counters;
@@ -237,14 +241,16 @@ fn bill_in(
     USAGE.run(tx, &usage)?;
     // One cursor row a cgroup, written once whatever moved in it.
     let mut cursors = Vec::new();
-    for (id, rows) in moved {
+    for (id, (rows, who)) in moved {
         if known.rows(id).map_or(&[][..], Vec::as_slice) == rows.as_slice() {
             continue;
         }
         if rows.is_empty() {
             drop_cursor.execute(params![instance, id as i64])?;
         } else {
-            cursors.extend([many::int(instance), many::int(id as i64), known::encode(&rows)?.into()]);
+            let wid = ids.get(who.identity.as_str()).copied().or_else(|| known.workload(who).map(|(w, _)| w));
+            let wid = wid.map_or_else(many::null, many::int);
+            cursors.extend([many::int(instance), many::int(id as i64), known::encode(&rows)?.into(), wid]);
         }
         changes.cursors.push((id, rows));
     }
@@ -290,11 +296,20 @@ impl Ledger {
     /// The cursors of one instance: (source, cgroup id, class) and the counters last billed,
     /// read once into what this connection knows (the first bill reads nothing again).
     pub fn cursors(&mut self, instance: &str) -> Result<Vec<Cursor>> {
+        Ok(self.known_of(instance)?.cursors())
+    }
+
+    /// Who each cgroup of `instance` with cursors was last billed to (`Known::billed_to`).
+    pub fn billed_to(&mut self, instance: &str) -> Result<Vec<(u64, Rc<Who>)>> {
+        Ok(self.known_of(instance)?.billed_to())
+    }
+
+    fn known_of(&mut self, instance: &str) -> Result<&Known> {
         let Ledger { conn, known, .. } = self;
         let tx = conn.transaction()?;
         known.check(&tx, instance)?;
         tx.commit()?;
-        Ok(known.cursors())
+        Ok(known)
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Known {
     version: Option<(i64, String)>,
     /// cgroup id -> the counters billed of its rows, of the instance.
     cursors: HashMap<u64, Rows>,
+    /// cgroup id -> the workload it was last billed to, as the file held it when read.
+    billed_to: HashMap<u64, i64>,
     /// identity -> (workload id, the description last written, its last_seen).
     workloads: HashMap<String, (i64, Rc<Who>, i64)>,
 }
@@ -75,13 +77,16 @@ impl Known {
         }
         *self = Known::default();
         let mut q = tx.prepare(
-            "SELECT cgroup_id, counters FROM cursors
+            "SELECT cgroup_id, counters, workload FROM cursors
              WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
         )?;
         let mut rows = q.query(params![instance])?;
         while let Some(r) = rows.next()? {
             let id = r.get::<_, i64>(0)? as u64;
             self.cursors.insert(id, decode(id, r.get_ref(1)?.as_str()?)?);
+            if let Some(w) = r.get::<_, Option<i64>>(2)? {
+                self.billed_to.insert(id, w);
+            }
         }
         // The workloads billed in the last day, as the file describes them: a recorder that
         // starts again finds them unchanged and only moves their last_seen.
@@ -119,6 +124,15 @@ impl Known {
         let rows = self.cursors.iter();
         rows.flat_map(|(id, v)| v.iter().map(|(source, class, c)| ((*source, *id, class.clone()), *c)))
             .collect()
+    }
+
+    /// Who each cgroup with cursors was last billed to, where that workload was billed in the
+    /// last day (as the file held them when read): a recorder that starts again bills its
+    /// reads to them until it has named it again.
+    pub fn billed_to(&self) -> Vec<(u64, Rc<Who>)> {
+        let by_id: HashMap<i64, &Rc<Who>> = self.workloads.values().map(|(id, who, _)| (*id, who)).collect();
+        let known = self.billed_to.iter();
+        known.filter_map(|(cgroup, w)| Some((*cgroup, Rc::clone(by_id.get(w)?)))).collect()
     }
 
     /// The id of `who`'s workload and its last_seen, if it was written with this very

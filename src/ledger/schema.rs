@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -15,8 +15,10 @@ pub const VERSION: i64 = 4;
 /// gave `instances` an integer id, which `cursors` now keys by (its rows half the size); 4
 /// keeps one `cursors` row a cgroup (its sources' and classes' counters as a JSON array, so
 /// that a bill writes a cgroup's cursors once) and drops the index of `usage` by workload
-/// (no query of netattr's used it, and every bill wrote it: rows are found by period).
-pub(super) const MIGRATIONS: [&str; 4] = [
+/// (no query of netattr's used it, and every bill wrote it: rows are found by period); 5
+/// gives each `cursors` row the workload its cgroup was last billed to, so that a recorder
+/// that starts again knows who its cgroups are without naming them all at once.
+pub(super) const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -130,6 +132,9 @@ INSERT INTO cursors_4
 DROP TABLE cursors;
 ALTER TABLE cursors_4 RENAME TO cursors;
 DROP INDEX usage_by_workload;
+"#,
+    r#"
+ALTER TABLE cursors ADD COLUMN workload INTEGER REFERENCES workloads(id);
 "#,
 ];
 

@@ -85,7 +85,39 @@ fn small_reads_are_billed_at_once_and_large_ones_by_closed_bucket_in_slices() {
     assert_eq!(u.moved(t0 + 900, (Source::Tc, 6, 0), c(400)), Moved::Kept);
     assert_eq!(u.moved(t0 + 900, (Source::Socket, 6, 0), c(1)), Moved::Kept);
     assert_eq!(u.moved(t0 + 900, (Source::Tc, 99, 0), c(1)), Moved::Unnamed);
-    assert_eq!(u.to_rename(t0 + 900), [6]);
+    assert_eq!(u.to_rename(t0 + 900, false), [6]);
     u.name(6, who(6));
-    assert!(u.to_rename(t0 + 960).is_empty() && u.named(t0 + 960, 6));
+    assert!(u.to_rename(t0 + 960, false).is_empty() && u.named(t0 + 960, 6));
+}
+
+/// A recorder that starts again knows who its cgroups were billed to (the ledger's cursors):
+/// their reads are kept under those names at once, and the cgroups are named again a share
+/// a cycle, all of them in a last cycle.
+#[test]
+fn names_from_before_a_start_are_kept_and_renamed_a_share_a_cycle() {
+    let t0 = 1_764_000_000;
+    let mut u = Unbilled::new(2, std::time::Duration::from_secs(60));
+    for id in 1..=5 {
+        u.seed(id, Rc::new(who(id)));
+    }
+    // A name known already is not replaced by the ledger's.
+    note(&mut u, t0, Source::Socket, 9, c(1));
+    u.seed(9, Rc::new(Who { identity: "cgroup:9".into(), ..Who::default() }));
+    for id in [1, 2, 3, 4, 5, 9] {
+        assert_eq!(u.moved(t0, (Source::Tc, id, 0), c(id)), Moved::Kept);
+    }
+    assert_eq!(u.moved(t0, (Source::Tc, 6, 0), c(6)), Moved::Unnamed);
+    let b = u.batch(t0, true);
+    let billed: BTreeSet<(u64, &str)> =
+        b.seen.iter().map(|s| (s.cgroup_id, s.who.identity.as_str())).collect();
+    let want: BTreeSet<(u64, String)> = [1, 2, 3, 4, 5, 9].map(|id| (id, who(id).identity)).into();
+    assert_eq!(billed, want.iter().map(|(id, w)| (*id, w.as_str())).collect());
+    assert_eq!(b.seen.len(), 7);
+    u.billed(&b);
+    // Five to name again over the bucket's five cycles (more than the batch of 2): one a cycle.
+    assert_eq!(u.to_rename(t0, false), [1]);
+    u.name(1, who(1));
+    assert_eq!(u.to_rename(t0 + 60, false), [2]);
+    // A last cycle names every one left.
+    assert_eq!(u.to_rename(t0 + 120, true), [3, 4, 5]);
 }

@@ -54,6 +54,11 @@ pub fn int<'a>(i: i64) -> ToSqlOutput<'a> {
     ToSqlOutput::Borrowed(ValueRef::Integer(i))
 }
 
+/// SQL NULL.
+pub fn null<'a>() -> ToSqlOutput<'a> {
+    ToSqlOutput::Borrowed(ValueRef::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,3 +105,28 @@ fn one_bill_holding_two_reads_of_a_row_bills_each_delta_once() {
     let left: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
     assert_eq!(left, 1);
 }
+
+/// Each cursor row names the workload its cgroup was last billed to, which a connection
+/// that opens the file again (a recorder that starts again) reads back with its
+/// description; a row that did not move keeps the workload it had.
+#[test]
+fn cursors_remember_who_each_cgroup_was_billed_to() {
+    let t = crate::ledger::TempFile::new("billed-to");
+    let inst = InstanceKey { key: "b/1/7".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+    let day = 86_400 * 20_000;
+    {
+        let mut l = Ledger::open_rw(&t.0).unwrap();
+        l.bill(&inst, &[seen(5, 1000, false, day), seen(6, 10, false, day)], day, true).unwrap();
+        // The same counters again under another name: nothing billed, the cursor keeps
+        // the workload it was billed to.
+        let mut again = seen(5, 1000, false, day + 60);
+        again.who = Rc::new(Who { identity: "cgroup:5".into(), ..Default::default() });
+        l.bill(&inst, &[again], day + 60, false).unwrap();
+    }
+    let mut l = Ledger::open_rw(&t.0).unwrap();
+    let mut got: Vec<(u64, String)> =
+        l.billed_to(&inst.key).unwrap().into_iter().map(|(id, w)| (id, w.identity.clone())).collect();
+    got.sort();
+    assert_eq!(got, [(5, "unit:w5.service".to_string()), (6, "unit:w6.service".to_string())]);
+    assert!(l.billed_to("b/2/8").unwrap().is_empty(), "another instance's cgroups are not these");
+}
