@@ -57,9 +57,8 @@ run_recorder() { # LEDGER BATCH OUT [NETATTR]
   wait "$w"
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$srv/status")
   kill -TERM "$srv"; wait "$srv" || true
-  # The recorder's own cycles (not the warm-up's): its first (naming every cgroup, reading
-  # the ledger's cursors) is its start; those up to the 18th second moved, and the two after
-  # the last fill too (it can land mid-cycle).
+  # The recorder's own cycles (not the warm-up's): its first is its start; those up to the
+  # 18th second moved, and the two after the last fill too (it can land mid-cycle).
   awk -F'|' -v warm="$warm" '$1 > warm' "$3.raw" |
     awk -F'|' 'NR == 1 {first = $1} {print $0 "|" ($1 == first ? "start" : $1 - first < 20 ? "busy" : "idle")}' > "$3"
 }
@@ -104,7 +103,9 @@ echo "interval bills (the cycles run a second apart, the clock shifted to cross 
 echo "Every cycle also looks for gone workloads (--collect-every 1), as every cycle does at"
 echo "the default 60 s interval and --collect-every 60 (none is gone here: the look is the cost)."
 echo "The ledger knows every workload (a --once ten minutes earlier billed them). A start's"
-echo "first cycle names every cgroup and reads the ledger's cursors. RSS: that recorder's peak."
+echo "first cycle: since schema 5 its reads are kept under the names of the ledger's last bill"
+echo "and the cgroups named again a share a cycle (before, it named every cgroup); the ledger's"
+echo "cursors are read before it, outside the cycle. RSS: that recorder's peak."
 [ -n "${CYCLE_ONLY:-}" ] && exit 0
 
 # Bytes per active workload per day: 1,000 workloads, a cycle every 5 minutes of a day.
