@@ -134,7 +134,7 @@ ALTER TABLE cursors_4 RENAME TO cursors;
 DROP INDEX usage_by_workload;
 "#,
     r#"
-ALTER TABLE cursors ADD COLUMN workload INTEGER REFERENCES workloads(id);
+ALTER TABLE cursors ADD COLUMN workload INTEGER; -- a workloads.id (no foreign key: a check a write, and workloads are never deleted)
 "#,
 ];
 
