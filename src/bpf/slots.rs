@@ -17,6 +17,11 @@ use super::layout::{
 use super::percpu;
 use super::Pins;
 
+/// Per-class counters: (cgroup id, class id) -> counters. A fixed hasher, so that a map
+/// made from the same reads iterates in the same order each time (the recorder finds its
+/// rows by their position in the last read, core::unbilled).
+pub type ClassRows = HashMap<(u64, u16), Counters, foldhash::fast::FixedState>;
+
 /// A cgroup's home slot, as `home_slot` in bpf/netattr.bpf.c computes it (slot 0 is the
 /// unresolved bucket's alone).
 pub fn home_slot(cgid: u64) -> u32 {
@@ -63,7 +68,7 @@ impl Slots {
 
     /// Adds the class lanes of every held slot to `rows` ((owner cgroup id, class id) ->
     /// counters): the counts of the class fast path.
-    pub fn fold_lanes(&self, rows: &mut HashMap<(u64, u16), Counters>) -> Result<()> {
+    pub fn fold_lanes(&self, rows: &mut ClassRows) -> Result<()> {
         let Some((names, counters)) = &self.lanes else { return Ok(()) };
         let held = self.held()?;
         let words: HashMap<u32, u64> = percpu::read_u64s(names)?.into_iter().collect();

@@ -159,7 +159,7 @@ fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     require_breakdown(inst, By::Class, source)?;
     let names = crate::bpf::classes::names(&inst.class_names)?;
     let of_source = |b: &[u8]| ClassKey::from_bytes(b).filter(|k| k.source == source.code());
-    let mut rows: HashMap<(u64, u16), Counters> = percpu::read_counters(&inst.class_stats, of_source)?
+    let mut rows: crate::bpf::slots::ClassRows = percpu::read_counters(&inst.class_stats, of_source)?
         .into_iter()
         .map(|(k, c)| ((k.cgroup_id, k.class_id), c))
         .collect();

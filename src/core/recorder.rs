@@ -194,13 +194,16 @@ impl<'a> Recorder<'a> {
         // The cgroups counted, when this cycle looks for gone ones.
         let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
         let (mut counted, mut moving) = (BTreeSet::new(), HashSet::new());
-        for source in [Source::Tc, Source::Socket] {
+        for (s, source) in [Source::Tc, Source::Socket].into_iter().enumerate() {
             let mut bys = vec![By::Cgroup];
             if inst.meta.flags & META_CLASSES != 0 {
                 bys.push(By::Class);
             }
             for by in bys {
                 let mut snap = reader::read(inst, Query { source, by })?;
+                // Each map is read in the kernel's order, the same from one cycle to the next
+                // while its buckets hold: its rows are found by their position.
+                self.unbilled.begin_read(2 * s + usize::from(by == By::Class));
                 // Only the rows that moved since the last read are kept to be billed, and
                 // only those of cgroups not named yet in this bucket are named.
                 let mut unnamed = Vec::new();
@@ -232,6 +235,7 @@ impl<'a> Recorder<'a> {
                 }
             }
         }
+        self.unbilled.settle();
         // Cgroups read under an earlier bucket's name are named again, a share a cycle, from
         // the path they were named at (a cgroup keeps its path) and the container and pod
         // names: no walk of the cgroup tree.

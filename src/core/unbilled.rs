@@ -16,8 +16,11 @@ use crate::bpf::{Counters, Source};
 use crate::ledger::bill::{Seen, Who};
 use crate::ledger::Resolution;
 
+mod batch;
 mod classes;
+mod table;
 pub use classes::Classes;
+use table::{Order, Table};
 
 /// A counter row: (source, cgroup id, class), the class as its index in `Classes` (0: the
 /// cgroup's total). Integers only, so that the tens of thousands of rows a cycle reads on a
@@ -62,9 +65,12 @@ pub struct Unbilled {
     every: i64,
     epoch: u64,
     bucket: Option<i64>,
-    /// Every row read (its last counters), with what waits of it: one hash lookup a row
-    /// and a cycle.
-    rows: HashMap<RowKey, State>,
+    /// Every row read (its last counters), with what waits of it: found a cycle by its
+    /// position in its stream's read (`table`).
+    rows: Table<State>,
+    /// The streams of reads (`begin_read`), and the one under way.
+    orders: Vec<Order>,
+    stream: usize,
     count: usize,
     /// The reads of closed epochs in the order they are billed (by epoch, then row): made
     /// once as each epoch ends; entries already billed or collapsed are skipped.
@@ -93,7 +99,9 @@ impl Unbilled {
             every: (every.as_secs() as i64).max(1),
             epoch: 0,
             bucket: None,
-            rows: HashMap::default(),
+            rows: Table::default(),
+            orders: Vec::new(),
+            stream: 0,
             count: 0,
             due: VecDeque::new(),
             whos: HashMap::default(),
@@ -164,15 +172,34 @@ impl Unbilled {
 
     /// The counters a row was last read with (at first, what the ledger billed of it).
     pub fn set_last(&mut self, row: RowKey, counters: Counters) {
-        self.rows.entry(row).or_default().last = Some(counters);
+        self.rows.entry(row).last = Some(counters);
     }
 
-    /// Takes the read at `at` of a row: kept to be billed when it moved and its cgroup was
-    /// named in this bucket (a later read in the same bucket replaces it).
+    /// A new read of stream `stream` (a source's map, read in the kernel's order): the
+    /// following `moved` rows are its rows, in order.
+    pub fn begin_read(&mut self, stream: usize) {
+        if self.orders.len() <= stream {
+            self.orders.resize_with(stream + 1, Order::default);
+        }
+        self.orders[stream].begin();
+        self.stream = stream;
+    }
+
+    /// The reads of this cycle are over: the rows are put in their order if they were not.
+    pub fn settle(&mut self) {
+        self.rows.settle(&mut self.orders);
+    }
+
+    /// Takes the read at `at` of a row (the next of the read under way): kept to be billed
+    /// when it moved and its cgroup was named in this bucket (a later read in the same
+    /// bucket replaces it).
     pub fn moved(&mut self, at: i64, row: RowKey, counters: Counters) -> Moved {
         self.advance(at);
         let epoch = self.epoch;
-        let state = self.rows.entry(row).or_default();
+        if self.orders.is_empty() {
+            self.orders.push(Order::default());
+        }
+        let state = self.rows.entry_in(&mut self.orders[self.stream], row);
         if state.last == Some(counters) {
             return Moved::No;
         }
@@ -198,7 +225,7 @@ impl Unbilled {
     pub fn note(&mut self, at: i64, row: RowKey, counters: Counters) {
         self.advance(at);
         let epoch = self.epoch;
-        let state = self.rows.entry(row).or_default();
+        let state = self.rows.entry(row);
         state.last = Some(counters);
         state.named = Some(epoch);
         self.count += keep(state, Read { epoch, at, counters });
@@ -228,38 +255,6 @@ impl Unbilled {
             .collect()
     }
 
-    /// What the cycle at `at` bills: everything when `all` (a stop, `--once`, a replaced
-    /// instance) or when it is at most the batch; else the reads of closed buckets, at
-    /// least a batch of them and enough that they are all billed before the current bucket
-    /// closes in turn.
-    pub fn batch(&mut self, at: i64, all: bool) -> Batch {
-        self.advance(at);
-        if all || self.count <= self.batch {
-            return self.batch_of(|_| true);
-        }
-        // The due reads, at most (entries collected or collapsed since are skipped below).
-        let waiting = self.due.len();
-        let end = Resolution::FiveMinutes.bucket(at) + 300;
-        // This cycle and those after it before `end`.
-        let cycles_left = ((end - at + self.every - 1) / self.every).max(1) as usize;
-        let n = self.batch.max(waiting.div_ceil(cycles_left));
-        let keys: Vec<(u64, RowKey)> =
-            self.due.iter().filter(|(e, r)| self.holds(*e, r)).take(n).copied().collect();
-        self.seen_of(keys)
-    }
-
-    /// When the oldest read still waiting was read (`now` when none waits): no bill will
-    /// land before its bucket but a clock moved back.
-    pub fn oldest(&self, now: i64) -> i64 {
-        let due = self.due.iter().find(|(e, r)| self.holds(*e, r));
-        let read = due.and_then(|(e, r)| self.rows.get(r)?.reads.iter().find(|x| x.epoch == *e));
-        match read {
-            Some(r) => r.at.min(now),
-            None if self.count > 0 => self.bucket.unwrap_or(now).min(now),
-            None => now,
-        }
-    }
-
     /// Whether the read of `row` in `epoch` still waits.
     fn holds(&self, epoch: u64, row: &RowKey) -> bool {
         self.rows.get(row).is_some_and(|s| s.reads.iter().any(|r| r.epoch == epoch))
@@ -283,47 +278,6 @@ impl Unbilled {
             self.stale.clear();
             self.epoch += 1;
         }
-    }
-
-    /// Every waiting read of the cgroups in `ids`, in the order they were read (billed with
-    /// the final counters of collected workloads).
-    pub fn of(&self, ids: &BTreeSet<u64>) -> Batch {
-        self.batch_of(|row| ids.contains(&row.1))
-    }
-
-    /// Every waiting read of the rows `which` takes, by epoch then row.
-    fn batch_of(&self, which: impl Fn(&RowKey) -> bool) -> Batch {
-        let mut keys: Vec<(u64, RowKey)> = self
-            .rows
-            .iter()
-            .filter(|(row, s)| !s.reads.is_empty() && which(row))
-            .flat_map(|(row, s)| s.reads.iter().map(|r| (r.epoch, *row)))
-            .collect();
-        keys.sort_unstable_by_key(|(e, r)| (*e, order(r)));
-        self.seen_of(keys)
-    }
-
-    fn seen_of(&self, keys: Vec<(u64, RowKey)>) -> Batch {
-        let seen = keys
-            .iter()
-            .filter_map(|(epoch, row)| {
-                let r = self.rows.get(row)?.reads.iter().find(|r| r.epoch == *epoch)?;
-                Some(Seen {
-                    source: row.0,
-                    cgroup_id: row.1,
-                    class: self.classes.name(row.2).to_string(),
-                    counters: r.counters,
-                    // Every row kept was named first; `cgroup:<id>` all the same if not.
-                    who: self.whos.get(&row.1).map_or_else(
-                        || Rc::new(Who { identity: format!("cgroup:{}", row.1), ..Who::default() }),
-                        |(_, w)| w.clone(),
-                    ),
-                    at: r.at,
-                    last: false,
-                })
-            })
-            .collect();
-        Batch { seen, keys }
     }
 
     /// Keeps only each row's latest read (after a bill failed: while the ledger cannot be

@@ -77,9 +77,9 @@ fn ns(n: &Netns, args: &[&str]) {
 }
 
 /// rows of `stats --by class`: (cgroup id, class) -> [rx, tx, rx_packets, tx_packets].
-type Cells = BTreeMap<(u64, String), [u64; 4]>;
+pub(crate) type Cells = BTreeMap<(u64, String), [u64; 4]>;
 
-fn class_cells(na: &Netattr, source: &str) -> Cells {
+pub(crate) fn class_cells(na: &Netattr, source: &str) -> Cells {
     let st = na
         .run(&["stats", "--by", "class", "--source", source, "--no-resolve", "--format", "json"])
         .ok()

@@ -116,9 +116,14 @@ fn counted(na: &Netattr, id: u64) -> [u64; 4] {
 /// A ledger in a directory of the test's, netattr loaded and attached to the test's
 /// cgroups, and a receiver's cgroup on the host.
 fn recording(s: &Scene) -> (TempDir, PathBuf, Cgroup) {
+    recording_with(s, &[])
+}
+
+/// `recording`, loaded with `load_args` too.
+fn recording_with(s: &Scene, load_args: &[&str]) -> (TempDir, PathBuf, Cgroup) {
     let dir = TempDir::new();
     let ledger = dir.0.join("ledger.db");
-    s.na.run(&["load"]).ok();
+    s.na.run(&[&["load"][..], load_args].concat()).ok();
     s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
     (dir, ledger, s.tree.cgroup("host.slice/receiver.service"))
 }
@@ -670,5 +675,57 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
             st["cgroups"].as_array().unwrap().iter().all(|r| r["container_id"] != id.as_str()),
             "container {id} was collected from the maps"
         );
+    }
+}
+
+/// With the class breakdown the ledger bills each class of a workload: after a recorder
+/// ran over the traffic (cycles a third of a second apart, each finding its rows by their
+/// place in the last read) and stopped, the ledger's per-class rows of the sender and the
+/// receiver are the kernel's class cells exactly, and add up to their totals.
+#[test]
+fn the_class_breakdown_is_billed_per_class_and_adds_up() {
+    let Some(s) = scene(1, false) else { return };
+    let (na, c) = (&s.na, &s.c[0]);
+    let (_dir, ledger, h) = recording_with(&s, &["--breakdown", "class"]);
+    let port = 26000 + (uniq() as u16 % 1000);
+    let dst = format!("{}:{port}", c.host_ip);
+    let rec = Recorder::start(na, &ledger, "0.3", &[]);
+    let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
+    c.peer(&format!("tcp-rate {dst} 1000000 2")).finish();
+    r.finish();
+    std::thread::sleep(Duration::from_millis(700));
+    rec.stop();
+    let kernel = crate::classes::class_cells(na, "socket");
+    let conn =
+        rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    for (cg, what) in [(&c.cgroup, "sender"), (&h, "receiver")] {
+        let mut q = conn
+            .prepare(
+                "SELECT u.class, sum(u.rx_bytes), sum(u.tx_bytes), sum(u.rx_packets), sum(u.tx_packets)
+                 FROM usage u JOIN workloads w ON w.id = u.workload
+                 WHERE w.path = ?1 AND u.resolution = '5m' AND u.source = 'socket' GROUP BY u.class",
+            )
+            .unwrap();
+        let billed: std::collections::BTreeMap<String, [u64; 4]> = q
+            .query_map([&cg.rel], |r| {
+                Ok((r.get(0)?, [r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?].map(|v| v as u64)))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: std::collections::BTreeMap<String, [u64; 4]> = kernel
+            .iter()
+            .filter(|((id, _), _)| *id == cg.id)
+            .map(|((_, class), v)| (class.clone(), *v))
+            .filter(|(_, v)| *v != [0; 4])
+            .collect();
+        assert!(want.values().map(|v| v[0] + v[1]).sum::<u64>() >= 1_000_000, "{what}: counted {want:?}");
+        let totals = billed.get("").copied().unwrap_or_default();
+        let classes: std::collections::BTreeMap<String, [u64; 4]> =
+            billed.into_iter().filter(|(class, _)| !class.is_empty()).collect();
+        assert_eq!(classes, want, "{what}: billed per class against the kernel's cells");
+        let sum = classes.values().fold([0; 4], |a, b| add(a, *b));
+        assert_eq!(sum, totals, "{what}: the classes add up to the totals");
+        assert_eq!(totals, counted(na, cg.id), "{what}: totals against the kernel's row");
     }
 }
