@@ -196,10 +196,10 @@ impl Unbilled {
     pub fn moved(&mut self, at: i64, row: RowKey, counters: Counters) -> Moved {
         self.advance(at);
         let epoch = self.epoch;
-        if self.orders.is_empty() {
-            self.orders.push(Order::default());
-        }
-        let state = self.rows.entry_in(&mut self.orders[self.stream], row);
+        let state = match self.orders.get_mut(self.stream) {
+            Some(order) => self.rows.entry_in(order, row),
+            None => self.rows.entry(row), // no read begun (the unit tests)
+        };
         if state.last == Some(counters) {
             return Moved::No;
         }

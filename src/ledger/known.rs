@@ -128,7 +128,7 @@ impl Known {
 
     /// Who each cgroup with cursors was last billed to, where that workload was billed in the
     /// last day (as the file held them when read): a recorder that starts again bills its
-    /// reads to them until it has named it again.
+    /// reads to them until it has named them again.
     pub fn billed_to(&self) -> Vec<(u64, Rc<Who>)> {
         let by_id: HashMap<i64, &Rc<Who>> = self.workloads.values().map(|(id, who, _)| (*id, who)).collect();
         let known = self.billed_to.iter();
