@@ -379,7 +379,7 @@ static const struct iface_key overflow_iface = { .cgroup_id = CGID_OVERFLOW };
 /* A cgroup's home slot. Slot 0 is the unresolved bucket's alone. */
 static __always_inline __u32 home_slot(__u64 cgid)
 {
-	__u32 s = (__u32)((cgid * 0x9E3779B97F4A7C15ULL) >> COUNTER_SLOT_SHIFT);
+	__u32 s = (__u32)((cgid * HASH_MUL) >> COUNTER_SLOT_SHIFT);
 
 	if (!cgid)
 		return 0;
@@ -635,7 +635,7 @@ static __always_inline __u32 class_next(const __u16 *cells, __u32 cell, __u32 b)
 /* The class of IPv6 address a[0..2] in the table's /128 hash, or CLASS_EXACT_EMPTY. */
 static __always_inline __u32 class_exact(const __u16 *cells, const __u64 *a)
 {
-	__u32 h = ((a[0] ^ a[1]) * CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS);
+	__u32 h = ((a[0] ^ a[1]) * HASH_MUL) >> (64 - CLASS_EXACT_BITS);
 
 #pragma unroll
 	for (int p = 0; p < CLASS_EXACT_PROBES; p++) {

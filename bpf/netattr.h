@@ -86,7 +86,6 @@ struct port_key {
 #define CLASS_EXACT_CLASS 8     /* the cell of a slot that holds its class */
 #define CLASS_EXACT_EMPTY 0xffff /* the class cell of a free slot */
 #define CLASS_EXACT_PROBES 4
-#define CLASS_EXACT_MUL 0x9e3779b97f4a7c15ULL /* slot = ((hi ^ lo) * MUL) >> (64 - BITS) */
 #define CLASS_TABLE_CELLS (CLASS_EXACT_AT + CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE)
 /* The hash's addresses are read as u64s from the cells' 16-bit array: each slot 8-aligned. */
 _Static_assert((CLASS_EXACT_AT * 2) % 8 == 0 && (CLASS_EXACT_STRIDE * 2) % 8 == 0,
@@ -177,6 +176,9 @@ struct meta {
  * bucket (cgroup id 0); SLOT_FREE marks a slot nobody holds, SLOT_RETIRED one that `netattr
  * reap` is emptying (never claimed, never matched). */
 #define COUNTER_SLOTS 4096
+/* The multiplier of the programs' multiplicative hashes (a cgroup's home slot, a /128's
+ * slot in the class table): the top bits of x * HASH_MUL. */
+#define HASH_MUL 0x9e3779b97f4a7c15ULL
 #define COUNTER_SLOT_SHIFT 52 /* 64 - log2(COUNTER_SLOTS) */
 #define SLOT_FREE 0ULL
 #define SLOT_RETIRED 0xffffffffffffffffULL

@@ -10,10 +10,10 @@ use ipnet::IpNet;
 use libbpf_rs::{libbpf_sys, MapCore, MapFlags, MapHandle, MapType};
 
 use super::layout::{
-    ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK,
+    mul_hash, ClassPrefix, CLASS6_DEPTH, CLASS6_ROOT, CLASS_BLOCKS, CLASS_BLOCKS_AT, CLASS_CELL_BLOCK,
     CLASS_CELL_EXACT, CLASS_CELL_TRIE, CLASS_EXACT_AT, CLASS_EXACT_BITS, CLASS_EXACT_CLASS,
-    CLASS_EXACT_EMPTY, CLASS_EXACT_MUL, CLASS_EXACT_PROBES, CLASS_EXACT_SLOTS, CLASS_EXACT_STRIDE,
-    CLASS_INTERNET, CLASS_MAX, CLASS_NAME, CLASS_PREFIXES, CLASS_TABLE_CELLS,
+    CLASS_EXACT_EMPTY, CLASS_EXACT_PROBES, CLASS_EXACT_SLOTS, CLASS_EXACT_STRIDE, CLASS_INTERNET, CLASS_MAX,
+    CLASS_NAME, CLASS_PREFIXES, CLASS_TABLE_CELLS,
 };
 
 /// Builds the tables of `entries` and swaps them in: IPv4 into `table4`, then IPv6 into
@@ -167,7 +167,7 @@ fn half_cells(h: u64) -> [u16; 4] {
 
 /// The first slot of `a` in the /128 hash.
 fn exact_slot(a: [u64; 2]) -> usize {
-    ((a[0] ^ a[1]).wrapping_mul(CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS)) as usize
+    mul_hash(a[0] ^ a[1], CLASS_EXACT_BITS) as usize
 }
 
 /// The /128 hash of `entries`' IPv6 /128s outside ::/16 (cells from `CLASS_EXACT_AT`), the
@@ -214,13 +214,14 @@ pub fn class_of(cells: &[u16], addr: std::net::IpAddr) -> Option<u16> {
     let mut c = cell(root + ((usize::from(bytes[0]) << 8) | usize::from(bytes[1])));
     if let (std::net::IpAddr::V6(a), true) = (addr, c & CLASS_CELL_EXACT != 0) {
         let a = halves(a);
+        let want = a.map(half_cells);
         for i in 0..CLASS_EXACT_PROBES {
             let at = CLASS_EXACT_AT + (exact_slot(a) + i) % CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE;
             let class = cell(at + CLASS_EXACT_CLASS);
             if class == CLASS_EXACT_EMPTY {
                 break;
             }
-            let holds = |h: usize| (0..4).all(|j| cell(at + h * 4 + j) == half_cells(a[h])[j]);
+            let holds = |h: usize| (0..4).all(|j| cell(at + h * 4 + j) == want[h][j]);
             if holds(0) && holds(1) {
                 return Some(class);
             }

@@ -21,6 +21,14 @@ pub const META_FAST_PATH: u32 = 1 << 2;
 pub const META_CLASSES: u32 = 1 << 3;
 /// Direct-mapped fast-path slots per source (`COUNTER_SLOTS`); see `super::slots`.
 pub const COUNTER_SLOTS: u32 = 4096;
+/// The multiplier of the programs' multiplicative hashes (netattr.h `HASH_MUL`).
+pub const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The top `bits` bits of `x * HASH_MUL`, as the programs compute a cgroup's home slot and
+/// a /128's slot in the class table.
+pub fn mul_hash(x: u64, bits: u32) -> u64 {
+    x.wrapping_mul(HASH_MUL) >> (64 - bits)
+}
 /// A slot nobody holds.
 pub const SLOT_FREE: u64 = 0;
 /// A slot `reap` is emptying: never claimed, never matched by a packet.

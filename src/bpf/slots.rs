@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{
-    Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED,
+    mul_hash, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED,
 };
 use super::percpu;
 use super::Pins;
@@ -25,7 +25,7 @@ pub type ClassRows = HashMap<(u64, u16), Counters, foldhash::fast::FixedState>;
 /// A cgroup's home slot, as `home_slot` in bpf/netattr.bpf.c computes it (slot 0 is the
 /// unresolved bucket's alone).
 pub fn home_slot(cgid: u64) -> u32 {
-    let s = (cgid.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - COUNTER_SLOTS.trailing_zeros())) as u32;
+    let s = mul_hash(cgid, COUNTER_SLOTS.trailing_zeros()) as u32;
     match (cgid, s) {
         (0, _) => 0,
         (_, 0) => 1,

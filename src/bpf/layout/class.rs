@@ -33,7 +33,7 @@ pub const CLASS_CELLS: usize = CLASS_BLOCKS_AT + CLASS_BLOCKS * 256;
 pub const CLASS6_DEPTH: usize = 8;
 /// The /128 hash after the cells (netattr.h `CLASS_EXACT_*`): slots of `CLASS_EXACT_STRIDE`
 /// cells (the address as two native u64, its class), found from
-/// `((hi ^ lo) * CLASS_EXACT_MUL) >> (64 - CLASS_EXACT_BITS)` in `CLASS_EXACT_PROBES` probes.
+/// `mul_hash(hi ^ lo, CLASS_EXACT_BITS)` in `CLASS_EXACT_PROBES` probes.
 pub const CLASS_EXACT_AT: usize = CLASS_CELLS;
 pub const CLASS_EXACT_BITS: u32 = 6;
 pub const CLASS_EXACT_SLOTS: usize = 1 << CLASS_EXACT_BITS;
@@ -42,7 +42,6 @@ pub const CLASS_EXACT_STRIDE: usize = 12;
 pub const CLASS_EXACT_CLASS: usize = 8;
 pub const CLASS_EXACT_EMPTY: u16 = 0xffff;
 pub const CLASS_EXACT_PROBES: usize = 4;
-pub const CLASS_EXACT_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Cells of a whole class table: the cells and the /128 hash.
 pub const CLASS_TABLE_CELLS: usize = CLASS_EXACT_AT + CLASS_EXACT_SLOTS * CLASS_EXACT_STRIDE;
 /// Class lanes of a held slot, and the byte of a free lane.

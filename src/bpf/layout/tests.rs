@@ -66,7 +66,7 @@ fn class_constants_match_the_header() {
     has("CLASS_EXACT_CLASS", CLASS_EXACT_CLASS.to_string());
     has("CLASS_EXACT_EMPTY", format!("{CLASS_EXACT_EMPTY:#x}"));
     has("CLASS_EXACT_PROBES", CLASS_EXACT_PROBES.to_string());
-    has("CLASS_EXACT_MUL", format!("{CLASS_EXACT_MUL:#x}ULL"));
+    has("HASH_MUL", format!("{HASH_MUL:#x}ULL"));
     // CLASS_TABLE_CELLS: a table of another size is refused by the kernel when swapped in
     // (the integration tests load and swap tables).
 }
