@@ -1144,7 +1144,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__record)
-            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1210,7 +1210,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__report)
-            opts="-o -v -h -V --ledger --period --since --until --billing-day --by --source --p95 --limit --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1244,7 +1244,15 @@ _netattr() {
                     COMPREPLY=($(compgen -W "tc socket" -- "${cur}"))
                     return 0
                     ;;
+                --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1310,7 +1318,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -286,6 +286,7 @@ csv\t'Comma-separated values with a header line: the rows of a listing, nested v
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l rebind -d 'Record an instance that another ledger path records into this ledger from now on (after moving the ledger file: one instance has one ledger)'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l once -d 'One cycle, then exit (for cron or a systemd timer)'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -298,7 +299,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand report" -l billing-day -
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l by -d 'Group by these (comma-separated): name, pod_namespace, pod, kind, runtime, identity, class, label:KEY' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l source -d 'Which source (default: socket where the ledger has it, else tc); never both added' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
-complete -c netattr -n "__fish_netattr_using_subcommand report" -l limit -d 'Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and exit 1 if there are any' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l class -d 'Only traffic to these destination classes (comma-separated; the ledger has them where the recorder\'s load counted classes: \'load --breakdown class\')' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l limit -d 'Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and exit 3 if there are any (1 is an error)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l wait -d 'Wait up to SECONDS for the ledger to hold everything its recorder read up to the period\'s end (or now): reads wait for their 5-minute bucket to close on a busy node' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schema in the README), counters as numbers'
@@ -331,6 +334,7 @@ prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers wit
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l record -d 'Also record the counters into the ledger (what \'netattr record\' does), in this process'
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l rebind -d 'Record an instance that another ledger path records into this ledger from now on (after moving the ledger file: one instance has one ledger)'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s V -l version -d 'Print version'

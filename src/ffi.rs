@@ -142,6 +142,28 @@ pub fn wait_for_running_programs() -> io::Result<()> {
     Ok(())
 }
 
+/// Keeps the ledger's `-wal` and `-shm` files when `conn` closes (SQLite's persistent WAL):
+/// a reader without write access can open a WAL database read-only only while they exist.
+pub fn sqlite_persist_wal(conn: &rusqlite::Connection) -> io::Result<()> {
+    use rusqlite::ffi;
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: the handle is the live connection `conn` borrows; "main" is a NUL-terminated
+    // name; SQLITE_FCNTL_PERSIST_WAL reads and writes the one int `on` points to, which
+    // outlives the call. The connection is not used by another thread meanwhile (&conn).
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::ffi::c_int).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(io::Error::other(format!("sqlite3_file_control(PERSIST_WAL) returned {rc}")));
+    }
+    Ok(())
+}
+
 /// An exclusive flock on `fd`; `wait`: block until it is free, else fail with EWOULDBLOCK.
 pub fn flock_exclusive(fd: BorrowedFd<'_>, wait: bool) -> io::Result<()> {
     let op = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };

@@ -1,6 +1,7 @@
 //! The BPF object: its skeleton, the layout of its maps, where it is pinned, and how its
 //! per-CPU counters are read.
 pub mod attachments;
+pub mod binding;
 pub mod classes;
 pub mod layout;
 pub mod percpu;

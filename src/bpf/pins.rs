@@ -83,6 +83,7 @@ impl Pins {
             .chain(MAPS.iter())
             .chain(LINKS.iter())
             .chain(ITERS.iter())
+            .chain([super::binding::PIN].iter())
             .filter(|n| self.path(n).exists())
             .map(|n| n.to_string())
             .collect()

@@ -153,15 +153,16 @@ impl Slots {
     }
 
     /// Takes back the slots held by `ids`, exactly, and returns what each had counted (the
-    /// per-CPU sums, by owner). Each slot is first marked retired: from then on its owner's
-    /// packets go to its hash entry and no cgroup claims it. Once every program that may
-    /// have seen the old owner has finished (an RCU grace period), nothing writes the slot:
-    /// it is read, zeroed and freed for the next cgroup. A slot of a cgroup that lost it to
+    /// per-CPU sums, by owner) and what its class lanes had counted (by owner and class).
+    /// Each slot is first marked retired: from then on its owner's packets go to its hash
+    /// entries and no cgroup claims it. Once every program that may have seen the old owner
+    /// has finished (an RCU grace period), nothing writes the slot or its lanes: they are
+    /// read, zeroed and freed for the next cgroup. A slot of a cgroup that lost it to
     /// another (not held) is left alone.
-    pub fn retire(&self, ids: &BTreeSet<u64>) -> Result<HashMap<u64, Counters>> {
+    pub fn retire(&self, ids: &BTreeSet<u64>) -> Result<Taken> {
         let mine: Vec<(u32, u64)> =
             self.held()?.into_iter().filter(|(s, id)| *s != 0 && ids.contains(id)).collect();
-        let mut out = HashMap::new();
+        let mut out = Taken::default();
         if mine.is_empty() {
             return Ok(out);
         }
@@ -175,28 +176,46 @@ impl Slots {
         }
         crate::ffi::wait_for_running_programs().context("waiting for running BPF programs (membarrier)")?;
         let zero = vec![vec![0u8; Counters::SIZE]; libbpf_rs::num_possible_cpus()?];
+        // Read, then zeroed: nothing writes a retired slot or its lanes any more.
+        let take = |map: &MapHandle, k: u32| -> Result<Counters> {
+            let values = map.lookup_percpu(&k.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
+            map.update_percpu(&k.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
+            Ok(percpu::sum(values.iter().flatten().map(Vec::as_slice)))
+        };
         for &(s, owner) in &mine {
-            let values =
-                self.counters.lookup_percpu(&s.to_ne_bytes(), MapFlags::ANY).context("reading a slot")?;
-            let c = percpu::sum(values.iter().flatten().map(Vec::as_slice));
-            self.counters.update_percpu(&s.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
+            let c = take(&self.counters, s)?;
             if let Some((names, counters)) = &self.lanes {
-                // The gone cgroup's class rows go with it (`reap` drops its class rows):
-                // the lanes are emptied for the slot's next owner.
-                for lane in s * CLASS_LANES..(s + 1) * CLASS_LANES {
-                    counters
-                        .update_percpu(&lane.to_ne_bytes(), &zero, MapFlags::ANY)
-                        .context("zeroing a class lane")?;
+                // The gone cgroup's class lanes are handed on with its counters and emptied
+                // for the slot's next owner.
+                let w = names
+                    .lookup(&s.to_ne_bytes(), MapFlags::ANY)
+                    .context("reading class lanes")?
+                    .and_then(|b| Some(u64::from_ne_bytes(b.get(..8)?.try_into().ok()?)))
+                    .unwrap_or(u64::MAX);
+                for lane in 0..CLASS_LANES {
+                    let class = (w >> (8 * lane)) as u8;
+                    let lc = take(counters, s * CLASS_LANES + lane)?;
+                    if class != CLASS_LANE_FREE {
+                        out.lanes.entry((owner, u16::from(class))).or_default().add(&lc);
+                    }
                 }
                 names
                     .update(&s.to_ne_bytes(), &u64::MAX.to_ne_bytes(), MapFlags::ANY)
                     .context("freeing class lanes")?;
             }
             set(s, SLOT_FREE)?;
-            out.entry(owner).or_insert_with(Counters::default).add(&c);
+            out.totals.entry(owner).or_default().add(&c);
         }
         Ok(out)
     }
+}
+
+/// What `Slots::retire` took back: per-cgroup counters by owner, and class lanes by (owner,
+/// class id).
+#[derive(Debug, Default)]
+pub struct Taken {
+    pub totals: HashMap<u64, Counters>,
+    pub lanes: HashMap<(u64, u16), Counters>,
 }
 
 /// Per-CPU sums of the counters at `keys` of a per-CPU array: a lookup each, or one batch

@@ -31,6 +31,10 @@ pub struct LedgerArgs {
     /// a node with thousands of busy workloads writes them all (a stop bills everything)
     #[arg(long, default_value_t = 1000, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
     pub bill_batch: u32,
+    /// Record an instance that another ledger path records into this ledger from now on
+    /// (after moving the ledger file: one instance has one ledger)
+    #[arg(long)]
+    pub rebind: bool,
 }
 
 impl LedgerArgs {
@@ -48,6 +52,7 @@ impl LedgerArgs {
             },
             collect_every: std::time::Duration::from_secs_f64(self.collect_every),
             batch: self.bill_batch as usize,
+            rebind: self.rebind,
         }
     }
 }
@@ -99,12 +104,25 @@ pub struct ReportArgs {
     /// Which source (default: socket where the ledger has it, else tc); never both added
     #[arg(long, value_enum)]
     pub source: Option<crate::bpf::Source>,
+    /// Only traffic to these destination classes (comma-separated; the ledger has them
+    /// where the recorder's load counted classes: 'load --breakdown class')
+    #[arg(long, value_delimiter = ',', value_name = "CLASS")]
+    pub class: Vec<String>,
     /// Also the 95th percentile of each group's 5-minute rates (the transit-billing figure;
     /// it reads every 5-minute row of the period)
     #[arg(long)]
     pub p95: bool,
     /// Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and
-    /// exit 1 if there are any
-    #[arg(long, value_name = "BYTES")]
-    pub limit: Option<String>,
+    /// exit 3 if there are any (1 is an error)
+    #[arg(long, value_name = "BYTES", value_parser = bytes_arg)]
+    pub limit: Option<u64>,
+    /// Wait up to SECONDS for the ledger to hold everything its recorder read up to the
+    /// period's end (or now): reads wait for their 5-minute bucket to close on a busy node
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub wait: Option<f64>,
+}
+
+/// `--limit`'s value: an amount of bytes, checked where it is declared.
+fn bytes_arg(s: &str) -> Result<u64, String> {
+    crate::ledger::query::parse_bytes(s).map_err(|e| e.to_string())
 }

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::bpf::Pins;
@@ -55,7 +55,12 @@ pub fn execute(g: &Global, a: &ClassesArgs) -> Result<ExitCode> {
                 _ => None,
             };
             let _lock = pins.lock()?;
-            classes::set(&pins.open()?, file.as_ref())?
+            let inst = pins.open()?;
+            match action {
+                ClassesAction::Set { file: path } => classes::set(&inst, file.as_ref())
+                    .with_context(|| format!("classes file {}", path.display()))?,
+                _ => classes::set(&inst, None)?,
+            }
         }
     };
     output::emit(g.format, &ClassesReport { schema: output::SCHEMA, classes: table.rows() })?;

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
 use crate::bpf::attachments::Owners;
+use crate::bpf::binding;
 use crate::bpf::pins::{ITERS, LINKS, MAPS, PROGS};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
@@ -38,7 +39,8 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let detached = rows.iter().filter(|r| r.result == HookResult::Detached).count();
     // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
     let mut removed = 0;
-    for name in MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()).chain(ITERS.iter()) {
+    let all = MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()).chain(ITERS.iter());
+    for name in all.chain([binding::PIN].iter()) {
         let p = pins.path(name);
         if p.exists() {
             fs::remove_file(&p).with_context(|| format!("removing pin {}", p.display()))?;

@@ -57,6 +57,16 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let pins = Pins::new(&g.pin_dir);
     let _lock = pins.lock()?;
     let inst = pins.open()?;
+    if let Some(ledger) = crate::bpf::binding::bound(&pins)? {
+        anyhow::bail!(
+            "the instance at {} is recorded into ledger {}: its recorder collects gone workloads \
+             into the bill (a reap would take their last counters out of it); run 'netattr record \
+             --ledger {} --once' to collect them now",
+            pins.dir.display(),
+            ledger.display(),
+            ledger.display()
+        );
+    }
     let plan = retire::plan(&inst, &mut Namer::new(&g.place(), Some(&inst))?)?;
     for id in &plan.uncertain {
         eprintln!(
@@ -67,8 +77,12 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     let retired = retire::take(&inst, &plan)?;
     let mut reporter =
         Reporter::new(&g.place(), &inst, View { sort: SortKey::Total, top: None, resolve: true })?;
-    let rows: Vec<Row> =
-        retired.iter().map(|r| reporter.gone_row(r.cgroup_id, r.source, r.counters)).collect();
+    // A row a cgroup and source; its class rows (the breakdown of that row) go with it.
+    let rows: Vec<Row> = retired
+        .iter()
+        .filter(|r| r.class.is_none())
+        .map(|r| reporter.gone_row(r.cgroup_id, r.source, r.counters))
+        .collect();
     let report = ReapReport {
         schema: output::SCHEMA,
         cgroups: rows,

@@ -11,6 +11,10 @@ use crate::ledger::query::{self, Field, Period};
 use crate::ledger::{report, Ledger};
 use crate::output;
 
+/// The exit code of `report --limit` when groups are over the limit: apart from errors (1)
+/// and usage errors (2), so that an alert tells them apart.
+pub const LIMIT_EXCEEDED: u8 = 3;
+
 pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
     let ledger = Ledger::open_ro(&a.ledger)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
@@ -26,16 +30,49 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
         },
         _ => bail!("--period and --since/--until pick the period two ways: use one"),
     };
-    if period.until <= period.since {
+    if period.until < period.since {
         bail!("the period ends before it starts: --until must be after --since");
     }
+    if period.until == period.since {
+        bail!("the period is empty (--since equals --until): --until must be after --since");
+    }
     let by: Vec<Field> = a.by.iter().map(|b| Field::parse(b)).collect::<Result<_>>()?;
-    let limit = a.limit.as_deref().map(query::parse_bytes).transpose()?;
-    let r = report::build(&ledger, period, &by, a.source.map(|s| s.name()), limit, now, a.p95)?;
+    let limit = a.limit;
+    if let Some(secs) = a.wait {
+        wait_complete(&ledger, period.until.min(now), std::time::Duration::from_secs_f64(secs))?;
+    }
+    let ask = query::Ask { period, by: &by, classes: &a.class, p95: a.p95 };
+    let r = report::build(&ledger, ask, a.source.map(|s| s.name()), limit, now)?;
+    for n in &r.notes {
+        eprintln!("netattr: report: {n}");
+    }
     output::emit(g.format, &r)?;
     if let Some(l) = limit.filter(|_| !r.groups.is_empty()) {
         eprintln!("netattr: report: {} group(s) over the limit of {l} B", r.groups.len());
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(LIMIT_EXCEEDED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until the ledger's recorder has billed everything it read up to `end`, for at most
+/// `patience`; says so and fails when it has not.
+fn wait_complete(ledger: &Ledger, end: i64, patience: std::time::Duration) -> Result<()> {
+    let begun = std::time::Instant::now();
+    loop {
+        let complete = crate::ledger::query::recorder(ledger)?.and_then(|r| r.complete_until);
+        if complete.is_some_and(|c| c >= end) {
+            return Ok(());
+        }
+        if begun.elapsed() >= patience {
+            bail!(
+                "ledger {} holds what its recorder read up to {}, not up to {}, after {:.0} s: is its recorder running? ('netattr status --ledger {}')",
+                ledger.path.display(),
+                complete.map_or_else(|| "nothing said".into(), report::utc),
+                report::utc(end),
+                patience.as_secs_f64(),
+                ledger.path.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

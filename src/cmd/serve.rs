@@ -84,6 +84,10 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     // With --record, the recorder runs here too; the ledger is opened once now, so that a
     // bad one fails the start rather than the first cycle.
     let recording = if a.record {
+        // One instance, one ledger: refused now, not at the recorder's first cycle.
+        if let Ok(inst) = crate::bpf::Pins::new(&g.pin_dir).open() {
+            crate::bpf::binding::check(&inst.pins, &a.ledger.ledger, a.ledger.rebind)?;
+        }
         crate::ledger::Ledger::open_rw(&a.ledger.ledger)?;
         let (place, stop) = (g.place(), stop.clone());
         let settings = a.ledger.settings(a.record_interval, false, None);

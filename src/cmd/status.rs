@@ -235,8 +235,9 @@ pub fn execute(g: &Global, a: &crate::cli::StatusArgs) -> Result<ExitCode> {
     // and the gone cgroups.
     let tc = reader::per_cgroup(&inst, Source::Tc)?;
     let socket = reader::per_cgroup(&inst, Source::Socket)?;
-    let counted: BTreeSet<u64> =
+    let mut counted: BTreeSet<u64> =
         tc.iter().chain(&socket).map(|(id, _)| *id).filter(|id| !RESERVED_KEYS.contains(id)).collect();
+    counted.extend(crate::core::retire::class_row_cgroups(&inst)?);
     let gone = counted.iter().filter(|id| namer.certainly_gone(**id)).count() as u64;
     let Health { insert_failures, ringbuf_drops } = inst.health()?;
     let health = HealthRow {

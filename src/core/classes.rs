@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bpf::classes as table;
 use crate::bpf::layout::{
-    ClassPrefix, BUILTIN_CLASSES, CLASS_FIRST_USER, CLASS_HOST, CLASS_MAX, CLASS_NAME, CLASS_NON_IP,
-    CLASS_PREFIXES, META_CLASSES,
+    ClassPrefix, BUILTIN_CLASSES, CLASS_FIRST_USER, CLASS_HOST, CLASS_INTERNET, CLASS_MAX, CLASS_NAME,
+    CLASS_NON_IP, CLASS_PREFIXES, META_CLASSES,
 };
 use crate::bpf::Instance;
 
@@ -52,7 +52,10 @@ pub type ClassFile = BTreeMap<String, Vec<IpNet>>;
 pub fn read_file(path: &Path) -> Result<ClassFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read classes file {}", path.display()))?;
-    parse(&text).with_context(|| format!("classes file {}", path.display()))
+    let file = parse(&text).with_context(|| format!("classes file {}", path.display()))?;
+    // Its prefixes against each other's and the built-in classes', before anything changes.
+    owners(&with_builtins(Some(&file))).with_context(|| format!("classes file {}", path.display()))?;
+    Ok(file)
 }
 
 /// Parses the text of a classes file.
@@ -61,10 +64,14 @@ pub fn parse(text: &str) -> Result<ClassFile> {
     let mut out = ClassFile::new();
     for (name, prefixes) in doc.classes {
         check_name(&name)?;
-        if name == BUILTIN_CLASSES[CLASS_HOST as usize] || name == BUILTIN_CLASSES[CLASS_NON_IP as usize] {
+        if name == BUILTIN_CLASSES[CLASS_HOST as usize]
+            || name == BUILTIN_CLASSES[CLASS_NON_IP as usize]
+            || name == BUILTIN_CLASSES[CLASS_INTERNET as usize]
+        {
             bail!(
                 "class '{name}' cannot be given prefixes: 'host' is this host's own addresses (kept \
-                 current by netattr) and 'non-ip' is traffic without an address; remove it from the file"
+                 current by netattr), 'internet' what no prefix matches and 'non-ip' traffic without \
+                 an address; remove it from the file"
             );
         }
         let mut nets = Vec::with_capacity(prefixes.len());
@@ -113,6 +120,15 @@ fn parse_prefix(class: &str, p: &str) -> Result<IpNet> {
     if net.trunc() != net {
         bail!("class '{class}': '{p}' has bits set after its prefix length: write {}", net.trunc());
     }
+    // An IPv4-mapped IPv6 prefix is the IPv4 prefix (packets are classed so): one key, so
+    // that the same addresses in two classes are told at once.
+    if let IpNet::V6(v6) = net {
+        if let (Some(v4), true) = (v6.addr().to_ipv4_mapped(), v6.prefix_len() >= 96) {
+            if let Ok(n) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96) {
+                return Ok(IpNet::V4(n));
+            }
+        }
+    }
     Ok(net)
 }
 
@@ -131,13 +147,7 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
     for (id, n) in BUILTIN_CLASSES.iter().enumerate() {
         names[id] = Some(n.to_string());
     }
-    let mut classes: BTreeMap<String, Vec<IpNet>> = BUILTIN_CLASSES
-        .iter()
-        .map(|n| (n.to_string(), builtin_prefixes(n).iter().filter_map(|p| p.parse().ok()).collect()))
-        .collect();
-    for (name, nets) in file.into_iter().flatten() {
-        classes.insert(name.clone(), nets.clone());
-    }
+    let classes = with_builtins(file);
     let mut ids: HashMap<String, u16> = HashMap::new();
     for (id, n) in names.iter().enumerate() {
         if let Some(n) = n {
@@ -163,8 +173,35 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
         ids.insert(n.clone(), id);
         names[id as usize] = Some(n.clone());
     }
+    let owner = owners(&classes)?;
+    let mut entries: Vec<(ClassPrefix, u16)> =
+        owner.iter().map(|(net, n)| (ClassPrefix(*net), ids[*n])).collect();
+    let with_host = host_entries(&entries, host);
+    entries.extend(with_host);
+    if entries.len() > CLASS_PREFIXES as usize {
+        bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
+    }
+    entries.sort();
+    table::cells(&entries)?; // fits the direct table, checked before anything changes
+    Ok(Table { names, entries })
+}
+
+/// The built-in classes with `file`'s over them: name -> prefixes.
+fn with_builtins(file: Option<&ClassFile>) -> BTreeMap<String, Vec<IpNet>> {
+    let mut classes: BTreeMap<String, Vec<IpNet>> = BUILTIN_CLASSES
+        .iter()
+        .map(|n| (n.to_string(), builtin_prefixes(n).iter().filter_map(|p| p.parse().ok()).collect()))
+        .collect();
+    for (name, nets) in file.into_iter().flatten() {
+        classes.insert(name.clone(), nets.clone());
+    }
+    classes
+}
+
+/// The class of each prefix; a prefix in two classes is refused.
+fn owners(classes: &BTreeMap<String, Vec<IpNet>>) -> Result<BTreeMap<IpNet, &str>> {
     let mut owner: BTreeMap<IpNet, &str> = BTreeMap::new();
-    for (name, nets) in &classes {
+    for (name, nets) in classes {
         for net in nets {
             if let Some(other) = owner.insert(*net, name) {
                 let builtin = |n: &str| if BUILTIN_CLASSES.contains(&n) { " (built in)" } else { "" };
@@ -177,16 +214,7 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
             }
         }
     }
-    let mut entries: Vec<(ClassPrefix, u16)> =
-        owner.iter().map(|(net, n)| (ClassPrefix(*net), ids[*n])).collect();
-    let with_host = host_entries(&entries, host);
-    entries.extend(with_host);
-    if entries.len() > CLASS_PREFIXES as usize {
-        bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
-    }
-    entries.sort();
-    table::cells(&entries)?; // fits the direct table, checked before anything changes
-    Ok(Table { names, entries })
+    Ok(owner)
 }
 
 /// The `host` entries for `addrs`: one exact prefix per address, except where the table
@@ -235,7 +263,15 @@ pub fn set(inst: &Instance, file: Option<&ClassFile>) -> Result<Table> {
     require(inst)?;
     let known = table::names(&inst.class_names)?;
     let t = plan(file, &known, &crate::netlink::addresses()?)?;
-    install(maps_of(inst), &t)?;
+    if let Err(e) = install(maps_of(inst), &t) {
+        // The names of ids the failed table would have used go back to what they were.
+        for (id, (was, now)) in known.iter().zip(&t.names).enumerate() {
+            if was != now {
+                table::set_name(&inst.class_names, id as u16, was.as_deref().unwrap_or_default())?;
+            }
+        }
+        return Err(e.context("the classes were left as they were"));
+    }
     Ok(t)
 }
 

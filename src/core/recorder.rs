@@ -7,23 +7,22 @@
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 use super::group::who_of;
-use super::namer::Namer;
 use super::reader::{self, Query};
 use super::report::{Reporter, View};
-use super::retire;
 use super::row::{By, Extra, RawRow, SortKey};
 use super::unbilled::{Moved, Unbilled};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
-use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Seen, Took, Who};
-use crate::ledger::Ledger;
+use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Took};
+use crate::ledger::{Ledger, Resolution};
+
+mod collect;
 
 /// A look for gone workloads asks the kernel of the cgroups that did not move and of one in
 /// this many of those that did (by id, a different share each look).
@@ -52,14 +51,21 @@ pub struct Settings {
     /// Rows billed every cycle before reads wait for their 5-minute bucket to close
     /// (core::unbilled).
     pub batch: usize,
+    /// Records an instance bound to another ledger into this one from now on (the
+    /// operator moved the ledger: bpf::binding).
+    pub rebind: bool,
 }
 
 /// Runs cycles until `settings` says, or `stopped()` is true (then a last cycle, so that a
 /// stop loses nothing counted so far). A failing cycle is said and retried at the next
 /// interval (the kernel keeps counting), unless `once`.
 pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result<()> {
-    let mut ledger = Ledger::open_rw(&settings.ledger)?;
     let pins = Pins::new(&g.pin_dir);
+    // An instance bound to another ledger is refused before this one is made or written.
+    if let Ok(inst) = pins.open() {
+        crate::bpf::binding::check(&inst.pins, &settings.ledger, settings.rebind)?;
+    }
+    let mut ledger = Ledger::open_rw(&settings.ledger)?;
     let mut waiting = false;
     let mut cycles = 0u64;
     let mut pruned_at: Option<Instant> = None;
@@ -98,6 +104,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 while let Err(e) = rec.cycle(&mut ledger, false, true) {
                     eprintln!("netattr: record: {:#}; retrying at the next interval", ledger.explain(e));
                     rec.unbilled.collapse();
+                    write_back_if_deleted(&mut ledger);
                     wait(Instant::now() + settings.every);
                     if stopped() {
                         return Ok(());
@@ -115,6 +122,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 // read), and in the kernel's counters above the ledger's cursors.
                 eprintln!("netattr: record: {e:#}; retrying at the next interval");
                 rec.unbilled.collapse();
+                write_back_if_deleted(&mut ledger);
                 let error = format!("{e:#}");
                 let cycle = Cycle { waiting: rec.unbilled.len(), error: Some(&error), ..Cycle::default() };
                 let _ = bill::note_cycle(&ledger, now(), &Billed::default(), cycle);
@@ -160,6 +168,8 @@ struct Recorder<'a> {
 impl<'a> Recorder<'a> {
     fn new(g: &'a Place, inst: &'a Instance, ledger: &mut Ledger, settings: &Settings) -> Result<Self> {
         let view = View { sort: SortKey::Total, top: None, resolve: true };
+        // One instance, one ledger: a recorder on another would take gone workloads away.
+        crate::bpf::binding::bind(&inst.pins, &settings.ledger, settings.rebind)?;
         let key = instance_key(inst)?;
         // At first, the last read of each row is what the ledger billed of it.
         let mut unbilled = Unbilled::new(settings.batch, settings.every);
@@ -194,6 +204,8 @@ impl<'a> Recorder<'a> {
         // The cgroups counted, when this cycle looks for gone ones.
         let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
         let (mut counted, mut moving) = (BTreeSet::new(), HashSet::new());
+        // The sources whose reads had rows (counting since they were attached).
+        let mut covered = Vec::new();
         for (s, source) in [Source::Tc, Source::Socket].into_iter().enumerate() {
             let mut bys = vec![By::Cgroup];
             if inst.meta.flags & META_CLASSES != 0 {
@@ -201,13 +213,18 @@ impl<'a> Recorder<'a> {
             }
             for by in bys {
                 let mut snap = reader::read(inst, Query { source, by })?;
+                if by == By::Cgroup && snap.rows.iter().any(|r| r.counters != Counters::default()) {
+                    covered.push(source);
+                }
                 // Each map is read in the kernel's order, the same from one cycle to the next
                 // while its buckets hold: its rows are found by their position.
                 self.unbilled.begin_read(2 * s + usize::from(by == By::Class));
                 // Only the rows that moved since the last read are kept to be billed, and
                 // only those of cgroups not named yet in this bucket are named.
                 let mut unnamed = Vec::new();
-                if collecting && by == By::Cgroup {
+                if collecting {
+                    // A class row's cgroup too (one left without its own row by an older
+                    // netattr is collected all the same).
                     counted.extend(snap.rows.iter().map(|r| r.key.0));
                 }
                 for r in std::mem::take(&mut snap.rows) {
@@ -292,65 +309,36 @@ impl<'a> Recorder<'a> {
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             cpu_ms: (crate::ffi::thread_cpu_time().saturating_sub(cpu)).as_secs_f64() * 1000.0,
         };
-        let cycle = Cycle { took, collected, waiting: self.unbilled.len(), error: None };
+        // Everything read is billed up to this cycle's read, or, while reads wait, up to the
+        // bucket of the oldest of them.
+        let waiting = self.unbilled.len();
+        let complete_until =
+            if waiting == 0 { at } else { Resolution::FiveMinutes.bucket(self.unbilled.oldest(at)) };
+        let cycle = Cycle { took, collected, waiting, complete_until: Some(complete_until), error: None };
+        bill::note_coverage(ledger, &self.key, at, &covered)?;
         bill::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
     }
+}
 
-    /// Collects the workloads the kernel says are gone: their counters removed from the
-    /// maps (exactly what the removal returned) and billed with their cursors' removal; put
-    /// back if the bill fails. Returns (rows billed, workloads collected).
-    fn collect(
-        &mut self,
-        ledger: &mut Ledger,
-        counted: &BTreeSet<u64>,
-        ask: &BTreeSet<u64>,
-    ) -> Result<(usize, usize)> {
-        let inst = self.inst;
-        let plan = retire::plan_among(inst, &mut Namer::new(self.g, Some(inst))?, counted, ask)?;
-        if plan.gone.is_empty() {
-            return Ok((0, 0));
+/// After a bill refused because the ledger's path no longer names the file the recorder
+/// opened: when the file was deleted, it is written back from the copy the recorder holds
+/// open (every bill in it), and recording goes on there; while another file is in its place,
+/// nothing is written anywhere (the reads wait, the kernel keeps counting).
+fn write_back_if_deleted(ledger: &mut Ledger) {
+    if ledger.check_file().is_ok() {
+        return;
+    }
+    match ledger.write_back() {
+        Ok(Some(back)) => {
+            eprintln!(
+                "netattr: record: wrote ledger {} back from the copy the recorder held open (every bill in it); recording goes on there",
+                ledger.path.display()
+            );
+            *ledger = back;
         }
-        let retired = retire::take(inst, &plan)?;
-        // Their reads still waiting, then the final counters; the gone cgroups' class rows
-        // were read up to the last cycle, and their cursors go with this bill.
-        let at = now();
-        let mut batch = self.unbilled.of(&plan.gone);
-        for r in &retired {
-            batch.seen.push(Seen {
-                source: r.source,
-                cgroup_id: r.cgroup_id,
-                class: String::new(),
-                counters: r.counters,
-                who: Rc::new(who_of(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters))),
-                at,
-                last: true,
-            });
-        }
-        for ((source, id, class), c) in self.unbilled.class_rows(&plan.gone) {
-            batch.seen.push(Seen {
-                source,
-                cgroup_id: id,
-                class: self.unbilled.classes.name(class).to_string(),
-                counters: c,
-                who: Rc::new(Who { identity: format!("cgroup:{id}"), ..Who::default() }),
-                at,
-                last: true,
-            });
-        }
-        match ledger.bill(&self.key, &batch.seen, at, false) {
-            Ok(b) => {
-                self.unbilled.billed(&batch);
-                self.unbilled.forget(&plan.gone);
-                retire::finish(inst, &plan)?;
-                Ok((b.rows, retired.len()))
-            }
-            Err(e) => {
-                // Not billed: the counters go back into the maps for the next cycle.
-                retire::restore(inst, &retired)?;
-                Err(e.context("billing the final counters of gone workloads (they were put back)"))
-            }
-        }
+        Ok(None) => {}
+        Err(e) => eprintln!("netattr: record: {:#}", ledger.explain(e)),
     }
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::namer::Namer;
-use crate::bpf::layout::{IfaceKey, PortKey, RESERVED_KEYS};
+use crate::bpf::layout::{ClassKey, IfaceKey, PortKey, RESERVED_KEYS};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Source};
 use crate::cgroup::Lookup;
@@ -36,6 +36,9 @@ pub struct Plan {
 pub struct Retired {
     pub source: Source,
     pub cgroup_id: u64,
+    /// The destination class (its kernel id) of a row of the class breakdown; None for the
+    /// cgroup's own row.
+    pub class: Option<u16>,
     pub counters: Counters,
 }
 
@@ -46,7 +49,17 @@ pub fn plan(inst: &Instance, namer: &mut Namer<'_>) -> Result<Plan> {
         let (hash, _) = inst.counters_of(source);
         percpu::for_each(hash, |k, _| counted.extend(key_u64(k)))?;
     }
+    counted.extend(class_row_cgroups(inst)?);
     plan_among(inst, namer, &counted, &counted)
+}
+
+/// The cgroups with rows in the class breakdown's hash (one left without its own row by an
+/// older netattr, that collected no class rows, is collected all the same).
+pub fn class_row_cgroups(inst: &Instance) -> Result<BTreeSet<u64>> {
+    let mut ids = BTreeSet::new();
+    percpu::for_each(&inst.class_stats, |k, _| ids.extend(ClassKey::from_bytes(k).map(|k| k.cgroup_id)))?;
+    ids.retain(|id| !RESERVED_KEYS.contains(id));
+    Ok(ids)
 }
 
 /// Which of the cgroups `ask` are gone, and which are uncertain, of those `counted` (read
@@ -89,9 +102,9 @@ pub fn plan_among(
     Ok(plan)
 }
 
-/// Removes the per-cgroup counters of `plan.gone` from both sources, returning exactly
-/// what was removed (rows with no traffic left out of nothing: every removed entry is
-/// returned, zero or not).
+/// Removes the counters of `plan.gone` from both sources, their own rows and their class
+/// breakdown's, returning exactly what was removed (every removed entry is returned, zero
+/// or not).
 pub fn take(inst: &Instance, plan: &Plan) -> Result<Vec<Retired>> {
     let mut out = Vec::new();
     if let Err(e) = take_into(inst, plan, &mut out) {
@@ -103,32 +116,61 @@ pub fn take(inst: &Instance, plan: &Plan) -> Result<Vec<Retired>> {
 }
 
 fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()> {
+    if plan.gone.is_empty() {
+        return Ok(());
+    }
+    // The class rows of the gone cgroups, both sources: one read of the keys.
+    let mut class_keys = Vec::new();
+    percpu::for_each(&inst.class_stats, |k, _| {
+        class_keys.extend(ClassKey::from_bytes(k).filter(|k| plan.gone.contains(&k.cgroup_id)))
+    })?;
     for source in SOURCES {
         let (hash, slots) = inst.counters_of(source);
-        let mut from_slots = slots.retire(&plan.gone)?;
-        for &id in &plan.gone {
-            let taken = match percpu::take_counters(hash, &id.to_ne_bytes()) {
-                Ok(t) => t,
-                Err(e) => {
-                    // The slots' counts are already out of the maps: keep them for restore.
-                    out.extend(from_slots.drain().map(|(cgroup_id, counters)| Retired {
-                        source,
-                        cgroup_id,
-                        counters,
-                    }));
-                    return Err(e);
+        let taken = slots.retire(&plan.gone)?;
+        // The slots' and lanes' counts are out of the maps from here: each goes in `out` as
+        // soon as it is whole, the rest on an error, so that restore puts all of it back.
+        let (mut from_slots, mut from_lanes) = (taken.totals, taken.lanes);
+        let result = (|| -> Result<()> {
+            for &id in &plan.gone {
+                let taken = percpu::take_counters(hash, &id.to_ne_bytes())?;
+                let slot = from_slots.remove(&id);
+                if taken.is_none() && slot.is_none() {
+                    continue;
                 }
-            };
-            let slot = from_slots.remove(&id);
-            if taken.is_none() && slot.is_none() {
-                continue;
+                let mut c = taken.unwrap_or_default();
+                if let Some(s) = slot {
+                    c.add(&s);
+                }
+                out.push(Retired { source, cgroup_id: id, class: None, counters: c });
             }
-            let mut c = taken.unwrap_or_default();
-            if let Some(s) = slot {
-                c.add(&s);
+            for k in class_keys.iter().filter(|k| k.source == source.code()) {
+                let taken = percpu::take_counters(&inst.class_stats, &k.to_bytes())?;
+                let lane = from_lanes.remove(&(k.cgroup_id, k.class_id));
+                if taken.is_none() && lane.is_none() {
+                    continue;
+                }
+                let mut c = taken.unwrap_or_default();
+                if let Some(l) = lane {
+                    c.add(&l);
+                }
+                out.push(Retired { source, cgroup_id: k.cgroup_id, class: Some(k.class_id), counters: c });
             }
-            out.push(Retired { source, cgroup_id: id, counters: c });
-        }
+            Ok(())
+        })();
+        // Whatever the slots held and no hash entry took (all of it on an error).
+        out.extend(from_slots.drain().map(|(cgroup_id, counters)| Retired {
+            source,
+            cgroup_id,
+            class: None,
+            counters,
+        }));
+        out.extend(from_lanes.drain().map(|((cgroup_id, class), counters)| Retired {
+            source,
+            cgroup_id,
+            class: Some(class),
+            counters,
+        }));
+        result?;
     }
     Ok(())
 }
@@ -137,25 +179,30 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
 /// packet may have created since, or inserted again, on the first CPU's value.
 pub fn restore(inst: &Instance, retired: &[Retired]) -> Result<()> {
     for r in retired {
-        let (hash, _) = inst.counters_of(r.source);
-        add_back(hash, r.cgroup_id, &r.counters)
+        let (hash, key) = match r.class {
+            None => (inst.counters_of(r.source).0, r.cgroup_id.to_ne_bytes().to_vec()),
+            Some(class_id) => (
+                &inst.class_stats,
+                ClassKey { cgroup_id: r.cgroup_id, class_id, source: r.source.code() }.to_bytes().to_vec(),
+            ),
+        };
+        add_back(hash, &key, &r.counters)
             .with_context(|| format!("putting back the counters of cgroup {}", r.cgroup_id))?;
     }
     Ok(())
 }
 
-fn add_back(hash: &MapHandle, id: u64, c: &Counters) -> Result<()> {
-    let key = id.to_ne_bytes();
+fn add_back(hash: &MapHandle, key: &[u8], c: &Counters) -> Result<()> {
     let ncpu = libbpf_rs::num_possible_cpus()?;
     for _ in 0..3 {
-        let (mut values, flags) = match hash.lookup_percpu(&key, MapFlags::ANY)? {
+        let (mut values, flags) = match hash.lookup_percpu(key, MapFlags::ANY)? {
             Some(v) => (v, MapFlags::EXIST),
             None => (vec![vec![0u8; Counters::SIZE]; ncpu], MapFlags::NO_EXIST),
         };
         let mut first = Counters::from_bytes(&values[0]).unwrap_or_default();
         first.add(c);
         values[0] = first.to_bytes().to_vec();
-        if hash.update_percpu(&key, &values, flags).is_ok() {
+        if hash.update_percpu(key, &values, flags).is_ok() {
             return Ok(());
         }
     }

@@ -10,6 +10,7 @@ use anyhow::Result;
 use foldhash::{HashMap, HashMapExt};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
+pub use super::cycle::{note_coverage, note_cycle, Cycle, Took};
 use super::known::{self, Changes, Cursor, Known, Rows};
 use super::rollup::Marks;
 use super::{Ledger, Resolution};
@@ -82,13 +83,17 @@ impl Ledger {
         now: i64,
         only_instance: bool,
     ) -> Result<Billed> {
-        let Ledger { conn, known, .. } = self;
+        let Ledger { conn, known, file, path } = self;
+        let checked = super::check_file(path, file);
         // Immediate: the write lock first, so that what `known` checks stays true until the
         // commit.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let done =
-            known.check(&tx, &inst.key).and_then(|()| bill_in(&tx, inst, seen, now, only_instance, known));
+        let done = checked
+            .and_then(|()| known.check(&tx, &inst.key))
+            .and_then(|()| bill_in(&tx, inst, seen, now, only_instance, known));
         match done.and_then(|(billed, changes)| {
+            // Never into a file deleted or replaced meanwhile: what was read waits.
+            super::check_file(path, file)?;
             tx.commit()?;
             Ok((billed, changes))
         }) {
@@ -311,45 +316,6 @@ impl Ledger {
         tx.commit()?;
         Ok(known)
     }
-}
-
-/// How long a cycle took: wall time and the recorder thread's CPU time, in milliseconds.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Took {
-    pub wall_ms: f64,
-    pub cpu_ms: f64,
-}
-
-/// What a cycle did, for `status`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Cycle<'a> {
-    pub took: Took,
-    pub collected: usize,
-    /// Reads kept for their bucket to close, not billed yet.
-    pub waiting: usize,
-    pub error: Option<&'a str>,
-}
-
-/// Records the last cycle for `status`.
-pub fn note_cycle(l: &Ledger, now: i64, billed: &Billed, c: Cycle<'_>) -> Result<()> {
-    l.conn.execute(
-        "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets, waiting, last_error)
-         VALUES (1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (id) DO UPDATE SET at = excluded.at, cycles = cycles + 1, duration_ms = excluded.duration_ms,
-           cpu_ms = excluded.cpu_ms, rows = excluded.rows, collected = collected + excluded.collected,
-           resets = resets + excluded.resets, waiting = excluded.waiting, last_error = excluded.last_error",
-        params![
-            now,
-            c.took.wall_ms,
-            c.took.cpu_ms,
-            billed.rows as i64,
-            c.collected as i64,
-            billed.resets.len() as i64,
-            c.waiting as i64,
-            c.error
-        ],
-    )?;
-    Ok(())
 }
 
 /// How long each resolution's rows are kept, in seconds (None: for ever).

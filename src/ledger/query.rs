@@ -6,8 +6,9 @@ use anyhow::{bail, Result};
 use rusqlite::types::Value;
 use serde::Serialize;
 
+pub use super::period::{parse_bytes, parse_time, Period};
 use super::rollup::{self, Marks};
-use super::{civil, days_from_civil, Ledger, Resolution};
+use super::{Ledger, Resolution};
 
 /// What a report groups by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,107 +72,6 @@ impl Field {
     }
 }
 
-/// A half-open period [since, until) in unix seconds, UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Period {
-    pub since: i64,
-    pub until: i64,
-}
-
-impl Period {
-    /// A named period around `now`; months start on `billing_day` (1 to 28).
-    pub fn named(name: &str, now: i64, billing_day: u32) -> Result<Period> {
-        let today = now.div_euclid(86_400) * 86_400;
-        let month_start = |t: i64| -> i64 {
-            let (y, m, d) = civil(t.div_euclid(86_400));
-            let (y, m) = if d >= billing_day {
-                (y, m)
-            } else if m == 1 {
-                (y - 1, 12)
-            } else {
-                (y, m - 1)
-            };
-            days_from_civil(y, m, billing_day) * 86_400
-        };
-        let next_month = |start: i64| -> i64 {
-            let (y, m, _) = civil(start.div_euclid(86_400));
-            let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            days_from_civil(y, m, billing_day) * 86_400
-        };
-        Ok(match name {
-            "today" => Period { since: today, until: today + 86_400 },
-            "yesterday" => Period { since: today - 86_400, until: today },
-            "this-month" => {
-                let s = month_start(now);
-                Period { since: s, until: next_month(s) }
-            }
-            "last-month" => {
-                let s = month_start(month_start(now) - 1);
-                Period { since: s, until: next_month(s) }
-            }
-            _ => bail!("unknown period '{name}': use today, yesterday, this-month or last-month"),
-        })
-    }
-}
-
-/// 9999-12-31T23:59:59Z: the last time a report takes.
-const LAST_TIME: i64 = 253_402_300_799;
-
-/// A time as `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` (UTC) or unix seconds.
-pub fn parse_time(s: &str) -> Result<i64> {
-    let bad = || {
-        anyhow::anyhow!(
-            "'{s}' is not a time between 1970 and 9999: write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds"
-        )
-    };
-    if let Ok(n) = s.parse::<i64>() {
-        return if (0..=LAST_TIME).contains(&n) { Ok(n) } else { Err(bad()) };
-    }
-    let (date, time) = s.trim_end_matches('Z').split_once('T').unwrap_or((s, "00:00:00"));
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let [y, m, day] = d[..] else { return Err(bad()) };
-    if !(1970..=9999).contains(&y)
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&day)
-        || t.len() < 2
-        || t.len() > 3
-    {
-        return Err(bad());
-    }
-    let (h, min, sec) = (t[0], t[1], t.get(2).copied().unwrap_or(0));
-    if !(0..24).contains(&h) || !(0..60).contains(&min) || !(0..60).contains(&sec) {
-        return Err(bad());
-    }
-    Ok(days_from_civil(y, m as u32, day as u32) * 86_400 + h * 3600 + min * 60 + sec)
-}
-
-/// A byte amount such as `500GiB`, `2TB`, `1048576`.
-pub fn parse_bytes(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 =
-        num.parse().map_err(|_| anyhow::anyhow!("'{s}' is not an amount of bytes (e.g. 500GiB, 2TB)"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024f64.powi(2),
-        "gib" => 1024f64.powi(3),
-        "tib" => 1024f64.powi(4),
-        _ => bail!("'{s}' has an unknown unit: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"),
-    };
-    let bytes = n * mult;
-    if !bytes.is_finite() || bytes > u64::MAX as f64 {
-        bail!("'{s}' is more bytes than a counter holds");
-    }
-    Ok(bytes.round() as u64)
-}
-
 /// One group's usage over the period.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Group {
@@ -187,19 +87,26 @@ pub struct Group {
     pub p95_bytes_per_s: Option<f64>,
 }
 
+/// What a report asks of the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub period: Period,
+    pub by: &'a [Field],
+    /// Only the rows of these destination classes (of the class breakdown); empty: all.
+    pub classes: &'a [String],
+    /// Each group's 95th percentile of 5-minute rates too.
+    pub p95: bool,
+}
+
 /// The groups of `by` over `period` for `source`, largest first; with `with_p95`, each
 /// group's 95th percentile of 5-minute rates (a scan of every 5-minute row of the period).
-pub fn groups(
-    l: &Ledger,
-    period: Period,
-    by: &[Field],
-    source: &str,
-    now: i64,
-    with_p95: bool,
-) -> Result<(Resolution, Vec<Group>)> {
+pub fn groups(l: &Ledger, ask: Ask<'_>, source: &str, now: i64) -> Result<(Resolution, Vec<Group>)> {
+    let Ask { period, by, classes: only, p95: with_p95 } = ask;
     let marks = Marks::read(&l.conn)?;
     let pieces = rollup::pieces(period.since, period.until, &marks);
-    let classes = by.contains(&Field::Class);
+    // The class breakdown's rows where grouped or picked by class, else the totals.
+    let classes = by.contains(&Field::Class) || !only.is_empty();
+    let only = serde_json::to_string(only)?;
     let (mut exprs, mut params): (Vec<&str>, Vec<Value>) = (Vec::new(), Vec::new());
     for f in by {
         let (e, p) = f.sql();
@@ -209,7 +116,8 @@ pub fn groups(
         }
     }
     let keys = if exprs.is_empty() { "'all'".to_string() } else { exprs.join(", ") };
-    let filter = "u.bucket >= ? AND u.bucket < ? AND u.source = ? AND (u.class <> '') = ?";
+    let filter = "u.bucket >= ? AND u.bucket < ? AND u.source = ? AND (u.class <> '') = ?
+                  AND (? = '[]' OR u.class IN (SELECT value FROM json_each(?)))";
     let where_params = |res: Resolution, since: i64, until: i64| {
         vec![
             Value::Text(res.name().into()),
@@ -217,6 +125,8 @@ pub fn groups(
             Value::Integer(until),
             Value::Text(source.into()),
             Value::Integer(i64::from(classes)),
+            Value::Text(only.clone()),
+            Value::Text(only.clone()),
         ]
     };
     // Each piece of the period from its own resolution's rows.
@@ -307,23 +217,6 @@ pub fn p95(mut samples: Vec<f64>, intervals: usize) -> f64 {
     samples[rank.clamp(1, n) - 1]
 }
 
-/// Which source a report reads when not told: socket where the ledger has socket rows in
-/// the period, else tc. Sources are never added together.
-pub fn default_source(l: &Ledger, period: Period) -> Result<String> {
-    let marks = Marks::read(&l.conn)?;
-    for (res, since, until) in rollup::pieces(period.since, period.until, &marks) {
-        let socket: bool = l.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = ?1 AND bucket >= ?2 AND bucket < ?3 AND source = 'socket')",
-            rusqlite::params![res.name(), since, until],
-            |r| r.get(0),
-        )?;
-        if socket {
-            return Ok("socket".into());
-        }
-    }
-    Ok("tc".into())
-}
-
 /// The recorder's last cycle, for `status`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RecorderState {
@@ -338,16 +231,21 @@ pub struct RecorderState {
     /// Reads waiting for their 5-minute bucket to close (a busy node's), not billed yet.
     pub waiting: i64,
     pub last_error: Option<String>,
+    /// Unix seconds: the ledger holds everything the recorder read before it (null before
+    /// schema 6's first cycle).
+    pub complete_until: Option<i64>,
 }
 
 pub fn recorder(l: &Ledger) -> Result<Option<RecorderState>> {
     use rusqlite::OptionalExtension;
     // A version 1 file (read as it is, not migrated) has no `waiting`: none waited.
-    let waiting = if super::schema::version(&l.conn)? >= 2 { "waiting" } else { "0" };
+    let v = super::schema::version(&l.conn)?;
+    let waiting = if v >= 2 { "waiting" } else { "0" };
+    let complete = if v >= 6 { "complete_until" } else { "NULL" };
     Ok(l.conn
         .query_row(
             &format!(
-                "SELECT at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error, {waiting} FROM recorder WHERE id = 1"
+                "SELECT at, cycles, duration_ms, cpu_ms, rows, collected, resets, last_error, {waiting}, {complete} FROM recorder WHERE id = 1"
             ),
             [],
             |r| {
@@ -361,6 +259,7 @@ pub fn recorder(l: &Ledger) -> Result<Option<RecorderState>> {
                     resets: r.get(6)?,
                     last_error: r.get(7)?,
                     waiting: r.get(8)?,
+                    complete_until: r.get(9)?,
                 })
             },
         )
@@ -388,12 +287,22 @@ mod tests {
         );
         assert_eq!(Resolution::Month.bucket(t), parse_time("2026-11-01").unwrap());
         assert!(parse_time("2026-13-01").is_err() && parse_time("yesterday").is_err());
+        assert!(parse_time("2026-02-30").unwrap_err().to_string().contains("2026-02 has 28 days"));
+        assert_eq!(parse_time("2024-02-29").unwrap(), parse_time("2024-03-01").unwrap() - 86_400);
+        assert_eq!(parse_time("2026-11-29T14:45:00+01:00").unwrap(), t);
+        assert_eq!(parse_time("2026-11-29T13:15-00:30").unwrap(), t);
+        assert_eq!(parse_time("2026-11-29T13:45").unwrap(), t, "UTC when no zone is given");
+        assert!(parse_time("2026-11-29T13:45+1").is_err() && parse_time("2026-11-29T13:45+24:00").is_err());
         for huge in ["-9223372036854775808", "9223372036854775807", "99999999999-01-01", "0-01-01"] {
             assert!(parse_time(huge).is_err(), "{huge}");
         }
         assert_eq!(parse_bytes("500GiB").unwrap(), 500 << 30);
         assert_eq!(parse_bytes("2 TB").unwrap(), 2_000_000_000_000);
         assert!(parse_bytes("5 parsecs").is_err());
+        assert_eq!(parse_bytes("18446744073709551615").unwrap(), u64::MAX, "exact to the last byte");
+        assert!(parse_bytes("18446744073709551616").is_err() && parse_bytes("16777216TiB").is_err());
+        assert_eq!(parse_bytes("1.5KiB").unwrap(), 1536);
+        assert!(parse_bytes("").is_err() && parse_bytes(".").is_err() && parse_bytes("1e400").is_err());
         assert_eq!(p95(vec![10.0; 5], 100), 0.0, "idle intervals count");
         assert_eq!(p95((1..=100).map(f64::from).collect(), 100), 95.0);
     }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -17,8 +17,11 @@ pub const VERSION: i64 = 5;
 /// that a bill writes a cgroup's cursors once) and drops the index of `usage` by workload
 /// (no query of netattr's used it, and every bill wrote it: rows are found by period); 5
 /// gives each `cursors` row the workload its cgroup was last billed to, so that a recorder
-/// that starts again knows who its cgroups are without naming them all at once.
-pub(super) const MIGRATIONS: [&str; 5] = [
+/// that starts again knows who its cgroups are without naming them all at once; 6 gives
+/// `recorder` the time up to which the ledger holds all the recorder read
+/// (`complete_until`) and adds `coverage`, when each instance's reads had rows of each
+/// source: reports say which source covers which part of their period.
+pub(super) const MIGRATIONS: [&str; 6] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -136,6 +139,16 @@ DROP INDEX usage_by_workload;
     r#"
 ALTER TABLE cursors ADD COLUMN workload INTEGER; -- a workloads.id (no foreign key: a check a write, and workloads are never deleted)
 "#,
+    r#"
+ALTER TABLE recorder ADD COLUMN complete_until INTEGER; -- unix seconds: every read before it is billed
+CREATE TABLE coverage (
+    instance INTEGER NOT NULL REFERENCES instances(id),
+    source   TEXT    NOT NULL,
+    first    INTEGER NOT NULL, -- the first read that had rows of the source
+    last     INTEGER NOT NULL, -- the last one
+    PRIMARY KEY (instance, source)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -160,7 +173,22 @@ pub fn check_readable(v: i64, path: &Path) -> Result<()> {
 }
 
 /// Brings the schema to `VERSION`, all steps in one transaction.
-pub fn migrate(conn: &Connection) -> Result<()> {
+/// Refuses an SQLite database of something else (tables, and no schema version): it is not
+/// made a ledger too, nor put in WAL mode.
+pub fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
+    let tables: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    if version(conn)? == 0 && tables > 0 {
+        bail!(
+            "{} is an SQLite database of something else ({tables} tables, no netattr schema): \
+             pick another --ledger (the file is left as it is)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     let v = version(conn)?;
     if v > VERSION {
         bail!(
@@ -170,6 +198,7 @@ pub fn migrate(conn: &Connection) -> Result<()> {
     if v == VERSION {
         return Ok(());
     }
+    refuse_foreign(conn, path)?;
     let tx = conn.unchecked_transaction()?;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(v as usize) {
         tx.execute_batch(step)?;

@@ -45,6 +45,12 @@ pub trait Report: Serialize {
     fn exposition(&self) -> Option<Result<String>> {
         None
     }
+
+    /// A listing whose CSV columns do not follow from its rows: (header, rows), with
+    /// nested values spread into columns of their own and a header even without rows.
+    fn csv(&self) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+        None
+    }
 }
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -153,9 +159,17 @@ fn write<R: Report>(format: Format, report: &R, out: &mut dyn Write) -> Result<(
                 writeln!(out)?;
             }
         },
-        Format::Csv => match rows(report)? {
-            Some(rows) => write_csv(out, &rows, true)?,
-            None => {
+        Format::Csv => match (report.csv(), rows(report)?) {
+            (Some((header, rows)), _) => {
+                let mut w = csv::Writer::from_writer(&mut *out);
+                w.write_record(&header)?;
+                for r in rows {
+                    w.write_record(&r)?;
+                }
+                w.flush()?;
+            }
+            (None, Some(rows)) => write_csv(out, &rows, true)?,
+            (None, None) => {
                 bail!("--format csv is for listings; this command prints one document (use --format json)")
             }
         },

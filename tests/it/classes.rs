@@ -97,7 +97,7 @@ fn cells(st: &Value) -> Cells {
     out
 }
 
-fn rows(na: &Netattr, source: &str) -> BTreeMap<u64, [u64; 4]> {
+pub(crate) fn rows(na: &Netattr, source: &str) -> BTreeMap<u64, [u64; 4]> {
     let st = na.run(&["stats", "--source", source, "--no-resolve", "--format", "json"]).ok().json();
     st["cgroups"]
         .as_array()
@@ -468,11 +468,24 @@ fn bad_classes_files_are_refused_and_change_nothing() {
         ("key.toml", "[classes]\na = [\"10.9.0.0/16\"]\n[extra]\nb = 1\n".into(), "unknown field `extra`"),
         ("many.toml", format!("[classes]\n{many}"), "too many classes: 258"),
         ("syntax.toml", "[classes\n".into(), "classes file"),
+        // The same addresses written IPv4-mapped: one prefix, refused before anything changes
+        // (before, 'classes set' failed half-way with "File exists" and kept both names).
+        (
+            "mapped.toml",
+            "[classes]\nmm = [\"::ffff:10.19.0.0/112\"]\nnn = [\"10.19.0.0/16\"]\n".into(),
+            "10.19.0.0/16 is in both class 'mm' and class 'nn'",
+        ),
+        (
+            "internet.toml",
+            "[classes]\ninternet = [\"10.9.0.0/16\"]\n".into(),
+            "class 'internet' cannot be given prefixes",
+        ),
     ];
     for (name, text, want) in cases {
         let f = dir.join(name);
         std::fs::write(&f, text).unwrap();
-        na.run(&["classes", "set", f.to_str().unwrap()]).fails_with(want);
+        let r = na.run(&["classes", "set", f.to_str().unwrap()]).fails_with(want);
+        assert!(r.stderr.contains(&format!("classes file {}", f.display())), "names the file: {}", r.stderr);
         assert_eq!(
             na.run(&["classes", "--format", "json"]).ok().stdout,
             before,

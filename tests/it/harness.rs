@@ -837,6 +837,16 @@ impl Drop for Sysctl {
 }
 
 /// A temporary directory of this test process (`<tmp>/netattr-test-PID-N`); Drop removes it.
+/// Waits until `ok()` holds, asking every 50 ms, for at most `timeout`; fails the test
+/// naming `what` when it does not.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let begun = std::time::Instant::now();
+    while !ok() {
+        assert!(begun.elapsed() < timeout, "waited {timeout:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -855,5 +865,31 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A recorder running in the background, its stderr in a file the test reads as it goes.
+pub struct Background {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Background {
+    pub fn record(na: &Netattr, ledger: &Path, log: std::path::PathBuf) -> Background {
+        let mut cmd = na.cmd(&["record", "--ledger", ledger.to_str().unwrap(), "--interval", "0.2"]);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+        Background { child: cmd.spawn().unwrap(), log }
+    }
+
+    pub fn said(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
     }
 }

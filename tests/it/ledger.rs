@@ -402,15 +402,10 @@ fn gone_workloads_are_collected_and_billed_once() {
             cg.rel
         );
     }
-    let reap = na.run(&["reap", "--format", "json"]).ok().json();
-    assert!(
-        reap["cgroups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| short.iter().all(|(cg, _)| r["cgroup_id"] != cg.id)),
-        "nothing left for reap: {reap}"
-    );
+    // Nothing left for reap (which the recorder's instance refuses: it collects them).
+    let st = na.run(&["status", "--format", "json"]).ok().json();
+    assert_eq!(st["gone_cgroups"], 0, "nothing left for reap: {st}");
+    na.run(&["reap"]).fails_with("is recorded into ledger");
 }
 
 #[test]
@@ -449,7 +444,7 @@ fn a_report_split_in_two_periods_adds_up_and_a_clock_moved_back_bills_nothing_tw
         "--format",
         "json",
     ]));
-    assert_eq!(r.code, 1, "a group over the limit: exit 1 ({})", r.stderr);
+    assert_eq!(r.code, 3, "a group over the limit: exit 3, apart from errors ({})", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(
         v["groups"].as_array().unwrap().iter().all(|g| g["p95_bytes_per_s"].as_f64().is_some()),
@@ -482,7 +477,8 @@ fn bad_ledger_files_are_refused_and_left_as_they_were() {
         .fails_with("newer than this netattr's");
     // Another writer holds the database: the recorder says so (after waiting 5 s).
     let locked = dir.0.join("locked.db");
-    na.run(&["record", "--once", "--ledger", locked.to_str().unwrap()]).ok();
+    // A ledger of its own for this part (the instance moves to it: one instance, one ledger).
+    na.run(&["record", "--once", "--rebind", "--ledger", locked.to_str().unwrap()]).ok();
     let other = rusqlite::Connection::open(&locked).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     na.run(&["record", "--once", "--ledger", locked.to_str().unwrap()])
@@ -620,11 +616,13 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
                 sc.spawn(move || {
                     (0..50)
                         .map(|_| {
+                            // Not --rm: each client's exit status is read below (a failed
+                            // download is told apart from a lost bill); its cgroup goes
+                            // when it exits all the same.
                             sh(&[
                                 "docker",
                                 "run",
                                 "-d",
-                                "--rm",
                                 "--label",
                                 &format!("netattr.test={label}"),
                                 IMAGE,
@@ -642,16 +640,19 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
         workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
     assert_eq!(ids.len(), 200);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let left = sh(&["docker", "ps", "-aq", "--filter", &format!("label=netattr.test={}", label.0)]);
-        if left.trim().is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "clients still running: {left}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    let filter = format!("label=netattr.test={}", label.0);
+    wait_until("the clients to exit", Duration::from_secs(90), || {
+        sh(&["docker", "ps", "-q", "--filter", &filter]).trim().is_empty()
+    });
+    // Each client's exit status, then the clients go.
+    let failed: Vec<String> = ids
+        .iter()
+        .filter(|id| sh(&["docker", "inspect", "-f", "{{.State.ExitCode}}", id]).trim() != "0")
+        .cloned()
+        .collect();
+    let all = sh(&["docker", "ps", "-aq", "--filter", &filter]);
+    sh(&[&["docker", "rm", "-f"][..], &all.split_whitespace().collect::<Vec<_>>()].concat());
+    assert_eq!(failed, Vec::<String>::new(), "clients whose download failed (not a bill): {failed:?}");
     rec.stop(); // a last cycle, which also collects what is gone
     let conn =
         rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -663,13 +664,26 @@ fn two_hundred_short_lived_containers_are_each_billed_once() {
         )
         .unwrap();
     let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    // Workloads billed without a name: where a client's bytes went if its name was lost.
+    let anonymous: Vec<(String, i64)> = conn
+        .prepare(
+            "SELECT w.identity, sum(u.rx_bytes) FROM usage u JOIN workloads w ON w.id = u.workload
+             WHERE w.identity LIKE 'cgroup:%' AND u.resolution = '5m' AND u.source = 'socket' AND u.class = ''
+             GROUP BY w.identity",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     for id in &ids {
         let (rx, pk): (i64, i64) =
             q.query_row([format!("container:{id}")], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         // The 20,000-byte file and an HTTP response header, 100 bytes a packet at most.
         assert!(
             (20_000..=20_000 + 100 * pk + 1000 + PER_RETRANSMISSION as i64 * 2).contains(&rx),
-            "container {id}: billed {rx} B in {pk} packets for 20,000"
+            "container {id} (its download succeeded): billed {rx} B in {pk} packets for 20,000; \
+             billed without a name: {anonymous:?}"
         );
         assert!(
             st["cgroups"].as_array().unwrap().iter().all(|r| r["container_id"] != id.as_str()),

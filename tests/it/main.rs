@@ -4,6 +4,7 @@ mod harness;
 mod peer;
 
 mod accounting;
+mod billing;
 mod breakdown;
 mod catalogue;
 mod churn;
@@ -24,5 +25,6 @@ mod ledger;
 mod live;
 mod operator;
 mod package;
+mod private;
 mod resolve;
 mod slots;

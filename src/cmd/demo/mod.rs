@@ -148,6 +148,7 @@ impl Demo<'_> {
             keep_days: 1,
             collect_every: 60.0,
             bill_batch: 1000,
+            rebind: false,
         }
         .settings(2.0, false, None);
         let place = self.g.place();
@@ -167,7 +168,8 @@ impl Demo<'_> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let since = Resolution::FiveMinutes.bucket(now - ran.as_secs() as i64 - 1);
         let period = query::Period { since, until: now + 1 };
-        let r = report::build(&ledger, period, &[query::Field::Name], Some("tc"), None, now, false)?;
+        let ask = query::Ask { period, by: &[query::Field::Name], classes: &[], p95: false };
+        let r = report::build(&ledger, ask, Some("tc"), None, now)?;
         eprintln!(
             "netattr: demo: what the ledger billed (netattr report --ledger {} --since {since} --by name --source tc):",
             ledger.path.display()

@@ -4,7 +4,7 @@ use std::rc::Rc;
 use super::*;
 use crate::bpf::{Counters, Source};
 use crate::ledger::bill::{InstanceKey, Seen, Who};
-use crate::ledger::query::{groups, Field, Period};
+use crate::ledger::query::{groups, Ask, Field, Period};
 use crate::ledger::TempFile;
 
 /// Bills `n` workloads at `at`, each sending `step(i)` more bytes than before.
@@ -40,7 +40,8 @@ fn truth(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
 }
 
 fn report(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
-    let (_, gs) = groups(l, Period { since, until }, &[Field::Identity], "socket", until, false).unwrap();
+    let ask = Ask { period: Period { since, until }, by: &[Field::Identity], classes: &[], p95: false };
+    let (_, gs) = groups(l, ask, "socket", until).unwrap();
     gs.into_iter().map(|g| (g.group["identity"].clone().unwrap(), g.tx_bytes)).collect()
 }
 

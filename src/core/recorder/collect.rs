@@ -1,0 +1,88 @@
+//! The recorder's collection of gone workloads: their counters (and class rows) taken out
+//! of the maps exactly, billed with their cursors' removal, put back if the bill fails.
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+
+use anyhow::Result;
+
+use super::{now, Recorder};
+use crate::bpf::Counters;
+use crate::core::group::who_of;
+use crate::core::namer::Namer;
+use crate::core::retire;
+use crate::ledger::bill::{Seen, Who};
+use crate::ledger::Ledger;
+
+impl Recorder<'_> {
+    /// Collects the workloads the kernel says are gone: their counters removed from the
+    /// maps (exactly what the removal returned) and billed with their cursors' removal; put
+    /// back if the bill fails. Returns (rows billed, workloads collected).
+    pub(super) fn collect(
+        &mut self,
+        ledger: &mut Ledger,
+        counted: &BTreeSet<u64>,
+        ask: &BTreeSet<u64>,
+    ) -> Result<(usize, usize)> {
+        let inst = self.inst;
+        let plan = retire::plan_among(inst, &mut Namer::new(self.g, Some(inst))?, counted, ask)?;
+        if plan.gone.is_empty() {
+            return Ok((0, 0));
+        }
+        let retired = retire::take(inst, &plan)?;
+        // Their reads still waiting, then the final counters, their class rows' too: each
+        // exactly what its removal returned, billed to the workload of the cgroup's row.
+        let at = now();
+        let mut batch = self.unbilled.of(&plan.gone);
+        let names = if retired.iter().any(|r| r.class.is_some()) {
+            crate::bpf::classes::names(&inst.class_names)?
+        } else {
+            Vec::new()
+        };
+        let mut whos: HashMap<u64, Rc<Who>> = HashMap::new();
+        let mut finals = HashSet::new();
+        for r in &retired {
+            let who = whos
+                .entry(r.cgroup_id)
+                .or_insert_with(|| {
+                    Rc::new(who_of(&self.reporter.gone_row(r.cgroup_id, r.source, r.counters)))
+                })
+                .clone();
+            let class = r.class.map(|c| crate::core::classes::name_of(&names, c)).unwrap_or_default();
+            finals.insert((r.source, r.cgroup_id, class.clone()));
+            batch.seen.push(Seen {
+                source: r.source,
+                cgroup_id: r.cgroup_id,
+                class,
+                counters: r.counters,
+                who,
+                at,
+                last: true,
+            });
+        }
+        // Class rows read before that the maps no longer held: their cursors go.
+        for ((source, id, class), c) in self.unbilled.class_rows(&plan.gone) {
+            let class = self.unbilled.classes.name(class).to_string();
+            if finals.contains(&(source, id, class.clone())) {
+                continue;
+            }
+            let who = whos
+                .entry(id)
+                .or_insert_with(|| Rc::new(who_of(&self.reporter.gone_row(id, source, Counters::default()))))
+                .clone();
+            batch.seen.push(Seen { source, cgroup_id: id, class, counters: c, who, at, last: true });
+        }
+        match ledger.bill(&self.key, &batch.seen, at, false) {
+            Ok(b) => {
+                self.unbilled.billed(&batch);
+                self.unbilled.forget(&plan.gone);
+                retire::finish(inst, &plan)?;
+                Ok((b.rows, retired.iter().filter(|r| r.class.is_none()).count()))
+            }
+            Err(e) => {
+                // Not billed: the counters go back into the maps for the next cycle.
+                retire::restore(inst, &retired)?;
+                Err(e.context("billing the final counters of gone workloads (they were put back)"))
+            }
+        }
+    }
+}
