@@ -62,9 +62,11 @@ impl<'a> Namer<'a> {
     /// one batch read of the kernel's records, instead of syscalls per id.
     pub fn prefetch(&mut self, ids: &[u64]) {
         self.resolver.prefetch(ids);
-        if ids.len() >= BATCH_MIN {
-            self.captured = self.inst.and_then(|i| i.captured_paths().ok());
-        }
+        // A batch's snapshot of the kernel's records serves that batch only: a cgroup first
+        // counted after it was read would not be in it (a short-lived one, gone before it
+        // is named, was billed as an anonymous cgroup:<id>). Fewer ids: one lookup each.
+        self.captured =
+            if ids.len() >= BATCH_MIN { self.inst.and_then(|i| i.captured_paths().ok()) } else { None };
     }
 
     /// From now on, a name missing from the container and pod tables fetched until now is

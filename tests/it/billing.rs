@@ -354,3 +354,70 @@ fn a_report_says_which_source_covers_what_and_up_to_when_it_is_complete() {
     report(&["--wait", "20"]).ok();
     drop(rec);
 }
+
+/// The class map's fill read from `status`.
+fn class_map_fill(na: &Netattr) -> u64 {
+    let st = na.run(&["status", "--format", "json"]).ok().json();
+    let m = st["maps"].as_array().unwrap().iter().find(|m| m["name"] == "class_stats").cloned().unwrap();
+    m["entries"].as_u64().unwrap()
+}
+
+/// 2,000 workloads come and go under a recorder with the class breakdown, each sending to
+/// six classes (four in its slot's lanes, two in the class map): the class map's fill stays
+/// flat, the kernel's class rows add up to its rows, and the ledger bills each workload's
+/// classes exactly as its total, and its datagrams once.
+#[test]
+fn two_thousand_workloads_of_churn_leave_the_class_map_flat_and_add_up() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let dir = TempDir::new();
+    let base = 100 + (uniq() % 20) * 6;
+    let classes = dir.join("classes.toml");
+    let text: String = (0..6).map(|k| format!("lo{k} = [\"127.{}.0.0/16\"]\n", base + k)).collect();
+    std::fs::write(&classes, format!("[classes]\n{text}")).unwrap();
+    na.run(&["load", "--breakdown", "class", "--classes", classes.to_str().unwrap()]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let ledger = dir.join("l.db");
+    let rec = Background::record_with(na, &ledger, dir.join("record.log"), &["--collect-every", "0.2"]);
+    let port = 32000 + (uniq() as u16 % 1000);
+    let to: Vec<String> = (0..6).map(|k| format!("127.{}.0.1:{port}", base + k)).collect();
+    let spec = format!("udp-spray {} 100", to.join(","));
+    let (mut peak, mut rels) = (0, Vec::new());
+    for batch in 0..20 {
+        for _ in 0..100 {
+            let cg = s.tree.docker_like();
+            Peer::spawn(&cg, None, &spec).finish();
+            std::fs::remove_dir(&cg.path).unwrap();
+            rels.push(cg.rel.clone());
+        }
+        if batch % 4 == 3 {
+            peak = peak.max(class_map_fill(na));
+        }
+    }
+    drop(rec); // a last cycle, which collects every gone workload
+    let after = class_map_fill(na);
+    // Two class-map rows a workload while it lives: a flat fill holds a few batches' worth.
+    assert!(peak <= 2 * 400, "the class map grew with the churn: {peak} rows at most");
+    assert!(after <= 2, "only the overflow rows are left: {after}");
+    let sum = |m: &std::collections::BTreeMap<u64, [u64; 4]>| m.values().fold([0; 4], |a, b| add(a, *b));
+    let cells = class_cells(na, "socket");
+    let class_sum = cells.values().fold([0; 4], |a, b| add(a, *b));
+    assert_eq!(class_sum, sum(&rows(na, "socket")), "the kernel's class rows add up to its rows");
+    assert_eq!(class_rows_off_totals(&ledger), vec![], "class rows add up to totals in the ledger");
+    let conn =
+        rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q = conn
+        .prepare(
+            "SELECT w.path, sum(u.tx_bytes), sum(u.tx_packets) FROM usage u JOIN workloads w ON w.id = u.workload
+             WHERE u.resolution = '5m' AND u.source = 'socket' AND u.class = '' GROUP BY w.path",
+        )
+        .unwrap();
+    let billed: std::collections::BTreeMap<String, (i64, i64)> = q
+        .query_map([], |r| Ok((r.get::<_, Option<String>>(0)?.unwrap_or_default(), (r.get(1)?, r.get(2)?))))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for rel in &rels {
+        assert_eq!(billed.get(rel), Some(&(6 * 128, 6)), "{rel}: six datagrams of 100 B, billed once");
+    }
+}

@@ -876,7 +876,13 @@ pub struct Background {
 
 impl Background {
     pub fn record(na: &Netattr, ledger: &Path, log: std::path::PathBuf) -> Background {
-        let mut cmd = na.cmd(&["record", "--ledger", ledger.to_str().unwrap(), "--interval", "0.2"]);
+        Background::record_with(na, ledger, log, &[])
+    }
+
+    /// `record` with `args` too.
+    pub fn record_with(na: &Netattr, ledger: &Path, log: std::path::PathBuf, args: &[&str]) -> Background {
+        let base = ["record", "--ledger", ledger.to_str().unwrap(), "--interval", "0.2"];
+        let mut cmd = na.cmd(&[&base[..], args].concat());
         cmd.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
         Background { child: cmd.spawn().unwrap(), log }
     }

@@ -4,7 +4,8 @@
 //!
 //! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `tcp-serve ADDR BYTES` (a server that
 //! sends BYTES to the one client it accepts), `tcp-fetch ADDR` (that client),
-//! `udp-recv ADDR BYTES`, `udp-send ADDR COUNT SIZE`, `sleep`. Receivers print `PEER ready` once bound; every peer
+//! `udp-recv ADDR BYTES`, `udp-send ADDR COUNT SIZE`, `udp-spray ADDR,ADDR,... SIZE` (one
+//! datagram to each), `sleep`. Receivers print `PEER ready` once bound; every peer
 //! prints `PEER done BYTES SEGMENTS RETRANS` (payload moved; segments its socket sent:
 //! TCP_INFO's tcpi_segs_out, or datagrams; of those, retransmissions: tcpi_total_retrans)
 //! and exits. `sleep` just holds a process in its namespace
@@ -156,6 +157,17 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
                 }
             }
             Ok((count * size as u64, (count, 0)))
+        }
+        Some("udp-spray") => {
+            // One datagram of SIZE to each of ADDR,ADDR,... (IPv4).
+            let sock = UdpSocket::bind("0.0.0.0:0")?;
+            let buf = vec![0x5au8; num(2) as usize];
+            let to = w.get(1).copied().unwrap_or_default().split(',').collect::<Vec<_>>();
+            for a in &to {
+                let a: SocketAddr = a.parse().map_err(|_| std::io::Error::other("bad address"))?;
+                sock.send_to(&buf, a)?;
+            }
+            Ok((to.len() as u64 * buf.len() as u64, (to.len() as u64, 0)))
         }
         Some("tcp-rate") => {
             // BYTES_PER_S for SECONDS, paced on a schedule: at time t, rate * t bytes are out.
