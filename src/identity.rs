@@ -172,6 +172,14 @@ pub fn parse(path: &str) -> Identity {
                 continue;
             }
         }
+        // A container under a parent of the operator's (`docker run --cgroup-parent`, the
+        // cgroupfs driver): its directory is its 64-hex id, its runtime unknown here (the
+        // names ask Docker, which knows the id).
+        if is_container_id(part) && id.kind == Kind::Other && i + 1 == parts.len() {
+            id.kind = Kind::Container;
+            id.container_id = Some(part.to_string());
+            continue;
+        }
         if id.kind == Kind::Other || id.kind == Kind::Service || id.kind == Kind::Session {
             if part.starts_with("user-") && part.ends_with(".slice")
                 || part.starts_with("session-") && part.ends_with(".scope")
@@ -272,6 +280,12 @@ mod tests {
         // An id that is not 64 hex characters is not a container.
         assert_eq!(parse("/system.slice/docker-1234.scope").kind, Kind::Other);
         assert_eq!(parse("/docker/not-an-id").kind, Kind::Other);
+        // Under a parent of the operator's: a container, its runtime asked of the runtimes.
+        let custom = parse(&format!("/tenants/a/{CID}"));
+        assert_eq!(
+            (custom.kind, custom.runtime, custom.container_id.as_deref()),
+            (Kind::Container, None, Some(CID))
+        );
     }
 
     #[test]

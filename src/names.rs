@@ -170,8 +170,11 @@ impl Names {
                 s.name = Some(format!("{ns}/{pod}"));
             }
         }
-        if s.runtime == Some("docker") {
+        // Docker's, and a container whose runtime the path does not say (one under a
+        // --cgroup-parent): Docker names it when it knows the id.
+        if s.runtime == Some("docker") || s.runtime.is_none() && s.container_id.is_some() {
             if let Some(info) = s.container_id.as_deref().and_then(|id| self.docker(id)) {
+                s.runtime = Some("docker");
                 s.name = Some(info.name);
                 s.labels = Some(info.labels);
             }

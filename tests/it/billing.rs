@@ -421,3 +421,47 @@ fn two_thousand_workloads_of_churn_leave_the_class_map_flat_and_add_up() {
         assert_eq!(billed.get(rel), Some(&(6 * 128, 6)), "{rel}: six datagrams of 100 B, billed once");
     }
 }
+
+/// The ledger's invariant through a reload: with a recorder running, a class-breakdown
+/// instance counts, is cleaned up and loaded again (its last counters billed through its
+/// open maps), the new one counts and its workloads go; every workload's class rows still
+/// add up exactly to its total rows, and each send is billed once.
+#[test]
+fn class_rows_add_up_to_totals_through_a_reload() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let dir = TempDir::new();
+    let ledger = dir.join("l.db");
+    na.run(&["load", "--breakdown", "class"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let rec = Background::record_with(na, &ledger, dir.join("record.log"), &["--collect-every", "0.2"]);
+    let port = 33000 + (uniq() as u16 % 1000);
+    let spec = format!("udp-spray 127.0.0.1:{port},127.0.0.2:{port} 100");
+    let send = |cg: &Cgroup| Peer::spawn(cg, None, &spec).finish();
+    let (a, b) = (s.tree.docker_like(), s.tree.docker_like());
+    send(&a);
+    send(&b);
+    std::fs::remove_dir(&b.path).unwrap();
+    // Reloaded under the recorder.
+    na.run(&["cleanup"]).ok();
+    na.run(&["load", "--breakdown", "class"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    wait_until("the recorder to follow the new load", std::time::Duration::from_secs(20), || {
+        rec.said().contains("was replaced")
+    });
+    send(&a);
+    let c = s.tree.docker_like();
+    send(&c);
+    std::fs::remove_dir(&c.path).unwrap();
+    drop(rec);
+    assert_eq!(class_rows_off_totals(&ledger), vec![], "class rows add up to totals in the ledger");
+    for (cg, sends) in [(&a, 2), (&b, 1), (&c, 1)] {
+        let billed = ledger_rows(&ledger, &cg.rel, "socket");
+        assert_eq!(
+            billed.get("").map(|v| (v[1], v[3])),
+            Some((sends * 256, sends * 2)),
+            "{}: {billed:?}",
+            cg.rel
+        );
+    }
+}

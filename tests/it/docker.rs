@@ -174,3 +174,47 @@ fn events_name_containers_that_start_after_the_first_lookup() {
     let _ = events.kill();
     let _ = events.wait();
 }
+
+/// The cgroup parent a test gives `docker run --cgroup-parent`: removed from every cgroup
+/// hierarchy Docker made it in when dropped (after the containers under it).
+struct CgroupParent(String);
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        for root in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(root.path().join(&self.0));
+        }
+        let _ = std::fs::remove_dir(cgroup2().join(&self.0));
+    }
+}
+
+/// A container under a cgroup parent of the operator's (`--cgroup-parent`, the cgroupfs
+/// driver: `/<parent>/<id>`) is named from Docker, which knows the id: before, it was an
+/// anonymous path.
+#[test]
+fn docker_containers_under_a_cgroup_parent_are_named() {
+    let Some(s) = scene(0, false) else { return };
+    if !docker() {
+        return;
+    }
+    let na = &s.na;
+    let parent = CgroupParent(format!("netattr-test-{}-{}-parent", std::process::id(), uniq()));
+    let c = DockerContainer::start_with(
+        "parented",
+        &["--cgroup-parent", &format!("/{}", parent.0)],
+        "echo ready; sleep 60",
+    );
+    c.wait_for_log("ready");
+    let dir = c.cgroup_dir();
+    assert!(dir.ends_with(format!("{}/{}", parent.0, c.id)), "{}", dir.display());
+    na.run(&["load"]).ok();
+    let id = std::fs::metadata(&dir).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    let r = na.run(&["resolve", "--format", "json", &id.to_string()]).ok().json();
+    let row = &r["cgroups"][0];
+    assert_eq!(
+        (row["kind"].as_str(), row["runtime"].as_str(), row["name"].as_str()),
+        (Some("container"), Some("docker"), Some(c.name.as_str())),
+        "{row}"
+    );
+    assert_eq!(row["container_id"], c.id.as_str());
+}

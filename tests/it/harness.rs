@@ -665,9 +665,16 @@ pub struct DockerContainer {
 impl DockerContainer {
     /// `docker run -d --name <unique>-<role> IMAGE sh -c <script>`.
     pub fn start(role: &str, script: &str) -> Self {
+        DockerContainer::start_with(role, &[], script)
+    }
+
+    /// `start`, with `args` given to `docker run` too.
+    pub fn start_with(role: &str, args: &[&str], script: &str) -> Self {
         let name = format!("netattr-test-{}-{}-{role}", pid(), uniq());
         quiet(&["docker", "rm", "-f", &name]);
-        let id = sh(&["docker", "run", "-d", "--name", &name, IMAGE, "sh", "-c", script]).trim().to_string();
+        let run =
+            [&["docker", "run", "-d", "--name", &name][..], args, &[IMAGE, "sh", "-c", script]].concat();
+        let id = sh(&run).trim().to_string();
         DockerContainer { name, id }
     }
 
