@@ -93,6 +93,21 @@ impl Slots {
         Ok(())
     }
 
+    /// The classes in the lanes of the held slots (their counters are this source's class
+    /// rows of the slots' owners).
+    pub fn lane_classes(&self) -> Result<BTreeSet<u16>> {
+        let Some((names, _)) = &self.lanes else { return Ok(BTreeSet::new()) };
+        let held: Vec<u32> = self.held()?.into_iter().map(|(s, _)| s).collect();
+        let words: HashMap<u32, u64> = percpu::read_u64s(names)?.into_iter().collect();
+        Ok(held
+            .iter()
+            .filter_map(|s| words.get(s))
+            .flat_map(|w| (0..CLASS_LANES).map(move |l| (w >> (8 * l)) as u8))
+            .filter(|c| *c != CLASS_LANE_FREE)
+            .map(u16::from)
+            .collect())
+    }
+
     /// The name of the pinned owner array.
     pub fn owner_map(&self) -> &str {
         &self.owner_map

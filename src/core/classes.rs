@@ -179,7 +179,15 @@ pub fn plan(file: Option<&ClassFile>, known: &[Option<String>], host: &[IpAddr])
     let with_host = host_entries(&entries, host);
     entries.extend(with_host);
     if entries.len() > CLASS_PREFIXES as usize {
-        bail!("too many prefixes: {} (a class table holds at most {CLASS_PREFIXES})", entries.len());
+        let listed: usize = file.into_iter().flatten().map(|(_, nets)| nets.len()).sum();
+        let others = entries.len().saturating_sub(listed);
+        bail!(
+            "too many prefixes: {} in all, {listed} listed and {others} of the built-in classes \
+             and the host's addresses (a class table holds at most {CLASS_PREFIXES}): list at \
+             most {}",
+            entries.len(),
+            (CLASS_PREFIXES as usize).saturating_sub(others)
+        );
     }
     entries.sort();
     table::cells(&entries)?; // fits the direct table, checked before anything changes
@@ -258,11 +266,36 @@ fn maps_of(inst: &Instance) -> Maps<'_> {
     [&inst.class_names, &inst.class_table4, &inst.class_table6]
 }
 
+/// The class ids a new table may not give to another class: those of the table in use
+/// (packets being classed with it may still be counted under them) and those any counter
+/// is kept under (the class map's rows and the slots' lanes).
+fn ids_in_use(inst: &Instance) -> Result<std::collections::BTreeSet<u16>> {
+    let mut ids: std::collections::BTreeSet<u16> =
+        table::entries(&inst.class_table6)?.into_iter().map(|(_, id)| id).collect();
+    crate::bpf::percpu::for_each(&inst.class_stats, |k, _| {
+        ids.extend(crate::bpf::layout::ClassKey::from_bytes(k).map(|k| k.class_id))
+    })?;
+    ids.extend(inst.tc_slots.lane_classes()?);
+    ids.extend(inst.sock_slots.lane_classes()?);
+    Ok(ids)
+}
+
 /// Replaces the classes of a loaded instance with the built-in ones and `file`'s.
 pub fn set(inst: &Instance, file: Option<&ClassFile>) -> Result<Table> {
     require(inst)?;
     let known = table::names(&inst.class_names)?;
-    let t = plan(file, &known, &crate::netlink::addresses()?)?;
+    // A class an earlier file had, out of the table in use and with no counter left, gives
+    // its id back (renames would otherwise use up the ids of a load).
+    let in_use = ids_in_use(inst)?;
+    let wanted = |n: &str| file.is_some_and(|f| f.contains_key(n));
+    let free: Vec<u16> = (CLASS_FIRST_USER..CLASS_MAX)
+        .filter(|id| known[*id as usize].as_deref().is_some_and(|n| !wanted(n)) && !in_use.contains(id))
+        .collect();
+    let mut keep = known.clone();
+    for id in &free {
+        keep[*id as usize] = None;
+    }
+    let t = plan(file, &keep, &crate::netlink::addresses()?)?;
     if let Err(e) = install(maps_of(inst), &t) {
         // The names of ids the failed table would have used go back to what they were.
         for (id, (was, now)) in known.iter().zip(&t.names).enumerate() {
@@ -271,6 +304,10 @@ pub fn set(inst: &Instance, file: Option<&ClassFile>) -> Result<Table> {
             }
         }
         return Err(e.context("the classes were left as they were"));
+    }
+    // The ids given back and not taken again lose their names.
+    for id in free.into_iter().filter(|id| t.names[*id as usize].is_none()) {
+        table::set_name(&inst.class_names, id, "")?;
     }
     Ok(t)
 }

@@ -9,6 +9,7 @@ mod breakdown;
 mod catalogue;
 mod churn;
 mod classes;
+mod classfiles;
 mod containerd;
 mod core;
 mod crash;
