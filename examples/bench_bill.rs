@@ -3,9 +3,12 @@
 //! (this thread's CPU time), each round STEP seconds after the last (300: every bill
 //! writes a new 5-minute row, as a slice does). `cargo run --release --example bench_bill [N]
 //! [ROUNDS] [STEP]`.
+// Tests and benchmarks fail loudly: unwrap and expect are how they say what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use netattr::bpf::{Counters, Source};
-use netattr::ledger::bill::{InstanceKey, Seen, Who};
+use netattr::ledger::bill::InstanceKey;
 use netattr::ledger::Ledger;
+use netattr::model::{Reading, Workload};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -19,9 +22,9 @@ fn main() {
         InstanceKey { key: "boot/1/1".into(), boot_id: "boot".into(), loaded_at: 1, pin_dir: "/x".into() };
     let mut cpu = Vec::new();
     for round in 1..=rounds + 1 {
-        let seen: Vec<Seen> = (0..n)
+        let seen: Vec<Reading> = (0..n)
             .flat_map(|i| {
-                [Source::Tc, Source::Socket].map(|source| Seen {
+                [Source::Tc, Source::Socket].map(|source| Reading {
                     source,
                     cgroup_id: 1000 + i,
                     class: String::new(),
@@ -31,12 +34,12 @@ fn main() {
                         rx_packets: round,
                         tx_packets: round * 2,
                     },
-                    who: std::rc::Rc::new(Who {
+                    who: std::rc::Rc::new(Workload {
                         identity: format!("unit:w{i}.service"),
                         kind: Some("service".into()),
                         name: Some(format!("w{i}.service")),
                         path: Some(format!("/bench/w{i}.service")),
-                        ..Who::default()
+                        ..Workload::default()
                     }),
                     at: 1_764_000_000 + round as i64 * step,
                     last: false,

@@ -3,6 +3,8 @@
 //! host with N workloads would. ROUND scales the values, so that a later fill with a larger
 //! ROUND looks like traffic on every workload.
 //! Usage: bench_fill PIN_DIR N|IDS_FILE [MAP] [ROUND]   (MAP defaults to stats_map)
+// Tests and benchmarks fail loudly: unwrap and expect are how they say what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 

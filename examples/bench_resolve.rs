@@ -6,6 +6,8 @@
 //!   kernel:    one read of the cgroup_tree iterator of the instance at PIN_DIR, for all ids
 //!   resolver:  netattr's resolver given that iterator: prefetch, then a lookup per id
 //! Usage: bench_resolve N PIN_DIR
+// Tests and benchmarks fail loudly: unwrap and expect are how they say what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::time::Instant;
 
 use anyhow::{Context, Result};

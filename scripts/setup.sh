@@ -33,6 +33,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# clippy (the test command runs it), where rustup manages the toolchain.
+if ! cargo clippy --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+  rustup component add clippy >&2
+fi
+
 # The .deb's builder (scripts/package.sh), pinned; about 2 minutes to build once.
 if $want_docker && ! command -v cargo-deb >/dev/null 2>&1; then
   echo "setup: installing cargo-deb (cargo install)" >&2

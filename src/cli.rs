@@ -8,7 +8,9 @@ pub use crate::core::row::{By, SortKey};
 use crate::output::Format;
 
 mod ledger;
+mod parse;
 pub use ledger::*;
+use parse::{group_field, positive_seconds};
 
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/netattr";
 
@@ -211,7 +213,7 @@ pub struct StatsArgs {
     /// ledger: name (a pod's containers), pod_namespace, pod, kind, runtime, identity,
     /// class (with --by class) or label:KEY
     #[arg(long, value_delimiter = ',', value_name = "FIELD", value_parser = group_field)]
-    pub group: Vec<crate::ledger::query::Field>,
+    pub group: Vec<crate::model::Field>,
     /// Order of the rows
     #[arg(long, value_enum, default_value_t = SortKey::Total)]
     pub sort: SortKey,
@@ -231,17 +233,6 @@ pub struct StatsArgs {
     /// node_exporter's textfile collector, '--format prometheus --output DIR/netattr.prom'
     #[arg(long, value_name = "FILE", conflicts_with = "interval")]
     pub output: Option<PathBuf>,
-}
-
-fn group_field(s: &str) -> Result<crate::ledger::query::Field, String> {
-    crate::ledger::query::Field::parse(s).map_err(|e| e.to_string())
-}
-
-fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.01..=86_400.0).contains(&v) => Ok(v),
-        _ => Err(format!("'{s}' is not a number of seconds between 0.01 and 86400")),
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,27 +1,29 @@
 //! netattr: per-cgroup network accounting with eBPF. The binary is a thin wrapper around
 //! [`run`]; every subcommand lives in its own module under [`cmd`], which parses, calls
 //! [`core`] and renders through [`output`].
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod bpf;
 pub mod cgroup;
 pub mod cli;
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod core;
 pub mod docs;
 pub mod ffi;
 pub mod identity;
-pub mod iface;
+pub(crate) mod iface;
 pub mod ledger;
+pub mod model;
 pub mod names;
-pub mod netlink;
+pub(crate) mod netlink;
 pub mod output;
-pub mod owner;
-pub mod rates;
-pub mod signals;
-pub mod sock;
+pub(crate) mod owner;
+pub(crate) mod rates;
+pub(crate) mod signals;
+pub(crate) mod sock;
 pub mod sys;
-pub mod tc;
+pub(crate) mod tc;
 pub mod text;
-pub mod top;
+pub(crate) mod top;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,4 @@
-//! Who is behind a host-side veth: the cgroup of the workload in its peer's network
+//! Workload is behind a host-side veth: the cgroup of the workload in its peer's network
 //! namespace (accounting.md, tc rule 1).
 //!
 //! For each network namespace that has processes (other than netattr's own), netattr enters

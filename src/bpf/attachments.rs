@@ -6,7 +6,6 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{Attachment, OWNER_ARRAY_SLOTS};
 use super::percpu;
-use super::Pins;
 
 pub fn record(map: &MapHandle, ifindex: u32) -> Result<Option<Attachment>> {
     Ok(map
@@ -51,9 +50,10 @@ pub struct Owners {
 }
 
 impl Owners {
-    pub fn open(pins: &Pins) -> Result<Self> {
+    /// Opens the owner maps pinned in `dir`.
+    pub fn open(dir: &std::path::Path) -> Result<Self> {
         let map = |n: &str| {
-            MapHandle::from_pinned_path(pins.path(n)).with_context(|| format!("opening pinned map {n}"))
+            MapHandle::from_pinned_path(dir.join(n)).with_context(|| format!("opening pinned map {n}"))
         };
         Ok(Owners { array: map("owner_by_index")?, hash: map("iface_owner")? })
     }

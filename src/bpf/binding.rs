@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
 
-use super::Pins;
-
-/// The pin's name in the pin directory.
-pub const PIN: &str = "ledger";
+use super::pins::{Pins, LEDGER as PIN};
 /// The longest path the pin holds (PATH_MAX), NUL-terminated.
 const VALUE: u32 = 4096;
 

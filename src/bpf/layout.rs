@@ -1,6 +1,8 @@
 //! Rust mirrors of bpf/netattr.h, decoded from raw map bytes (never transmuted, so a
 //! short or odd-sized value cannot cause undefined behaviour).
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use crate::model::{Counters, Source};
 
 mod class;
 pub use class::*;
@@ -39,28 +41,12 @@ pub const TREE_NAME: usize = 256;
 /// `iface_owner`.
 pub const OWNER_ARRAY_SLOTS: u32 = 65536;
 
-/// Which hooks a counter comes from (`enum netattr_source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// clsact classifiers on interfaces (L2 bytes)
-    Tc,
-    /// cgroup_skb programs on a cgroup (L3 bytes)
-    Socket,
-}
-
+/// The kernel's code of a source (`enum netattr_source`).
 impl Source {
     pub fn code(self) -> u8 {
         match self {
             Source::Tc => 1,
             Source::Socket => 2,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Tc => "tc",
-            Source::Socket => "socket",
         }
     }
 }
@@ -163,7 +149,7 @@ impl TreeNode {
         let end = name.iter().position(|&c| c == 0)?;
         Some(TreeNode {
             session: u64_at(b, 0)?,
-            parent: u64_at(b, 1)?,
+            parent: u64_at(b, 8)?,
             name: crate::text::exact(&name[..end]),
         })
     }
@@ -192,10 +178,12 @@ pub const ATTACH_QDISC_CREATED: u32 = 1 << 2;
 /// tells cleanup that the qdisc may be netattr's (removed only if it holds no filter).
 pub const ATTACH_QDISC_INTENT: u32 = 1 << 3;
 
-fn u64_at(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(b.get(i * 8..i * 8 + 8)?.try_into().ok()?))
+/// The u64 at byte offset `off` (every field reader takes the offset the C struct has).
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(b.get(off..off + 8)?.try_into().ok()?))
 }
 
+/// The u32 at byte offset `off`.
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
@@ -246,31 +234,23 @@ impl FirstSeen {
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
         Some(FirstSeen {
             cgroup_id: u64_at(b, 0)?,
-            ts_ns: u64_at(b, 1)?,
+            ts_ns: u64_at(b, 8)?,
             ifindex: u32_at(b, 16)?,
             hook: HookCode::from_code(u32_at(b, 20)?)?,
         })
     }
 }
 
-/// `struct counters`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Counters {
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-}
-
+/// `struct counters`: its bytes in the maps.
 impl Counters {
     pub const SIZE: usize = 32;
 
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
         Some(Counters {
             rx_bytes: u64_at(b, 0)?,
-            tx_bytes: u64_at(b, 1)?,
-            rx_packets: u64_at(b, 2)?,
-            tx_packets: u64_at(b, 3)?,
+            tx_bytes: u64_at(b, 8)?,
+            rx_packets: u64_at(b, 16)?,
+            tx_packets: u64_at(b, 24)?,
         })
     }
 
@@ -280,17 +260,6 @@ impl Counters {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
         }
         b
-    }
-
-    pub fn add(&mut self, o: &Counters) {
-        self.rx_bytes += o.rx_bytes;
-        self.tx_bytes += o.tx_bytes;
-        self.rx_packets += o.rx_packets;
-        self.tx_packets += o.tx_packets;
-    }
-
-    pub fn total_bytes(&self) -> u64 {
-        self.rx_bytes + self.tx_bytes
     }
 }
 
@@ -303,7 +272,7 @@ pub struct Health {
 
 impl Health {
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        Some(Health { insert_failures: u64_at(b, 0)?, ringbuf_drops: u64_at(b, 1)? })
+        Some(Health { insert_failures: u64_at(b, 0)?, ringbuf_drops: u64_at(b, 8)? })
     }
 
     pub fn add(&mut self, o: &Health) {
@@ -325,11 +294,16 @@ pub struct Meta {
 impl Meta {
     pub const SIZE: usize = 24;
 
+    /// Whether this load counts what `flag` (a `META_*` bit) says.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
         Some(Meta {
             magic: u32_at(b, 0)?,
             layout_version: u32_at(b, 4)?,
-            loaded_at_unix: u64_at(b, 1)?,
+            loaded_at_unix: u64_at(b, 8)?,
             max_entries: u32_at(b, 16)?,
             flags: u32_at(b, 20)?,
         })

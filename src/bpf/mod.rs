@@ -2,14 +2,22 @@
 //! per-CPU counters are read.
 pub mod attachments;
 pub mod binding;
-pub mod classes;
+pub mod class_table;
 pub mod layout;
 pub mod percpu;
 pub mod pins;
 pub mod slots;
 pub mod tree;
 
-#[allow(clippy::all, dead_code, non_camel_case_types, non_snake_case, unused_imports)]
+#[allow(
+    clippy::all,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    dead_code,
+    non_camel_case_types,
+    non_snake_case,
+    unused_imports
+)]
 pub mod skel {
     include!(concat!(env!("OUT_DIR"), "/netattr.skel.rs"));
 }

@@ -9,8 +9,8 @@ use std::os::fd::AsFd;
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-use crate::bpf::Counters;
 use crate::ffi;
+use crate::model::Counters;
 
 /// One entry: its key bytes, and its value for each possible CPU (one for plain maps).
 pub struct Entry {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, ProgramHandle};
 
-use super::layout::{Health, Meta, LAYOUT_VERSION, MAGIC};
+use super::layout::{Counters, Health, Meta, Source, LAYOUT_VERSION, MAGIC};
 use super::percpu;
 use crate::sys;
 
@@ -50,6 +50,8 @@ pub const TREE: &str = "cgroup_tree";
 /// The pinned link of the `cgroup_ids` iterator: each read leaves the id of every live
 /// cgroup in `cgroup_live` (Linux 6.1+; absent on older kernels).
 pub const IDS: &str = "cgroup_ids";
+/// The instance's record of the ledger it is recorded into (see `super::binding`).
+pub const LEDGER: &str = "ledger";
 /// The iterator links, each pinned under its program's name.
 pub const ITERS: [&str; 2] = [TREE, IDS];
 
@@ -83,7 +85,7 @@ impl Pins {
             .chain(MAPS.iter())
             .chain(LINKS.iter())
             .chain(ITERS.iter())
-            .chain([super::binding::PIN].iter())
+            .chain([LEDGER].iter())
             .filter(|n| self.path(n).exists())
             .map(|n| n.to_string())
             .collect()
@@ -212,15 +214,15 @@ impl Pins {
             generation,
             stats: map("stats_map")?,
             sock_stats: map("sock_stats")?,
-            tc_slots: super::slots::Slots::open(self, "tc")?,
-            sock_slots: super::slots::Slots::open(self, "sock")?,
+            tc_slots: super::slots::Slots::open(&self.dir, "tc")?,
+            sock_slots: super::slots::Slots::open(&self.dir, "sock")?,
             iface_stats: map("iface_stats")?,
             port_stats: map("port_stats")?,
             class_table4: map("class_table4")?,
             class_table6: map("class_table6")?,
             class_stats: map("class_stats")?,
             class_names: map("class_names")?,
-            owners: super::attachments::Owners::open(self)?,
+            owners: super::attachments::Owners::open(&self.dir)?,
             cgroup_names: map("cgroup_names")?,
             events: map("events")?,
             health: map("health")?,
@@ -260,7 +262,7 @@ pub struct Instance {
     /// both sources, per (cgroup, protocol, service port, source).
     pub port_stats: MapHandle,
     /// The class tables in use, IPv4 and IPv6 (each an array of one map): see
-    /// `super::classes`.
+    /// `super::class_table`.
     pub class_table4: MapHandle,
     pub class_table6: MapHandle,
     /// both sources, per (cgroup, destination class, source).
@@ -288,34 +290,31 @@ impl Instance {
     }
 
     /// The per-cgroup hash and the fast-path slots of one source.
-    pub fn counters_of(&self, source: super::Source) -> (&MapHandle, &super::slots::Slots) {
+    pub fn counters_of(&self, source: Source) -> (&MapHandle, &super::slots::Slots) {
         match source {
-            super::Source::Tc => (&self.stats, &self.tc_slots),
-            super::Source::Socket => (&self.sock_stats, &self.sock_slots),
+            Source::Tc => (&self.stats, &self.tc_slots),
+            Source::Socket => (&self.sock_stats, &self.sock_slots),
         }
     }
 
     /// The name of the per-cgroup hash of one source.
-    pub fn hash_name(source: super::Source) -> &'static str {
+    pub fn hash_name(source: Source) -> &'static str {
         match source {
-            super::Source::Tc => "stats_map",
-            super::Source::Socket => "sock_stats",
+            Source::Tc => "stats_map",
+            Source::Socket => "sock_stats",
         }
     }
 
     /// The per-cgroup counters of one source, per-CPU values summed: every key of the
     /// source's hash, with the counters of the slot its cgroup holds added in.
-    pub fn per_cgroup(&self, source: super::Source) -> Result<Vec<(u64, super::Counters)>> {
+    pub fn per_cgroup(&self, source: Source) -> Result<Vec<(u64, Counters)>> {
         Ok(self.per_cgroup_with_fill(source)?.0)
     }
 
     /// `per_cgroup`, and the fill it saw on the way: (map name, entries) of the source's
     /// hash (keys) and of its slot owner array (slots held).
     #[allow(clippy::type_complexity)]
-    pub fn per_cgroup_with_fill(
-        &self,
-        source: super::Source,
-    ) -> Result<(Vec<(u64, super::Counters)>, [(&str, usize); 2])> {
+    pub fn per_cgroup_with_fill(&self, source: Source) -> Result<(Vec<(u64, Counters)>, [(&str, usize); 2])> {
         let (hash, slots) = self.counters_of(source);
         let mut rows = percpu::read_counters(hash, percpu::key_u64)?;
         let keys = rows.len();

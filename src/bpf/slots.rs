@@ -15,7 +15,6 @@ use super::layout::{
     mul_hash, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED,
 };
 use super::percpu;
-use super::Pins;
 
 /// Per-class counters: (cgroup id, class id) -> counters. A fixed hasher, so that a map
 /// made from the same reads iterates in the same order each time (the recorder finds its
@@ -50,10 +49,11 @@ pub struct Slots {
 }
 
 impl Slots {
-    pub fn open(pins: &Pins, prefix: &str) -> Result<Self> {
+    /// Opens one source's slot maps pinned in `dir`.
+    pub fn open(dir: &std::path::Path, prefix: &str) -> Result<Self> {
         let map = |name: String| {
-            MapHandle::from_pinned_path(pins.path(&name))
-                .with_context(|| format!("opening pinned map {}", pins.path(&name).display()))
+            MapHandle::from_pinned_path(dir.join(&name))
+                .with_context(|| format!("opening pinned map {}", dir.join(&name).display()))
         };
         let owner_map = format!("{prefix}_slot_owner");
         let owners = map(owner_map.clone())?;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::positive_seconds;
+use super::parse::{bytes_arg, positive_seconds};
 
 /// Where the ledger is and how long its rows are kept (`record`, `serve --record`).
 #[derive(Debug, Clone, Args)]
@@ -120,9 +120,4 @@ pub struct ReportArgs {
     /// period's end (or now): reads wait for their 5-minute bucket to close on a busy node
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub wait: Option<f64>,
-}
-
-/// `--limit`'s value: an amount of bytes, checked where it is declared.
-fn bytes_arg(s: &str) -> Result<u64, String> {
-    crate::ledger::query::parse_bytes(s).map_err(|e| e.to_string())
 }

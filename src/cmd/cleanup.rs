@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapHandle, ProgramHandle};
 
 use crate::bpf::attachments::Owners;
-use crate::bpf::binding;
-use crate::bpf::pins::{ITERS, LINKS, MAPS, PROGS};
+
+use crate::bpf::pins::{ITERS, LEDGER, LINKS, MAPS, PROGS};
 use crate::bpf::Pins;
 use crate::cli::{Direction, Global};
 use crate::core::hooks::{detach_cgroup, detach_one, everywhere, HookResult};
@@ -30,7 +30,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         .map(|p| p.id())
         .collect();
     let records = MapHandle::from_pinned_path(pins.path("attachments")).ok();
-    let owners = Owners::open(&pins).ok();
+    let owners = Owners::open(&pins.dir).ok();
     let maps = records.as_ref().zip(owners.as_ref());
     let mut rows = detach_cgroup(&pins)?;
     for link in everywhere(&ids, records.as_ref())? {
@@ -40,7 +40,7 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
     // Unpin `meta` first, so that an interrupted cleanup reads as unfinished, not loaded.
     let mut removed = 0;
     let all = MAPS.iter().rev().chain(PROGS.iter()).chain(LINKS.iter()).chain(ITERS.iter());
-    for name in all.chain([binding::PIN].iter()) {
+    for name in all.chain([LEDGER].iter()) {
         let p = pins.path(name);
         if p.exists() {
             fs::remove_file(&p).with_context(|| format!("removing pin {}", p.display()))?;

@@ -171,13 +171,13 @@ fn differences(meta: &Meta, a: &LoadArgs) -> Vec<String> {
             k.join(",")
         }
     };
-    let loaded = kinds([META_IFACES, META_PORTS, META_CLASSES].map(|f| meta.flags & f != 0));
+    let loaded = kinds([META_IFACES, META_PORTS, META_CLASSES].map(|f| meta.has(f)));
     let asked =
         kinds([Breakdown::Iface, Breakdown::Port, Breakdown::Class].map(|b| a.breakdown.contains(&b)));
     if loaded != asked {
         out.push(format!("--breakdown {loaded} (asked {asked})"));
     }
-    let fast = meta.flags & META_FAST_PATH != 0;
+    let fast = meta.has(META_FAST_PATH);
     if fast != fast_path_wanted(a) {
         let say = |on: bool| if on { "on" } else { "off" };
         out.push(format!("fast path {} (asked {})", say(fast), say(fast_path_wanted(a))));

@@ -242,9 +242,10 @@ fn scrape(
     let snap = reader::read(inst, Query { source, by: By::Cgroup })?;
     let fill = snap.fill.clone();
     let mut report = reporter.report(snap, None);
-    let mut classes = match inst.meta.flags & META_CLASSES {
-        0 => vec![],
-        _ => reporter.report(reader::read(inst, Query { source, by: By::Class })?, None).cgroups,
+    let mut classes = if inst.meta.has(META_CLASSES) {
+        reporter.report(reader::read(inst, Query { source, by: By::Class })?, None).cgroups
+    } else {
+        vec![]
     };
     report.health = Some(HealthExport::read(inst, &fill)?);
     let now = Instant::now();

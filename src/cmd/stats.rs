@@ -13,7 +13,7 @@ use crate::core::live::{self, Spec};
 use crate::core::reader::{self, default_source, Query};
 use crate::core::report::{Reporter, View};
 use crate::core::row::By;
-use crate::ledger::query::Field;
+use crate::model::Field;
 use crate::output;
 use crate::sys;
 
@@ -93,7 +93,7 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
 /// To stdout, or atomically to the --output file.
 fn write<R: output::Report>(g: &Global, a: &StatsArgs, report: &R) -> Result<()> {
     match &a.output {
-        Some(path) => output::emit_to_file(g.format, report, path),
+        Some(path) => output::file::emit_to_file(g.format, report, path),
         None => output::emit(g.format, report),
     }
 }

@@ -252,7 +252,7 @@ pub fn execute(g: &Global, a: &crate::cli::StatusArgs) -> Result<ExitCode> {
         state: InstanceState::Loaded,
         loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
         layout_version: Some(inst.meta.layout_version),
-        fast_path: Some(inst.meta.flags & META_FAST_PATH != 0),
+        fast_path: Some(inst.meta.has(META_FAST_PATH)),
         programs: ProgRow::of(&inst),
         maps: maps(
             &inst,

@@ -11,8 +11,8 @@ use super::report::StatsReport;
 use super::row::{serialize_amounts, Bucket, Row, SortKey};
 use crate::bpf::{Counters, Source};
 use crate::identity::Kind;
-use crate::ledger::bill::Who;
-use crate::ledger::query::Field;
+use crate::model::Field;
+use crate::model::Workload;
 use crate::output::{self, Report};
 use crate::rates::Rates;
 
@@ -186,11 +186,11 @@ pub fn identity_of(r: &Row) -> String {
 }
 
 /// The workload a row is billed to (also what live grouping groups by).
-pub fn who_of(r: &Row) -> Who {
+pub fn who_of(r: &Row) -> Workload {
     let w = &r.who;
     let identity = identity_of(r);
     let kind = w.kind.map(|k| crate::output::label(&k));
-    Who {
+    Workload {
         identity,
         kind,
         runtime: w.runtime.map(String::from),

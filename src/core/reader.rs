@@ -95,10 +95,10 @@ pub fn require_breakdown(inst: &Instance, by: By, source: Source) -> Result<()> 
         By::Iface if source != Source::Tc => bail!(
             "the per-interface breakdown is counted by the tc source only: use 'stats --by iface --source tc'"
         ),
-        By::Iface if inst.meta.flags & META_IFACES == 0 => bail!(
+        By::Iface if !inst.meta.has(META_IFACES) => bail!(
             "the per-interface breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown iface'"
         ),
-        By::Port if inst.meta.flags & META_PORTS == 0 => bail!(
+        By::Port if !inst.meta.has(META_PORTS) => bail!(
             "the per-port breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown port'"
         ),
         By::Class => super::classes::require(inst),
@@ -141,7 +141,7 @@ pub fn keep_classes(inst: &Instance, snap: &mut Snapshot, names: &[String]) -> R
     if snap.by != By::Class {
         bail!("--class picks rows of the class breakdown: add '--by class'");
     }
-    let all = crate::bpf::classes::names(&inst.class_names)?;
+    let all = crate::bpf::class_table::names(&inst.class_names)?;
     let known: Vec<&String> = all.iter().flatten().collect();
     if let Some(bad) = names.iter().find(|n| !known.contains(n)) {
         let list: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
@@ -157,7 +157,7 @@ pub fn keep_classes(inst: &Instance, snap: &mut Snapshot, names: &[String]) -> R
 
 fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     require_breakdown(inst, By::Class, source)?;
-    let names = crate::bpf::classes::names(&inst.class_names)?;
+    let names = crate::bpf::class_table::names(&inst.class_names)?;
     let of_source = |b: &[u8]| ClassKey::from_bytes(b).filter(|k| k.source == source.code());
     let mut rows: crate::bpf::slots::ClassRows = percpu::read_counters(&inst.class_stats, of_source)?
         .into_iter()

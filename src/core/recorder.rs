@@ -19,7 +19,8 @@ use super::unbilled::{Moved, Unbilled};
 use super::Place;
 use crate::bpf::layout::META_CLASSES;
 use crate::bpf::{Counters, Instance, Pins, Source};
-use crate::ledger::bill::{self, Billed, Cycle, InstanceKey, Retention, Took};
+use crate::ledger::bill::{Billed, InstanceKey, Retention};
+use crate::ledger::cycle::{self, Cycle, Took};
 use crate::ledger::{Ledger, Resolution};
 
 mod collect;
@@ -125,7 +126,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                 write_back_if_deleted(&mut ledger);
                 let error = format!("{e:#}");
                 let cycle = Cycle { waiting: rec.unbilled.len(), error: Some(&error), ..Cycle::default() };
-                let _ = bill::note_cycle(&ledger, now(), &Billed::default(), cycle);
+                let _ = cycle::note_cycle(&ledger, now(), &Billed::default(), cycle);
             }
             // Old rows go at most once an hour.
             if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
@@ -174,7 +175,7 @@ impl<'a> Recorder<'a> {
         // At first, the last read of each row is what the ledger billed of it.
         let mut unbilled = Unbilled::new(settings.batch, settings.every);
         for ((source, id, class), c) in ledger.cursors(&key.key)? {
-            let class = unbilled.classes.id(&class);
+            let class = unbilled.class_names.id(&class);
             unbilled.set_last((source, id, class), c);
         }
         // And who each cgroup was last billed to: named again a share a cycle.
@@ -208,7 +209,7 @@ impl<'a> Recorder<'a> {
         let mut covered = Vec::new();
         for (s, source) in [Source::Tc, Source::Socket].into_iter().enumerate() {
             let mut bys = vec![By::Cgroup];
-            if inst.meta.flags & META_CLASSES != 0 {
+            if inst.meta.has(META_CLASSES) {
                 bys.push(By::Class);
             }
             for by in bys {
@@ -229,7 +230,7 @@ impl<'a> Recorder<'a> {
                 }
                 for r in std::mem::take(&mut snap.rows) {
                     let class = match &r.extra {
-                        Extra::Class(_, n) => self.unbilled.classes.id(n),
+                        Extra::Class(_, n) => self.unbilled.class_names.id(n),
                         _ => 0,
                     };
                     let row = (source, r.key.0, class);
@@ -247,7 +248,7 @@ impl<'a> Recorder<'a> {
                 snap.rows = unnamed;
                 for r in self.reporter.report(snap, None).cgroups {
                     self.unbilled.name(r.cgroup_id, who_of(&r));
-                    let class = self.unbilled.classes.id(r.class.as_deref().unwrap_or_default());
+                    let class = self.unbilled.class_names.id(r.class.as_deref().unwrap_or_default());
                     self.unbilled.note(at, (source, r.cgroup_id, class), r.counters);
                 }
             }
@@ -315,8 +316,8 @@ impl<'a> Recorder<'a> {
         let complete_until =
             if waiting == 0 { at } else { Resolution::FiveMinutes.bucket(self.unbilled.oldest(at)) };
         let cycle = Cycle { took, collected, waiting, complete_until: Some(complete_until), error: None };
-        bill::note_coverage(ledger, &self.key, at, &covered)?;
-        bill::note_cycle(ledger, at, &billed, cycle)?;
+        cycle::note_coverage(ledger, &self.key, at, &covered)?;
+        cycle::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
     }
 }

@@ -21,7 +21,7 @@ pub struct StatsReport {
     pub schema: u32,
     /// Which hooks the counters come from: "tc" or "socket".
     pub source: Source,
-    /// "cgroup", "iface" or "port".
+    /// "cgroup", "iface", "port" or "class".
     pub by: By,
     /// With --interval: when the sample was taken, and the seconds it covers.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -44,7 +44,7 @@ pub enum By {
 /// Identifies a row across samples: cgroup, interface (or class id), protocol, port.
 pub type RowKey = (u64, u32, u8, u16);
 
-/// What a row adds to its cgroup: an interface, or a protocol and port.
+/// What a row adds to its cgroup: an interface, a protocol and port, or a destination class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extra {
     None,

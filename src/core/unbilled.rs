@@ -13,19 +13,16 @@ use std::rc::Rc;
 use foldhash::HashMap;
 
 use crate::bpf::{Counters, Source};
-use crate::ledger::bill::{Seen, Who};
 use crate::ledger::Resolution;
+use crate::model::{Reading, Workload};
 
 mod batch;
-mod classes;
+mod class_names;
 mod table;
-pub use classes::Classes;
+pub use class_names::ClassNames;
 use table::{Order, Table};
 
-/// A counter row: (source, cgroup id, class), the class as its index in `Classes` (0: the
-/// cgroup's total). Integers only, so that the tens of thousands of rows a cycle reads on a
-/// busy node are hashed and compared cheaply.
-pub type RowKey = (Source, u64, u16);
+pub use table::ReadKey;
 
 /// The epoch of the names `seed` gives: before any of this recorder's.
 const BEFORE_START: u64 = u64::MAX;
@@ -74,20 +71,20 @@ pub struct Unbilled {
     count: usize,
     /// The reads of closed epochs in the order they are billed (by epoch, then row): made
     /// once as each epoch ends; entries already billed or collapsed are skipped.
-    due: VecDeque<(u64, RowKey)>,
-    /// Who each cgroup read is billed to, one copy per cgroup, and the epoch it was named in
+    due: VecDeque<(u64, ReadKey)>,
+    /// Workload each cgroup read is billed to, one copy per cgroup, and the epoch it was named in
     /// (a cgroup is named again in each bucket); kept until the cgroup is collected.
-    whos: HashMap<u64, (u64, Rc<Who>)>,
+    whos: HashMap<u64, (u64, Rc<Workload>)>,
     /// Cgroups read in this bucket under an earlier bucket's name, to name again.
     stale: Vec<u64>,
-    pub classes: Classes,
+    pub class_names: ClassNames,
 }
 
 /// What a cycle bills: the rows, in the order they were read, and their reads.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub seen: Vec<Seen>,
-    keys: Vec<(u64, RowKey)>,
+    pub seen: Vec<Reading>,
+    keys: Vec<(u64, ReadKey)>,
 }
 
 impl Unbilled {
@@ -106,7 +103,7 @@ impl Unbilled {
             due: VecDeque::new(),
             whos: HashMap::default(),
             stale: Vec::new(),
-            classes: Classes::default(),
+            class_names: ClassNames::default(),
         }
     }
 
@@ -152,15 +149,15 @@ impl Unbilled {
         self.whos.get(&cgroup_id)?.1.path.as_deref()
     }
 
-    /// Who a cgroup was billed to before this recorder started (the ledger's last bill of
+    /// Workload a cgroup was billed to before this recorder started (the ledger's last bill of
     /// it): its reads are kept under that name, as under a name from an earlier bucket, and
     /// it is named again a share a cycle (`to_rename`) instead of all in the first cycle.
-    pub fn seed(&mut self, cgroup_id: u64, who: Rc<Who>) {
+    pub fn seed(&mut self, cgroup_id: u64, who: Rc<Workload>) {
         self.whos.entry(cgroup_id).or_insert((BEFORE_START, who));
     }
 
     /// Keeps who a cgroup is billed to, as named now (one copy while it stays the same).
-    pub fn name(&mut self, cgroup_id: u64, who: Who) {
+    pub fn name(&mut self, cgroup_id: u64, who: Workload) {
         let epoch = self.epoch;
         match self.whos.get_mut(&cgroup_id) {
             Some((e, w)) if **w == who => *e = epoch,
@@ -171,7 +168,7 @@ impl Unbilled {
     }
 
     /// The counters a row was last read with (at first, what the ledger billed of it).
-    pub fn set_last(&mut self, row: RowKey, counters: Counters) {
+    pub fn set_last(&mut self, row: ReadKey, counters: Counters) {
         self.rows.entry(row).last = Some(counters);
     }
 
@@ -193,7 +190,7 @@ impl Unbilled {
     /// Takes the read at `at` of a row (the next of the read under way): kept to be billed
     /// when it moved and its cgroup was named in this bucket (a later read in the same
     /// bucket replaces it).
-    pub fn moved(&mut self, at: i64, row: RowKey, counters: Counters) -> Moved {
+    pub fn moved(&mut self, at: i64, row: ReadKey, counters: Counters) -> Moved {
         self.advance(at);
         let epoch = self.epoch;
         let state = match self.orders.get_mut(self.stream) {
@@ -222,7 +219,7 @@ impl Unbilled {
     }
 
     /// Keeps the read at `at` of a row that moved, its cgroup named (`name`) first.
-    pub fn note(&mut self, at: i64, row: RowKey, counters: Counters) {
+    pub fn note(&mut self, at: i64, row: ReadKey, counters: Counters) {
         self.advance(at);
         let epoch = self.epoch;
         let state = self.rows.entry(row);
@@ -247,7 +244,7 @@ impl Unbilled {
     }
 
     /// The class rows of the cgroups in `ids`, with their last read.
-    pub fn class_rows(&self, ids: &BTreeSet<u64>) -> Vec<(RowKey, Counters)> {
+    pub fn class_rows(&self, ids: &BTreeSet<u64>) -> Vec<(ReadKey, Counters)> {
         self.rows
             .iter()
             .filter(|(r, _)| r.2 != 0 && ids.contains(&r.1))
@@ -256,7 +253,7 @@ impl Unbilled {
     }
 
     /// Whether the read of `row` in `epoch` still waits.
-    fn holds(&self, epoch: u64, row: &RowKey) -> bool {
+    fn holds(&self, epoch: u64, row: &ReadKey) -> bool {
         self.rows.get(row).is_some_and(|s| s.reads.iter().any(|r| r.epoch == epoch))
     }
 
@@ -267,7 +264,7 @@ impl Unbilled {
         if self.bucket != Some(bucket) {
             self.bucket = Some(bucket);
             let ended = self.epoch;
-            let mut rows: Vec<RowKey> = self
+            let mut rows: Vec<ReadKey> = self
                 .rows
                 .iter()
                 .filter(|(_, s)| s.reads.iter().any(|r| r.epoch == ended))
@@ -337,7 +334,7 @@ fn keep(state: &mut State, read: Read) -> usize {
 }
 
 /// Rows of an epoch by cgroup (a slice bills its rows and cursor together), source, class.
-fn order(r: &RowKey) -> (u64, u8, u16) {
+fn order(r: &ReadKey) -> (u64, u8, u16) {
     (r.1, matches!(r.0, Source::Socket) as u8, r.2)
 }
 

@@ -10,11 +10,10 @@ use anyhow::Result;
 use foldhash::{HashMap, HashMapExt};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
-pub use super::cycle::{note_coverage, note_cycle, Cycle, Took};
 use super::known::{self, Changes, Cursor, Known, Rows};
-use super::rollup::Marks;
+use super::marks::Marks;
 use super::{Ledger, Resolution};
-use crate::bpf::{Counters, Source};
+use crate::model::{Counters, Reading, Workload};
 
 /// Which load of which boot the counters come from: cursors belong to one instance, and a
 /// new one (a new `load`, a reboot) starts from zero.
@@ -24,41 +23,6 @@ pub struct InstanceKey {
     pub boot_id: String,
     pub loaded_at: i64,
     pub pin_dir: String,
-}
-
-/// Who a row is billed to: an identity that outlives cgroup ids, and what is known of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Who {
-    /// `container:<id>`, `pod:<uid>`, `unit:<name>`, `path:<cgroup path>`,
-    /// `cgroup:<id>` (nothing else known) or `bucket:unresolved|overflow`.
-    pub identity: String,
-    pub kind: Option<String>,
-    pub runtime: Option<String>,
-    pub name: Option<String>,
-    pub pod_namespace: Option<String>,
-    pub pod_name: Option<String>,
-    pub container_id: Option<String>,
-    pub pod_uid: Option<String>,
-    pub path: Option<String>,
-    /// Docker labels as a JSON object.
-    pub labels: Option<String>,
-}
-
-/// One counter row read from the kernel.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub source: Source,
-    pub cgroup_id: u64,
-    /// The destination class, or "" for the cgroup's total.
-    pub class: String,
-    pub counters: Counters,
-    /// Shared by the rows of one cgroup.
-    pub who: Rc<Who>,
-    /// When it was read (unix seconds): the buckets it is billed in.
-    pub at: i64,
-    /// The cgroup's counters were removed from the maps (a gone workload, collected): its
-    /// cursor goes with this bill.
-    pub last: bool,
 }
 
 /// What a bill did.
@@ -79,7 +43,7 @@ impl Ledger {
     pub fn bill(
         &mut self,
         inst: &InstanceKey,
-        seen: &[Seen],
+        seen: &[Reading],
         now: i64,
         only_instance: bool,
     ) -> Result<Billed> {
@@ -134,7 +98,7 @@ const LAST_SEEN_STEP: i64 = 3600;
 fn bill_in(
     tx: &Transaction<'_>,
     inst: &InstanceKey,
-    seen: &[Seen],
+    seen: &[Reading],
     now: i64,
     only: bool,
     known: &Known,
@@ -157,7 +121,7 @@ fn bill_in(
     // The cursors of the cgroups this bill moves, as they are once it commits; a bill may
     // hold two reads of a row (a closed bucket's and the open one's): the second is billed
     // from the first.
-    let mut moved: BTreeMap<u64, (Rows, &Rc<Who>)> = BTreeMap::new();
+    let mut moved: BTreeMap<u64, (Rows, &Rc<Workload>)> = BTreeMap::new();
     for s in seen {
         let source = s.source.name();
         let (rows, who) = moved
@@ -268,7 +232,7 @@ fn bill_in(
 
 /// The id of the workload `who` (made at its first bill), its description brought up to
 /// date with what is known now.
-fn workload(tx: &Transaction<'_>, who: &Who, now: i64) -> Result<i64> {
+fn workload(tx: &Transaction<'_>, who: &Workload, now: i64) -> Result<i64> {
     let mut q = tx.prepare_cached(
         "INSERT INTO workloads (identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels, first_seen, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
@@ -304,8 +268,8 @@ impl Ledger {
         Ok(self.known_of(instance)?.cursors())
     }
 
-    /// Who each cgroup of `instance` with cursors was last billed to (`Known::billed_to`).
-    pub fn billed_to(&mut self, instance: &str) -> Result<Vec<(u64, Rc<Who>)>> {
+    /// Workload each cgroup of `instance` with cursors was last billed to (`Known::billed_to`).
+    pub fn billed_to(&mut self, instance: &str) -> Result<Vec<(u64, Rc<Workload>)>> {
         Ok(self.known_of(instance)?.billed_to())
     }
 
@@ -318,7 +282,7 @@ impl Ledger {
     }
 }
 
-/// How long each resolution's rows are kept, in seconds (None: for ever).
+/// How long each resolution's rows are kept, in seconds (monthly rows are kept for ever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub five_minutes: i64,

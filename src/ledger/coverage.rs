@@ -4,10 +4,10 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::marks::{self, Marks};
 use super::query::Period;
-use super::report::utc;
-use super::rollup::{self, Marks};
 use super::Ledger;
+use crate::model::utc;
 
 /// The part of the period a source has rows in: from the start of its first bucket there
 /// to the end of its last.
@@ -71,7 +71,7 @@ fn buckets(l: &Ledger, period: Period) -> Result<Vec<(String, i64, i64)>> {
         "SELECT source, min(bucket), max(bucket) FROM usage
          WHERE resolution = ?1 AND bucket >= ?2 AND bucket < ?3 AND class = '' GROUP BY source",
     )?;
-    for (res, since, until) in rollup::pieces(period.since, period.until, &marks) {
+    for (res, since, until) in marks::pieces(period.since, period.until, &marks) {
         let rows = q.query_map(rusqlite::params![res.name(), since, until], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         })?;

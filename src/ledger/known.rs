@@ -10,8 +10,8 @@ use anyhow::{anyhow, Result};
 use foldhash::HashMap;
 use rusqlite::{params, Transaction};
 
-use super::bill::Who;
 use crate::bpf::{Counters, Source};
+use crate::model::Workload;
 
 /// A cursor: (source, cgroup id, class) and the counters last billed of that row.
 pub type Cursor = ((Source, u64, String), Counters);
@@ -31,7 +31,7 @@ pub struct Known {
     /// cgroup id -> the workload it was last billed to, as the file held it when read.
     billed_to: HashMap<u64, i64>,
     /// identity -> (workload id, the description last written, its last_seen).
-    workloads: HashMap<String, (i64, Rc<Who>, i64)>,
+    workloads: HashMap<String, (i64, Rc<Workload>, i64)>,
 }
 
 /// What a bill changed, applied once it committed.
@@ -40,7 +40,7 @@ pub struct Changes {
     /// (cgroup id, its cursors now; none left: its row was dropped).
     pub cursors: Vec<(u64, Rows)>,
     /// (id, description, last_seen) of the workloads written.
-    pub workloads: Vec<(i64, Rc<Who>, i64)>,
+    pub workloads: Vec<(i64, Rc<Workload>, i64)>,
 }
 
 /// One cursor as the ledger's JSON holds it.
@@ -96,7 +96,7 @@ impl Known {
         )?;
         let mut rows = q.query([])?;
         while let Some(r) = rows.next()? {
-            let who = Who {
+            let who = Workload {
                 identity: r.get(1)?,
                 kind: r.get(2)?,
                 runtime: r.get(3)?,
@@ -126,18 +126,19 @@ impl Known {
             .collect()
     }
 
-    /// Who each cgroup with cursors was last billed to, where that workload was billed in the
+    /// Workload each cgroup with cursors was last billed to, where that workload was billed in the
     /// last day (as the file held them when read): a recorder that starts again bills its
     /// reads to them until it has named them again.
-    pub fn billed_to(&self) -> Vec<(u64, Rc<Who>)> {
-        let by_id: HashMap<i64, &Rc<Who>> = self.workloads.values().map(|(id, who, _)| (*id, who)).collect();
+    pub fn billed_to(&self) -> Vec<(u64, Rc<Workload>)> {
+        let by_id: HashMap<i64, &Rc<Workload>> =
+            self.workloads.values().map(|(id, who, _)| (*id, who)).collect();
         let known = self.billed_to.iter();
         known.filter_map(|(cgroup, w)| Some((*cgroup, Rc::clone(by_id.get(w)?)))).collect()
     }
 
     /// The id of `who`'s workload and its last_seen, if it was written with this very
     /// description.
-    pub fn workload(&self, who: &Rc<Who>) -> Option<(i64, i64)> {
+    pub fn workload(&self, who: &Rc<Workload>) -> Option<(i64, i64)> {
         let (id, known, seen) = self.workloads.get(&who.identity)?;
         (Rc::ptr_eq(known, who) || **known == **who).then_some((*id, *seen))
     }

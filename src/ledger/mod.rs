@@ -4,12 +4,13 @@
 //! (`PRAGMA user_version`) and documented in docs/ledger.md.
 pub mod bill;
 pub mod coverage;
-mod cycle;
+pub mod cycle;
 pub mod file;
 mod known;
-pub mod period;
+mod marks;
 pub mod query;
 pub mod report;
+mod resolution;
 pub mod rollup;
 mod schema;
 
@@ -42,81 +43,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 
+pub use resolution::Resolution;
 pub use schema::VERSION;
 
 pub const DEFAULT_PATH: &str = "/var/lib/netattr/ledger.db";
-
-/// The bucket sizes usage is kept in, finest first, with their names in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
-    FiveMinutes,
-    Hour,
-    Day,
-    Month,
-}
-
-impl Resolution {
-    pub const ALL: [Resolution; 4] =
-        [Resolution::FiveMinutes, Resolution::Hour, Resolution::Day, Resolution::Month];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Resolution::FiveMinutes => "5m",
-            Resolution::Hour => "hour",
-            Resolution::Day => "day",
-            Resolution::Month => "month",
-        }
-    }
-
-    /// The start (UTC, unix seconds) of the bucket holding `t`.
-    pub fn bucket(self, t: i64) -> i64 {
-        match self {
-            Resolution::FiveMinutes => t - t.rem_euclid(300),
-            Resolution::Hour => t - t.rem_euclid(3600),
-            Resolution::Day => t - t.rem_euclid(86_400),
-            Resolution::Month => {
-                let (y, m, _) = civil(t.div_euclid(86_400));
-                days_from_civil(y, m, 1) * 86_400
-            }
-        }
-    }
-}
-
-impl Resolution {
-    /// The end (exclusive) of the bucket that starts at `bucket`.
-    pub fn end(self, bucket: i64) -> i64 {
-        match self {
-            Resolution::FiveMinutes => bucket + 300,
-            Resolution::Hour => bucket + 3600,
-            Resolution::Day => bucket + 86_400,
-            Resolution::Month => Resolution::Month.bucket(bucket + 32 * 86_400),
-        }
-    }
-}
-
-/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The day number of (year, month, day).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 /// The write-ahead log beside a ledger file.
 fn wal_of(path: &Path) -> PathBuf {
@@ -204,7 +134,7 @@ impl Ledger {
         };
         schema::refuse_foreign(&l.conn, path).map_err(|e| l.explain(e))?;
         l.prepare()?;
-        schema::migrate(&l.conn, path).map_err(|e| l.explain(e))?;
+        schema::migrate(&l.conn, path, marks::mark_migrated).map_err(|e| l.explain(e))?;
         file::warn_if_world_readable(&real);
         // -wal and -shm stay beside the file when the recorder closes it: readers without
         // write access open it read-only at any time.

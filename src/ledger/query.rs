@@ -2,73 +2,25 @@
 //! 95th percentile of 5-minute rates per group (the transit-billing figure).
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-pub use super::period::{parse_bytes, parse_time, Period};
-use super::rollup::{self, Marks};
+use super::marks::{self, Marks};
 use super::{Ledger, Resolution};
+pub use crate::model::{parse_bytes, parse_time, Field, Period};
 
-/// What a report groups by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Field {
-    Name,
-    PodNamespace,
-    Pod,
-    Kind,
-    Runtime,
-    Identity,
-    Class,
-    Label(String),
-}
-
-impl Field {
-    pub fn parse(s: &str) -> Result<Field> {
-        Ok(match s {
-            "name" => Field::Name,
-            "pod_namespace" | "namespace" => Field::PodNamespace,
-            "pod" | "pod_name" => Field::Pod,
-            "kind" => Field::Kind,
-            "runtime" => Field::Runtime,
-            "identity" | "workload" => Field::Identity,
-            "class" => Field::Class,
-            _ => match s.strip_prefix("label:") {
-                Some(k) if !k.is_empty() => Field::Label(k.to_string()),
-                _ => bail!(
-                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class or label:KEY"
-                ),
-            },
-        })
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Field::Name => "name".into(),
-            Field::PodNamespace => "pod_namespace".into(),
-            Field::Pod => "pod".into(),
-            Field::Kind => "kind".into(),
-            Field::Runtime => "runtime".into(),
-            Field::Identity => "identity".into(),
-            Field::Class => "class".into(),
-            Field::Label(k) => format!("label:{k}"),
-        }
-    }
-
-    /// The SQL expression of the field, and its parameter (a label's JSON path).
-    fn sql(&self) -> (&'static str, Option<String>) {
-        match self {
-            Field::Name => ("coalesce(w.name, w.identity)", None),
-            Field::PodNamespace => ("w.pod_namespace", None),
-            Field::Pod => ("w.pod_name", None),
-            Field::Kind => ("w.kind", None),
-            Field::Runtime => ("w.runtime", None),
-            Field::Identity => ("w.identity", None),
-            Field::Class => ("u.class", None),
-            Field::Label(k) => {
-                ("json_extract(w.labels, ?)", Some(format!("$.\"{}\"", k.replace('"', "\\\""))))
-            }
-        }
+/// The SQL expression of a grouping field, and its parameter (a label's JSON path).
+fn sql(f: &Field) -> (&'static str, Option<String>) {
+    match f {
+        Field::Name => ("coalesce(w.name, w.identity)", None),
+        Field::PodNamespace => ("w.pod_namespace", None),
+        Field::Pod => ("w.pod_name", None),
+        Field::Kind => ("w.kind", None),
+        Field::Runtime => ("w.runtime", None),
+        Field::Identity => ("w.identity", None),
+        Field::Class => ("u.class", None),
+        Field::Label(k) => ("json_extract(w.labels, ?)", Some(format!("$.\"{}\"", k.replace('"', "\\\"")))),
     }
 }
 
@@ -103,13 +55,13 @@ pub struct Ask<'a> {
 pub fn groups(l: &Ledger, ask: Ask<'_>, source: &str, now: i64) -> Result<(Resolution, Vec<Group>)> {
     let Ask { period, by, classes: only, p95: with_p95 } = ask;
     let marks = Marks::read(&l.conn)?;
-    let pieces = rollup::pieces(period.since, period.until, &marks);
+    let pieces = marks::pieces(period.since, period.until, &marks);
     // The class breakdown's rows where grouped or picked by class, else the totals.
     let classes = by.contains(&Field::Class) || !only.is_empty();
     let only = serde_json::to_string(only)?;
     let (mut exprs, mut params): (Vec<&str>, Vec<Value>) = (Vec::new(), Vec::new());
     for f in by {
-        let (e, p) = f.sql();
+        let (e, p) = sql(f);
         exprs.push(e);
         if let Some(p) = p {
             params.push(Value::Text(p));

@@ -138,9 +138,4 @@ pub fn build(
     })
 }
 
-/// A unix time as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn utc(t: i64) -> String {
-    let (y, m, d) = super::civil(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
-}
+pub use crate::model::utc;

@@ -2,10 +2,8 @@
 //! serialises to JSON (the documented schema) and knows how to draw itself as a table;
 //! listings name their rows (for CSV and NDJSON) and `stats` gives its Prometheus metrics;
 //! `emit` picks one and writes it to stdout. Diagnostics never come through here.
-mod file;
+pub mod file;
 pub mod prometheus;
-
-pub use file::emit_to_file;
 
 use std::io::{self, Write};
 

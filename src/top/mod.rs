@@ -144,7 +144,7 @@ type RateMap = std::collections::HashMap<crate::core::row::RowKey, crate::rates:
 
 impl ClassRates {
     fn new(inst: &Instance, source: Source) -> ClassRates {
-        let on = inst.meta.flags & crate::bpf::layout::META_CLASSES != 0;
+        let on = inst.meta.has(crate::bpf::layout::META_CLASSES);
         let mut rater = on.then(Rater::default);
         if let (Some(r), Ok(s)) = (rater.as_mut(), reader::read(inst, Query { source, by: By::Class })) {
             r.baseline(&s);
@@ -232,10 +232,10 @@ fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String>
         Some(Err(e)) => reads.push(("class", Err(anyhow::anyhow!("{e:#}")))),
         None => {}
     }
-    if inst.meta.flags & META_IFACES != 0 {
+    if inst.meta.has(META_IFACES) {
         reads.push(("interface", reader::read(inst, Query { source: Source::Tc, by: By::Iface })));
     }
-    if inst.meta.flags & META_PORTS != 0 {
+    if inst.meta.has(META_PORTS) {
         for source in [Source::Tc, Source::Socket] {
             reads.push(("port", reader::read(inst, Query { source, by: By::Port })));
         }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::core::group;
 use crate::core::report::StatsReport;
 use crate::core::row::{Bucket, Row};
-use crate::ledger::query::Field;
+use crate::model::Field;
 use crate::output;
 
 /// Samples of rate history kept per row (the sparkline's width at most).

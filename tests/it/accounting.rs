@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::harness::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Who {
+enum Workload {
     A,
     B,
     H,
@@ -24,8 +24,8 @@ enum Dir {
 /// sent (data from the sender, acks from the receiver).
 #[derive(Debug)]
 struct Flow {
-    from: Who,
-    to: Who,
+    from: Workload,
+    to: Workload,
     payload: u64,
     sender_segments: u64,
     receiver_segments: u64,
@@ -69,40 +69,44 @@ impl World {
         World { a, b, h, _sleepers: sleepers, _bridge: bridge }
     }
 
-    fn cgroup(&self, w: Who) -> u64 {
+    fn cgroup(&self, w: Workload) -> u64 {
         match w {
-            Who::A => self.a.cgroup.id,
-            Who::B => self.b.cgroup.id,
-            Who::H => self.h.id,
+            Workload::A => self.a.cgroup.id,
+            Workload::B => self.b.cgroup.id,
+            Workload::H => self.h.id,
         }
     }
 
     /// A->B TCP, B->A UDP, H->A TCP, A->H TCP, A->A over loopback, each its own size.
     fn run_flows(&self, port: u16) -> Vec<Flow> {
         let (a, b) = (&self.a, &self.b);
-        let tcp =
-            |from: Who, to: Who, sender: &dyn Fn(&str) -> Peer, receiver: Peer, dst: &str, bytes: u64| {
-                let receiver = receiver.ready();
-                let s = sender(&format!("tcp-send {dst} {bytes}")).finish();
-                let r = receiver.finish();
-                assert_eq!(r.bytes, bytes);
-                Flow {
-                    from,
-                    to,
-                    payload: bytes,
-                    sender_segments: s.segments,
-                    receiver_segments: r.segments,
-                    sender_retrans: s.retrans,
-                    receiver_retrans: r.retrans,
-                    loopback: from == to,
-                }
-            };
+        let tcp = |from: Workload,
+                   to: Workload,
+                   sender: &dyn Fn(&str) -> Peer,
+                   receiver: Peer,
+                   dst: &str,
+                   bytes: u64| {
+            let receiver = receiver.ready();
+            let s = sender(&format!("tcp-send {dst} {bytes}")).finish();
+            let r = receiver.finish();
+            assert_eq!(r.bytes, bytes);
+            Flow {
+                from,
+                to,
+                payload: bytes,
+                sender_segments: s.segments,
+                receiver_segments: r.segments,
+                sender_retrans: s.retrans,
+                receiver_retrans: r.retrans,
+                loopback: from == to,
+            }
+        };
         let in_a = |spec: &str| a.peer(spec);
         let in_b = |spec: &str| b.peer(spec);
         let in_h = |spec: &str| Peer::spawn(&self.h, None, spec);
         let mut flows = Vec::new();
         let dst = format!("{}:{}", b.ip, port);
-        flows.push(tcp(Who::A, Who::B, &in_a, in_b(&format!("tcp-recv {dst}")), &dst, 3_000_000));
+        flows.push(tcp(Workload::A, Workload::B, &in_a, in_b(&format!("tcp-recv {dst}")), &dst, 3_000_000));
 
         let dst = format!("{}:{}", a.ip, port + 1);
         let (count, size) = (400, 1200);
@@ -110,8 +114,8 @@ impl World {
         let s = in_b(&format!("udp-send {dst} {count} {size}")).finish();
         assert_eq!(r.finish().bytes, count * size, "UDP datagrams lost on the bridge");
         flows.push(Flow {
-            from: Who::B,
-            to: Who::A,
+            from: Workload::B,
+            to: Workload::A,
             payload: count * size,
             sender_segments: s.segments,
             receiver_segments: 0,
@@ -121,11 +125,11 @@ impl World {
         });
 
         let dst = format!("{}:{}", a.ip, port + 2);
-        flows.push(tcp(Who::H, Who::A, &in_h, in_a(&format!("tcp-recv {dst}")), &dst, 2_000_000));
+        flows.push(tcp(Workload::H, Workload::A, &in_h, in_a(&format!("tcp-recv {dst}")), &dst, 2_000_000));
         let dst = format!("{}:{}", a.host_ip, port + 3);
-        flows.push(tcp(Who::A, Who::H, &in_a, in_h(&format!("tcp-recv {dst}")), &dst, 1_500_000));
+        flows.push(tcp(Workload::A, Workload::H, &in_a, in_h(&format!("tcp-recv {dst}")), &dst, 1_500_000));
         let dst = format!("127.0.0.1:{}", port + 4);
-        flows.push(tcp(Who::A, Who::A, &in_a, in_a(&format!("tcp-recv {dst}")), &dst, 1_000_000));
+        flows.push(tcp(Workload::A, Workload::A, &in_a, in_a(&format!("tcp-recv {dst}")), &dst, 1_000_000));
         flows
     }
 }
@@ -183,9 +187,9 @@ fn quiet_links(bridge: &Bridge, containers: &[&Container]) {
 /// segments are the sender's tx and the receiver's rx; the receiver's acks are its tx and
 /// the sender's rx. The tc source does not see loopback, and at a veth with an owner the
 /// host's traffic is the owner's: the host's own cells stay empty.
-fn expected(flows: &[Flow], source: &str) -> BTreeMap<(Who, Dir), Cell> {
-    let mut t: BTreeMap<(Who, Dir), Cell> = BTreeMap::new();
-    for w in [Who::A, Who::B, Who::H] {
+fn expected(flows: &[Flow], source: &str) -> BTreeMap<(Workload, Dir), Cell> {
+    let mut t: BTreeMap<(Workload, Dir), Cell> = BTreeMap::new();
+    for w in [Workload::A, Workload::B, Workload::H] {
         for d in [Dir::Rx, Dir::Tx] {
             t.insert((w, d), Cell::default());
         }
@@ -200,7 +204,7 @@ fn expected(flows: &[Flow], source: &str) -> BTreeMap<(Who, Dir), Cell> {
             (f.to, Dir::Tx, 0, f.receiver_segments, f.receiver_retrans),
             (f.from, Dir::Rx, 0, f.receiver_segments, f.receiver_retrans),
         ] {
-            if source == "tc" && who == Who::H {
+            if source == "tc" && who == Workload::H {
                 continue;
             }
             let c = t.get_mut(&(who, dir)).unwrap();

@@ -15,21 +15,22 @@ fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
 /// The ledger's rows of the workload at cgroup path `rel`, all time, one source: class (""
 /// for the total) -> counters.
 fn ledger_rows(ledger: &Path, rel: &str, source: &str) -> BTreeMap<String, [u64; 4]> {
-    let conn =
-        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut q = conn
-        .prepare(
-            "SELECT u.class, sum(u.rx_bytes), sum(u.tx_bytes), sum(u.rx_packets), sum(u.tx_packets)
-             FROM usage u JOIN workloads w ON w.id = u.workload
-             WHERE w.path = ?1 AND u.resolution = '5m' AND u.source = ?2 GROUP BY u.class",
-        )
-        .unwrap();
-    q.query_map([rel, source], |r| {
+    read_ledger_rows(ledger, rel, source).unwrap()
+}
+
+/// `ledger_rows`, or the error of a ledger not made yet (a recorder makes the file, then its
+/// tables): for a test that waits for rows to appear.
+fn read_ledger_rows(ledger: &Path, rel: &str, source: &str) -> rusqlite::Result<BTreeMap<String, [u64; 4]>> {
+    let conn = rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut q = conn.prepare(
+        "SELECT u.class, sum(u.rx_bytes), sum(u.tx_bytes), sum(u.rx_packets), sum(u.tx_packets)
+         FROM usage u JOIN workloads w ON w.id = u.workload
+         WHERE w.path = ?1 AND u.resolution = '5m' AND u.source = ?2 GROUP BY u.class",
+    )?;
+    let rows = q.query_map([rel, source], |r| {
         Ok((r.get(0)?, [r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?].map(|v| v as u64)))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    })?;
+    rows.collect()
 }
 
 /// The invariant of the ledger: for every workload and source with class rows (a load with
@@ -247,11 +248,9 @@ fn a_deleted_or_replaced_ledger_is_noticed_and_loses_nothing() {
     let cg = s.tree.docker_like();
     let port = 30000 + (uniq() as u16 % 1000);
     let send = || Peer::spawn(&cg, None, &format!("udp-send 127.0.0.1:{port} 5 1000")).finish();
+    // 0 while there is no ledger with tables at `p` yet.
     let tx = |p: &Path| {
-        if !p.exists() {
-            return 0;
-        }
-        ledger_rows(p, &cg.rel, "socket").get("").map_or(0, |v| v[1])
+        read_ledger_rows(p, &cg.rel, "socket").ok().and_then(|r| r.get("").map(|v| v[1])).unwrap_or(0)
     };
     let secs = std::time::Duration::from_secs;
     send();
@@ -446,8 +445,13 @@ fn class_rows_add_up_to_totals_through_a_reload() {
     na.run(&["cleanup"]).ok();
     na.run(&["load", "--breakdown", "class"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
-    wait_until("the recorder to follow the new load", std::time::Duration::from_secs(20), || {
-        rec.said().contains("was replaced")
+    // The old instance's last counters billed, and the new one recorded.
+    let instances = || -> i64 {
+        let c = rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+        c.and_then(|c| c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))).unwrap_or(0)
+    };
+    wait_until("the recorder to record the new load", std::time::Duration::from_secs(20), || {
+        rec.said().contains("was replaced") && instances() == 2
     });
     send(&a);
     let c = s.tree.docker_like();

@@ -37,8 +37,7 @@ fn the_port_breakdown_reads_a_layer_3_device_from_its_network_header() {
     let port = 5300 + n as u16;
     // 20 datagrams of 500 bytes into the tun (nobody reads it: tc egress still sees them).
     Peer::spawn(&sender, None, &format!("udp-send {dst_net}:{port} 20 500")).finish();
-    std::thread::sleep(Duration::from_millis(200));
-    let rows = port_rows(na, "tc");
+    let rows = settled(|| port_rows(na, "tc"));
     let row = rows
         .iter()
         .find(|r| r["cgroup_id"] == sender.id)

@@ -270,8 +270,7 @@ fn the_nat_topology_counts_each_class_exactly_ipv4_and_ipv6() {
             (&hproc, None, format!("tcp-recv {hdst}:{p}")),
         );
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let after = uplink_bytes(&upl.0);
+    let after = settled(|| uplink_bytes(&upl.0));
 
     // Socket source: each of A's flows in its class, per family.
     let sock = class_cells(na, "socket");
@@ -331,7 +330,7 @@ fn the_nat_topology_counts_each_class_exactly_ipv4_and_ipv6() {
          cells {sock:?}"
     );
 
-    // Who sends the most to the internet: one command (its table is the README's example).
+    // Workload sends the most to the internet: one command (its table is the README's example).
     let table =
         na.run(&["stats", "--by", "class", "--class", "internet", "--sort", "tx", "--source", "socket"]).ok();
     eprintln!("{}", table.stdout);
@@ -380,9 +379,7 @@ fn ipv6_and_icmp_cells_of_the_truth_table() {
     let r = Peer::spawn(&recv, None, &format!("tcp-recv [{host6}]:{}", port + 1)).ready();
     let sent = c.peer_in(&tcp6, &format!("tcp-send [{host6}]:{} 1000000", port + 1)).finish();
     r.finish();
-    std::thread::sleep(Duration::from_millis(100));
-
-    let sock = class_cells(na, "socket");
+    let sock = settled(|| class_cells(na, "socket"));
     // Echo request and reply: 10 x (IPv4 20 + ICMP 8 + 1000) and 10 x (IPv6 40 + 8 + 1000),
     // exactly: the socket source counts the ping socket's packets and nothing else.
     assert_eq!(cell(&sock, icmp4.id, "host"), [10_280, 10_280, 10, 10], "{sock:?}");
@@ -427,8 +424,7 @@ fn classes_change_while_traffic_flows_without_losing_or_doubling_a_packet() {
     }
     let sent = p.finish();
     assert_eq!(r.finish().bytes, sent.bytes);
-    std::thread::sleep(Duration::from_millis(100));
-    let sock = class_cells(na, "socket");
+    let sock = settled(|| class_cells(na, "socket"));
     let (a, b) = (cell(&sock, recv.id, "lan-a"), cell(&sock, recv.id, "lan-b"));
     assert!(a[0] > 0 && b[0] > 0, "both tables classified some of the flow ({swaps} swaps): {sock:?}");
     // Every received byte is in exactly one class (the handshake, before the first swap, in

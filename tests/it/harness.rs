@@ -33,6 +33,7 @@ pub fn privileged() -> bool {
             panic!("privileged test skipped in CI: run the tests as root");
         }
         eprintln!("skipped: needs root");
+        note_skipped();
     } else {
         static SWEEP: std::sync::Once = std::sync::Once::new();
         SWEEP.call_once(sweep_dead_runs);
@@ -501,7 +502,7 @@ impl Peer {
             }
             None => Command::new(exe),
         };
-        cmd.args(["--exact", "peer::peer", "--nocapture", "--test-threads=1"])
+        cmd.args(["--exact", "peer::peer", "--ignored", "--nocapture", "--test-threads=1"])
             .env(crate::peer::ENV, spec)
             .stdout(Stdio::piped());
         in_cgroup(&mut cmd, cgroup);
@@ -777,7 +778,7 @@ impl Serve {
     /// SIGTERM; returns the exit code and stderr.
     pub fn stop(mut self) -> (i32, String) {
         use std::io::Read;
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        signal(self.child.id(), libc::SIGTERM);
         let status = self.child.wait().unwrap();
         let mut err = String::new();
         self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
@@ -901,8 +902,55 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        // SAFETY: a plain kill(2) of our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        signal(self.child.id(), libc::SIGTERM);
         let _ = self.child.wait();
+    }
+}
+
+/// Sends signal `sig` to process `pid` (a child of the test's, or one it started).
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// The cycles the recorder writing the ledger at `ledger` has noted (0 before its first).
+pub fn recorder_cycles(ledger: &Path) -> i64 {
+    let c = rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
+    c.and_then(|c| c.query_row("SELECT cycles FROM recorder WHERE id = 1", [], |r| r.get(0))).unwrap_or(0)
+}
+
+/// Waits (20 s at most) until the ledger's recorder has noted `more` cycles than now.
+pub fn wait_for_cycles(ledger: &Path, more: i64) {
+    let want = recorder_cycles(ledger) + more;
+    wait_until(&format!("{more} recorder cycles in {}", ledger.display()), Duration::from_secs(20), || {
+        recorder_cycles(ledger) >= want
+    });
+}
+
+/// Reads `read` until it gives the same value twice, 100 ms apart (5 s at most): the last
+/// packets of a flow (its acks and FINs) are counted. Returns that value.
+pub fn settled<T: PartialEq + std::fmt::Debug>(mut read: impl FnMut() -> T) -> T {
+    let begun = std::time::Instant::now();
+    let mut last = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = read();
+        if now == last {
+            return now;
+        }
+        assert!(begun.elapsed() < Duration::from_secs(5), "still moving after 5 s: {now:?}");
+        last = now;
+    }
+}
+
+/// Where skipped privileged tests are counted (one line each): the test command reports the
+/// count at its end (scripts/test.sh), so that a skip is never a silent pass.
+pub const SKIPPED: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/skipped-privileged-tests");
+
+fn note_skipped() {
+    use std::io::Write;
+    let name = std::thread::current().name().unwrap_or("a test").to_string();
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(SKIPPED) {
+        let _ = writeln!(f, "{name}");
     }
 }

@@ -55,8 +55,7 @@ impl Recorder {
 
     /// SIGTERM: a last cycle, then exit 0.
     fn stop(mut self) -> String {
-        // SAFETY: a plain kill(2) of our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        signal(self.0.id(), libc::SIGTERM);
         let out =
             std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
         assert!(out.status.success(), "record: {}", String::from_utf8_lossy(&out.stderr));
@@ -228,7 +227,7 @@ fn a_busy_node_bills_closed_buckets_in_slices_in_their_bucket_and_exactly_once()
     assert!(first_billed >= boundary, "billed at {first_billed}, after the bucket closed at {boundary}");
     // Reads in the open bucket wait (`status` says how many); a stop bills them.
     c.send(&c.cgroup, &h, port + 1, 200_000);
-    std::thread::sleep(Duration::from_millis(400));
+    wait_for_cycles(&ledger, 2);
     let status = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
     assert!(status["recorder"]["waiting"].as_u64().unwrap() >= 1, "{}", status["recorder"]);
     rec.stop();
@@ -278,7 +277,7 @@ fn an_hour_that_is_over_is_rolled_up_and_reports_read_it() {
     let before = counted(na, c.cgroup.id);
     std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
     c.send(&c.cgroup, &h, port + 1, 200_000);
-    std::thread::sleep(Duration::from_millis(600));
+    wait_for_cycles(&ledger, 2);
     rec.stop();
     let all = counted(na, c.cgroup.id);
     // The hour before is rolled up: its row is whole, and the report of an hour-aligned
@@ -341,13 +340,13 @@ fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
     let port = 24000 + (uniq() as u16 % 1000) * 4;
     let rec = Recorder::start(na, &ledger, "0.1", &env);
     c.send(&c.cgroup, &h, port, 1_000_000);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_cycles(&ledger, 2);
     let first = counted(na, c.cgroup.id);
     // cleanup + load between two cycles: the old instance's last counters are still billed.
     na.run(&["cleanup"]).ok();
     attach();
     c.send(&c.cgroup, &h, port + 1, 500_000);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_cycles(&ledger, 2);
     let second = counted(na, c.cgroup.id);
     rec.stop();
     assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), add(first, second), "across cleanup + load");
@@ -358,8 +357,7 @@ fn cleanup_and_load_under_a_running_recorder_and_a_reboot_lose_nothing() {
     na.run(&["cleanup"]).ok();
     attach();
     c.send(&c.cgroup, &h, port + 2, 300_000);
-    std::thread::sleep(Duration::from_millis(100));
-    let third = counted(na, c.cgroup.id);
+    let third = settled(|| counted(na, c.cgroup.id));
     once(na, &ledger, &env);
     assert_eq!(billed(&ledger, &c.cgroup.rel, "0", None), add(add(first, second), third), "across a reboot");
     let conn = rusqlite::Connection::open(&ledger).unwrap();
@@ -386,7 +384,8 @@ fn gone_workloads_are_collected_and_billed_once() {
         let payload = 100_000 + u64::from(i) * 10_000;
         short.push((c.run_exited(&s.tree, &h, port + i, payload), payload));
     }
-    std::thread::sleep(Duration::from_millis(800));
+    // Collected by running cycles, not only by the stop's.
+    wait_for_cycles(&ledger, 2);
     rec.stop();
     let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
     for (cg, payload) in &short {
@@ -554,7 +553,7 @@ fn serve_records_too_and_status_shows_the_recorder() {
         Serve::start(na, &["--record", "--record-interval", "0.2", "--ledger", ledger.to_str().unwrap()]);
     let h = s.tree.cgroup("host.slice/receiver.service");
     c.send(&c.cgroup, &h, 28000 + (uniq() as u16 % 1000), 300_000);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_cycles(&ledger, 1);
     let status = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
     assert!(status["recorder"]["cycles"].as_u64().unwrap() >= 1, "{}", status["recorder"]);
     assert!(status["recorder"]["last_error"].is_null(), "{}", status["recorder"]);
@@ -707,7 +706,7 @@ fn the_class_breakdown_is_billed_per_class_and_adds_up() {
     let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
     c.peer(&format!("tcp-rate {dst} 1000000 2")).finish();
     r.finish();
-    std::thread::sleep(Duration::from_millis(700));
+    wait_for_cycles(&ledger, 2);
     rec.stop();
     let kernel = crate::classes::class_cells(na, "socket");
     let conn =

@@ -169,7 +169,7 @@ fn top_ends_when_its_terminal_goes_away() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    signal(pid as u32, libc::SIGKILL);
     panic!("top still runs 5 s after its terminal went away: {cpu}");
 }
 

@@ -1,5 +1,7 @@
 //! netattr's integration tests: real BPF programs, network namespaces, veths, cgroups and
 //! traffic on the running kernel. Run as root; with CI set, a skipped test is a failure.
+// Tests and benchmarks fail loudly: unwrap and expect are how they say what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod harness;
 mod peer;
 

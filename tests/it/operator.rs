@@ -232,7 +232,7 @@ fn streams_follow_cleanup_and_a_new_load() {
     r.finish();
     std::thread::sleep(Duration::from_millis(800));
     for child in [&stream, &events] {
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        signal(child.id(), libc::SIGTERM);
     }
     let out = stream.wait_with_output_checked();
     let ev = events.wait_with_output_checked();
@@ -315,7 +315,7 @@ fn serve_says_503_on_healthz_when_scrapes_fail_and_prints_the_port_it_got() {
     let (code, body) = http_get(port, "/healthz");
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("cannot serve scrapes"), "{body}");
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    signal(child.id(), libc::SIGTERM);
     assert!(child.wait().unwrap().success());
 }
 

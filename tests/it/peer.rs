@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 pub const ENV: &str = "NETATTR_TEST_PEER";
 
+/// The peer's entry point, not a test: ignored in every run, started by `Peer::spawn` with
+/// `--ignored`.
 #[test]
+#[ignore = "a traffic peer's entry point: the tests start it themselves (NETATTR_TEST_PEER)"]
 fn peer() {
     let Ok(spec) = std::env::var(ENV) else { return };
     std::thread::spawn(|| {
@@ -45,8 +48,11 @@ fn ready() {
 /// and how many of them were retransmissions.
 fn segs_out(s: &TcpStream) -> (u64, u64) {
     use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain integers, for which all zero bytes are a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, which lives through the call,
+    // on the descriptor `s` holds open.
     let ret = unsafe {
         libc::getsockopt(
             s.as_raw_fd(),

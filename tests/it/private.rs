@@ -58,12 +58,7 @@ fn the_ledger_is_private_reached_safely_and_readable_without_write_access() {
     sh(&["chgrp", "65534", l, &format!("{l}-wal"), &format!("{l}-shm")]);
     {
         let _rec = Background::record(na, &ledger, dir.join("record.log"));
-        let cycles = || -> i64 {
-            let c =
-                rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
-            c.and_then(|c| c.query_row("SELECT cycles FROM recorder", [], |r| r.get(0))).unwrap_or(0)
-        };
-        wait_until("a cycle of the running recorder", std::time::Duration::from_secs(20), || cycles() > 1);
+        wait_for_cycles(&ledger, 1);
         let r = as_nobody(na, &["report", "--ledger", l, "--since", "0", "--format", "json"]).ok();
         assert!(r.json()["groups"].is_array());
     }

@@ -4,6 +4,7 @@
 //! one of those exits, and on errors, it removes all it made. It drives netattr through its
 //! own subcommands, printing each on stderr, so the demo also shows how to use them. It
 //! records into a ledger of its own while it runs and prints a short report at the end.
+mod sh;
 pub mod traffic;
 pub mod uplink;
 pub mod workloads;

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use super::workloads::{ip_cmd as ip, run_ok};
+use super::sh::{ip_cmd as ip, run_ok};
 
 /// The sink's address: the "internet" the bulk workload uploads to.
 pub const INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::sh::{ip_cmd, run_ok};
 use super::traffic::{Role, PORT, ROLES};
 use crate::cgroup;
 pub use crate::cli::Runtime;
@@ -221,14 +222,6 @@ fn netns_start(prefix: &str, n: u8, role: &Role, keep: bool) -> Result<(Workload
     Ok((Workload { role: *role, ip, host_veth: host }, child))
 }
 
-pub(super) fn ip_cmd(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
-    if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
-}
-
 /// Waits (at most 10 s) until the workload's server accepts connections.
 fn wait_listening(w: &Workload) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -260,10 +253,6 @@ fn retry_rmdir(dir: &std::path::Path) -> std::io::Result<()> {
         }
     }
     fs::remove_dir(dir)
-}
-
-pub(super) fn run_ok(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 fn quiet(cmd: &mut Command) {

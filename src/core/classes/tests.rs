@@ -1,4 +1,5 @@
 use super::*;
+use crate::bpf::layout::CLASS_NON_IP;
 
 fn file(text: &str) -> ClassFile {
     parse(text).unwrap()
@@ -114,7 +115,7 @@ fn bad_files_say_what_is_wrong() {
 /// hold send their /16 to the trie.
 #[test]
 fn ipv6_host_addresses_take_the_hash_not_the_trie() {
-    use crate::bpf::classes::{cells, class_of};
+    use crate::bpf::class_table::{cells, class_of};
     let p = |s: &str| ClassPrefix(s.parse::<IpNet>().unwrap());
     let a = |s: &str| s.parse::<IpAddr>().unwrap();
     let mut entries =
@@ -162,12 +163,12 @@ proptest::proptest! {
                 entries.push((ClassPrefix(IpNet::V4(net)), class));
             }
         }
-        let words = crate::bpf::classes::cells(&entries).unwrap();
+        let words = crate::bpf::class_table::cells(&entries).unwrap();
         let t = Table { names: vec![], entries: entries.clone() };
         for p in probes.into_iter().map(spread).chain(entries.iter().map(|(p, _)| u32::from(match p.0 { IpNet::V4(n) => n.network(), _ => unreachable!() }))) {
             let a = std::net::Ipv4Addr::from(p);
             let want = t.entries.iter().filter(|(n, _)| n.0.contains(&IpAddr::V4(a))).max_by_key(|(n, _)| n.0.prefix_len()).map_or(0, |(_, c)| *c);
-            proptest::prop_assert_eq!(crate::bpf::classes::class_of(&words, IpAddr::V4(a)), Some(want), "{} in {:?}", a, entries);
+            proptest::prop_assert_eq!(crate::bpf::class_table::class_of(&words, IpAddr::V4(a)), Some(want), "{} in {:?}", a, entries);
         }
     }
 
@@ -200,7 +201,7 @@ proptest::proptest! {
                 entries.push((ClassPrefix(IpNet::V6(net)), class));
             }
         }
-        let words = crate::bpf::classes::cells(&entries).unwrap();
+        let words = crate::bpf::class_table::cells(&entries).unwrap();
         let netaddrs: Vec<std::net::Ipv6Addr> = entries.iter().map(|(p, _)| match p.0 { IpNet::V6(n) => n.network(), _ => unreachable!() }).collect();
         for a in probes.into_iter().map(|(x, low)| spread(x, low)).chain(netaddrs) {
             let want = entries.iter().filter(|(n, _)| n.0.contains(&IpAddr::V6(a))).max_by_key(|(n, _)| n.0.prefix_len()).map_or(0, |(_, c)| *c);
@@ -209,7 +210,7 @@ proptest::proptest! {
                 IpNet::V6(n) => n.prefix_len() > 64 && top16(n.network()) == top16(a),
                 _ => false,
             });
-            match crate::bpf::classes::class_of(&words, IpAddr::V6(a)) {
+            match crate::bpf::class_table::class_of(&words, IpAddr::V6(a)) {
                 Some(c) => proptest::prop_assert_eq!(c, want, "{} in {:?}", a, entries),
                 // The trie's: only ::/16 and a /16 holding a prefix longer than /64.
                 None => proptest::prop_assert!(split || top16(a) == 0, "{} deferred in {:?}", a, entries),

@@ -10,8 +10,8 @@ use crate::bpf::Counters;
 use crate::core::group::who_of;
 use crate::core::namer::Namer;
 use crate::core::retire;
-use crate::ledger::bill::{Seen, Who};
 use crate::ledger::Ledger;
+use crate::model::{Reading, Workload};
 
 impl Recorder<'_> {
     /// Collects the workloads the kernel says are gone: their counters removed from the
@@ -34,11 +34,11 @@ impl Recorder<'_> {
         let at = now();
         let mut batch = self.unbilled.of(&plan.gone);
         let names = if retired.iter().any(|r| r.class.is_some()) {
-            crate::bpf::classes::names(&inst.class_names)?
+            crate::bpf::class_table::names(&inst.class_names)?
         } else {
             Vec::new()
         };
-        let mut whos: HashMap<u64, Rc<Who>> = HashMap::new();
+        let mut whos: HashMap<u64, Rc<Workload>> = HashMap::new();
         let mut finals = HashSet::new();
         for r in &retired {
             let who = whos
@@ -49,7 +49,7 @@ impl Recorder<'_> {
                 .clone();
             let class = r.class.map(|c| crate::core::classes::name_of(&names, c)).unwrap_or_default();
             finals.insert((r.source, r.cgroup_id, class.clone()));
-            batch.seen.push(Seen {
+            batch.seen.push(Reading {
                 source: r.source,
                 cgroup_id: r.cgroup_id,
                 class,
@@ -61,7 +61,7 @@ impl Recorder<'_> {
         }
         // Class rows read before that the maps no longer held: their cursors go.
         for ((source, id, class), c) in self.unbilled.class_rows(&plan.gone) {
-            let class = self.unbilled.classes.name(class).to_string();
+            let class = self.unbilled.class_names.name(class).to_string();
             if finals.contains(&(source, id, class.clone())) {
                 continue;
             }
@@ -69,7 +69,7 @@ impl Recorder<'_> {
                 .entry(id)
                 .or_insert_with(|| Rc::new(who_of(&self.reporter.gone_row(id, source, Counters::default()))))
                 .clone();
-            batch.seen.push(Seen { source, cgroup_id: id, class, counters: c, who, at, last: true });
+            batch.seen.push(Reading { source, cgroup_id: id, class, counters: c, who, at, last: true });
         }
         match ledger.bill(&self.key, &batch.seen, at, false) {
             Ok(b) => {

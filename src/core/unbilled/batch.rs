@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use super::{order, Batch, RowKey, Unbilled};
-use crate::ledger::bill::{Seen, Who};
+use super::{order, Batch, ReadKey, Unbilled};
 use crate::ledger::Resolution;
+use crate::model::{Reading, Workload};
 
 impl Unbilled {
     /// What the cycle at `at` bills: everything when `all` (a stop, `--once`, a replaced
@@ -23,7 +23,7 @@ impl Unbilled {
         // This cycle and those after it before `end`.
         let cycles_left = ((end - at + self.every - 1) / self.every).max(1) as usize;
         let n = self.batch.max(waiting.div_ceil(cycles_left));
-        let keys: Vec<(u64, RowKey)> =
+        let keys: Vec<(u64, ReadKey)> =
             self.due.iter().filter(|(e, r)| self.holds(*e, r)).take(n).copied().collect();
         self.seen_of(keys)
     }
@@ -47,8 +47,8 @@ impl Unbilled {
     }
 
     /// Every waiting read of the rows `which` takes, by epoch then row.
-    fn batch_of(&self, which: impl Fn(&RowKey) -> bool) -> Batch {
-        let mut keys: Vec<(u64, RowKey)> = self
+    fn batch_of(&self, which: impl Fn(&ReadKey) -> bool) -> Batch {
+        let mut keys: Vec<(u64, ReadKey)> = self
             .rows
             .iter()
             .filter(|(row, s)| !s.reads.is_empty() && which(row))
@@ -58,19 +58,19 @@ impl Unbilled {
         self.seen_of(keys)
     }
 
-    fn seen_of(&self, keys: Vec<(u64, RowKey)>) -> Batch {
+    fn seen_of(&self, keys: Vec<(u64, ReadKey)>) -> Batch {
         let seen = keys
             .iter()
             .filter_map(|(epoch, row)| {
                 let r = self.rows.get(row)?.reads.iter().find(|r| r.epoch == *epoch)?;
-                Some(Seen {
+                Some(Reading {
                     source: row.0,
                     cgroup_id: row.1,
-                    class: self.classes.name(row.2).to_string(),
+                    class: self.class_names.name(row.2).to_string(),
                     counters: r.counters,
                     // Every row kept was named first; `cgroup:<id>` all the same if not.
                     who: self.whos.get(&row.1).map_or_else(
-                        || Rc::new(Who { identity: format!("cgroup:{}", row.1), ..Who::default() }),
+                        || Rc::new(Workload { identity: format!("cgroup:{}", row.1), ..Workload::default() }),
                         |(_, w)| w.clone(),
                     ),
                     at: r.at,

@@ -6,12 +6,17 @@
 //! memory in order instead of hashing into a table of megabytes.
 use foldhash::HashMap;
 
-use super::RowKey;
+use crate::model::Source;
+
+/// A counter row: (source, cgroup id, class), the class as its index in `ClassNames` (0: the
+/// cgroup's total). Integers only, so that the tens of thousands of rows a cycle reads on a
+/// busy node are hashed and compared cheaply.
+pub type ReadKey = (Source, u64, u16);
 
 #[derive(Debug, Default)]
 pub struct Table<S> {
-    index: HashMap<RowKey, u32>,
-    slots: Vec<Option<(RowKey, S)>>,
+    index: HashMap<ReadKey, u32>,
+    slots: Vec<Option<(ReadKey, S)>>,
     /// Slots of forgotten rows, taken again first.
     free: Vec<u32>,
 }
@@ -33,25 +38,25 @@ impl Order {
 }
 
 impl<S: Default> Table<S> {
-    pub fn get(&self, key: &RowKey) -> Option<&S> {
+    pub fn get(&self, key: &ReadKey) -> Option<&S> {
         let i = *self.index.get(key)?;
         Some(&self.slots[i as usize].as_ref()?.1)
     }
 
-    pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut S> {
+    pub fn get_mut(&mut self, key: &ReadKey) -> Option<&mut S> {
         let i = *self.index.get(key)?;
         Some(&mut self.slots[i as usize].as_mut()?.1)
     }
 
     /// The row of `key`, made if new.
-    pub fn entry(&mut self, key: RowKey) -> &mut S {
+    pub fn entry(&mut self, key: ReadKey) -> &mut S {
         let i = self.slot_of(key);
         self.at(i)
     }
 
     /// The row of `key`, the next of a read in `order`: found at the slot the same
     /// position of the stream's last read had, if that is this row's.
-    pub fn entry_in(&mut self, order: &mut Order, key: RowKey) -> &mut S {
+    pub fn entry_in(&mut self, order: &mut Order, key: ReadKey) -> &mut S {
         let hint = order.last.get(order.next.len()).copied();
         let i = match hint {
             Some(i) if matches!(self.slots.get(i as usize), Some(Some((k, _))) if *k == key) => i,
@@ -68,7 +73,7 @@ impl<S: Default> Table<S> {
         }
     }
 
-    fn slot_of(&mut self, key: RowKey) -> u32 {
+    fn slot_of(&mut self, key: ReadKey) -> u32 {
         if let Some(i) = self.index.get(&key) {
             return *i;
         }
@@ -120,7 +125,7 @@ impl<S: Default> Table<S> {
         self.free.clear();
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&RowKey, &S)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&ReadKey, &S)> {
         self.slots.iter().flatten().map(|(k, s)| (k, s))
     }
 
@@ -129,7 +134,7 @@ impl<S: Default> Table<S> {
     }
 
     /// Keeps the rows `keep` says to keep; the others' slots are freed.
-    pub fn retain(&mut self, mut keep: impl FnMut(&RowKey, &mut S) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&ReadKey, &mut S) -> bool) {
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if let Some((k, s)) = slot {
                 if !keep(k, s) {

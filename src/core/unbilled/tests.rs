@@ -1,7 +1,7 @@
 use super::*;
 
-fn who(id: u64) -> Who {
-    Who { identity: format!("unit:w{id}.service"), ..Who::default() }
+fn who(id: u64) -> Workload {
+    Workload { identity: format!("unit:w{id}.service"), ..Workload::default() }
 }
 
 fn c(tx: u64) -> Counters {
@@ -102,7 +102,7 @@ fn names_from_before_a_start_are_kept_and_renamed_a_share_a_cycle() {
     }
     // A name known already is not replaced by the ledger's.
     note(&mut u, t0, Source::Socket, 9, c(1));
-    u.seed(9, Rc::new(Who { identity: "cgroup:9".into(), ..Who::default() }));
+    u.seed(9, Rc::new(Workload { identity: "cgroup:9".into(), ..Workload::default() }));
     for id in [1, 2, 3, 4, 5, 9] {
         assert_eq!(u.moved(t0, (Source::Tc, id, 0), c(id)), Moved::Kept);
     }

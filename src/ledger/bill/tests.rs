@@ -1,12 +1,13 @@
 use super::*;
+use crate::model::Source;
 
-fn seen(id: u64, tx: u64, last: bool, at: i64) -> Seen {
-    Seen {
+fn seen(id: u64, tx: u64, last: bool, at: i64) -> Reading {
+    Reading {
         source: Source::Socket,
         cgroup_id: id,
         class: String::new(),
         counters: Counters { tx_bytes: tx, tx_packets: tx / 100, ..Default::default() },
-        who: Rc::new(Who { identity: format!("unit:w{id}.service"), ..Default::default() }),
+        who: Rc::new(Workload { identity: format!("unit:w{id}.service"), ..Default::default() }),
         at,
         last,
     }
@@ -120,7 +121,7 @@ fn cursors_remember_who_each_cgroup_was_billed_to() {
         // The same counters again under another name: nothing billed, the cursor keeps
         // the workload it was billed to.
         let mut again = seen(5, 1000, false, day + 60);
-        again.who = Rc::new(Who { identity: "cgroup:5".into(), ..Default::default() });
+        again.who = Rc::new(Workload { identity: "cgroup:5".into(), ..Default::default() });
         l.bill(&inst, &[again], day + 60, false).unwrap();
     }
     let mut l = Ledger::open_rw(&t.0).unwrap();

@@ -3,21 +3,23 @@ use std::rc::Rc;
 
 use super::*;
 use crate::bpf::{Counters, Source};
-use crate::ledger::bill::{InstanceKey, Seen, Who};
+use crate::ledger::bill::InstanceKey;
 use crate::ledger::query::{groups, Ask, Field, Period};
 use crate::ledger::TempFile;
+use crate::model::{Reading, Workload};
+use rusqlite::Connection;
 
 /// Bills `n` workloads at `at`, each sending `step(i)` more bytes than before.
 fn bill(l: &mut Ledger, inst: &InstanceKey, sent: &mut [u64], at: i64, step: impl Fn(usize) -> u64) {
-    let seen: Vec<Seen> = (0..sent.len())
+    let seen: Vec<Reading> = (0..sent.len())
         .map(|i| {
             sent[i] += step(i);
-            Seen {
+            Reading {
                 source: Source::Socket,
                 cgroup_id: 100 + i as u64,
                 class: String::new(),
                 counters: Counters { tx_bytes: sent[i], tx_packets: sent[i] / 100, ..Counters::default() },
-                who: Rc::new(Who { identity: format!("unit:w{i}.service"), ..Who::default() }),
+                who: Rc::new(Workload { identity: format!("unit:w{i}.service"), ..Workload::default() }),
                 at,
                 last: false,
             }
@@ -87,7 +89,7 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     let inst = InstanceKey { key: "b/1/1".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
     // 2026-11-01T00:00Z, a month's start; 300 workloads (more than a slice), billed
     // every 20 minutes from 3 hours before it to 26 hours after.
-    let t0 = crate::ledger::days_from_civil(2026, 11, 1) * 86_400;
+    let t0 = crate::model::days_from_civil(2026, 11, 1) * 86_400;
     let mut sent = vec![0u64; 300];
     let mut at = t0 - 3 * 3600;
     let mut rolled_some = false;
@@ -146,7 +148,7 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
 #[test]
 fn a_schema_2_ledger_is_migrated_with_its_coarse_rows_whole() {
     let t = TempFile::new("rollup-v2");
-    let t0 = crate::ledger::days_from_civil(2026, 11, 1) * 86_400;
+    let t0 = crate::model::days_from_civil(2026, 11, 1) * 86_400;
     {
         // A schema 2 ledger as netattr wrote it: every bill in all four resolutions.
         let c = Connection::open(&t.0).unwrap();

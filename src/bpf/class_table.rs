@@ -16,8 +16,9 @@ use super::layout::{
     CLASS_NAME, CLASS_PREFIXES, CLASS_TABLE_CELLS,
 };
 
-/// Builds the tables of `entries` and swaps them in: IPv4 into `table4`, then IPv6 into
-/// `table6`. The tables they replace are freed by the kernel once no program uses them.
+/// Builds the tables of `entries` and swaps them in: the cells, both families, into
+/// `table4` (the map `class_table4`, named for its first use: it holds IPv6's cells too),
+/// then the trie into `table6`. The tables they replace are freed by the kernel once no program uses them.
 pub fn install(table4: &dyn MapCore, table6: &dyn MapCore, entries: &[(ClassPrefix, u16)]) -> Result<()> {
     let cells = cells(entries)?;
     let opts = |flags: u32| libbpf_sys::bpf_map_create_opts {

@@ -3,18 +3,18 @@ use foldhash::HashMap;
 
 /// The class names a recorder has met, each given a small index once.
 #[derive(Debug)]
-pub struct Classes {
+pub struct ClassNames {
     names: Vec<String>,
     ids: HashMap<String, u16>,
 }
 
-impl Default for Classes {
+impl Default for ClassNames {
     fn default() -> Self {
-        Classes { names: vec![String::new()], ids: HashMap::from_iter([(String::new(), 0)]) }
+        ClassNames { names: vec![String::new()], ids: HashMap::from_iter([(String::new(), 0)]) }
     }
 }
 
-impl Classes {
+impl ClassNames {
     /// The index of class `name` ("" is the cgroup's total, 0).
     pub fn id(&mut self, name: &str) -> u16 {
         if let Some(id) = self.ids.get(name) {

@@ -1,9 +1,8 @@
-//! The period of a report and the amounts its options take: named periods, times with
-//! their zone, byte amounts (checked where clap declares the options that take them).
+//! Time and amounts as people write them: a report's period, named or from times with
+//! their zone, the calendar, UTC times, byte amounts (checked where clap declares the
+//! options that take them).
 use anyhow::{bail, Result};
 use serde::Serialize;
-
-use super::{civil, days_from_civil};
 
 /// A half-open period [since, until) in unix seconds, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,4 +135,35 @@ pub fn parse_bytes(s: &str) -> Result<u64> {
         b.round() as u128
     };
     u64::try_from(bytes).map_err(|_| too_many())
+}
+
+/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The day number of (year, month, day).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A unix time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn utc(t: i64) -> String {
+    let (y, m, d) = civil(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }

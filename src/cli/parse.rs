@@ -1,0 +1,20 @@
+//! Value parsers of the options, used where clap declares them: a bad value is refused
+//! before anything runs.
+
+/// Seconds between 0.01 and a day.
+pub fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.01..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds between 0.01 and 86400")),
+    }
+}
+
+/// `--limit`'s value: an amount of bytes, checked where it is declared.
+pub fn bytes_arg(s: &str) -> Result<u64, String> {
+    crate::model::parse_bytes(s).map_err(|e| e.to_string())
+}
+
+/// A grouping field (`--group`, `--by`).
+pub fn group_field(s: &str) -> Result<crate::model::Field, String> {
+    crate::model::Field::parse(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,71 @@
+use super::*;
+
+#[test]
+fn a_version_1_ledger_is_read_as_it_is_and_migrated_keeping_its_rows() {
+    let t = crate::ledger::TempFile::new("schema");
+    let path = &t.0;
+    {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO recorder (id, at, cycles, duration_ms, cpu_ms, rows, collected, resets)
+             VALUES (1, 100, 7, 1.5, 1.0, 3, 0, 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let ro = crate::ledger::Ledger::open_ro(path).unwrap();
+    let r = crate::ledger::query::recorder(&ro).unwrap().unwrap();
+    assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
+    assert_eq!(version(&ro.conn).unwrap(), 1, "a reader leaves the file as it is");
+    drop(ro);
+    let rw = crate::ledger::Ledger::open_rw(path).unwrap();
+    assert_eq!(version(&rw.conn).unwrap(), VERSION);
+    let r = crate::ledger::query::recorder(&rw).unwrap().unwrap();
+    assert_eq!((r.cycles, r.rows, r.waiting), (7, 3, 0));
+}
+
+#[test]
+fn a_version_3_ledger_keeps_its_cursors_one_row_a_cgroup() {
+    use crate::bpf::{Counters, Source};
+    let t = crate::ledger::TempFile::new("schema-3");
+    let path = &t.0;
+    {
+        let c = Connection::open(path).unwrap();
+        for step in &MIGRATIONS[..3] {
+            c.execute_batch(step).unwrap();
+        }
+        c.pragma_update(None, "user_version", 3).unwrap();
+        c.execute_batch(
+            "INSERT INTO instances (id, instance, boot_id, loaded_at, pin_dir, first_cycle, last_cycle)
+               VALUES (1, 'b/1/1', 'b', 1, '/p', 0, 0), (2, 'b/2/2', 'b', 2, '/p', 0, 0);
+             INSERT INTO cursors VALUES (1, 'tc', 7, '', 1, 2, 3, 4), (1, 'socket', 7, '', 5, 6, 7, 8),
+               (1, 'socket', 7, 'internet', 9, 10, 11, 12), (1, 'socket', 8, '', 0, 13, 0, 1),
+               (2, 'tc', 7, '', 100, 0, 1, 0);",
+        )
+        .unwrap();
+    }
+    let mut l = crate::ledger::Ledger::open_rw(path).unwrap();
+    assert_eq!(version(&l.conn).unwrap(), VERSION);
+    let rows: i64 = l.conn.query_row("SELECT count(*) FROM cursors", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 3, "one row a cgroup and instance");
+    let index: i64 = l
+        .conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'usage_by_workload'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(index, 0);
+    let mut got = l.cursors("b/1/1").unwrap();
+    got.sort_by_key(|((s, id, class), _)| (*id, s.code(), class.clone()));
+    let c =
+        |rx_bytes, tx_bytes, rx_packets, tx_packets| Counters { rx_bytes, tx_bytes, rx_packets, tx_packets };
+    assert_eq!(
+        got,
+        [
+            ((Source::Tc, 7, String::new()), c(1, 2, 3, 4)),
+            ((Source::Socket, 7, String::new()), c(5, 6, 7, 8)),
+            ((Source::Socket, 7, "internet".to_string()), c(9, 10, 11, 12)),
+            ((Source::Socket, 8, String::new()), c(0, 13, 0, 1)),
+        ]
+    );
+}

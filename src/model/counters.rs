@@ -1,0 +1,46 @@
+//! What is counted: bytes and packets each way, and which hooks counted them.
+use serde::{Deserialize, Serialize};
+
+/// Which hooks a counter comes from (`enum netattr_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// clsact classifiers on interfaces (L2 bytes)
+    Tc,
+    /// cgroup_skb programs on a cgroup (L3 bytes)
+    Socket,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Tc => "tc",
+            Source::Socket => "socket",
+        }
+    }
+}
+
+/// Bytes and packets received and sent (`struct counters` in the kernel's maps).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.rx_bytes += o.rx_bytes;
+        self.tx_bytes += o.tx_bytes;
+        self.rx_packets += o.rx_packets;
+        self.tx_packets += o.tx_packets;
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.rx_bytes + self.tx_bytes
+    }
+}
+
+/// A destination class's id in one load (names by id: `class_names`).
+pub type ClassId = u16;

@@ -1,0 +1,49 @@
+//! How rows are grouped: by a workload's name, its pod, kind, runtime, identity, label, or
+//! its destination class.
+use anyhow::{bail, Result};
+
+/// What a report groups by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    PodNamespace,
+    Pod,
+    Kind,
+    Runtime,
+    Identity,
+    Class,
+    Label(String),
+}
+
+impl Field {
+    pub fn parse(s: &str) -> Result<Field> {
+        Ok(match s {
+            "name" => Field::Name,
+            "pod_namespace" | "namespace" => Field::PodNamespace,
+            "pod" | "pod_name" => Field::Pod,
+            "kind" => Field::Kind,
+            "runtime" => Field::Runtime,
+            "identity" | "workload" => Field::Identity,
+            "class" => Field::Class,
+            _ => match s.strip_prefix("label:") {
+                Some(k) if !k.is_empty() => Field::Label(k.to_string()),
+                _ => bail!(
+                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class or label:KEY"
+                ),
+            },
+        })
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Field::Name => "name".into(),
+            Field::PodNamespace => "pod_namespace".into(),
+            Field::Pod => "pod".into(),
+            Field::Kind => "kind".into(),
+            Field::Runtime => "runtime".into(),
+            Field::Identity => "identity".into(),
+            Field::Class => "class".into(),
+            Field::Label(k) => format!("label:{k}"),
+        }
+    }
+}
