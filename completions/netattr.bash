@@ -1221,7 +1221,7 @@ _netattr() {
                     return 0
                     ;;
                 --period)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "today yesterday this-month last-month" -- "${cur}"))
                     return 0
                     ;;
                 --since)

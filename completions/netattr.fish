@@ -292,10 +292,13 @@ complete -c netattr -n "__fish_netattr_using_subcommand record" -s v -l verbose 
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l ledger -d 'The ledger to read (a copy of it works: no root, no kernel needed)' -r -F
-complete -c netattr -n "__fish_netattr_using_subcommand report" -l period -d 'today, yesterday, this-month (the default) or last-month (months start on --billing-day)' -r
-complete -c netattr -n "__fish_netattr_using_subcommand report" -l since -d 'Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l period -d 'today, yesterday, this-month (the default) or last-month (months start on --billing-day)' -r -f -a "today\t''
+yesterday\t''
+this-month\t''
+last-month\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l since -d 'Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] with Z or an offset such as +01:00 (UTC when neither), or unix seconds' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l until -d 'End of the period (exclusive), same forms; default: now' -r
-complete -c netattr -n "__fish_netattr_using_subcommand report" -l billing-day -d 'The day billing months start on (1 to 28)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l billing-day -d 'The day billing months start on (1 to 28: a day every month has)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l by -d 'Group by these (comma-separated): name, pod_namespace, pod, kind, runtime, identity, class, label:KEY' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l source -d 'Which source (default: socket where the ledger has it, else tc); never both added' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"

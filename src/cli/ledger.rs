@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::parse::{bytes_arg, positive_seconds};
+use super::parse::{bytes_arg, group_field, positive_seconds, time_arg};
 
 /// Where the ledger is and how long its rows are kept (`record`, `serve --record`).
 #[derive(Debug, Clone, Args)]
@@ -86,21 +86,23 @@ pub struct ReportArgs {
     pub ledger: PathBuf,
     /// today, yesterday, this-month (the default) or last-month (months start on
     /// --billing-day)
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["since", "until"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["since", "until"],
+          value_parser = ["today", "yesterday", "this-month", "last-month"])]
     pub period: Option<String>,
-    /// Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or unix seconds
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    /// Start of the period: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] with Z or an offset such as
+    /// +01:00 (UTC when neither), or unix seconds
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub since: Option<i64>,
     /// End of the period (exclusive), same forms; default: now
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// The day billing months start on (1 to 28)
-    #[arg(long, default_value_t = 1, value_name = "DAY")]
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub until: Option<i64>,
+    /// The day billing months start on (1 to 28: a day every month has)
+    #[arg(long, default_value_t = 1, value_name = "DAY", value_parser = clap::value_parser!(u32).range(1..=28))]
     pub billing_day: u32,
     /// Group by these (comma-separated): name, pod_namespace, pod, kind, runtime,
     /// identity, class, label:KEY
-    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
-    pub by: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "FIELD", value_parser = group_field)]
+    pub by: Vec<crate::model::Field>,
     /// Which source (default: socket where the ledger has it, else tc); never both added
     #[arg(long, value_enum)]
     pub source: Option<crate::bpf::Source>,

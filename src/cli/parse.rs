@@ -18,3 +18,8 @@ pub fn bytes_arg(s: &str) -> Result<u64, String> {
 pub fn group_field(s: &str) -> Result<crate::model::Field, String> {
     crate::model::Field::parse(s).map_err(|e| e.to_string())
 }
+
+/// A time (`--since`, `--until`).
+pub fn time_arg(s: &str) -> Result<i64, String> {
+    crate::model::parse_time(s).map_err(|e| e.to_string())
+}

@@ -12,7 +12,7 @@ use crate::bpf::attachments;
 use crate::bpf::layout::{ATTACH_EGRESS, ATTACH_INGRESS, ATTACH_QDISC_CREATED, ATTACH_QDISC_INTENT};
 use crate::bpf::{Attachment, Instance, PinState, Pins};
 use crate::cli::{AttachArgs, Direction, Global};
-use crate::core::classes::HostFollower;
+use crate::core::classes::HostFollowing;
 use crate::core::hooks::{hook_bit, hooks, HookResult, HookRow, HooksReport, Kind};
 use crate::netlink::{self, Link, LinkEvent};
 use crate::output;
@@ -84,12 +84,10 @@ fn watch(
     eprintln!("netattr: watching for veth interfaces; stop with Ctrl-C");
     let mut since: HashMap<u32, Instant> = no_owner.iter().map(|l| (l.index, Instant::now())).collect();
     let mut last_scan = Instant::now();
-    let mut host = HostFollower::default();
+    // The host class kept current beside the watch, until it ends.
+    let _host = HostFollowing::start(&pins.dir);
     while !crate::signals::stopped() {
         let batch = events.next(Duration::from_millis(250))?;
-        if let Err(e) = host.tick(inst) {
-            eprintln!("netattr: could not bring the host class up to date: {e:#}");
-        }
         let scan = !no_owner.is_empty() && last_scan.elapsed() >= Duration::from_secs(1);
         if batch.is_empty() && !scan {
             continue;

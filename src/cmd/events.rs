@@ -13,14 +13,14 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use libbpf_rs::RingBufferBuilder;
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::bpf::layout::{FirstSeen, HookCode};
+use crate::bpf::layout::HookCode;
 use crate::bpf::{Pins, Source};
 use crate::cli::{EventsArgs, Global};
-use crate::core::namer::{Named, Namer};
+use crate::core::events::{self, End, Next};
+use crate::core::namer::Named;
 use crate::output::{self, Stream};
 use crate::sys;
 
@@ -73,11 +73,6 @@ pub fn execute(g: &Global, a: &EventsArgs) -> Result<ExitCode> {
     }
 }
 
-enum End {
-    Done,
-    Replaced,
-}
-
 /// Streams the events of one instance until the count, a signal, or the instance is replaced.
 fn follow(
     g: &Global,
@@ -86,64 +81,33 @@ fn follow(
     stream: &Rc<RefCell<Stream>>,
     seen: &Rc<RefCell<usize>>,
 ) -> Result<End> {
-    let mut namer = Namer::new(&g.place(), Some(inst))?;
-    let failure: Rc<RefCell<Option<anyhow::Error>>> = Rc::default();
     let count = a.count;
-    let mut b = RingBufferBuilder::new();
-    {
-        let (stream, seen, failure) = (stream.clone(), seen.clone(), failure.clone());
-        b.add(inst.events(), move |d: &[u8]| {
-            let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
-            // The container may have started after the last lookup.
-            namer.refresh_on_miss();
-            let cgroup = namer.name(ev.cgroup_id);
-            let cells = [
-                ev.ts_ns.to_string(),
-                output::label(&ev.hook),
-                ev.cgroup_id.to_string(),
-                output::label(&cgroup.state),
-                output::label(&cgroup.who.kind),
-                cgroup.who.name.clone().unwrap_or_else(|| "-".into()),
-                cgroup.path.clone().unwrap_or_else(|| "-".into()),
-            ];
-            let record = Event {
-                schema: output::SCHEMA,
-                ts_ns: ev.ts_ns,
-                hook: ev.hook,
-                source: ev.hook.source(),
-                ifindex: ev.ifindex,
-                cgroup,
-            };
-            if let Err(e) = stream.borrow_mut().record(&record, &cells) {
-                *failure.borrow_mut() = Some(e);
-                return -1; // stops the poll: stdout is gone
-            }
-            *seen.borrow_mut() += 1;
-            // At --count, stop within this poll: libbpf has consumed this record and leaves
-            // the rest in the ring for the next reader.
-            if count.is_some_and(|n| *seen.borrow() >= n) {
-                return -1;
-            }
-            0
-        })?;
-    }
-    let rb = b.build()?;
-    loop {
-        let r = rb.poll(Duration::from_millis(250));
-        if let Some(e) = failure.borrow_mut().take() {
-            return Err(e);
+    events::follow(&g.place(), inst, &crate::signals::stopped, |ev, cgroup| {
+        let cells = [
+            ev.ts_ns.to_string(),
+            output::label(&ev.hook),
+            ev.cgroup_id.to_string(),
+            output::label(&cgroup.state),
+            output::label(&cgroup.who.kind),
+            cgroup.who.name.clone().unwrap_or_else(|| "-".into()),
+            cgroup.path.clone().unwrap_or_else(|| "-".into()),
+        ];
+        let record = Event {
+            schema: output::SCHEMA,
+            ts_ns: ev.ts_ns,
+            hook: ev.hook,
+            source: ev.hook.source(),
+            ifindex: ev.ifindex,
+            cgroup,
+        };
+        if let Err(e) = stream.borrow_mut().record(&record, &cells) {
+            return Next::Fail(e); // stdout is gone
         }
-        if count.is_some_and(|n| *seen.borrow() >= n) || crate::signals::stopped() {
-            return Ok(End::Done);
+        *seen.borrow_mut() += 1;
+        if count.is_some_and(|n| *seen.borrow() >= n) {
+            Next::Stop
+        } else {
+            Next::Continue
         }
-        if inst.replaced() {
-            return Ok(End::Replaced);
-        }
-        // EINTR from a caught signal is checked above on the next turn.
-        if let Err(e) = r {
-            if !crate::signals::stopped() {
-                return Err(e).context("reading the events ring buffer");
-            }
-        }
-    }
+    })
 }

@@ -8,7 +8,6 @@
 //! last scrape and a rate over it), then left out; its counters stay in the maps until
 //! `netattr reap` collects them. HTTP is axum on a single-threaded tokio runtime; the maps
 //! are read on one collector thread, so concurrent scrapes queue instead of racing.
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -19,27 +18,22 @@ use anyhow::{Context as _, Result};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use libbpf_rs::RingBufferBuilder;
 use tokio::sync::oneshot;
 
-use crate::bpf::layout::{FirstSeen, META_CLASSES};
 use crate::bpf::{Instance, PinState, Pins};
 use crate::cgroup;
 use crate::cli::{Global, ServeArgs};
-use crate::core::classes::HostFollower;
-use crate::core::inventory::HealthExport;
-use crate::core::metrics;
-use crate::core::namer::Namer;
-use crate::core::reader::{self, default_source, Query};
+use crate::core::classes;
+use crate::core::events::{self, Next};
+use crate::core::reader::default_source;
 use crate::core::recorder;
 use crate::core::report::{Reporter, View};
-use crate::core::row::{Bucket, By, Row, SortKey};
-use crate::identity::Summary;
-use crate::output::prometheus::{self, Builder};
+use crate::core::row::SortKey;
+use crate::core::scrape::{Learnt, Scraper};
+use crate::output::prometheus::{self};
 use crate::sys;
 
 /// Names learnt from first-seen events, by cgroup id.
-type Learnt = Arc<Mutex<HashMap<u64, (Summary, Instant)>>>;
 /// A scrape: the reply channel for the exposition text (or the reason there is none).
 type Scrape = oneshot::Sender<Result<String, String>>;
 /// Why the collector cannot serve scrapes now (None: it can); /healthz reports it.
@@ -79,7 +73,7 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     };
     let host = {
         let (g, stop) = (g.clone(), stop.clone());
-        std::thread::spawn(move || follow_host(&g, &stop))
+        std::thread::spawn(move || classes::follow_host(&g.pin_dir, &stop))
     };
     // With --record, the recorder runs here too; the ledger is opened once now, so that a
     // bad one fails the start rather than the first cycle.
@@ -184,7 +178,7 @@ async fn shutdown() {
 /// again when the pins change (a cleanup and a new load) or the default source does; what
 /// fails is retried after a pause, and meanwhile scrapes get its reason and /healthz a 503.
 fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &Learnt, trouble: &Trouble) {
-    let mut gone_since: HashMap<u64, Instant> = HashMap::new();
+    let mut scraper = Scraper::new(a.retire_after);
     let mut pending: Option<Scrape> = None;
     let set_trouble = |why: Option<String>| {
         if let Ok(mut t) = trouble.lock() {
@@ -214,8 +208,7 @@ fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &L
                             pending = Some(s);
                             break;
                         }
-                        let text =
-                            scrape(&mut reporter, &inst, source, a.retire_after, &mut gone_since, learnt);
+                        let text = scraper.scrape(&mut reporter, &inst, source, learnt);
                         set_trouble(text.as_ref().err().map(|e| format!("{e:#}")));
                         let _ = s.send(text.map_err(|e| format!("{e:#}")));
                     }
@@ -226,88 +219,6 @@ fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &L
         let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
         let _ = s.send(Err(why));
         std::thread::sleep(RETRY);
-    }
-}
-
-fn scrape(
-    reporter: &mut Reporter<'_>,
-    inst: &Instance,
-    source: crate::bpf::Source,
-    retire_after: Duration,
-    gone_since: &mut HashMap<u64, Instant>,
-    learnt: &Learnt,
-) -> Result<String> {
-    let started = Instant::now();
-    // Each counter map is read once: the snapshot says what it counted on the way.
-    let snap = reader::read(inst, Query { source, by: By::Cgroup })?;
-    let fill = snap.fill.clone();
-    let mut report = reporter.report(snap, None);
-    let mut classes = if inst.meta.has(META_CLASSES) {
-        reporter.report(reader::read(inst, Query { source, by: By::Class })?, None).cgroups
-    } else {
-        vec![]
-    };
-    report.health = Some(HealthExport::read(inst, &fill)?);
-    let now = Instant::now();
-    let still_gone: std::collections::HashSet<u64> =
-        report.cgroups.iter().filter(|r| r.gone).map(|r| r.cgroup_id).collect();
-    gone_since.retain(|id, _| still_gone.contains(id));
-    for id in &still_gone {
-        gone_since.entry(*id).or_insert(now);
-    }
-    let retired = gone_since.values().filter(|t| now.duration_since(**t) >= retire_after).count();
-    let exported = |r: &Row| {
-        !r.gone || gone_since.get(&r.cgroup_id).is_none_or(|t| now.duration_since(*t) < retire_after)
-    };
-    report.cgroups.retain(exported);
-    classes.retain(exported);
-    if let Ok(known) = learnt.lock() {
-        for r in report
-            .cgroups
-            .iter_mut()
-            .chain(classes.iter_mut())
-            .filter(|r| r.bucket == Bucket::Cgroup && r.who.name.is_none())
-        {
-            if let Some((who, _)) = known.get(&r.cgroup_id) {
-                r.who.name = who.name.clone();
-                r.who.pod_namespace = who.pod_namespace.clone();
-                r.who.pod_name = who.pod_name.clone();
-            }
-        }
-    }
-    let mut g =
-        Builder::gauge("netattr_retired_cgroups", "Gone cgroups no longer exported (past --retire-after)");
-    g.sample([], retired as f64);
-    let mut d = Builder::gauge(
-        "netattr_scrape_duration_seconds",
-        "Time this scrape took to read and name the counters",
-    );
-    d.sample([], started.elapsed().as_secs_f64());
-    let mut extra = metrics::counter_families(&classes);
-    extra.extend([g.build(), d.build()]);
-    metrics::exposition(&report.cgroups, report.health.as_ref(), extra)
-}
-
-/// Keeps the `host` class current while serving (a load with the class breakdown only).
-fn follow_host(g: &Global, stop: &AtomicBool) {
-    let mut follower = HostFollower::default();
-    let mut said = false;
-    let mut inst: Option<Instance> = None;
-    while !stop.load(Ordering::SeqCst) {
-        if inst.as_ref().is_none_or(Instance::replaced) {
-            inst = Pins::new(&g.pin_dir).open().ok();
-        }
-        if let Some(inst) = &inst {
-            match follower.tick(inst) {
-                Ok(_) => said = false,
-                Err(e) if !said => {
-                    eprintln!("netattr: could not bring the host class up to date: {e:#}");
-                    said = true;
-                }
-                Err(_) => {}
-            }
-        }
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -333,24 +244,15 @@ fn learn_names(g: &Global, stop: &AtomicBool, learnt: &Learnt) {
 fn learn_from(g: &Global, inst: &Instance, stop: &AtomicBool, learnt: &Learnt) -> Result<()> {
     const KEEP: Duration = Duration::from_secs(3600);
     const MAX: usize = 100_000;
-    let mut namer = Namer::new(&g.place(), Some(inst))?;
-    let mut b = RingBufferBuilder::new();
-    b.add(inst.events(), move |d: &[u8]| {
-        let Some(ev) = FirstSeen::from_bytes(d) else { return 0 };
-        namer.refresh_on_miss();
-        let who = namer.name(ev.cgroup_id).who;
+    events::follow(&g.place(), inst, &|| stop.load(Ordering::SeqCst), |ev, named| {
         if let Ok(mut known) = learnt.lock() {
             let now = Instant::now();
             known.retain(|_, (_, t)| now.duration_since(*t) < KEEP);
             if known.len() < MAX {
-                known.insert(ev.cgroup_id, (who, now));
+                known.insert(ev.cgroup_id, (named.who, now));
             }
         }
-        0
+        Next::Continue
     })?;
-    let rb = b.build()?;
-    while !stop.load(Ordering::SeqCst) && !inst.replaced() {
-        rb.poll(Duration::from_millis(250))?;
-    }
     Ok(())
 }

@@ -259,5 +259,49 @@ pub fn name_of(names: &[Option<String>], id: u16) -> String {
     names.get(id as usize).cloned().flatten().unwrap_or_else(|| format!("class-{id}"))
 }
 
+/// Keeps the `host` class current until `stop` (a load with the class breakdown only),
+/// following a new load at `pin_dir`: `serve` and `attach --watch` run it in a thread.
+pub fn follow_host(pin_dir: &std::path::Path, stop: &std::sync::atomic::AtomicBool) {
+    let mut follower = HostFollower::default();
+    let mut said = false;
+    let mut inst: Option<Instance> = None;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if inst.as_ref().is_none_or(Instance::replaced) {
+            inst = crate::bpf::Pins::new(pin_dir).open().ok();
+        }
+        if let Some(inst) = &inst {
+            match follower.tick(inst) {
+                Ok(_) => said = false,
+                Err(e) if !said => {
+                    eprintln!("netattr: could not bring the host class up to date: {e:#}");
+                    said = true;
+                }
+                Err(_) => {}
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// `follow_host` in a thread of its own, until dropped (`attach --watch`).
+pub struct HostFollowing(std::sync::Arc<std::sync::atomic::AtomicBool>, Option<std::thread::JoinHandle<()>>);
+
+impl HostFollowing {
+    pub fn start(pin_dir: &std::path::Path) -> HostFollowing {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (dir, s) = (pin_dir.to_path_buf(), stop.clone());
+        HostFollowing(stop, Some(std::thread::spawn(move || follow_host(&dir, &s))))
+    }
+}
+
+impl Drop for HostFollowing {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.1.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

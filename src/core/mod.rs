@@ -4,10 +4,12 @@
 //! instance over time (`live`), describes it (`inventory`), exports it (`metrics`), attaches
 //! and detaches it (`hooks`) and retires the counters of gone cgroups exactly (`retire`).
 pub mod classes;
+pub mod events;
 pub mod group;
 pub mod hooks;
 pub mod inventory;
 pub mod live;
+pub mod load;
 pub mod metrics;
 pub mod namer;
 pub mod reader;
@@ -16,6 +18,7 @@ pub mod report;
 pub mod retire;
 pub mod row;
 pub mod rowjson;
+pub mod scrape;
 pub mod unbilled;
 
 /// What the core needs of the command line: where the instance is pinned, and where names

@@ -1,0 +1,96 @@
+//! One Prometheus scrape of an instance (`serve`): its counters read once and named, the
+//! workloads gone for longer than --retire-after left out (and counted), and the names the
+//! events taught given to the rows the namer could not name any more.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::inventory::HealthExport;
+use super::metrics;
+use super::reader::{self, Query};
+use super::report::Reporter;
+use super::row::{Bucket, By, Row};
+use crate::bpf::layout::META_CLASSES;
+use crate::bpf::Instance;
+use crate::identity::Summary;
+use crate::model::Source;
+use crate::output::prometheus::Builder;
+
+/// Names learnt from the events, by cgroup id, with when.
+pub type Learnt = Arc<Mutex<HashMap<u64, (Summary, Instant)>>>;
+
+/// What scrapes keep between them: when each exported cgroup was first seen gone.
+pub struct Scraper {
+    retire_after: Duration,
+    gone_since: HashMap<u64, Instant>,
+}
+
+impl Scraper {
+    pub fn new(retire_after: Duration) -> Scraper {
+        Scraper { retire_after, gone_since: HashMap::new() }
+    }
+
+    /// One scrape of `inst`'s `source` counters (and class rows), as Prometheus text.
+    pub fn scrape(
+        &mut self,
+        reporter: &mut Reporter<'_>,
+        inst: &Instance,
+        source: Source,
+        learnt: &Learnt,
+    ) -> Result<String> {
+        let (retire_after, gone_since) = (self.retire_after, &mut self.gone_since);
+        let started = Instant::now();
+        // Each counter map is read once: the snapshot says what it counted on the way.
+        let snap = reader::read(inst, Query { source, by: By::Cgroup })?;
+        let fill = snap.fill.clone();
+        let mut report = reporter.report(snap, None);
+        let mut classes = if inst.meta.has(META_CLASSES) {
+            reporter.report(reader::read(inst, Query { source, by: By::Class })?, None).cgroups
+        } else {
+            vec![]
+        };
+        report.health = Some(HealthExport::read(inst, &fill)?);
+        let now = Instant::now();
+        let still_gone: std::collections::HashSet<u64> =
+            report.cgroups.iter().filter(|r| r.gone).map(|r| r.cgroup_id).collect();
+        gone_since.retain(|id, _| still_gone.contains(id));
+        for id in &still_gone {
+            gone_since.entry(*id).or_insert(now);
+        }
+        let retired = gone_since.values().filter(|t| now.duration_since(**t) >= retire_after).count();
+        let exported = |r: &Row| {
+            !r.gone || gone_since.get(&r.cgroup_id).is_none_or(|t| now.duration_since(*t) < retire_after)
+        };
+        report.cgroups.retain(exported);
+        classes.retain(exported);
+        if let Ok(known) = learnt.lock() {
+            for r in report
+                .cgroups
+                .iter_mut()
+                .chain(classes.iter_mut())
+                .filter(|r| r.bucket == Bucket::Cgroup && r.who.name.is_none())
+            {
+                if let Some((who, _)) = known.get(&r.cgroup_id) {
+                    r.who.name = who.name.clone();
+                    r.who.pod_namespace = who.pod_namespace.clone();
+                    r.who.pod_name = who.pod_name.clone();
+                }
+            }
+        }
+        let mut g = Builder::gauge(
+            "netattr_retired_cgroups",
+            "Gone cgroups no longer exported (past --retire-after)",
+        );
+        g.sample([], retired as f64);
+        let mut d = Builder::gauge(
+            "netattr_scrape_duration_seconds",
+            "Time this scrape took to read and name the counters",
+        );
+        d.sample([], started.elapsed().as_secs_f64());
+        let mut extra = metrics::counter_families(&classes);
+        extra.extend([g.build(), d.build()]);
+        metrics::exposition(&report.cgroups, report.health.as_ref(), extra)
+    }
+}
