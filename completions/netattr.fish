@@ -26,9 +26,9 @@ end
 
 complete -c netattr -n "__fish_netattr_needs_command" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_needs_command" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -37,8 +37,8 @@ complete -c netattr -n "__fish_netattr_needs_command" -s h -l help -d 'Print hel
 complete -c netattr -n "__fish_netattr_needs_command" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_needs_command" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "attach" -d 'Attach the pinned programs to interfaces (tc: clsact ingress/egress) and/or a cgroup (socket: --cgroup)'
+complete -c netattr -n "__fish_netattr_needs_command" -f -a "detach" -d 'Remove netattr\'s filters from interfaces and/or its socket programs from a cgroup'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "stats" -d 'Print the counters per cgroup'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters, and the recorder\'s last cycle'
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'
@@ -56,9 +56,9 @@ complete -c netattr -n "__fish_netattr_needs_command" -f -a "completions" -d 'Pr
 complete -c netattr -n "__fish_netattr_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -72,9 +72,9 @@ class\t'per (cgroup, destination class: loopback, host, private, internet, ...),
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l classes -d 'With --breakdown class: a classes file (TOML) that adds or overrides destination classes by CIDR; \'netattr classes set\' changes them later without a reload' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -91,9 +91,9 @@ egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -108,9 +108,9 @@ egress\t''
 both\t''"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -137,9 +137,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -l count -d 'With
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l output -d 'Write to FILE instead of stdout, atomically (a temporary file renamed over it): for node_exporter\'s textfile collector, \'--format prometheus --output DIR/netattr.prom\'' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -150,9 +150,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -s V -l version -
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l ledger -d 'The ledger whose recorder to show' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -161,9 +161,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand status" -s h -l help -d 
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -175,9 +175,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand top" -l source -d 'Which
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -187,9 +187,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand top" -s V -l version -d 
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l count -d 'Exit after N events (default: run until interrupted or stdout is closed)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -198,9 +198,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand events" -s h -l help -d 
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -209,9 +209,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s h -l help -d
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -220,9 +220,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand reap" -s h -l help -d 'P
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -235,9 +235,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -246,9 +246,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -257,9 +257,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -280,9 +280,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand record" -l interval -d '
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l count -d 'Stop after N cycles' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -307,9 +307,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand report" -l limit -d 'Ale
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l wait -d 'Wait up to SECONDS for the ledger to hold everything its recorder read up to the period\'s end (or now): reads wait for their 5-minute bucket to close on a busy node' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -330,9 +330,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand serve" -l collect-every 
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l bill-batch -d 'Rows billed every cycle while that is all that moved; beyond it each row\'s last read in a 5-minute bucket waits in memory (and in the kernel\'s counters) until the bucket closes, then is billed in slices over the next bucket\'s cycles, so that no cycle of a node with thousands of busy workloads writes them all (a stop bills everything)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -348,9 +348,9 @@ netns\t'Network namespaces with their own cgroups (needs only iproute2)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l prefix -d 'Names of what the demo creates (containers, namespaces, cgroups, pin directory unless --pin-dir is given): 1 to 12 characters of a-z, 0-9 and \'-\'' -r
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -365,9 +365,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l upload -
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l upload-rate -d 'Bytes per second to upload' -r
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -376,9 +376,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s h -l hel
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
-json\t'One JSON document (schema in the README), counters as numbers'
+json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
-csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text'
+csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
 prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
@@ -387,8 +387,8 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l hel
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "check" -d 'Check that this host can run netattr (kernel, BTF, JIT, bpffs, cgroup2, privileges)'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "load" -d 'Load the BPF object and pin its programs and maps under --pin-dir'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (clsact ingress/egress)'
-complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "attach" -d 'Attach the pinned programs to interfaces (tc: clsact ingress/egress) and/or a cgroup (socket: --cgroup)'
+complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "detach" -d 'Remove netattr\'s filters from interfaces and/or its socket programs from a cgroup'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "stats" -d 'Print the counters per cgroup'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "status" -d 'Show what is pinned and attached, with map fill and health counters, and the recorder\'s last cycle'
 complete -c netattr -n "__fish_netattr_using_subcommand help; and not __fish_seen_subcommand_from check load attach detach stats status resolve top events cleanup reap classes record report serve demo demo-server completions help" -f -a "resolve" -d 'Name cgroup ids: path, kind, runtime, container id, pod UID; also for cgroups gone'

@@ -69,9 +69,10 @@ pub enum Command {
     Check,
     /// Load the BPF object and pin its programs and maps under --pin-dir
     Load(LoadArgs),
-    /// Attach the pinned programs to interfaces (clsact ingress/egress)
+    /// Attach the pinned programs to interfaces (tc: clsact ingress/egress) and/or a cgroup
+    /// (socket: --cgroup)
     Attach(AttachArgs),
-    /// Remove netattr's filters from interfaces
+    /// Remove netattr's filters from interfaces and/or its socket programs from a cgroup
     Detach(DetachArgs),
     /// Print the counters per cgroup
     Stats(StatsArgs),

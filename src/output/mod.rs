@@ -19,13 +19,13 @@ pub const SCHEMA: u32 = 1;
 pub enum Format {
     /// Aligned columns with human units, for people
     Table,
-    /// One JSON document (schema in the README), counters as numbers
+    /// One JSON document (schemas in docs/json.md), counters as numbers
     Json,
     /// One JSON object per line: per row for listings, per record for streams, per
     /// report for `stats --interval`
     Ndjson,
     /// Comma-separated values with a header line: the rows of a listing, nested values as
-    /// JSON text
+    /// JSON text (report: a column a grouping field)
     Csv,
     /// The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)
     Prometheus,
