@@ -33,19 +33,23 @@ impl Report for ReapReport {
     const ROWS: Option<&'static str> = Some("cgroups");
 
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut t = output::table(["CGROUP_ID", "SOURCE", "PATH", "RX", "TX"]);
+        let mut t = output::table(["CGROUP_ID", "SOURCE", "NAME", "PATH", "RX", "TX", "RX_PKTS", "TX_PKTS"]);
         for r in &self.cgroups {
             output::add_row(
                 &mut t,
                 [
                     r.cgroup_id.to_string(),
                     output::label(&r.source),
+                    r.who.name.clone().unwrap_or_else(|| "-".into()),
                     r.path.clone().unwrap_or_else(|| "(unknown)".into()),
                     output::bytes(r.counters.rx_bytes),
                     output::bytes(r.counters.tx_bytes),
+                    r.counters.rx_packets.to_string(),
+                    r.counters.tx_packets.to_string(),
                 ],
             );
         }
+        output::align_right(&mut t, &[4, 5, 6, 7]);
         output::write_table(out, &t)
     }
 }
@@ -93,7 +97,12 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         retire::restore(&inst, &retired)?;
         return Err(e.context("the collected counters were put back"));
     }
-    let removed = retired.len() + retire::finish(&inst, &plan)?;
-    eprintln!("netattr: reaped {} gone cgroup(s), {removed} map entries", plan.gone.len());
+    let done = retire::finish(&inst, &plan)?;
+    let counters = retired.len() + done.breakdown_rows;
+    let mut said = format!("netattr: reaped {} gone cgroup(s): {counters} counter entries", plan.gone.len());
+    if done.path_records > 0 {
+        said.push_str(&format!(", and {} path record(s) of cgroups reaped before", done.path_records));
+    }
+    eprintln!("{said}");
     Ok(ExitCode::SUCCESS)
 }

@@ -209,9 +209,17 @@ fn add_back(hash: &MapHandle, key: &[u8], c: &Counters) -> Result<()> {
     anyhow::bail!("the entry kept changing")
 }
 
+/// What `finish` removed: breakdown rows (interface and port) of the gone cgroups, and path
+/// records of cgroups gone with no counter left.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Finished {
+    pub breakdown_rows: usize,
+    pub path_records: usize,
+}
+
 /// After the removed counters were handed on: drops the breakdown rows of the gone cgroups
-/// and the path records nothing refers to any more. Returns how many entries went.
-pub fn finish(inst: &Instance, plan: &Plan) -> Result<usize> {
+/// and the path records nothing refers to any more.
+pub fn finish(inst: &Instance, plan: &Plan) -> Result<Finished> {
     let gone: HashSet<u64> = plan.gone.iter().copied().collect();
     let mut removed = delete_where(&inst.iface_stats, |k| {
         IfaceKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
@@ -219,12 +227,13 @@ pub fn finish(inst: &Instance, plan: &Plan) -> Result<usize> {
     removed += delete_where(&inst.port_stats, |k| {
         PortKey::from_bytes(k).is_some_and(|k| gone.contains(&k.cgroup_id))
     })?;
+    let mut records = 0;
     for id in &plan.stale_names {
         if inst.cgroup_names.delete(&id.to_ne_bytes()).is_ok() {
-            removed += 1;
+            records += 1;
         }
     }
-    Ok(removed)
+    Ok(Finished { breakdown_rows: removed, path_records: records })
 }
 
 /// Deletes the keys `matches` picks; only deletes that succeed are counted.
