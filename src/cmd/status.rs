@@ -1,85 +1,15 @@
-//! `netattr status`: what is pinned, where it is attached, how full the maps are.
-use std::collections::BTreeSet;
+//! `netattr status`: what is pinned, where it is attached, how full the maps are
+//! (core::status gathers it).
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use serde::Serialize;
+use anyhow::Result;
 
-use crate::bpf::attachments;
-use crate::bpf::layout::{ATTACH_QDISC_CREATED, META_FAST_PATH, RESERVED_KEYS};
-use crate::bpf::{Health, Instance, PinState, Pins, Source};
+use crate::bpf::Pins;
 use crate::cli::Global;
-use crate::core::inventory::{carriers, maps, MapRow, ProgRow};
-use crate::core::namer::{Namer, State};
-use crate::core::reader::{self, Buckets};
+use crate::core::status::{self, InstanceState, SocketRow, StatusReport};
 use crate::output::{self, Report};
-use crate::owner::Owner;
-use crate::tc::Hook;
-use crate::{sock, sys};
-
-/// What the pin directory holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InstanceState {
-    Loaded,
-    /// A load that did not finish: run cleanup.
-    Partial,
-}
-
-#[derive(Debug, Serialize)]
-pub struct IfaceRow {
-    pub iface: String,
-    pub ifindex: u32,
-    pub ingress: bool,
-    pub egress: bool,
-    /// netattr added the clsact qdisc, and removes it on detach when nothing else uses it.
-    pub qdisc_created: bool,
-    /// The cgroup behind a host-side veth, recorded at attach.
-    pub owner: Option<Owner>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SocketRow {
-    pub attached: bool,
-    /// The cgroup the socket programs are attached to, and its path.
-    pub cgroup_id: Option<u64>,
-    pub path: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HealthRow {
-    pub insert_failures: u64,
-    pub ringbuf_drops: u64,
-    /// The unresolved and overflow buckets of each source.
-    pub tc: Buckets,
-    pub socket: Buckets,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StatusReport {
-    pub schema: u32,
-    pub pin_dir: PathBuf,
-    /// "loaded" or "partial" (an unfinished load: run cleanup)
-    pub state: InstanceState,
-    pub loaded_at: Option<String>,
-    pub layout_version: Option<u32>,
-    /// Whether per-cgroup counters take the slot fast path (off before Linux 5.12, or
-    /// with `load --no-fast-path`); null for a partial load.
-    pub fast_path: Option<bool>,
-    pub programs: Vec<ProgRow>,
-    pub maps: Vec<MapRow>,
-    pub interfaces: Vec<IfaceRow>,
-    pub socket: Option<SocketRow>,
-    pub health: Option<HealthRow>,
-    /// Cgroups that no longer exist but still hold counters (collect them with `reap`).
-    pub gone_cgroups: Option<u64>,
-    /// Pins present in a partial state.
-    pub pins: Vec<String>,
-    /// The last cycle of the recorder writing the ledger (`--ledger`), null without one.
-    pub recorder: Option<crate::ledger::query::RecorderState>,
-}
+use crate::sys;
 
 impl Report for StatusReport {
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -183,119 +113,17 @@ impl Report for StatusReport {
     }
 }
 
-/// The recorder's last cycle from the ledger at `path`, where there is one.
-fn recorder_state(path: &std::path::Path) -> Option<crate::ledger::query::RecorderState> {
-    if !path.exists() {
-        return None;
-    }
-    match crate::ledger::Ledger::open_ro(path).and_then(|l| crate::ledger::query::recorder(&l)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("netattr: status: cannot read the recorder's state: {e:#}");
-            None
-        }
-    }
-}
-
 pub fn execute(g: &Global, a: &crate::cli::StatusArgs) -> Result<ExitCode> {
     sys::require_reader_privileges("status")?;
     let pins = Pins::new(&g.pin_dir);
-    pins.check_dir()?;
-    match pins.state() {
-        PinState::Absent => bail!(
-            "netattr is not loaded at {}: run 'netattr load' first (or pass the --pin-dir it was loaded with)",
-            pins.dir.display()
-        ),
-        PinState::Partial(present) => {
-            let report = StatusReport {
-                schema: output::SCHEMA,
-                pin_dir: pins.dir.clone(),
-                state: InstanceState::Partial,
-                loaded_at: None,
-                layout_version: None,
-                fast_path: None,
-                programs: vec![],
-                maps: vec![],
-                interfaces: vec![],
-                socket: None,
-                health: None,
-                gone_cgroups: None,
-                pins: present,
-                recorder: None,
-            };
-            output::emit(g.format, &report)?;
-            eprintln!("netattr: the load at {} did not finish: run 'netattr cleanup' and load again", pins.dir.display());
-            return Ok(ExitCode::from(1));
-        }
-        PinState::Loaded => {}
-    }
-    let inst = pins.open()?;
-    let mut namer = Namer::new(&g.place(), Some(&inst))?;
-    // The per-cgroup counters of each source are read once, for their fill, their buckets
-    // and the gone cgroups.
-    let tc = reader::per_cgroup(&inst, Source::Tc)?;
-    let socket = reader::per_cgroup(&inst, Source::Socket)?;
-    let mut counted: BTreeSet<u64> =
-        tc.iter().chain(&socket).map(|(id, _)| *id).filter(|id| !RESERVED_KEYS.contains(id)).collect();
-    counted.extend(crate::core::retire::class_row_cgroups(&inst)?);
-    let gone = counted.iter().filter(|id| namer.certainly_gone(**id)).count() as u64;
-    let Health { insert_failures, ringbuf_drops } = inst.health()?;
-    let health = HealthRow {
-        insert_failures,
-        ringbuf_drops,
-        tc: Buckets::of(tc.iter().map(|(id, c)| (*id, c))),
-        socket: Buckets::of(socket.iter().map(|(id, c)| (*id, c))),
-    };
-    let report = StatusReport {
-        schema: output::SCHEMA,
-        pin_dir: pins.dir.clone(),
-        state: InstanceState::Loaded,
-        loaded_at: Some(output::unix_time(inst.meta.loaded_at_unix)),
-        layout_version: Some(inst.meta.layout_version),
-        fast_path: Some(inst.meta.has(META_FAST_PATH)),
-        programs: ProgRow::of(&inst),
-        maps: maps(
-            &inst,
-            &[
-                (Instance::hash_name(Source::Tc), tc.len()),
-                (Instance::hash_name(Source::Socket), socket.len()),
-            ],
-        )?,
-        interfaces: interfaces(&inst, &mut namer)?,
-        socket: Some(socket_row(&inst, &mut namer)),
-        health: Some(health),
-        gone_cgroups: Some(gone),
-        recorder: recorder_state(&a.ledger),
-        pins: pins.present(),
-    };
+    let report = status::status(&g.place(), &pins, &a.ledger)?;
     output::emit(g.format, &report)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn socket_row(inst: &Instance, namer: &mut Namer<'_>) -> SocketRow {
-    let id = Hook::BOTH.iter().find_map(|h| sock::attached_to(&inst.pins, *h));
-    let path = id.and_then(|id| match namer.locate(id) {
-        (State::Live, p) => p,
-        _ => None,
-    });
-    SocketRow { attached: id.is_some(), cgroup_id: id, path }
-}
-
-fn interfaces(inst: &Instance, namer: &mut Namer<'_>) -> Result<Vec<IfaceRow>> {
-    let mut rows = Vec::new();
-    for c in carriers(inst)? {
-        let index = c.link.index;
-        let qdisc_created = attachments::record(&inst.attachments, index)?
-            .is_some_and(|r| r.flags & ATTACH_QDISC_CREATED != 0);
-        let owner = inst.owners.get(index).map(|id| Owner { cgroup_id: id, path: namer.path_label(id) });
-        rows.push(IfaceRow {
-            iface: c.link.name,
-            ifindex: index,
-            ingress: c.ingress,
-            egress: c.egress,
-            qdisc_created,
-            owner,
-        });
+    if report.state == InstanceState::Partial {
+        eprintln!(
+            "netattr: the load at {} did not finish: run 'netattr cleanup' and load again",
+            pins.dir.display()
+        );
+        return Ok(ExitCode::from(1));
     }
-    Ok(rows)
+    Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,7 @@ pub mod retire;
 pub mod row;
 pub mod rowjson;
 pub mod scrape;
+pub mod status;
 pub mod unbilled;
 
 /// What the core needs of the command line: where the instance is pinned, and where names
