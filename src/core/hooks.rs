@@ -132,13 +132,27 @@ impl HookResult {
     }
 }
 
-/// Removes the socket programs' links.
+/// Removes the socket programs' links; each row names the cgroup its link was on (its path,
+/// as `attach` prints it), "-" where none was attached.
 pub fn detach_cgroup(pins: &Pins) -> Result<Vec<HookRow>> {
+    let mut resolver = crate::cgroup::mount_point().and_then(crate::cgroup::Resolver::new).ok();
+    let targets: Vec<(Hook, String)> = Hook::BOTH
+        .iter()
+        .map(|h| {
+            let path = sock::attached_to(pins, *h).and_then(|id| match resolver.as_mut()?.lookup(id) {
+                crate::cgroup::Lookup::Path(p) => Some(p),
+                _ => Some(format!("cgroup:{id}")),
+            });
+            (*h, path.unwrap_or_else(|| "-".into()))
+        })
+        .collect();
+    let target_of =
+        |h: Hook| targets.iter().find(|(x, _)| *x == h).map(|(_, t)| t.clone()).unwrap_or_default();
     Ok(sock::detach(pins)?
         .into_iter()
         .map(|(hook, removed)| HookRow {
             kind: Kind::Cgroup,
-            target: "-".into(),
+            target: target_of(hook),
             ifindex: None,
             hook,
             result: HookResult::of_detach(removed),

@@ -479,7 +479,10 @@ fn socket_programs_attach_at_the_cgroup2_root_beside_others() {
     let status = na.run(&["status", "--format", "json"]).ok().json();
     assert_eq!(status["socket"]["attached"], true);
     assert_eq!(status["socket"]["path"], "/");
-    na.run(&["detach", "--cgroup"]).ok();
+    // detach names the cgroup it detached from, as attach does (it printed "-").
+    let detached = na.run(&["detach", "--cgroup", "--format", "json"]).ok().json();
+    assert_eq!(detached["hooks"][0]["target"], "/", "{detached}");
+    assert_eq!(detached["hooks"][0]["result"], "detached", "{detached}");
     let after = sh(&["bpftool", "cgroup", "show", cgroup2().to_str().unwrap()]);
     assert_eq!(after, before, "detach leaves the root cgroup's programs as they were");
     na.run(&["attach", "--cgroup"]).ok();
