@@ -435,6 +435,9 @@ fn class_rows_add_up_to_totals_through_a_reload() {
     na.run(&["load", "--breakdown", "class"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
     let rec = Background::record_with(na, &ledger, dir.join("record.log"), &["--collect-every", "0.2"]);
+    // The recorder records the first load before it is reloaded (a busy machine may start
+    // it late).
+    wait_for_cycles(&ledger, 1);
     let port = 33000 + (uniq() as u16 % 1000);
     let spec = format!("udp-spray 127.0.0.1:{port},127.0.0.2:{port} 100");
     let send = |cg: &Cgroup| Peer::spawn(cg, None, &spec).finish();
@@ -451,9 +454,16 @@ fn class_rows_add_up_to_totals_through_a_reload() {
         let c = rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
         c.and_then(|c| c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))).unwrap_or(0)
     };
-    wait_until("the recorder to record the new load", std::time::Duration::from_secs(20), || {
-        rec.said().contains("was replaced") && instances() == 2
-    });
+    let begun = std::time::Instant::now();
+    while !(rec.said().contains("was replaced") && instances() == 2) {
+        assert!(
+            begun.elapsed() < std::time::Duration::from_secs(20),
+            "waited 20 s for the recorder to record the new load: {} instances; it said: {}",
+            instances(),
+            rec.said()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     send(&a);
     let c = s.tree.docker_like();
     send(&c);
