@@ -10,8 +10,7 @@
 //! are read on one collector thread, so concurrent scrapes queue instead of racing.
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc};
 
 use anyhow::{Context as _, Result};
 
@@ -20,38 +19,15 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::oneshot;
 
-use crate::bpf::{Instance, PinState, Pins};
+use crate::bpf::{PinState, Pins};
 use crate::cgroup;
 use crate::cli::{Global, ServeArgs};
 use crate::core::classes;
-use crate::core::events::{self, Next};
-use crate::core::reader::default_source;
 use crate::core::recorder;
-use crate::core::report::{Reporter, View};
-use crate::core::row::SortKey;
-use crate::core::scrape::{Learnt, Scraper};
+use crate::core::scrape::Learnt;
+use crate::core::serving::{self, Scrape, Trouble};
 use crate::output::prometheus::{self};
 use crate::sys;
-
-/// Names learnt from first-seen events, by cgroup id.
-/// A scrape: the reply channel for the exposition text (or the reason there is none).
-type Scrape = oneshot::Sender<Result<String, String>>;
-/// Why the collector cannot serve scrapes now (None: it can); /healthz reports it.
-type Trouble = Arc<Mutex<Option<String>>>;
-
-/// How long a thread waits before it tries again what failed.
-const RETRY: Duration = Duration::from_millis(500);
-
-/// Marks the collector as stopped when its thread ends, however it ends.
-struct Stopped(Trouble);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if let Ok(mut t) = self.0.lock() {
-            *t = Some("the collector stopped".into());
-        }
-    }
-}
 
 pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     sys::require_reader_privileges("serve")?;
@@ -68,8 +44,8 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     let (scrapes, queue) = mpsc::channel::<Scrape>();
 
     let events = {
-        let (g, stop, learnt) = (g.clone(), stop.clone(), learnt.clone());
-        std::thread::spawn(move || learn_names(&g, &stop, &learnt))
+        let (place, stop, learnt) = (g.place(), stop.clone(), learnt.clone());
+        std::thread::spawn(move || serving::learn_names(&place, &stop, &learnt))
     };
     let host = {
         let (g, stop) = (g.clone(), stop.clone());
@@ -94,11 +70,9 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
         None
     };
     let collector = {
-        let (g, a, learnt, trouble) = (g.clone(), a.clone(), learnt.clone(), trouble.clone());
-        std::thread::spawn(move || {
-            let _stopped = Stopped(trouble.clone());
-            collect(&g, &a, &queue, &learnt, &trouble)
-        })
+        let (place, source, retire_after) = (g.place(), a.source, a.retire_after);
+        let (learnt, trouble) = (learnt.clone(), trouble.clone());
+        std::thread::spawn(move || serving::collect(&place, source, retire_after, &queue, &learnt, &trouble))
     };
     eprintln!("netattr: serving /metrics and /healthz on http://{listen} (pins at {})", g.pin_dir.display());
 
@@ -172,87 +146,4 @@ async fn shutdown() {
         }
         _ => std::future::pending::<()>().await,
     }
-}
-
-/// The collector thread: answers scrapes until the HTTP side is gone. The instance is opened
-/// again when the pins change (a cleanup and a new load) or the default source does; what
-/// fails is retried after a pause, and meanwhile scrapes get its reason and /healthz a 503.
-fn collect(g: &Global, a: &ServeArgs, queue: &mpsc::Receiver<Scrape>, learnt: &Learnt, trouble: &Trouble) {
-    let mut scraper = Scraper::new(a.retire_after);
-    let mut pending: Option<Scrape> = None;
-    let set_trouble = |why: Option<String>| {
-        if let Ok(mut t) = trouble.lock() {
-            *t = why;
-        }
-    };
-    let view = View { sort: SortKey::Total, top: None, resolve: true };
-    loop {
-        // Not loaded (no trouble of the collector's: /healthz says why), or loaded and not
-        // readable (trouble): answer the scrape with why, and try again after a pause.
-        let why = match Pins::new(&g.pin_dir).open() {
-            Err(e) => {
-                set_trouble(None);
-                format!("{e:#}")
-            }
-            Ok(inst) => match Reporter::new(&g.place(), &inst, view) {
-                Err(e) => {
-                    set_trouble(Some(format!("{e:#}")));
-                    format!("{e:#}")
-                }
-                Ok(mut reporter) => {
-                    set_trouble(None);
-                    let source = default_source(&inst, a.source);
-                    loop {
-                        let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-                        if inst.replaced() || default_source(&inst, a.source) != source {
-                            pending = Some(s);
-                            break;
-                        }
-                        let text = scraper.scrape(&mut reporter, &inst, source, learnt);
-                        set_trouble(text.as_ref().err().map(|e| format!("{e:#}")));
-                        let _ = s.send(text.map_err(|e| format!("{e:#}")));
-                    }
-                    continue;
-                }
-            },
-        };
-        let Some(s) = pending.take().or_else(|| queue.recv().ok()) else { return };
-        let _ = s.send(Err(why));
-        std::thread::sleep(RETRY);
-    }
-}
-
-/// The events thread: names every cgroup at its first packet. Entries are kept for an hour
-/// (and at most 100,000), far longer than a retired workload is exported. What fails is
-/// retried after a pause; a new instance is followed.
-fn learn_names(g: &Global, stop: &AtomicBool, learnt: &Learnt) {
-    while !stop.load(Ordering::SeqCst) {
-        let inst = match Pins::new(&g.pin_dir).open() {
-            Ok(i) => i,
-            Err(_) => {
-                std::thread::sleep(RETRY);
-                continue;
-            }
-        };
-        if learn_from(g, &inst, stop, learnt).is_err() {
-            std::thread::sleep(RETRY);
-        }
-    }
-}
-
-/// Learns names from one instance's events until it is replaced or serve stops.
-fn learn_from(g: &Global, inst: &Instance, stop: &AtomicBool, learnt: &Learnt) -> Result<()> {
-    const KEEP: Duration = Duration::from_secs(3600);
-    const MAX: usize = 100_000;
-    events::follow(&g.place(), inst, &|| stop.load(Ordering::SeqCst), |ev, named| {
-        if let Ok(mut known) = learnt.lock() {
-            let now = Instant::now();
-            known.retain(|_, (_, t)| now.duration_since(*t) < KEEP);
-            if known.len() < MAX {
-                known.insert(ev.cgroup_id, (named.who, now));
-            }
-        }
-        Next::Continue
-    })?;
-    Ok(())
 }

@@ -1,8 +1,10 @@
 //! The core: between the subcommands (`cmd/`, which parse, call the core and render) and the
 //! BPF object (`bpf/`, which knows the maps). It reads the counters once per snapshot
 //! (`reader`), names cgroups (`namer`), shapes rows and reports (`row`, `report`), follows an
-//! instance over time (`live`), describes it (`inventory`), exports it (`metrics`), attaches
-//! and detaches it (`hooks`) and retires the counters of gone cgroups exactly (`retire`).
+//! instance over time (`live`), describes it (`inventory`), exports it (`metrics`, `scrape`,
+//! `serving`), attaches it (`attach`), detaches it (`hooks`) and retires the counters of gone
+//! cgroups exactly (`retire`).
+pub mod attach;
 pub mod classes;
 pub mod events;
 pub mod group;
@@ -19,6 +21,7 @@ pub mod retire;
 pub mod row;
 pub mod rowjson;
 pub mod scrape;
+pub mod serving;
 pub mod status;
 pub mod unbilled;
 
