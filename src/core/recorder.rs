@@ -5,25 +5,24 @@
 //! maps). Follows the instance across `cleanup` + `load` (the old one's last counters are
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
-use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use super::group::who_of;
-use super::reader::{self, Query};
 use super::report::{Reporter, View};
-use super::row::{By, Extra, RawRow, SortKey};
-use super::unbilled::{Moved, Unbilled};
+use super::row::SortKey;
+use super::unbilled::Unbilled;
 use super::Place;
-use crate::bpf::layout::META_CLASSES;
-use crate::bpf::{Counters, Instance, Pins, Source};
+use crate::bpf::{Instance, Pins};
 use crate::ledger::bill::{Billed, InstanceKey, Retention};
 use crate::ledger::cycle::{self, Cycle, Took};
 use crate::ledger::{Ledger, Resolution};
 
 mod collect;
+mod read;
+
+use read::Reads;
 
 /// A look for gone workloads asks the kernel of the cgroups that did not move and of one in
 /// this many of those that did (by id, a different share each look).
@@ -68,13 +67,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
     }
     let mut ledger = Ledger::open_rw(&settings.ledger)?;
     let mut waiting = false;
-    let mut cycles = 0u64;
-    let mut pruned_at: Option<Instant> = None;
-    let wait = |due: Instant| {
-        while Instant::now() < due && !stopped() {
-            std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
-        }
-    };
+    let mut rounds = Rounds::default();
     loop {
         let inst = match pins.open() {
             Ok(i) => i,
@@ -84,7 +77,7 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
                     eprintln!("netattr: record: {e:#}; waiting for a load");
                     waiting = true;
                 }
-                wait(Instant::now() + settings.every);
+                pause(Instant::now() + settings.every, stopped);
                 if stopped() {
                     return Ok(());
                 }
@@ -93,61 +86,33 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
         };
         waiting = false;
         let mut rec = Recorder::new(g, &inst, &mut ledger, settings)?;
-        loop {
-            let started = Instant::now();
-            if inst.replaced() {
-                // Read one last time through the maps it still holds open and bill all that
-                // waits (again at each interval until that lands), then let go.
-                eprintln!(
-                    "netattr: record: the instance at {} was replaced: billing its last counters",
-                    pins.dir.display()
-                );
-                while let Err(e) = rec.cycle(&mut ledger, false, true) {
-                    eprintln!("netattr: record: {:#}; retrying at the next interval", ledger.explain(e));
-                    rec.unbilled.collapse();
-                    write_back_if_deleted(&mut ledger);
-                    wait(Instant::now() + settings.every);
-                    if stopped() {
-                        return Ok(());
-                    }
-                }
-                break;
-            }
-            let last = settings.once || settings.count.is_some_and(|c| cycles + 1 >= c);
-            if let Err(e) = rec.cycle(&mut ledger, true, last) {
-                let e = ledger.explain(e);
-                if settings.once {
-                    return Err(e);
-                }
-                // What the failed bill did not land still waits in memory (each row's latest
-                // read), and in the kernel's counters above the ledger's cursors.
-                eprintln!("netattr: record: {e:#}; retrying at the next interval");
-                rec.unbilled.collapse();
-                write_back_if_deleted(&mut ledger);
-                let error = format!("{e:#}");
-                let cycle = Cycle { waiting: rec.unbilled.len(), error: Some(&error), ..Cycle::default() };
-                let _ = cycle::note_cycle(&ledger, now(), &Billed::default(), cycle);
-            }
-            // Old rows go at most once an hour.
-            if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
-                pruned_at = Some(Instant::now());
-                if let Err(e) = ledger.prune(settings.retention, now()) {
-                    eprintln!("netattr: record: pruning old rows: {:#}", ledger.explain(e));
-                }
-            }
-            cycles += 1;
-            if settings.once || settings.count.is_some_and(|c| cycles >= c) {
-                return Ok(());
-            }
-            wait(started + settings.every);
-            if stopped() {
-                // The last cycle also collects what is gone, whenever the last look was.
-                rec.collected_at = None;
-                rec.cycle(&mut ledger, true, true).map_err(|e| ledger.explain(e))?;
-                return Ok(());
-            }
+        if rec.follow(&mut ledger, settings, stopped, &mut rounds)? == Followed::Done {
+            return Ok(());
         }
     }
+}
+
+/// Sleeps until `due` or until `stopped`, whichever comes first.
+fn pause(due: Instant, stopped: &dyn Fn() -> bool) {
+    while Instant::now() < due && !stopped() {
+        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+    }
+}
+
+/// What the recorder counts across instances.
+#[derive(Default)]
+struct Rounds {
+    cycles: u64,
+    pruned_at: Option<Instant>,
+}
+
+/// How following one instance ended.
+#[derive(PartialEq, Eq)]
+enum Followed {
+    /// Recording is over (stopped, or its cycles are done).
+    Done,
+    /// The instance was replaced (a new load): its last counters are billed.
+    Replaced,
 }
 
 /// The recorder of one instance: the counters it last read of each row (at first, the
@@ -174,9 +139,9 @@ impl<'a> Recorder<'a> {
         let key = instance_key(inst)?;
         // At first, the last read of each row is what the ledger billed of it.
         let mut unbilled = Unbilled::new(settings.batch, settings.every);
-        for ((source, id, class), c) in ledger.cursors(&key.key)? {
-            let class = unbilled.class_names.id(&class);
-            unbilled.set_last((source, id, class), c);
+        for c in ledger.cursors(&key.key)? {
+            let class = unbilled.class_names.id(&c.class);
+            unbilled.set_last((c.source, c.cgroup_id, class), c.counters);
         }
         // And who each cgroup was last billed to: named again a share a cycle.
         for (id, who) in ledger.billed_to(&key.key)? {
@@ -195,89 +160,80 @@ impl<'a> Recorder<'a> {
         })
     }
 
+    /// Records cycles of this instance until recording is over or the instance is replaced.
+    fn follow(
+        &mut self,
+        ledger: &mut Ledger,
+        settings: &Settings,
+        stopped: &dyn Fn() -> bool,
+        rounds: &mut Rounds,
+    ) -> Result<Followed> {
+        loop {
+            let started = Instant::now();
+            if self.inst.replaced() {
+                // Read one last time through the maps it still holds open and bill all that
+                // waits (again at each interval until that lands), then let go.
+                eprintln!(
+                    "netattr: record: the instance at {} was replaced: billing its last counters",
+                    self.inst.pins.dir.display()
+                );
+                while let Err(e) = self.cycle(ledger, false, true) {
+                    eprintln!("netattr: record: {:#}; retrying at the next interval", ledger.explain(e));
+                    self.unbilled.collapse();
+                    write_back_if_deleted(ledger);
+                    pause(Instant::now() + settings.every, stopped);
+                    if stopped() {
+                        return Ok(Followed::Done);
+                    }
+                }
+                return Ok(Followed::Replaced);
+            }
+            let last = settings.once || settings.count.is_some_and(|c| rounds.cycles + 1 >= c);
+            if let Err(e) = self.cycle(ledger, true, last) {
+                let e = ledger.explain(e);
+                if settings.once {
+                    return Err(e);
+                }
+                // What the failed bill did not land still waits in memory (each row's latest
+                // read), and in the kernel's counters above the ledger's cursors.
+                eprintln!("netattr: record: {e:#}; retrying at the next interval");
+                self.unbilled.collapse();
+                write_back_if_deleted(ledger);
+                let error = format!("{e:#}");
+                let cycle = Cycle { waiting: self.unbilled.len(), error: Some(&error), ..Cycle::default() };
+                let _ = cycle::note_cycle(ledger, now(), &Billed::default(), cycle);
+            }
+            // Old rows go at most once an hour.
+            if rounds.pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                rounds.pruned_at = Some(Instant::now());
+                if let Err(e) = ledger.prune(settings.retention, now()) {
+                    eprintln!("netattr: record: pruning old rows: {:#}", ledger.explain(e));
+                }
+            }
+            rounds.cycles += 1;
+            if settings.once || settings.count.is_some_and(|c| rounds.cycles >= c) {
+                return Ok(Followed::Done);
+            }
+            pause(started + settings.every, stopped);
+            if stopped() {
+                // The last cycle also collects what is gone, whenever the last look was.
+                self.collected_at = None;
+                self.cycle(ledger, true, true).map_err(|e| ledger.explain(e))?;
+                return Ok(Followed::Done);
+            }
+        }
+    }
+
     /// One cycle: read what moved; bill what is due (everything when `all`); then collect
     /// the gone workloads. Each bill is one transaction.
     fn cycle(&mut self, ledger: &mut Ledger, live: bool, all: bool) -> Result<()> {
         let started = Instant::now();
         let cpu = crate::ffi::thread_cpu_time();
-        let inst = self.inst;
         let at = now();
         // The cgroups counted, when this cycle looks for gone ones.
         let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
-        let (mut counted, mut moving) = (BTreeSet::new(), HashSet::new());
-        // The sources whose reads had rows (counting since they were attached).
-        let mut covered = Vec::new();
-        for (s, source) in [Source::Tc, Source::Socket].into_iter().enumerate() {
-            let mut bys = vec![By::Cgroup];
-            if inst.meta.has(META_CLASSES) {
-                bys.push(By::Class);
-            }
-            for by in bys {
-                let mut snap = reader::read(inst, Query { source, by })?;
-                if by == By::Cgroup && snap.rows.iter().any(|r| r.counters != Counters::default()) {
-                    covered.push(source);
-                }
-                // Each map is read in the kernel's order, the same from one cycle to the next
-                // while its buckets hold: its rows are found by their position.
-                self.unbilled.begin_read(2 * s + usize::from(by == By::Class));
-                // Only the rows that moved since the last read are kept to be billed, and
-                // only those of cgroups not named yet in this bucket are named.
-                let mut unnamed = Vec::new();
-                if collecting {
-                    // A class row's cgroup too (one left without its own row by an older
-                    // netattr is collected all the same).
-                    counted.extend(snap.rows.iter().map(|r| r.key.0));
-                }
-                for r in std::mem::take(&mut snap.rows) {
-                    let class = match &r.extra {
-                        Extra::Class(_, n) => self.unbilled.class_names.id(n),
-                        _ => 0,
-                    };
-                    let row = (source, r.key.0, class);
-                    let moved = self.unbilled.moved(at, row, r.counters);
-                    if collecting && moved != Moved::No {
-                        moving.insert(r.key.0);
-                    }
-                    if moved == Moved::Unnamed {
-                        unnamed.push(r);
-                    }
-                }
-                if unnamed.is_empty() {
-                    continue;
-                }
-                snap.rows = unnamed;
-                for r in self.reporter.report(snap, None).cgroups {
-                    self.unbilled.name(r.cgroup_id, who_of(&r));
-                    let class = self.unbilled.class_names.id(r.class.as_deref().unwrap_or_default());
-                    self.unbilled.note(at, (source, r.cgroup_id, class), r.counters);
-                }
-            }
-        }
-        self.unbilled.settle();
-        // Cgroups read under an earlier bucket's name are named again, a share a cycle, from
-        // the path they were named at (a cgroup keeps its path) and the container and pod
-        // names: no walk of the cgroup tree.
-        let mut pathless = Vec::new();
-        for id in self.unbilled.to_rename(at, all) {
-            match self.unbilled.path(id).map(str::to_string) {
-                Some(path) => {
-                    let r = self.reporter.row_at(id, Source::Tc, &path);
-                    self.unbilled.name(id, who_of(&r));
-                }
-                None => pathless.push(RawRow {
-                    key: (id, 0, 0, 0),
-                    extra: Extra::None,
-                    counters: Counters::default(),
-                }),
-            }
-        }
-        if !pathless.is_empty() {
-            let snap =
-                reader::Snapshot { source: Source::Tc, by: By::Cgroup, rows: pathless, fill: Vec::new() };
-            for r in self.reporter.report(snap, None).cgroups {
-                self.unbilled.name(r.cgroup_id, who_of(&r));
-            }
-        }
+        let reads = self.read(at, collecting)?;
+        self.rename(at, all);
         let batch = self.unbilled.batch(at, all);
         let only = live && self.first;
         let mut billed = ledger.bill(&self.key, &batch.seen, at, only)?;
@@ -290,19 +246,7 @@ impl<'a> Recorder<'a> {
         ledger.roll(self.unbilled.oldest(at), if all { ROLL_BUDGET_LAST } else { ROLL_BUDGET })?;
         let mut collected = 0;
         if collecting {
-            self.collected_at = Some(Instant::now());
-            self.looks += 1;
-            // Asked of the kernel: the cgroups whose counters did not move since the last
-            // read (a workload that is gone stops sending), and a turning share of the others
-            // (a gone cgroup whose sockets live on is collected within LOOK_TURN looks);
-            // every one at a stop.
-            let turn = self.looks % LOOK_TURN;
-            let ask = counted
-                .iter()
-                .copied()
-                .filter(|id| all || !moving.contains(id) || id % LOOK_TURN == turn)
-                .collect();
-            let (rows, n) = self.collect(ledger, &counted, &ask)?;
+            let (rows, n) = self.look_for_gone(ledger, &reads, all)?;
             billed.rows += rows;
             collected = n;
         }
@@ -316,9 +260,27 @@ impl<'a> Recorder<'a> {
         let complete_until =
             if waiting == 0 { at } else { Resolution::FiveMinutes.bucket(self.unbilled.oldest(at)) };
         let cycle = Cycle { took, collected, waiting, complete_until: Some(complete_until), error: None };
-        cycle::note_coverage(ledger, &self.key, at, &covered)?;
+        cycle::note_coverage(ledger, &self.key, at, &reads.covered)?;
         cycle::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
+    }
+
+    /// Asks the kernel which of the cgroups read are gone, and collects those: the cgroups
+    /// whose counters did not move since the last read (a workload that is gone stops
+    /// sending), and a turning share of the others (a gone cgroup whose sockets live on is
+    /// collected within LOOK_TURN looks); every one at a stop (`all`). Returns the rows
+    /// billed and the cgroups collected.
+    fn look_for_gone(&mut self, ledger: &mut Ledger, reads: &Reads, all: bool) -> Result<(usize, usize)> {
+        self.collected_at = Some(Instant::now());
+        self.looks += 1;
+        let turn = self.looks % LOOK_TURN;
+        let ask = reads
+            .counted
+            .iter()
+            .copied()
+            .filter(|id| all || !reads.moving.contains(id) || id % LOOK_TURN == turn)
+            .collect();
+        self.collect(ledger, &reads.counted, &ask)
     }
 }
 

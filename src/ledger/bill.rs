@@ -8,9 +8,10 @@ use std::rc::Rc;
 
 use anyhow::Result;
 use foldhash::{HashMap, HashMapExt};
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
-use super::known::{self, Changes, Cursor, Known, Rows};
+use super::known::{self, Changes, Cursor, Known, Last, Rows};
 use super::marks::Marks;
 use super::{Ledger, Resolution};
 use crate::model::{Counters, Reading, Workload};
@@ -111,88 +112,36 @@ fn bill_in(
         |r| r.get(0),
     )?;
     let mut billed = Billed::default();
-    let mut changes = Changes::default();
-    let mut ids: HashMap<&str, i64> = HashMap::new();
-    // The usage rows and cursors this bill writes, many to a statement (bill::many).
+    let mut ids = Ids { tx, now, known, ids: HashMap::new(), changes: Changes::default() };
+    // The usage rows this bill writes, many to a statement (bill::many).
     let mut usage = Vec::with_capacity(seen.len() * 9);
-    let mut drop_cursor = tx.prepare_cached("DELETE FROM cursors WHERE instance = ?1 AND cgroup_id = ?2")?;
-    let mut seen_again = tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
     let marks = Marks::read(tx)?;
     // The cursors of the cgroups this bill moves, as they are once it commits; a bill may
     // hold two reads of a row (a closed bucket's and the open one's): the second is billed
     // from the first.
     let mut moved: BTreeMap<u64, (Rows, &Rc<Workload>)> = BTreeMap::new();
     for s in seen {
-        let source = s.source.name();
         let (rows, who) = moved
             .entry(s.cgroup_id)
             .or_insert_with(|| (known.rows(s.cgroup_id).cloned().unwrap_or_default(), &s.who));
         *who = &s.who;
-        let at = rows.iter().position(|(src, class, _)| *src == s.source && *class == s.class);
-        let prev = at.map_or_else(Counters::default, |i| rows[i].2);
+        let at = rows.iter().position(|l| l.source == s.source && l.class == s.class);
+        let prev = at.map_or_else(Counters::default, |i| rows[i].counters);
         let c = s.counters;
-        let lower = c.rx_bytes < prev.rx_bytes
-            || c.tx_bytes < prev.tx_bytes
-            || c.rx_packets < prev.rx_packets
-            || c.tx_packets < prev.tx_packets;
-        if lower {
-            billed.resets.push(format!(
-                "{} source {source} cgroup {} class '{}': counters went back from {} to {} B without a new load; not billed",
+        match c.since(&prev) {
+            None => billed.resets.push(format!(
+                "{} source {} cgroup {} class '{}': counters went back from {} to {} B without a new load; not billed",
                 s.who.identity,
+                s.source.name(),
                 s.cgroup_id,
                 s.class,
                 prev.total_bytes(),
                 c.total_bytes()
-            ));
-        } else {
-            let d = Counters {
-                rx_bytes: c.rx_bytes - prev.rx_bytes,
-                tx_bytes: c.tx_bytes - prev.tx_bytes,
-                rx_packets: c.rx_packets - prev.rx_packets,
-                tx_packets: c.tx_packets - prev.tx_packets,
-            };
-            if d != Counters::default() {
-                let wid = match ids.get(s.who.identity.as_str()) {
-                    Some(w) => *w,
-                    None => {
-                        // A workload written before with this description needs only its
-                        // last_seen moved, once an hour.
-                        let w = match known.workload(&s.who) {
-                            Some((w, seen)) => {
-                                if now - seen >= LAST_SEEN_STEP || now < seen {
-                                    seen_again.execute(params![now, w])?;
-                                    changes.workloads.push((w, s.who.clone(), now));
-                                }
-                                w
-                            }
-                            None => {
-                                let w = workload(tx, &s.who, now)?;
-                                changes.workloads.push((w, s.who.clone(), now));
-                                w
-                            }
-                        };
-                        ids.insert(&s.who.identity, w);
-                        w
-                    }
-                };
-                // The 5-minute row; a coarse row too where it is rolled up already (a
-                // clock moved back), so that it stays the sum of its finer rows.
-                for res in Resolution::ALL {
-                    if res != Resolution::FiveMinutes && !marks.rolled(res, s.at, wid) {
-                        continue;
-                    }
-                    usage.extend([
-                        many::text(res.name()),
-                        many::int(res.bucket(s.at)),
-                        many::int(wid),
-                        many::text(source),
-                        many::text(&s.class),
-                    ]);
-                    // A delta is far below 2^63.
-                    usage.extend(
-                        [d.rx_bytes, d.tx_bytes, d.rx_packets, d.tx_packets].map(|v| many::int(v as i64)),
-                    );
-                }
+            )),
+            Some(d) if d == Counters::default() => {}
+            Some(d) => {
+                let wid = ids.of(&s.who)?;
+                usage_rows(&mut usage, &marks, s, wid, &d);
                 billed.rows += 1;
                 if s.class.is_empty() {
                     billed.bytes += d.total_bytes();
@@ -200,34 +149,107 @@ fn bill_in(
                 }
             }
         }
+        let last = || Last { source: s.source, class: s.class.clone(), counters: c };
         match at {
             Some(i) if s.last => _ = rows.swap_remove(i),
-            Some(i) => rows[i].2 = c,
+            Some(i) => rows[i].counters = c,
             None if s.last || c == prev => {}
-            None => rows.push((s.source, s.class.clone(), c)),
+            None => rows.push(last()),
         }
     }
     USAGE.run(tx, &usage)?;
-    // One cursor row a cgroup, written once whatever moved in it.
+    write_cursors(tx, instance, moved, &mut ids)?;
+    if only {
+        tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;
+    }
+    Ok((billed, ids.changes))
+}
+
+/// The workload ids of one bill, by identity, and what the bill changed.
+struct Ids<'a> {
+    tx: &'a Transaction<'a>,
+    now: i64,
+    known: &'a Known,
+    ids: HashMap<String, i64>,
+    changes: Changes,
+}
+
+impl Ids<'_> {
+    /// The id of `who`'s workload: written at its first bill; a workload written before with
+    /// this description needs only its last_seen moved, once an hour.
+    fn of(&mut self, who: &Rc<Workload>) -> Result<i64> {
+        if let Some(w) = self.ids.get(who.identity.as_str()) {
+            return Ok(*w);
+        }
+        let now = self.now;
+        let w = match self.known.workload(who) {
+            Some((w, seen)) => {
+                if now - seen >= LAST_SEEN_STEP || now < seen {
+                    let mut seen_again =
+                        self.tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
+                    seen_again.execute(params![now, w])?;
+                    self.changes.workloads.push((w, who.clone(), now));
+                }
+                w
+            }
+            None => {
+                let w = workload(self.tx, who, now)?;
+                self.changes.workloads.push((w, who.clone(), now));
+                w
+            }
+        };
+        self.ids.insert(who.identity.clone(), w);
+        Ok(w)
+    }
+
+    /// The id of `who`'s workload if this bill or an earlier one wrote it.
+    fn known(&self, who: &Rc<Workload>) -> Option<i64> {
+        let here = self.ids.get(who.identity.as_str()).copied();
+        here.or_else(|| self.known.workload(who).map(|(w, _)| w))
+    }
+}
+
+/// The usage rows of one read's delta `d`: the 5-minute row, and a coarse row too where it
+/// is rolled up already (a clock moved back), so that it stays the sum of its finer rows.
+fn usage_rows<'a>(usage: &mut Vec<ToSqlOutput<'a>>, marks: &Marks, s: &'a Reading, wid: i64, d: &Counters) {
+    for res in Resolution::ALL {
+        if res != Resolution::FiveMinutes && !marks.rolled(res, s.at, wid) {
+            continue;
+        }
+        usage.extend([
+            many::text(res.name()),
+            many::int(res.bucket(s.at)),
+            many::int(wid),
+            many::text(s.source.name()),
+            many::text(&s.class),
+        ]);
+        // A delta is far below 2^63.
+        usage.extend([d.rx_bytes, d.tx_bytes, d.rx_packets, d.tx_packets].map(|v| many::int(v as i64)));
+    }
+}
+
+/// One cursor row a cgroup, written once whatever moved in it (dropped when none is left).
+fn write_cursors(
+    tx: &Transaction<'_>,
+    instance: i64,
+    moved: BTreeMap<u64, (Rows, &Rc<Workload>)>,
+    ids: &mut Ids<'_>,
+) -> Result<()> {
+    let mut drop_cursor = tx.prepare_cached("DELETE FROM cursors WHERE instance = ?1 AND cgroup_id = ?2")?;
     let mut cursors = Vec::new();
     for (id, (rows, who)) in moved {
-        if known.rows(id).map_or(&[][..], Vec::as_slice) == rows.as_slice() {
+        if ids.known.rows(id).map_or(&[][..], Vec::as_slice) == rows.as_slice() {
             continue;
         }
         if rows.is_empty() {
             drop_cursor.execute(params![instance, id as i64])?;
         } else {
-            let wid = ids.get(who.identity.as_str()).copied().or_else(|| known.workload(who).map(|(w, _)| w));
-            let wid = wid.map_or_else(many::null, many::int);
+            let wid = ids.known(who).map_or_else(many::null, many::int);
             cursors.extend([many::int(instance), many::int(id as i64), known::encode(&rows)?.into(), wid]);
         }
-        changes.cursors.push((id, rows));
+        ids.changes.cursors.push((id, rows));
     }
-    CURSORS.run(tx, &cursors)?;
-    if only {
-        tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;
-    }
-    Ok((billed, changes))
+    CURSORS.run(tx, &cursors)
 }
 
 /// The id of the workload `who` (made at its first bill), its description brought up to

@@ -13,14 +13,28 @@ use rusqlite::{params, Transaction};
 use crate::bpf::{Counters, Source};
 use crate::model::Workload;
 
-/// A cursor: (source, cgroup id, class) and the counters last billed of that row.
-pub type Cursor = ((Source, u64, String), Counters);
+/// A cursor: the counters last billed of one row (source, cgroup, class) of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub source: Source,
+    pub cgroup_id: u64,
+    pub class: String,
+    pub counters: Counters,
+}
 
-/// The counters last billed of each row of one cgroup: (source, class, counters). The
-/// ledger keeps them in one `cursors` row a cgroup (a bill writes a cgroup's cursors once,
-/// however many sources and classes moved), as the JSON array of
-/// `[source, class, rx_bytes, tx_bytes, rx_packets, tx_packets]`.
-pub type Rows = Vec<(Source, String, Counters)>;
+/// The counters last billed of one row of a cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Last {
+    pub source: Source,
+    pub class: String,
+    pub counters: Counters,
+}
+
+/// The counters last billed of each row of one cgroup. The ledger keeps them in one
+/// `cursors` row a cgroup (a bill writes a cgroup's cursors once, however many sources and
+/// classes moved), as the JSON array of `[source, class, rx_bytes, tx_bytes, rx_packets,
+/// tx_packets]`.
+pub type Rows = Vec<Last>;
 
 #[derive(Debug, Default)]
 pub struct Known {
@@ -50,7 +64,9 @@ type Stored<C> = (Source, C, u64, u64, u64, u64);
 pub fn encode(rows: &Rows) -> Result<String> {
     let stored: Vec<Stored<&str>> = rows
         .iter()
-        .map(|(s, class, c)| (*s, class.as_str(), c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets))
+        .map(|Last { source, class, counters: c }| {
+            (*source, class.as_str(), c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets)
+        })
         .collect();
     Ok(serde_json::to_string(&stored)?)
 }
@@ -62,8 +78,10 @@ pub fn decode(cgroup_id: u64, text: &str) -> Result<Rows> {
     })?;
     Ok(stored
         .into_iter()
-        .map(|(s, class, rx_bytes, tx_bytes, rx_packets, tx_packets)| {
-            (s, class, Counters { rx_bytes, tx_bytes, rx_packets, tx_packets })
+        .map(|(source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)| Last {
+            source,
+            class,
+            counters: Counters { rx_bytes, tx_bytes, rx_packets, tx_packets },
         })
         .collect())
 }
@@ -119,11 +137,18 @@ impl Known {
         self.cursors.get(&cgroup_id)
     }
 
-    /// Every cursor known: (source, cgroup id, class) and the counters last billed.
+    /// Every cursor known.
     pub fn cursors(&self) -> Vec<Cursor> {
         let rows = self.cursors.iter();
-        rows.flat_map(|(id, v)| v.iter().map(|(source, class, c)| ((*source, *id, class.clone()), *c)))
-            .collect()
+        rows.flat_map(|(id, v)| {
+            v.iter().map(|l| Cursor {
+                source: l.source,
+                cgroup_id: *id,
+                class: l.class.clone(),
+                counters: l.counters,
+            })
+        })
+        .collect()
     }
 
     /// Workload each cgroup with cursors was last billed to, where that workload was billed in the

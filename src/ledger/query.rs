@@ -50,61 +50,35 @@ pub struct Ask<'a> {
     pub p95: bool,
 }
 
-/// The groups of `by` over `period` for `source`, largest first; with `with_p95`, each
+/// The groups of `ask.by` over `ask.period` for `source`, largest first; with `ask.p95`, each
 /// group's 95th percentile of 5-minute rates (a scan of every 5-minute row of the period).
 pub fn groups(l: &Ledger, ask: Ask<'_>, source: &str, now: i64) -> Result<(Resolution, Vec<Group>)> {
-    let Ask { period, by, classes: only, p95: with_p95 } = ask;
     let marks = Marks::read(&l.conn)?;
-    let pieces = marks::pieces(period.since, period.until, &marks);
-    // The class breakdown's rows where grouped or picked by class, else the totals.
-    let classes = by.contains(&Field::Class) || !only.is_empty();
-    let only = serde_json::to_string(only)?;
-    let (mut exprs, mut params): (Vec<&str>, Vec<Value>) = (Vec::new(), Vec::new());
-    for f in by {
-        let (e, p) = sql(f);
-        exprs.push(e);
-        if let Some(p) = p {
-            params.push(Value::Text(p));
-        }
-    }
-    let keys = if exprs.is_empty() { "'all'".to_string() } else { exprs.join(", ") };
-    let filter = "u.bucket >= ? AND u.bucket < ? AND u.source = ? AND (u.class <> '') = ?
-                  AND (? = '[]' OR u.class IN (SELECT value FROM json_each(?)))";
-    let where_params = |res: Resolution, since: i64, until: i64| {
-        vec![
-            Value::Text(res.name().into()),
-            Value::Integer(since),
-            Value::Integer(until),
-            Value::Text(source.into()),
-            Value::Integer(i64::from(classes)),
-            Value::Text(only.clone()),
-            Value::Text(only.clone()),
-        ]
-    };
+    let pieces = marks::pieces(ask.period.since, ask.period.until, &marks);
+    let q = Sql::new(&ask, source)?;
+    let keys = &q.keys;
     // Each piece of the period from its own resolution's rows.
-    let pieces_sql = vec![format!("(u.resolution = ? AND {filter})"); pieces.len().max(1)].join(" OR ");
+    let pieces_sql = vec![format!("(u.resolution = ? AND {FILTER})"); pieces.len().max(1)].join(" OR ");
     let sql = format!(
         "SELECT {keys}, sum(u.rx_bytes), sum(u.tx_bytes), sum(u.rx_packets), sum(u.tx_packets)
          FROM usage u JOIN workloads w ON w.id = u.workload
          WHERE {pieces_sql}
          GROUP BY {keys} ORDER BY sum(u.rx_bytes) + sum(u.tx_bytes) DESC"
     );
-    // Label paths appear in the SELECT and the GROUP BY: bound twice, around the filter's.
-    let mut all = params.clone();
+    let mut filters = Vec::new();
     if pieces.is_empty() {
-        all.extend(where_params(Resolution::FiveMinutes, period.since, period.until));
+        filters.extend(q.filter(Resolution::FiveMinutes, ask.period.since, ask.period.until));
     }
     for (res, since, until) in &pieces {
-        all.extend(where_params(*res, *since, *until));
+        filters.extend(q.filter(*res, *since, *until));
     }
-    all.extend(params.clone());
-    let n = by.len().max(1);
+    let n = ask.by.len().max(1);
     let mut stmt = l.conn.prepare(&sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(all))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(q.around(filters)))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let mut group = BTreeMap::new();
-        for (i, f) in by.iter().enumerate() {
+        for (i, f) in ask.by.iter().enumerate() {
             group.insert(f.label(), r.get::<_, Option<String>>(i)?);
         }
         out.push(Group {
@@ -116,47 +90,113 @@ pub fn groups(l: &Ledger, ask: Ask<'_>, source: &str, now: i64) -> Result<(Resol
             p95_bytes_per_s: None,
         });
     }
-    // 95th percentiles from the 5-minute rows, unless some of the period's were pruned:
-    // hourly rows older than the oldest 5-minute row say so.
-    let oldest: Option<i64> =
-        l.conn.query_row("SELECT min(bucket) FROM usage WHERE resolution = '5m'", [], |r| r.get(0))?;
-    let pruned: bool = with_p95
-        && l.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = 'hour' AND bucket >= ?1 AND bucket < ?2)",
-            rusqlite::params![
-                period.since,
-                oldest.unwrap_or(i64::MAX).saturating_sub(3600).min(period.until)
-            ],
-            |r| r.get(0),
-        )?;
-    if with_p95 && oldest.is_some() && !pruned {
-        let sql = format!(
-            "SELECT {keys}, u.bucket, sum(u.rx_bytes + u.tx_bytes)
-             FROM usage u JOIN workloads w ON w.id = u.workload
-             WHERE u.resolution = ? AND {filter}
-             GROUP BY {keys}, u.bucket"
-        );
-        let mut all = params.clone();
-        all.extend(where_params(Resolution::FiveMinutes, period.since, period.until));
-        all.extend(params);
-        let mut stmt = l.conn.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(all))?;
-        let mut samples: BTreeMap<Vec<Option<String>>, Vec<f64>> = BTreeMap::new();
-        while let Some(r) = rows.next()? {
-            let key: Vec<Option<String>> =
-                (0..by.len()).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
-            samples.entry(key).or_default().push(r.get::<_, i64>(n + 1)? as f64 / 300.0);
-        }
-        let intervals =
-            ((period.until.min(now.max(period.since + 1)) - period.since + 299) / 300).max(1) as usize;
-        for g in &mut out {
-            let key: Vec<Option<String>> = by.iter().map(|f| g.group[&f.label()].clone()).collect();
-            g.p95_bytes_per_s = Some(p95(samples.remove(&key).unwrap_or_default(), intervals));
-        }
+    if ask.p95 {
+        add_p95(l, &ask, &q, now, &mut out)?;
     }
     // The coarsest rows read.
     let res = pieces.iter().map(|p| p.0).max_by_key(|r| *r as u8).unwrap_or(Resolution::FiveMinutes);
     Ok((res, out))
+}
+
+/// Which usage rows a query reads: the bucket range of a resolution, the source, totals or
+/// class rows, and the classes picked (none: all).
+const FILTER: &str = "u.bucket >= ? AND u.bucket < ? AND u.source = ? AND (u.class <> '') = ?
+                      AND (? = '[]' OR u.class IN (SELECT value FROM json_each(?)))";
+
+/// The parts of a query that every statement of one `Ask` shares.
+struct Sql<'a> {
+    /// The grouping expressions, joined.
+    keys: String,
+    /// Their parameters (label paths).
+    key_params: Vec<Value>,
+    source: &'a str,
+    /// The class breakdown's rows where grouped or picked by class, else the totals.
+    classes: bool,
+    /// The classes picked, as a JSON array.
+    only: String,
+}
+
+impl<'a> Sql<'a> {
+    fn new(ask: &Ask<'_>, source: &'a str) -> Result<Sql<'a>> {
+        let (mut exprs, mut key_params): (Vec<&str>, Vec<Value>) = (Vec::new(), Vec::new());
+        for f in ask.by {
+            let (e, p) = sql(f);
+            exprs.push(e);
+            if let Some(p) = p {
+                key_params.push(Value::Text(p));
+            }
+        }
+        Ok(Sql {
+            keys: if exprs.is_empty() { "'all'".to_string() } else { exprs.join(", ") },
+            key_params,
+            source,
+            classes: ask.by.contains(&Field::Class) || !ask.classes.is_empty(),
+            only: serde_json::to_string(ask.classes)?,
+        })
+    }
+
+    /// The parameters of one `(u.resolution = ? AND FILTER)`.
+    fn filter(&self, res: Resolution, since: i64, until: i64) -> Vec<Value> {
+        vec![
+            Value::Text(res.name().into()),
+            Value::Integer(since),
+            Value::Integer(until),
+            Value::Text(self.source.into()),
+            Value::Integer(i64::from(self.classes)),
+            Value::Text(self.only.clone()),
+            Value::Text(self.only.clone()),
+        ]
+    }
+
+    /// All the parameters of a statement: label paths appear in the SELECT and the GROUP BY,
+    /// so they are bound twice, around the filters'.
+    fn around(&self, filters: Vec<Value>) -> Vec<Value> {
+        let mut all = self.key_params.clone();
+        all.extend(filters);
+        all.extend(self.key_params.iter().cloned());
+        all
+    }
+}
+
+/// 95th percentiles from the 5-minute rows, unless some of the period's were pruned:
+/// hourly rows older than the oldest 5-minute row say so.
+fn add_p95(l: &Ledger, ask: &Ask<'_>, q: &Sql<'_>, now: i64, out: &mut [Group]) -> Result<()> {
+    let period = ask.period;
+    let oldest: Option<i64> =
+        l.conn.query_row("SELECT min(bucket) FROM usage WHERE resolution = '5m'", [], |r| r.get(0))?;
+    let Some(oldest) = oldest else { return Ok(()) };
+    let pruned: bool = l.conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = 'hour' AND bucket >= ?1 AND bucket < ?2)",
+        rusqlite::params![period.since, oldest.saturating_sub(3600).min(period.until)],
+        |r| r.get(0),
+    )?;
+    if pruned {
+        return Ok(());
+    }
+    let keys = &q.keys;
+    let sql = format!(
+        "SELECT {keys}, u.bucket, sum(u.rx_bytes + u.tx_bytes)
+         FROM usage u JOIN workloads w ON w.id = u.workload
+         WHERE u.resolution = ? AND {FILTER}
+         GROUP BY {keys}, u.bucket"
+    );
+    let n = ask.by.len().max(1);
+    let mut stmt = l.conn.prepare(&sql)?;
+    let params = q.around(q.filter(Resolution::FiveMinutes, period.since, period.until));
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut samples: BTreeMap<Vec<Option<String>>, Vec<f64>> = BTreeMap::new();
+    while let Some(r) = rows.next()? {
+        let key: Vec<Option<String>> =
+            (0..ask.by.len()).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
+        samples.entry(key).or_default().push(r.get::<_, i64>(n + 1)? as f64 / 300.0);
+    }
+    let intervals =
+        ((period.until.min(now.max(period.since + 1)) - period.since + 299) / 300).max(1) as usize;
+    for g in out {
+        let key: Vec<Option<String>> = ask.by.iter().map(|f| g.group[&f.label()].clone()).collect();
+        g.p95_bytes_per_s = Some(p95(samples.remove(&key).unwrap_or_default(), intervals));
+    }
+    Ok(())
 }
 
 /// The nearest-rank 95th percentile of `samples` over `intervals` intervals, the missing

@@ -40,6 +40,16 @@ impl Counters {
     pub fn total_bytes(&self) -> u64 {
         self.rx_bytes + self.tx_bytes
     }
+
+    /// What was counted since `earlier`, or None when any counter is below it (a reset).
+    pub fn since(&self, earlier: &Counters) -> Option<Counters> {
+        Some(Counters {
+            rx_bytes: self.rx_bytes.checked_sub(earlier.rx_bytes)?,
+            tx_bytes: self.tx_bytes.checked_sub(earlier.tx_bytes)?,
+            rx_packets: self.rx_packets.checked_sub(earlier.rx_packets)?,
+            tx_packets: self.tx_packets.checked_sub(earlier.tx_packets)?,
+        })
+    }
 }
 
 /// A destination class's id in one load (names by id: `class_names`).

@@ -4,6 +4,7 @@ use std::rc::Rc;
 use super::*;
 use crate::bpf::{Counters, Source};
 use crate::ledger::bill::InstanceKey;
+use crate::ledger::known::Cursor;
 use crate::ledger::query::{groups, Ask, Field, Period};
 use crate::ledger::TempFile;
 use crate::model::{Reading, Workload};
@@ -185,10 +186,12 @@ fn a_schema_2_ledger_is_migrated_with_its_coarse_rows_whole() {
     let cursors = l.cursors("b/1/1").unwrap();
     assert_eq!(
         cursors,
-        [(
-            (Source::Socket, 100, String::new()),
-            Counters { tx_bytes: 5000, tx_packets: 50, ..Counters::default() }
-        )]
+        [Cursor {
+            source: Source::Socket,
+            cgroup_id: 100,
+            class: String::new(),
+            counters: Counters { tx_bytes: 5000, tx_packets: 50, ..Counters::default() }
+        }]
     );
     let mut sent = vec![5000, 0, 0];
     bill(&mut l, &inst, &mut sent, t0 + 5100, |_| 70_000);

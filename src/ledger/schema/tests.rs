@@ -1,4 +1,5 @@
 use super::*;
+use crate::ledger::known::Cursor;
 
 #[test]
 fn a_version_1_ledger_is_read_as_it_is_and_migrated_keeping_its_rows() {
@@ -56,16 +57,20 @@ fn a_version_3_ledger_keeps_its_cursors_one_row_a_cgroup() {
         .unwrap();
     assert_eq!(index, 0);
     let mut got = l.cursors("b/1/1").unwrap();
-    got.sort_by_key(|((s, id, class), _)| (*id, s.code(), class.clone()));
-    let c =
-        |rx_bytes, tx_bytes, rx_packets, tx_packets| Counters { rx_bytes, tx_bytes, rx_packets, tx_packets };
+    got.sort_by_key(|c| (c.cgroup_id, c.source.code(), c.class.clone()));
+    let c = |source, cgroup_id, class: &str, [rx_bytes, tx_bytes, rx_packets, tx_packets]: [u64; 4]| Cursor {
+        source,
+        cgroup_id,
+        class: class.to_string(),
+        counters: Counters { rx_bytes, tx_bytes, rx_packets, tx_packets },
+    };
     assert_eq!(
         got,
         [
-            ((Source::Tc, 7, String::new()), c(1, 2, 3, 4)),
-            ((Source::Socket, 7, String::new()), c(5, 6, 7, 8)),
-            ((Source::Socket, 7, "internet".to_string()), c(9, 10, 11, 12)),
-            ((Source::Socket, 8, String::new()), c(0, 13, 0, 1)),
+            c(Source::Tc, 7, "", [1, 2, 3, 4]),
+            c(Source::Socket, 7, "", [5, 6, 7, 8]),
+            c(Source::Socket, 7, "internet", [9, 10, 11, 12]),
+            c(Source::Socket, 8, "", [0, 13, 0, 1]),
         ]
     );
 }
