@@ -113,86 +113,116 @@ pub fn parse(path: &str) -> Identity {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let mut in_kubepods = false;
     for (i, part) in parts.iter().enumerate() {
-        let part = *part;
-        // Kubernetes, systemd driver: kubepods.slice/kubepods-burstable.slice/
-        // kubepods-burstable-pod<uid_>.slice/<runtime scope>
-        if let Some(rest) =
-            part.strip_prefix("kubepods").filter(|_| part.ends_with(".slice") || part == "kubepods")
-        {
+        if id.kubepods_slice(part) {
             in_kubepods = true;
-            let rest = rest.trim_end_matches(".slice").trim_start_matches('-');
-            let (class, pod) = match rest.split_once("-pod") {
-                Some((c, p)) => (c, Some(p)),
-                None => match rest.strip_prefix("pod") {
-                    Some(p) => ("", Some(p)),
-                    None => (rest, None),
-                },
-            };
-            if let Some(q) = qos(class) {
-                id.qos = Some(q);
-            }
-            if let Some(uid) = pod.and_then(pod_uid) {
-                id.enter_pod(uid);
-            }
             continue;
         }
-        if in_kubepods {
-            // Kubernetes, cgroupfs driver: /kubepods/burstable/pod<uid>/<container id>
-            if let Some(q) = qos(part).filter(|_| id.pod_uid.is_none()) {
-                id.qos = Some(q);
-                continue;
-            }
-            if let Some(uid) = part.strip_prefix("pod").and_then(pod_uid) {
-                id.enter_pod(uid);
-                continue;
-            }
-            if is_container_id(part) && id.pod_uid.is_some() {
-                id.kind = Kind::Container;
-                id.runtime = Some("cri");
-                id.container_id = Some(part.to_string());
-                continue;
-            }
+        if in_kubepods && id.kubepods_cgroupfs(part) {
+            continue;
         }
+        let parent = i.checked_sub(1).map(|p| parts[p]);
+        if id.container(part, parent, i + 1 == parts.len()) {
+            continue;
+        }
+        id.systemd(part);
+    }
+    id
+}
+
+impl Identity {
+    fn found_container(&mut self, runtime: Option<&'static str>, cid: &str) {
+        self.kind = Kind::Container;
+        self.runtime = runtime;
+        self.container_id = Some(cid.to_string());
+    }
+
+    /// Kubernetes, systemd driver: kubepods.slice/kubepods-burstable.slice/
+    /// kubepods-burstable-pod<uid_>.slice/<runtime scope>. True when `part` is one of these.
+    fn kubepods_slice(&mut self, part: &str) -> bool {
+        let Some(rest) =
+            part.strip_prefix("kubepods").filter(|_| part.ends_with(".slice") || part == "kubepods")
+        else {
+            return false;
+        };
+        let rest = rest.trim_end_matches(".slice").trim_start_matches('-');
+        let (class, pod) = match rest.split_once("-pod") {
+            Some((c, p)) => (c, Some(p)),
+            None => match rest.strip_prefix("pod") {
+                Some(p) => ("", Some(p)),
+                None => (rest, None),
+            },
+        };
+        if let Some(q) = qos(class) {
+            self.qos = Some(q);
+        }
+        if let Some(uid) = pod.and_then(pod_uid) {
+            self.enter_pod(uid);
+        }
+        true
+    }
+
+    /// Kubernetes, cgroupfs driver: /kubepods/burstable/pod<uid>/<container id>. True when
+    /// `part` (under kubepods) is one of these.
+    fn kubepods_cgroupfs(&mut self, part: &str) -> bool {
+        if let Some(q) = qos(part).filter(|_| self.pod_uid.is_none()) {
+            self.qos = Some(q);
+            return true;
+        }
+        if let Some(uid) = part.strip_prefix("pod").and_then(pod_uid) {
+            self.enter_pod(uid);
+            return true;
+        }
+        if is_container_id(part) && self.pod_uid.is_some() {
+            self.found_container(Some("cri"), part);
+            return true;
+        }
+        false
+    }
+
+    /// A container's own cgroup: a runtime's scope, a directory under a runtime's parent, or
+    /// (`last`) a 64-hex directory under a parent of the operator's.
+    fn container(&mut self, part: &str, parent: Option<&str>, last: bool) -> bool {
         if let Some(scope) = part.strip_suffix(".scope") {
             if let Some((cid, runtime)) = SCOPES
                 .iter()
                 .find_map(|(p, r)| scope.strip_prefix(p).filter(|c| is_container_id(c)).map(|c| (c, *r)))
             {
-                id.kind = Kind::Container;
-                id.runtime = Some(runtime);
-                id.container_id = Some(cid.to_string());
-                continue;
+                self.found_container(Some(runtime), cid);
+                return true;
             }
         }
-        if i > 0 && is_container_id(part) {
-            if let Some((_, runtime)) = PARENTS.iter().find(|(p, _)| *p == parts[i - 1]) {
-                id.kind = Kind::Container;
-                id.runtime = Some(runtime);
-                id.container_id = Some(part.to_string());
-                continue;
-            }
+        if !is_container_id(part) {
+            return false;
+        }
+        if let Some((_, runtime)) = parent.and_then(|parent| PARENTS.iter().find(|(p, _)| *p == parent)) {
+            self.found_container(Some(runtime), part);
+            return true;
         }
         // A container under a parent of the operator's (`docker run --cgroup-parent`, the
         // cgroupfs driver): its directory is its 64-hex id, its runtime unknown here (the
         // names ask Docker, which knows the id).
-        if is_container_id(part) && id.kind == Kind::Other && i + 1 == parts.len() {
-            id.kind = Kind::Container;
-            id.container_id = Some(part.to_string());
-            continue;
+        if self.kind == Kind::Other && last {
+            self.found_container(None, part);
+            return true;
         }
-        if id.kind == Kind::Other || id.kind == Kind::Service || id.kind == Kind::Session {
-            if part.starts_with("user-") && part.ends_with(".slice")
-                || part.starts_with("session-") && part.ends_with(".scope")
-            {
-                id.kind = Kind::Session;
-                id.unit = Some(part.to_string());
-            } else if part.ends_with(".service") && id.kind != Kind::Session {
-                id.kind = Kind::Service;
-                id.unit = Some(part.to_string());
-            }
+        false
+    }
+
+    /// A systemd session or service, outside containers.
+    fn systemd(&mut self, part: &str) {
+        if !matches!(self.kind, Kind::Other | Kind::Service | Kind::Session) {
+            return;
+        }
+        if part.starts_with("user-") && part.ends_with(".slice")
+            || part.starts_with("session-") && part.ends_with(".scope")
+        {
+            self.kind = Kind::Session;
+            self.unit = Some(part.to_string());
+        } else if part.ends_with(".service") && self.kind != Kind::Session {
+            self.kind = Kind::Service;
+            self.unit = Some(part.to_string());
         }
     }
-    id
 }
 
 #[cfg(test)]

@@ -68,39 +68,8 @@ fn swap(table: &dyn MapCore, inner: &MapHandle, family: &str) -> Result<()> {
 /// the shorter ones it lies in: the longest match wins, as in a trie.
 pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u16>> {
     let (exact, exact_roots, placed) = exact_hash(entries);
-    // (root cell, the address's bytes after its first two, prefix length)
-    let mut nets: Vec<(usize, Vec<u8>, usize, u16)> = entries
-        .iter()
-        .filter(|(p, _)| placed.binary_search(p).is_err())
-        .filter_map(|(p, c)| match p.0 {
-            IpNet::V4(n) => {
-                let a = n.network().octets();
-                Some((
-                    (usize::from(a[0]) << 8) | usize::from(a[1]),
-                    a[2..].to_vec(),
-                    usize::from(n.prefix_len()),
-                    *c,
-                ))
-            }
-            IpNet::V6(n) => {
-                let a = n.network().octets();
-                let root = (usize::from(a[0]) << 8) | usize::from(a[1]);
-                // ::/16 is the trie's whole (IPv4-mapped addresses, loopback, unspecified).
-                (root != 0 || n.prefix_len() < 16).then(|| {
-                    (CLASS6_ROOT + root, a[2..CLASS6_DEPTH].to_vec(), usize::from(n.prefix_len()), *c)
-                })
-            }
-        })
-        .collect();
-    // The IPv6 /16s the trie decides: ::/16, and those holding a prefix longer than /64.
-    let mut trie: Vec<usize> = vec![CLASS6_ROOT];
-    trie.extend(
-        nets.iter().filter(|(root, _, len, _)| *root >= CLASS6_ROOT && *len > CLASS6_DEPTH * 8).map(|n| n.0),
-    );
-    trie.sort_unstable();
-    trie.dedup();
-    nets.retain(|(root, _, len, _)| *len <= 16 || trie.binary_search(root).is_err());
-    nets.sort_by_key(|(.., len, _)| *len);
+    let mut nets = root_nets(entries, &placed);
+    let trie = trie_roots(&mut nets);
     let mut cells = vec![CLASS_INTERNET; CLASS_BLOCKS_AT];
     let mut blocks = 0usize;
     // The block a cell points to, made from the cell's class when it has none yet.
@@ -150,6 +119,51 @@ pub fn cells(entries: &[(ClassPrefix, u16)]) -> Result<Vec<u16>> {
     cells.resize(CLASS_EXACT_AT, CLASS_INTERNET);
     cells.extend(exact);
     Ok(cells)
+}
+
+/// A prefix as the table places it: (root cell, the address's bytes after its first two,
+/// prefix length, class).
+type Net = (usize, Vec<u8>, usize, u16);
+
+/// The prefixes not placed in the exact hash, by root cell.
+fn root_nets(entries: &[(ClassPrefix, u16)], placed: &[ClassPrefix]) -> Vec<Net> {
+    entries
+        .iter()
+        .filter(|(p, _)| placed.binary_search(p).is_err())
+        .filter_map(|(p, c)| match p.0 {
+            IpNet::V4(n) => {
+                let a = n.network().octets();
+                Some((
+                    (usize::from(a[0]) << 8) | usize::from(a[1]),
+                    a[2..].to_vec(),
+                    usize::from(n.prefix_len()),
+                    *c,
+                ))
+            }
+            IpNet::V6(n) => {
+                let a = n.network().octets();
+                let root = (usize::from(a[0]) << 8) | usize::from(a[1]);
+                // ::/16 is the trie's whole (IPv4-mapped addresses, loopback, unspecified).
+                (root != 0 || n.prefix_len() < 16).then(|| {
+                    (CLASS6_ROOT + root, a[2..CLASS6_DEPTH].to_vec(), usize::from(n.prefix_len()), *c)
+                })
+            }
+        })
+        .collect()
+}
+
+/// The IPv6 /16s the trie decides (::/16, and those holding a prefix longer than /64),
+/// their prefixes taken out of `nets`; `nets` sorted shortest first.
+fn trie_roots(nets: &mut Vec<Net>) -> Vec<usize> {
+    let mut trie: Vec<usize> = vec![CLASS6_ROOT];
+    trie.extend(
+        nets.iter().filter(|(root, _, len, _)| *root >= CLASS6_ROOT && *len > CLASS6_DEPTH * 8).map(|n| n.0),
+    );
+    trie.sort_unstable();
+    trie.dedup();
+    nets.retain(|(root, _, len, _)| *len <= 16 || trie.binary_search(root).is_err());
+    nets.sort_by_key(|(.., len, _)| *len);
+    trie
 }
 
 /// The two native-endian halves of an IPv6 address, as the programs load them.

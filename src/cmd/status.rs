@@ -23,6 +23,32 @@ impl Report for StatusReport {
             return Ok(());
         }
         writeln!(out)?;
+        self.render_objects(out)?;
+        self.render_attachments(out)?;
+        self.render_health(out)?;
+        match &self.recorder {
+            Some(r) => writeln!(
+                out,
+                "recorder: last cycle {} ({} cycles, {:.1} ms, {:.1} ms CPU, {} rows billed, {} waiting for their 5-minute bucket, {} gone workloads collected, {} resets){}",
+                output::unix_time(r.at.max(0) as u64),
+                r.cycles,
+                r.duration_ms,
+                r.cpu_ms,
+                r.rows,
+                r.waiting,
+                r.collected,
+                r.resets,
+                r.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+            )?,
+            None => writeln!(out, "recorder: no ledger (netattr record writes one)")?,
+        }
+        Ok(())
+    }
+}
+
+impl StatusReport {
+    /// The programs and maps, one table each.
+    fn render_objects(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = output::table(["PROGRAM", "ID", "TAG"]);
         for p in &self.programs {
             output::add_row(&mut t, [p.name.clone(), p.id.to_string(), p.tag.clone()]);
@@ -41,6 +67,11 @@ impl Report for StatusReport {
         output::align_right(&mut t, &[2, 3, 4, 5]);
         output::write_table(out, &t)?;
         writeln!(out)?;
+        Ok(())
+    }
+
+    /// The interfaces attached to and the socket programs' cgroup.
+    fn render_attachments(&self, out: &mut dyn Write) -> io::Result<()> {
         if self.interfaces.is_empty() {
             writeln!(out, "attached to no interface")?;
         } else {
@@ -72,6 +103,11 @@ impl Report for StatusReport {
             )?,
             _ => writeln!(out, "socket programs attached to no cgroup")?,
         }
+        Ok(())
+    }
+
+    /// The health counters and the gone cgroups that hold counters.
+    fn render_health(&self, out: &mut dyn Write) -> io::Result<()> {
         if let Some(h) = &self.health {
             writeln!(out)?;
             writeln!(
@@ -92,22 +128,6 @@ impl Report for StatusReport {
         }
         if let Some(n) = self.gone_cgroups {
             writeln!(out, "{n} gone cgroup(s) hold counters (collect them with 'netattr reap')")?;
-        }
-        match &self.recorder {
-            Some(r) => writeln!(
-                out,
-                "recorder: last cycle {} ({} cycles, {:.1} ms, {:.1} ms CPU, {} rows billed, {} waiting for their 5-minute bucket, {} gone workloads collected, {} resets){}",
-                output::unix_time(r.at.max(0) as u64),
-                r.cycles,
-                r.duration_ms,
-                r.cpu_ms,
-                r.rows,
-                r.waiting,
-                r.collected,
-                r.resets,
-                r.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
-            )?,
-            None => writeln!(out, "recorder: no ledger (netattr record writes one)")?,
         }
         Ok(())
     }

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::marks::{finer, next, set_mark, Mark, Marks, COARSE};
 use super::{Ledger, Resolution};
@@ -69,31 +69,13 @@ impl Ledger {
             if final_until == i64::MIN {
                 continue; // nothing finer is whole yet
             }
-            // The bucket to roll: the one at the mark, else the next one with finer rows
-            // if it is over. Buckets with no finer rows are whole as they are (empty): the
-            // mark moves past them.
-            let b = if m.next_workload > 0 {
-                m.done_until
-            } else {
-                let first: Option<i64> = tx
-                    .query_row(
-                        "SELECT min(bucket) FROM usage WHERE resolution = ?1 AND bucket >= ?2",
-                        params![f.name(), m.done_until],
-                        |row| row.get(0),
-                    )
-                    .optional()?
-                    .flatten();
-                match first.map(|first| r.bucket(first).max(m.done_until)) {
-                    Some(b) if next(r, b) <= final_until => b,
-                    _ => {
-                        let whole = r.bucket(final_until);
-                        if whole <= m.done_until {
-                            continue;
-                        }
-                        set_mark(&tx, r, Mark { done_until: whole, next_workload: 0 })?;
-                        tx.commit()?;
-                        return Ok(Some(0));
-                    }
+            let b = match to_roll(&tx, r, m, final_until)? {
+                ToRoll::Nothing => continue,
+                ToRoll::Bucket(b) => b,
+                ToRoll::Empty(whole) => {
+                    set_mark(&tx, r, Mark { done_until: whole, next_workload: 0 })?;
+                    tx.commit()?;
+                    return Ok(Some(0));
                 }
             };
             let end = next(r, b);
@@ -105,26 +87,7 @@ impl Ledger {
                     |row| row.get(0),
                 )
                 .optional()?;
-            // The finer buckets of `b`, as literals: each is one seek of the primary key.
-            let mut buckets = Vec::new();
-            let mut fb = b;
-            while fb < end {
-                buckets.push(fb.to_string());
-                fb = next(f, fb);
-            }
-            let rows = tx.execute(
-                &format!(
-                    "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
-                     SELECT ?1, ?2, workload, source, class, sum(rx_bytes), sum(tx_bytes), sum(rx_packets), sum(tx_packets)
-                     FROM usage WHERE resolution = ?3 AND bucket IN ({}) AND workload >= ?4 AND workload < ?5
-                     GROUP BY workload, source, class
-                     ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
-                       rx_bytes = excluded.rx_bytes, tx_bytes = excluded.tx_bytes,
-                       rx_packets = excluded.rx_packets, tx_packets = excluded.tx_packets",
-                    buckets.join(", ")
-                ),
-                params![r.name(), b, f.name(), lo, hi.unwrap_or(i64::MAX)],
-            )?;
+            let rows = roll_rows(&tx, r, b, lo, hi.unwrap_or(i64::MAX))?;
             let mark = match hi {
                 Some(hi) => Mark { done_until: b, next_workload: hi },
                 None => Mark { done_until: end, next_workload: 0 },
@@ -135,6 +98,71 @@ impl Ledger {
         }
         Ok(None)
     }
+}
+
+/// What a coarse resolution rolls next.
+enum ToRoll {
+    /// Nothing is whole yet.
+    Nothing,
+    /// This bucket.
+    Bucket(i64),
+    /// The buckets up to this one have no finer rows: whole as they are (empty).
+    Empty(i64),
+}
+
+/// The bucket of `r` to roll: the one at the mark, else the next one with finer rows if it
+/// is over (finer rows are final before `final_until`). Buckets with no finer rows are whole
+/// as they are (empty): the mark moves past them.
+fn to_roll(tx: &Transaction<'_>, r: Resolution, m: Mark, final_until: i64) -> Result<ToRoll> {
+    if m.next_workload > 0 {
+        return Ok(ToRoll::Bucket(m.done_until));
+    }
+    let first: Option<i64> = tx
+        .query_row(
+            "SELECT min(bucket) FROM usage WHERE resolution = ?1 AND bucket >= ?2",
+            params![finer(r).name(), m.done_until],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(match first.map(|first| r.bucket(first).max(m.done_until)) {
+        Some(b) if next(r, b) <= final_until => ToRoll::Bucket(b),
+        _ => {
+            let whole = r.bucket(final_until);
+            if whole <= m.done_until {
+                ToRoll::Nothing
+            } else {
+                ToRoll::Empty(whole)
+            }
+        }
+    })
+}
+
+/// Rolls the finer rows of bucket `b` of `r` up into it, for the workloads `lo..hi`; returns
+/// how many rows it wrote.
+fn roll_rows(tx: &Transaction<'_>, r: Resolution, b: i64, lo: i64, hi: i64) -> Result<usize> {
+    let f = finer(r);
+    let end = next(r, b);
+    // The finer buckets of `b`, as literals: each is one seek of the primary key.
+    let mut buckets = Vec::new();
+    let mut fb = b;
+    while fb < end {
+        buckets.push(fb.to_string());
+        fb = next(f, fb);
+    }
+    Ok(tx.execute(
+        &format!(
+            "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)
+             SELECT ?1, ?2, workload, source, class, sum(rx_bytes), sum(tx_bytes), sum(rx_packets), sum(tx_packets)
+             FROM usage WHERE resolution = ?3 AND bucket IN ({}) AND workload >= ?4 AND workload < ?5
+             GROUP BY workload, source, class
+             ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
+               rx_bytes = excluded.rx_bytes, tx_bytes = excluded.tx_bytes,
+               rx_packets = excluded.rx_packets, tx_packets = excluded.tx_packets",
+            buckets.join(", ")
+        ),
+        params![r.name(), b, f.name(), lo, hi],
+    )?)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Drawing `netattr top`: a pure function of the model, so tests render it on ratatui's
 //! TestBackend. Fits 80x24; narrower terminals drop columns; tiny ones get a note.
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
@@ -11,23 +11,8 @@ use super::model::{short_bytes, short_rate, sparkline, Model};
 pub const MIN_WIDTH: u16 = 30;
 pub const MIN_HEIGHT: u16 = 6;
 
-pub fn render(f: &mut Frame, m: &Model) {
-    let area = f.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let note = format!("netattr top: terminal too small ({MIN_WIDTH}x{MIN_HEIGHT} at least)");
-        f.render_widget(Paragraph::new(note).wrap(Wrap { trim: true }), area);
-        return;
-    }
-    let detail_height =
-        if m.detail { (m.detail_lines.len() as u16 + 2).clamp(3, area.height / 3) } else { 0 };
-    let [header, body, detail, footer] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(3),
-        Constraint::Length(detail_height),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-
+/// The two header lines: time, state, sort, grouping, totals; source and attachments.
+fn render_header(f: &mut Frame, m: &Model, header: Rect) {
     let state = if m.paused { "PAUSED" } else { "live" };
     f.render_widget(
         Paragraph::new(vec![
@@ -43,7 +28,10 @@ pub fn render(f: &mut Frame, m: &Model) {
         ]),
         header,
     );
+}
 
+/// The table of rows: the window of rows that fits, the selected one in view.
+fn render_table(f: &mut Frame, m: &Model, body: Rect) {
     // Numbers keep fixed widths; names and paths share what is left, 3:2.
     let wide = body.width >= 70;
     let mut cols = vec![("NAME", Constraint::Fill(3))];
@@ -101,6 +89,27 @@ pub fn render(f: &mut Frame, m: &Model) {
     let mut ts =
         TableState::default().with_selected(if m.rows.is_empty() { None } else { Some(m.selected - start) });
     f.render_stateful_widget(table, body, &mut ts);
+}
+
+pub fn render(f: &mut Frame, m: &Model) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let note = format!("netattr top: terminal too small ({MIN_WIDTH}x{MIN_HEIGHT} at least)");
+        f.render_widget(Paragraph::new(note).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let detail_height =
+        if m.detail { (m.detail_lines.len() as u16 + 2).clamp(3, area.height / 3) } else { 0 };
+    let [header, body, detail, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(detail_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    render_header(f, m, header);
+    render_table(f, m, body);
 
     if m.detail {
         let lines: Vec<Line> = m.detail_lines.iter().map(|l| Line::from(l.as_str())).collect();
