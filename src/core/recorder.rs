@@ -22,8 +22,6 @@ use crate::ledger::{Ledger, Resolution};
 mod collect;
 mod read;
 
-use read::Reads;
-
 /// A look for gone workloads asks the kernel of the cgroups that did not move and of one in
 /// this many of those that did (by id, a different share each look).
 const LOOK_TURN: u64 = 64;
@@ -263,24 +261,6 @@ impl<'a> Recorder<'a> {
         cycle::note_coverage(ledger, &self.key, at, &reads.covered)?;
         cycle::note_cycle(ledger, at, &billed, cycle)?;
         Ok(())
-    }
-
-    /// Asks the kernel which of the cgroups read are gone, and collects those: the cgroups
-    /// whose counters did not move since the last read (a workload that is gone stops
-    /// sending), and a turning share of the others (a gone cgroup whose sockets live on is
-    /// collected within LOOK_TURN looks); every one at a stop (`all`). Returns the rows
-    /// billed and the cgroups collected.
-    fn look_for_gone(&mut self, ledger: &mut Ledger, reads: &Reads, all: bool) -> Result<(usize, usize)> {
-        self.collected_at = Some(Instant::now());
-        self.looks += 1;
-        let turn = self.looks % LOOK_TURN;
-        let ask = reads
-            .counted
-            .iter()
-            .copied()
-            .filter(|id| all || !reads.moving.contains(id) || id % LOOK_TURN == turn)
-            .collect();
-        self.collect(ledger, &reads.counted, &ask)
     }
 }
 

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::classes::{class_cells, rows};
 use crate::harness::*;
 
 fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::containerd::*;
 use crate::harness::*;
-use crate::package::{artifacts, base_image, text, BASE, ROOT};
 
 #[test]
 fn the_daemonset_runs_as_kubernetes_would_run_it() {

@@ -85,7 +85,15 @@ fn reap_returns_exactly_what_a_gone_cgroup_still_sends() {
     let receiver = Peer::spawn(&to, None, &format!("tcp-recv {dst}")).ready();
     // 4 MB/s for 5 s.
     let sender = Peer::spawn(&from, None, &format!("tcp-rate {dst} 4000000 5"));
-    std::thread::sleep(Duration::from_millis(300));
+    // Moved once it is sending from its first cgroup.
+    wait_until("the sender's first bytes", Duration::from_secs(10), || {
+        let st = na.run(&["stats", "--source", "socket", "--no-resolve", "--format", "json"]).ok().json();
+        st["cgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["cgroup_id"] == from.id && r["tx_bytes"].as_u64() > Some(0))
+    });
     std::fs::write(parked.path.join("cgroup.procs"), sender.pid().to_string()).unwrap();
     std::fs::remove_dir(&from.path).expect("the sender's cgroup, now empty, is removed");
     let (mut bytes, mut packets, mut reaps) = (0u64, 0u64, 0);
@@ -204,24 +212,19 @@ fn streams_follow_cleanup_and_a_new_load() {
     let (na, c) = (&s.na, &s.c[0]);
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
-    let mut stream = na
-        .cmd(&["stats", "--interval", "0.2", "--format", "ndjson"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut events = na
-        .cmd(&["events", "--format", "ndjson"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    let dir = TempDir::new();
+    let stream =
+        Background::spawn(na.cmd(&["stats", "--interval", "0.2", "--format", "ndjson"]), dir.join("stats"));
+    let events = Background::spawn(na.cmd(&["events", "--format", "ndjson"]), dir.join("events"));
+    wait_until("a first report", Duration::from_secs(20), || !stream.printed().is_empty());
+    events.wait_open();
     na.run(&["cleanup"]).ok();
-    std::thread::sleep(Duration::from_millis(600));
+    stream.wait_said("is no longer loaded");
+    events.wait_said("was removed");
     na.run(&["load"]).ok();
     na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
-    std::thread::sleep(Duration::from_millis(600));
+    stream.wait_said("a new instance was loaded");
+    events.wait_said("a new instance was loaded");
     // Traffic counted only by the new instance.
     let h = s.tree.cgroup("host.slice/receiver.service");
     let sender = s.tree.cgroup("host.slice/sender.service");
@@ -230,28 +233,21 @@ fn streams_follow_cleanup_and_a_new_load() {
     let r = Peer::spawn(&h, None, &format!("tcp-recv {dst}")).ready();
     Peer::spawn(&sender, None, &format!("tcp-send {dst} 300000")).finish();
     r.finish();
-    std::thread::sleep(Duration::from_millis(800));
-    for child in [&stream, &events] {
-        signal(child.id(), libc::SIGTERM);
-    }
-    let out = stream.wait_with_output_checked();
-    let ev = events.wait_with_output_checked();
+    // The stream's rates add up to the bytes sent (its reports come every 0.2 s), and the
+    // events name the sender.
+    wait_until("the stream's rates to cover the transfer", Duration::from_secs(20), || {
+        rates_of(&stream.printed(), sender.id) >= 250_000.0
+    });
+    wait_until("the sender's events", Duration::from_secs(20), || {
+        events.printed().contains(&format!("\"cgroup_id\":{}", sender.id))
+    });
+    let out = stream.stop();
+    let ev = events.stop();
     assert!(out.1.contains("a new instance was loaded"), "stats: {}", out.1);
     assert!(!out.0.is_empty(), "stats printed no report");
     assert!(ev.1.contains("a new instance was loaded"), "events: {}", ev.1);
     // The stream saw the sender's new bytes as rates from the new instance.
-    let tx: f64 = out
-        .0
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .flat_map(|r| {
-            let seconds = r["interval_s"].as_f64().unwrap_or(0.0);
-            let rows = r["cgroups"].as_array().cloned().unwrap_or_default();
-            rows.into_iter()
-                .filter(|row| row["cgroup_id"] == sender.id)
-                .map(move |row| row["tx_bytes_per_s"].as_f64().unwrap_or(0.0) * seconds)
-        })
-        .sum();
+    let tx = rates_of(&out.0, sender.id);
     assert!(tx >= 250_000.0, "rates after the reload add up to {tx} B of 300,000 sent");
     assert!(
         ev.0.lines()
@@ -262,28 +258,19 @@ fn streams_follow_cleanup_and_a_new_load() {
     );
 }
 
-trait Checked {
-    fn wait_with_output_checked(&mut self) -> (String, String);
-}
-
-impl Checked for std::process::Child {
-    /// Waits (at most 10 s) and returns stdout and stderr; the exit must be 0.
-    fn wait_with_output_checked(&mut self) -> (String, String) {
-        use std::io::Read;
-        let end = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(st) = self.try_wait().unwrap() {
-                break st;
-            }
-            assert!(Instant::now() < end, "did not end on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let (mut o, mut e) = (String::new(), String::new());
-        self.stdout.take().unwrap().read_to_string(&mut o).unwrap();
-        self.stderr.take().unwrap().read_to_string(&mut e).unwrap();
-        assert!(status.success(), "{status}: {e}");
-        (o, e)
-    }
+/// The bytes a `stats --interval --format ndjson` stream's rates of cgroup `id` add up to.
+fn rates_of(ndjson: &str, id: u64) -> f64 {
+    ndjson
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|r| {
+            let seconds = r["interval_s"].as_f64().unwrap_or(0.0);
+            let rows = r["cgroups"].as_array().cloned().unwrap_or_default();
+            rows.into_iter()
+                .filter(|row| row["cgroup_id"] == id)
+                .map(move |row| row["tx_bytes_per_s"].as_f64().unwrap_or(0.0) * seconds)
+        })
+        .sum()
 }
 
 #[test]

@@ -5,72 +5,12 @@
 //! in a container of the clean Debian base (no Rust, no clang), then check, load, attach,
 //! stats and cleanup against this kernel, then the installed unit's commands as systemd runs
 //! them. The DaemonSet's run is daemonset.rs.
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::*;
-
-pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-pub const BASE: &str = "netattr-base:bookworm";
-
-/// The newest modification time of the files under `dir` (recursively).
-fn newest(dir: &Path) -> std::time::SystemTime {
-    let mut t = std::time::UNIX_EPOCH;
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let m = if e.path().is_dir() {
-            newest(&e.path())
-        } else {
-            e.metadata().and_then(|m| m.modified()).unwrap_or(t)
-        };
-        t = t.max(m);
-    }
-    t
-}
-
-/// The packaged binary and .deb, or None (a failure under CI) when they were not built, or
-/// were built before the sources last changed.
-pub fn artifacts() -> Option<(PathBuf, PathBuf)> {
-    let dir = Path::new(ROOT).join("target/package");
-    let bin = dir.join("netattr");
-    let deb = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"));
-    let built = bin.metadata().and_then(|m| m.modified()).ok();
-    let sources = ["src", "bpf"].iter().map(|d| newest(&Path::new(ROOT).join(d))).max().unwrap();
-    let why = match (&deb, built) {
-        (Some(_), Some(t)) if t >= sources => None,
-        (Some(_), Some(_)) => Some("are older than the sources"),
-        _ => Some("are missing"),
-    };
-    match (why, deb) {
-        (None, Some(deb)) => Some((bin, deb)),
-        (Some(why), _) if std::env::var_os("CI").is_some() => {
-            panic!("the packages in {} {why}: run scripts/package.sh (scripts/test.sh does)", dir.display())
-        }
-        (why, _) => {
-            eprintln!(
-                "skipped: the packages in {} {} (run scripts/package.sh)",
-                dir.display(),
-                why.unwrap_or("")
-            );
-            None
-        }
-    }
-}
-
-pub fn base_image() {
-    sh(&[&format!("{ROOT}/scripts/base-image.sh"), BASE]);
-}
-
-pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 /// A Docker container of this test's; Drop removes it.
 struct Running(String);

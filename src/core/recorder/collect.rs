@@ -2,10 +2,12 @@
 //! of the maps exactly, billed with their cursors' removal, put back if the bill fails.
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
+use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{now, Recorder};
+use super::read::Reads;
+use super::{now, Recorder, LOOK_TURN};
 use crate::bpf::Counters;
 use crate::core::group::who_of;
 use crate::core::namer::Namer;
@@ -14,6 +16,29 @@ use crate::ledger::Ledger;
 use crate::model::{Reading, Workload};
 
 impl Recorder<'_> {
+    /// Asks the kernel which of the cgroups read are gone, and collects those: the cgroups
+    /// whose counters did not move since the last read (a workload that is gone stops
+    /// sending), and a turning share of the others (a gone cgroup whose sockets live on is
+    /// collected within LOOK_TURN looks); every one at a stop (`all`). Returns the rows
+    /// billed and the cgroups collected.
+    pub(super) fn look_for_gone(
+        &mut self,
+        ledger: &mut Ledger,
+        reads: &Reads,
+        all: bool,
+    ) -> Result<(usize, usize)> {
+        self.collected_at = Some(Instant::now());
+        self.looks += 1;
+        let turn = self.looks % LOOK_TURN;
+        let ask = reads
+            .counted
+            .iter()
+            .copied()
+            .filter(|id| all || !reads.moving.contains(id) || id % LOOK_TURN == turn)
+            .collect();
+        self.collect(ledger, &reads.counted, &ask)
+    }
+
     /// Collects the workloads the kernel says are gone: their counters removed from the
     /// maps (exactly what the removal returned) and billed with their cursors' removal; put
     /// back if the bill fails. Returns (rows billed, workloads collected).

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::*;
-use crate::package::text;
+use super::*;
 
 /// Every capability of the kernel's list, as a runtime names them: "drop ALL" drops these.
 pub const ALL_CAPS: [&str; 41] = [
