@@ -98,6 +98,9 @@ pub enum Command {
     /// Billing reports from the ledger alone (no root, no kernel): totals per group for a
     /// period, 95th percentiles, an alert mode
     Report(ReportArgs),
+    /// Ship the ledger's rows to the fleet store (ClickHouse) exactly once, once or
+    /// following the recorder
+    Export(ExportArgs),
     /// Export the counters to Prometheus: an HTTP server answering /metrics and /healthz
     Serve(ServeArgs),
     /// Run three demo workloads (a web server under load, key-value chatter, a bulk sender

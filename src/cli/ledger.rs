@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::parse::{bytes_arg, group_field, positive_seconds, time_arg};
+use super::parse::{bytes_arg, positive_seconds, report_field, time_arg};
 
 /// Where the ledger is and how long its rows are kept (`record`, `serve --record`).
 #[derive(Debug, Clone, Args)]
@@ -84,6 +84,12 @@ pub struct ReportArgs {
     /// The ledger to read (a copy of it works: no root, no kernel needed)
     #[arg(long, default_value = crate::ledger::DEFAULT_PATH, value_name = "PATH", env = "NETATTR_LEDGER")]
     pub ledger: PathBuf,
+    /// Report over the fleet store instead: every node's exported rows,
+    /// clickhouse://[USER@]HOST[:PORT]/DATABASE (clickhouses:// for HTTPS)
+    #[arg(long, value_name = "URL", conflicts_with = "wait")]
+    pub from: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// today, yesterday, this-month (the default) or last-month (months start on
     /// --billing-day)
     #[arg(long, value_name = "NAME", conflicts_with_all = ["since", "until"],
@@ -100,8 +106,8 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 1, value_name = "DAY", value_parser = clap::value_parser!(u32).range(1..=28))]
     pub billing_day: u32,
     /// Group by these (comma-separated): name, pod_namespace, pod, kind, runtime,
-    /// identity, class, label:KEY
-    #[arg(long, value_delimiter = ',', value_name = "FIELD", value_parser = group_field)]
+    /// identity, class, label:KEY; with --from, node and zone too
+    #[arg(long, value_delimiter = ',', value_name = "FIELD", value_parser = report_field)]
     pub by: Vec<crate::model::Field>,
     /// Which source (default: socket where the ledger has it, else tc); never both added
     #[arg(long, value_enum)]
@@ -122,4 +128,48 @@ pub struct ReportArgs {
     /// period's end (or now): reads wait for their 5-minute bucket to close on a busy node
     #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub wait: Option<f64>,
+}
+
+/// How to reach a fleet store (`export`, `report --from`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// A file holding the store user's password (else NETATTR_CLICKHOUSE_PASSWORD; neither:
+    /// no password). Never on the command line.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Seconds a request to the store may take before it is given up (and retried)
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The fleet store: clickhouse://[USER@]HOST[:PORT]/DATABASE (clickhouses:// for HTTPS)
+    #[arg(long, value_name = "URL", env = "NETATTR_EXPORT_TO")]
+    pub to: String,
+    /// The ledger to export (read, and its export cursor moved)
+    #[arg(long, default_value = crate::ledger::DEFAULT_PATH, value_name = "PATH", env = "NETATTR_LEDGER")]
+    pub ledger: PathBuf,
+    /// This node's name on every row (default: the host name); a ledger keeps its name in a
+    /// store
+    #[arg(long, value_name = "NAME", env = "NETATTR_NODE")]
+    pub node: Option<String>,
+    /// This node's zone on every row
+    #[arg(long, value_name = "ZONE", default_value = "", env = "NETATTR_ZONE")]
+    pub zone: String,
+    /// Make the database and netattr's tables where missing, then export
+    #[arg(long)]
+    pub init: bool,
+    /// Keep exporting what the recorder bills, every --interval, until SIGTERM; failures are
+    /// retried with backoff, the backlog kept in the ledger
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds between exports with --follow
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub interval: f64,
+    /// Rows a batch holds at most
+    #[arg(long, default_value_t = 10_000, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

@@ -14,8 +14,19 @@ pub fn bytes_arg(s: &str) -> Result<u64, String> {
     crate::model::parse_bytes(s).map_err(|e| e.to_string())
 }
 
-/// A grouping field (`--group`, `--by`).
+/// A grouping field of one node's rows (`stats --group`): node and zone are the fleet
+/// store's.
 pub fn group_field(s: &str) -> Result<crate::model::Field, String> {
+    match crate::model::Field::parse(s).map_err(|e| e.to_string())? {
+        f if f.fleet_only() => Err(format!(
+            "'{s}' groups the fleet store's rows: 'netattr report --from clickhouse://HOST:8123/DB --by {s}'"
+        )),
+        f => Ok(f),
+    }
+}
+
+/// A grouping field of a report (`report --by`); node and zone need `--from`.
+pub fn report_field(s: &str) -> Result<crate::model::Field, String> {
     crate::model::Field::parse(s).map_err(|e| e.to_string())
 }
 

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod demo;
 pub mod detach;
 pub mod events;
+pub mod export;
 pub mod load;
 pub mod reap;
 pub mod record;
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Classes(a) => classes::execute(g, a),
         Command::Record(a) => record::execute(g, a),
         Command::Report(a) => report::execute(g, a),
+        Command::Export(a) => export::execute(g, a),
         Command::Serve(a) => serve::execute(g, a),
         Command::Demo(a) => demo::execute(g, a),
         Command::DemoServer(a) => demo::serve(a),

@@ -1,12 +1,13 @@
 //! `netattr report`: billing questions answered from the ledger file alone (no root, no
-//! kernel): totals per group for a period, the 95th percentile of 5-minute rates, and an
-//! alert mode that exits 1 when a group is over a limit.
+//! kernel), or from the fleet store (`--from`): totals per group for a period, the 95th
+//! percentile of 5-minute rates, and an alert mode that exits 3 when a group is over a limit.
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
 use crate::cli::{Global, ReportArgs};
+use crate::fleet::{self, store::Store};
 use crate::ledger::query::{self, Period};
 use crate::ledger::{report, Ledger};
 use crate::output;
@@ -16,7 +17,6 @@ use crate::output;
 pub const LIMIT_EXCEEDED: u8 = 3;
 
 pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
-    let ledger = Ledger::open_ro(&a.ledger)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let period = match (&a.period, a.since, a.until) {
         (Some(p), None, None) => Period::named(p, now, a.billing_day)?,
@@ -31,11 +31,28 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
     }
     let by = &a.by;
     let limit = a.limit;
-    if let Some(secs) = a.wait {
-        wait_complete(&ledger, period.until.min(now), std::time::Duration::from_secs_f64(secs))?;
-    }
     let ask = query::Ask { period, by, classes: &a.class, p95: a.p95 };
-    let r = report::build(&ledger, ask, a.source.map(|s| s.name()), limit, now)?;
+    let source = a.source.map(|s| s.name());
+    let r = match &a.from {
+        Some(url) => {
+            let timeout = std::time::Duration::from_secs_f64(a.store.timeout);
+            let store = Store::new(url, a.store.password_file.as_deref(), timeout)?;
+            fleet::report(&store, ask, source, limit, now)?
+        }
+        None => {
+            if let Some(f) = by.iter().find(|f| f.fleet_only()) {
+                bail!(
+                    "--by {} groups the fleet store's rows (a ledger is one node's): add --from clickhouse://HOST:8123/DB",
+                    f.label()
+                );
+            }
+            let ledger = Ledger::open_ro(&a.ledger)?;
+            if let Some(secs) = a.wait {
+                wait_complete(&ledger, period.until.min(now), std::time::Duration::from_secs_f64(secs))?;
+            }
+            report::build(&ledger, ask, source, limit, now)?
+        }
+    };
     for n in &r.notes {
         eprintln!("netattr: report: {n}");
     }

@@ -30,6 +30,8 @@ pub fn value(field: &Field, r: &Row) -> Option<String> {
         Field::Identity => Some(identity_of(r)),
         Field::Class => r.class.clone(),
         Field::Label(k) => w.labels.as_ref().and_then(|l| l.get(k).cloned()),
+        // Refused by the command line (one node's rows): the fleet store's fields.
+        Field::Node | Field::Zone => None,
     }
 }
 

@@ -76,11 +76,12 @@ impl Ledger {
 
 /// A usage row: its delta added to the row of its key (made if new).
 const USAGE: many::Insert = many::Insert {
-    head: "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets)",
-    width: 9,
+    head: "INSERT INTO usage (resolution, bucket, workload, source, class, rx_bytes, tx_bytes, rx_packets, tx_packets, version)",
+    width: 10,
     tail: "ON CONFLICT (resolution, bucket, workload, source, class) DO UPDATE SET
            rx_bytes = rx_bytes + excluded.rx_bytes, tx_bytes = tx_bytes + excluded.tx_bytes,
-           rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets",
+           rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets,
+           version = excluded.version",
 };
 
 /// A cgroup's cursors, replaced, and the workload it was last billed to (kept when not
@@ -112,7 +113,8 @@ fn bill_in(
         |r| r.get(0),
     )?;
     let mut billed = Billed::default();
-    let mut ids = Ids { tx, now, known, ids: HashMap::new(), changes: Changes::default() };
+    let version = next_version(tx, now)?;
+    let mut ids = Ids { tx, now, version, known, ids: HashMap::new(), changes: Changes::default() };
     // The usage rows this bill writes, many to a statement (bill::many).
     let mut usage = Vec::with_capacity(seen.len() * 9);
     let marks = Marks::read(tx)?;
@@ -141,7 +143,7 @@ fn bill_in(
             Some(d) if d == Counters::default() => {}
             Some(d) => {
                 let wid = ids.of(&s.who)?;
-                usage_rows(&mut usage, &marks, s, wid, &d);
+                usage_rows(&mut usage, &marks, s, wid, &d, version);
                 billed.rows += 1;
                 if s.class.is_empty() {
                     billed.bytes += d.total_bytes();
@@ -169,6 +171,8 @@ fn bill_in(
 struct Ids<'a> {
     tx: &'a Transaction<'a>,
     now: i64,
+    /// The bill's version, given to the workloads it writes.
+    version: i64,
     known: &'a Known,
     ids: HashMap<String, i64>,
     changes: Changes,
@@ -185,15 +189,16 @@ impl Ids<'_> {
         let w = match self.known.workload(who) {
             Some((w, seen)) => {
                 if now - seen >= LAST_SEEN_STEP || now < seen {
-                    let mut seen_again =
-                        self.tx.prepare_cached("UPDATE workloads SET last_seen = ?1 WHERE id = ?2")?;
-                    seen_again.execute(params![now, w])?;
+                    let mut seen_again = self
+                        .tx
+                        .prepare_cached("UPDATE workloads SET last_seen = ?1, version = ?3 WHERE id = ?2")?;
+                    seen_again.execute(params![now, w, self.version])?;
                     self.changes.workloads.push((w, who.clone(), now));
                 }
                 w
             }
             None => {
-                let w = workload(self.tx, who, now)?;
+                let w = workload(self.tx, who, now, self.version)?;
                 self.changes.workloads.push((w, who.clone(), now));
                 w
             }
@@ -211,7 +216,14 @@ impl Ids<'_> {
 
 /// The usage rows of one read's delta `d`: the 5-minute row, and a coarse row too where it
 /// is rolled up already (a clock moved back), so that it stays the sum of its finer rows.
-fn usage_rows<'a>(usage: &mut Vec<ToSqlOutput<'a>>, marks: &Marks, s: &'a Reading, wid: i64, d: &Counters) {
+fn usage_rows<'a>(
+    usage: &mut Vec<ToSqlOutput<'a>>,
+    marks: &Marks,
+    s: &'a Reading,
+    wid: i64,
+    d: &Counters,
+    version: i64,
+) {
     for res in Resolution::ALL {
         if res != Resolution::FiveMinutes && !marks.rolled(res, s.at, wid) {
             continue;
@@ -225,7 +237,19 @@ fn usage_rows<'a>(usage: &mut Vec<ToSqlOutput<'a>>, marks: &Marks, s: &'a Readin
         ]);
         // A delta is far below 2^63.
         usage.extend([d.rx_bytes, d.tx_bytes, d.rx_packets, d.tx_packets].map(|v| many::int(v as i64)));
+        usage.push(many::int(version));
     }
+}
+
+/// The version of a bill: above every one before it, and at least its time in milliseconds,
+/// so that a ledger started afresh on the same node still writes versions above the old
+/// one's (a fleet store keeps the highest version of a row).
+fn next_version(tx: &Transaction<'_>, now: i64) -> Result<i64> {
+    Ok(tx.query_row(
+        "UPDATE versions SET version = max(version + 1, ?1) WHERE id = 1 RETURNING version",
+        params![now.saturating_mul(1000)],
+        |r| r.get(0),
+    )?)
 }
 
 /// One cursor row a cgroup, written once whatever moved in it (dropped when none is left).
@@ -254,15 +278,16 @@ fn write_cursors(
 
 /// The id of the workload `who` (made at its first bill), its description brought up to
 /// date with what is known now.
-fn workload(tx: &Transaction<'_>, who: &Workload, now: i64) -> Result<i64> {
+fn workload(tx: &Transaction<'_>, who: &Workload, now: i64, version: i64) -> Result<i64> {
     let mut q = tx.prepare_cached(
-        "INSERT INTO workloads (identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+        "INSERT INTO workloads (identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels, first_seen, last_seen, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
          ON CONFLICT (identity) DO UPDATE SET
            kind = coalesce(excluded.kind, kind), runtime = coalesce(excluded.runtime, runtime),
            name = coalesce(excluded.name, name), pod_namespace = coalesce(excluded.pod_namespace, pod_namespace),
            pod_name = coalesce(excluded.pod_name, pod_name), path = coalesce(excluded.path, path),
-           labels = coalesce(excluded.labels, labels), last_seen = excluded.last_seen
+           labels = coalesce(excluded.labels, labels), last_seen = excluded.last_seen,
+           version = excluded.version
          RETURNING id",
     )?;
     Ok(q.query_row(
@@ -277,7 +302,8 @@ fn workload(tx: &Transaction<'_>, who: &Workload, now: i64) -> Result<i64> {
             who.pod_uid,
             who.path,
             who.labels,
-            now
+            now,
+            version
         ],
         |r| r.get(0),
     )?)
@@ -314,23 +340,48 @@ pub struct Retention {
 
 impl Ledger {
     /// Drops the rows older than their resolution's retention, but none that a coarser
-    /// resolution is not rolled up from yet; returns how many went.
+    /// resolution is not rolled up from yet, and no 5-minute row a fleet store has not
+    /// acknowledged yet (`exports`) unless it is older than `EXPORT_BACKLOG` (those are
+    /// counted in `exports.pruned`); returns how many went.
     pub fn prune(&self, r: Retention, now: i64) -> Result<usize> {
         let marks = Marks::read(&self.conn)?;
+        let tx = self.conn.unchecked_transaction()?;
         let mut n = 0;
         for (res, keep, coarser) in [
             (Resolution::FiveMinutes, r.five_minutes, Resolution::Hour),
             (Resolution::Hour, r.hour, Resolution::Day),
             (Resolution::Day, r.day, Resolution::Month),
         ] {
-            n += self.conn.execute(
-                "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
-                params![res.name(), res.bucket(now - keep).min(marks.get(coarser).done_until)],
+            let before = res.bucket(now - keep).min(marks.get(coarser).done_until);
+            if res != Resolution::FiveMinutes {
+                n += tx.execute(
+                    "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
+                    params![res.name(), before],
+                )?;
+                continue;
+            }
+            // Unacknowledged rows: kept up to the backlog's limit; past it, counted and dropped.
+            let limit = before.min(res.bucket(now - EXPORT_BACKLOG));
+            tx.execute(
+                "UPDATE exports SET pruned = pruned + (SELECT count(*) FROM usage
+                   WHERE resolution = '5m' AND bucket < ?1 AND version >= json_extract(exports.usage_after, '$[0]'))",
+                params![limit],
+            )?;
+            n += tx.execute(
+                "DELETE FROM usage WHERE resolution = '5m' AND bucket < ?1
+                   AND (bucket < ?2 OR version < (SELECT coalesce(min(json_extract(usage_after, '$[0]')), 9223372036854775807) FROM exports))",
+                params![before, limit],
             )?;
         }
+        tx.commit()?;
         Ok(n)
     }
 }
+
+/// How long 5-minute rows a fleet store has not acknowledged are kept beyond their
+/// retention: a store down for longer loses them (counted), the node ledger keeps its hour
+/// rows.
+pub const EXPORT_BACKLOG: i64 = 31 * 86_400;
 
 mod many;
 #[cfg(test)]

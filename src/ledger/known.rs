@@ -114,18 +114,7 @@ impl Known {
         )?;
         let mut rows = q.query([])?;
         while let Some(r) = rows.next()? {
-            let who = Workload {
-                identity: r.get(1)?,
-                kind: r.get(2)?,
-                runtime: r.get(3)?,
-                name: r.get(4)?,
-                pod_namespace: r.get(5)?,
-                pod_name: r.get(6)?,
-                container_id: r.get(7)?,
-                pod_uid: r.get(8)?,
-                path: r.get(9)?,
-                labels: r.get(10)?,
-            };
+            let who = workload_at(r, 1)?;
             self.workloads.insert(who.identity.clone(), (r.get(0)?, Rc::new(who), r.get(11)?));
         }
         self.version = Some((v, instance.to_string()));
@@ -186,4 +175,21 @@ impl Known {
     pub fn forget(&mut self) {
         *self = Known::default();
     }
+}
+
+/// A workload's description from a row whose columns from `at` on are identity, kind,
+/// runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels.
+pub(super) fn workload_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Workload> {
+    Ok(Workload {
+        identity: r.get(at)?,
+        kind: r.get(at + 1)?,
+        runtime: r.get(at + 2)?,
+        name: r.get(at + 3)?,
+        pod_namespace: r.get(at + 4)?,
+        pod_name: r.get(at + 5)?,
+        container_id: r.get(at + 6)?,
+        pod_uid: r.get(at + 7)?,
+        path: r.get(at + 8)?,
+        labels: r.get(at + 9)?,
+    })
 }

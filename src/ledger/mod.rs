@@ -5,6 +5,7 @@
 pub mod bill;
 pub mod coverage;
 pub mod cycle;
+pub mod export;
 pub mod file;
 mod known;
 mod marks;

@@ -21,6 +21,8 @@ fn sql(f: &Field) -> (&'static str, Option<String>) {
         Field::Identity => ("w.identity", None),
         Field::Class => ("u.class", None),
         Field::Label(k) => ("json_extract(w.labels, ?)", Some(format!("$.\"{}\"", k.replace('"', "\\\"")))),
+        // A ledger is one node's: `report` refuses these without --from.
+        Field::Node | Field::Zone => ("NULL", None),
     }
 }
 
@@ -197,6 +199,12 @@ fn add_p95(l: &Ledger, ask: &Ask<'_>, q: &Sql<'_>, now: i64, out: &mut [Group]) 
         g.p95_bytes_per_s = Some(p95(samples.remove(&key).unwrap_or_default(), intervals));
     }
     Ok(())
+}
+
+/// The 5-minute intervals of `period` up to `now` (at least one): a 95th percentile's
+/// denominator, idle intervals counted as zero.
+pub fn intervals(period: Period, now: i64) -> usize {
+    ((period.until.min(now.max(period.since + 1)) - period.since + 299) / 300).max(1) as usize
 }
 
 /// The nearest-rank 95th percentile of `samples` over `intervals` intervals, the missing

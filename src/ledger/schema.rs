@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -20,8 +20,11 @@ pub const VERSION: i64 = 6;
 /// that starts again knows who its cgroups are without naming them all at once; 6 gives
 /// `recorder` the time up to which the ledger holds all the recorder read
 /// (`complete_until`) and adds `coverage`, when each instance's reads had rows of each
-/// source: reports say which source covers which part of their period.
-pub(super) const MIGRATIONS: [&str; 6] = [
+/// source: reports say which source covers which part of their period; 7 gives every
+/// `usage` and `workloads` row the version of the bill that last wrote it (`versions` hands
+/// them out, each above the last and at least the bill's time in milliseconds) and adds
+/// `exports`, how far each fleet store has acknowledged the file's rows (`netattr export`).
+pub(super) const MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -147,6 +150,28 @@ CREATE TABLE coverage (
     first    INTEGER NOT NULL, -- the first read that had rows of the source
     last     INTEGER NOT NULL, -- the last one
     PRIMARY KEY (instance, source)
+) WITHOUT ROWID;
+"#,
+    r#"
+ALTER TABLE usage ADD COLUMN version INTEGER NOT NULL DEFAULT 0;     -- the bill that last wrote the row
+ALTER TABLE workloads ADD COLUMN version INTEGER NOT NULL DEFAULT 0; -- the same, of the description
+CREATE TABLE versions (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL -- the last version handed out
+);
+INSERT INTO versions VALUES (1, 0);
+CREATE INDEX usage_by_version ON usage (version, bucket, workload, source, class) WHERE resolution = '5m';
+CREATE INDEX workloads_by_version ON workloads (version, id);
+CREATE TABLE exports (
+    destination TEXT PRIMARY KEY, -- the store, as 'clickhouse://HOST:PORT/DB' (no credentials)
+    node        TEXT NOT NULL,    -- the node name its rows carry
+    usage_after TEXT NOT NULL,    -- the last usage row acknowledged: JSON [version, bucket, workload, source, class]
+    workloads_after TEXT NOT NULL, -- the last workload acknowledged: JSON [version, id]
+    rows        INTEGER NOT NULL DEFAULT 0, -- usage rows acknowledged in all
+    pruned      INTEGER NOT NULL DEFAULT 0, -- 5-minute rows pruned before the store acknowledged them
+    acked_at    INTEGER, -- unix seconds of the last acknowledgement
+    error       TEXT,    -- the last failure, cleared by the next acknowledgement
+    error_at    INTEGER
 ) WITHOUT ROWID;
 "#,
 ];

@@ -13,6 +13,10 @@ pub enum Field {
     Identity,
     Class,
     Label(String),
+    /// The node a row was counted on (the fleet store's rows only).
+    Node,
+    /// The zone of that node (the fleet store's rows only).
+    Zone,
 }
 
 impl Field {
@@ -25,13 +29,20 @@ impl Field {
             "runtime" => Field::Runtime,
             "identity" | "workload" => Field::Identity,
             "class" => Field::Class,
+            "node" => Field::Node,
+            "zone" => Field::Zone,
             _ => match s.strip_prefix("label:") {
                 Some(k) if !k.is_empty() => Field::Label(k.to_string()),
                 _ => bail!(
-                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class or label:KEY"
+                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class, label:KEY, node or zone"
                 ),
             },
         })
+    }
+
+    /// Only the fleet store knows it (a node's ledger is one node).
+    pub fn fleet_only(&self) -> bool {
+        matches!(self, Field::Node | Field::Zone)
     }
 
     pub fn label(&self) -> String {
@@ -44,6 +55,8 @@ impl Field {
             Field::Identity => "identity".into(),
             Field::Class => "class".into(),
             Field::Label(k) => format!("label:{k}"),
+            Field::Node => "node".into(),
+            Field::Zone => "zone".into(),
         }
     }
 }
