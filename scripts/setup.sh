@@ -2,7 +2,8 @@
 # Installs what building and testing netattr needs on Debian 12 / Ubuntu 22.04+, and mounts
 # bpffs. With --tests, also what the tests use: a running Docker engine (real containers),
 # busybox-static (their image), tmux (the dashboard's end-to-end test), prometheus
-# (promtool, and a real server scraping 'netattr serve'), debootstrap (the clean Debian base
+# (promtool, and a real server scraping 'netattr serve'), clickhouse-server (the fleet store the
+# export tests start on ports of their own), debootstrap (the clean Debian base
 # the packaging tests start from) and cargo-deb (scripts/package.sh). Idempotent; run
 # as root (or it uses sudo).
 set -euo pipefail
@@ -12,7 +13,7 @@ want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux nftables)
 # prometheus brings promtool and the server the exporter's integration test scrapes with;
 # iputils-ping the ICMP cells of the truth table. nftables (the demo's NAT uplink) is above.
-$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap)
+$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap clickhouse-server)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)

@@ -34,13 +34,9 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
     };
     let ledger = Ledger::open_rw(&a.ledger)?;
     ledger.begin_export(&store.name, &node)?;
-    if a.init {
-        schema::init(&store)?;
-    } else {
-        schema::check(&store)?;
-    }
     let exporter = Exporter { store, node, zone: a.zone.clone(), batch: a.batch as usize };
     if !a.follow {
+        prepare(&exporter.store, a.init).map_err(|e| failed(&ledger, &exporter, e))?;
         let sent =
             exporter.drain(&ledger, now(), Duration::MAX).map_err(|e| failed(&ledger, &exporter, e))?;
         eprintln!(
@@ -50,7 +46,7 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     signals::catch();
-    follow(&ledger, &exporter, Duration::from_secs_f64(a.interval));
+    follow(&ledger, &exporter, a.init, Duration::from_secs_f64(a.interval));
     eprintln!("netattr: export stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -61,14 +57,32 @@ fn failed(ledger: &Ledger, exporter: &Exporter, e: anyhow::Error) -> anyhow::Err
     e
 }
 
+/// Makes the tables where missing (`init`), or checks they are netattr's.
+fn prepare(store: &Store, init: bool) -> Result<()> {
+    if init {
+        schema::init(store)
+    } else {
+        schema::check(store)
+    }
+}
+
 /// Exports every `interval` until a signal; after a failure, tries again after 1 s, 2 s, ...
-/// up to a minute, saying each new failure once and when the store answers again.
-fn follow(ledger: &Ledger, exporter: &Exporter, interval: Duration) {
+/// up to a minute, saying each new failure once and when the store answers again. The
+/// tables are checked again after each failure (the store may have been replaced).
+fn follow(ledger: &Ledger, exporter: &Exporter, init: bool, interval: Duration) {
     let mut backoff: Option<Duration> = None;
     let mut said: Option<String> = None;
+    let mut checked = false;
     while !signals::stopped() {
         let started = Instant::now();
-        let wait = match exporter.drain(ledger, now(), interval) {
+        let mut round = || {
+            if !checked {
+                prepare(&exporter.store, init)?;
+                checked = true;
+            }
+            exporter.drain(ledger, now(), interval)
+        };
+        let wait = match round() {
             Ok(sent) => {
                 if said.take().is_some() {
                     eprintln!(
@@ -84,6 +98,7 @@ fn follow(ledger: &Ledger, exporter: &Exporter, interval: Duration) {
                 }
             }
             Err(e) => {
+                checked = false;
                 let e = failed(ledger, exporter, e);
                 let text = format!("{e:#}");
                 if said.as_deref() != Some(text.as_str()) {

@@ -21,6 +21,7 @@ mod docker;
 mod docs;
 mod errors;
 mod export;
+mod fleet;
 mod fuzz;
 mod group;
 mod ledger;

@@ -16,10 +16,18 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// GET `path` from `ip:port`: (status code, body). 0 when nothing answers.
 pub fn http_get_at(ip: &str, port: u16, path: &str) -> (u16, String) {
+    http_request(ip, port, "GET", path, "")
+}
+
+/// `method` `path` with `body` to `ip:port` (HTTP/1.0): (status code, body). 0 when nothing
+/// answers.
+pub fn http_request(ip: &str, port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect((ip, port)) else { return (0, String::new()) };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head =
+        format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len());
+    if s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes())).is_err() {
         return (0, String::new());
     }
     let mut raw = String::new();

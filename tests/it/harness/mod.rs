@@ -9,6 +9,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 mod cgroups;
+mod clickhouse;
 mod containerd;
 mod docker;
 mod http;
@@ -22,6 +23,7 @@ mod sweep;
 mod traffic;
 
 pub use cgroups::*;
+pub use clickhouse::*;
 pub use containerd::*;
 pub use docker::*;
 pub use http::*;

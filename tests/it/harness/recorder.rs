@@ -60,6 +60,12 @@ impl Background {
         });
     }
 
+    /// SIGKILL, and the wait.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits (20 s at most) for it to end; it must exit 0. Returns (stdout,
     /// stderr).
     pub fn stop(mut self) -> (String, String) {

@@ -59,6 +59,20 @@ pub(crate) fn sweep_dead_runs() {
             quiet(&["docker", "rm", "-f", n]);
         }
     }
+    // ClickHouse servers of dead runs: their config lives in the run's temporary directory.
+    for p in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !cmdline.starts_with("clickhouse-server") {
+            continue;
+        }
+        let owner = cmdline.split(['/', '\0']).find(|part| part.starts_with("netattr-test-"));
+        if let (Some(owner), Ok(pid)) = (owner, p.file_name().to_string_lossy().parse::<u32>()) {
+            if dead_owner(owner) {
+                signal(pid, libc::SIGKILL);
+            }
+        }
+    }
     let mut names: Vec<String> = sh(&["ip", "netns", "list"])
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(String::from))

@@ -1,0 +1,332 @@
+//! The fleet store on a real ClickHouse server (Debian's 18.16, started by the test on ports
+//! of its own): three nodes (netattr instances in their own pin directories, real traffic
+//! from their own cgroups, their own ledgers) export to one database, and the fleet report
+//! equals the sum of the node reports to the byte and packet, for the whole test and for a
+//! period that splits it.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// A node: an instance with the class breakdown attached to its cgroup tree, and its ledger.
+pub struct Node {
+    pub s: Scene,
+    pub ledger: PathBuf,
+    pub name: String,
+    _dir: TempDir,
+}
+
+impl Node {
+    pub fn new(name: &str) -> Option<Node> {
+        let s = scene(0, false)?;
+        s.na.run(&["load", "--breakdown", "class"]).ok();
+        s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+        let dir = TempDir::new();
+        Some(Node { ledger: dir.join("ledger.db"), s, name: name.to_string(), _dir: dir })
+    }
+
+    /// `bytes` over TCP on loopback from the node's workload `from` to its workload `to`.
+    pub fn traffic(&self, from: &str, to: &str, bytes: u64) {
+        let (from, to) = (self.s.tree.cgroup(from), self.s.tree.cgroup(to));
+        let dst = format!("127.0.0.1:{}", free_port());
+        let r = Peer::spawn(&to, None, &format!("tcp-recv {dst}")).ready();
+        Peer::spawn(&from, None, &format!("tcp-send {dst} {bytes}")).finish();
+        assert_eq!(r.finish().bytes, bytes);
+    }
+
+    /// One recording cycle with the recorder's clock at `at` (unix seconds), after the
+    /// counters settled.
+    pub fn record_at(&self, at: i64) {
+        let na = &self.s.na;
+        settled(|| na.run(&["stats", "--source", "socket", "--format", "json"]).ok().stdout);
+        let shift = (at - unix_now()).to_string();
+        let mut cmd = na.cmd(&["record", "--once", "--ledger", self.ledger.to_str().unwrap()]);
+        cmd.env("NETATTR_CLOCK_SHIFT", &shift);
+        run_cmd(&mut cmd).ok();
+    }
+
+    /// `export` of this node's ledger to `url` with `extra` options.
+    pub fn export(&self, ch: &ClickHouse, url: &str, extra: &[&str]) -> Run {
+        let mut args =
+            vec!["export", "--to", url, "--ledger", self.ledger.to_str().unwrap(), "--node", &self.name];
+        args.extend(["--password-file", ch.password_file.to_str().unwrap()]);
+        args.extend(extra);
+        run_cmd(std::process::Command::new(BIN).args(&args))
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Groups of a `report --format json` document: group values in `keys` order -> [rx, tx,
+/// rx_packets, tx_packets].
+pub fn groups_of(doc: &Value, keys: &[&str]) -> BTreeMap<Vec<String>, [u64; 4]> {
+    doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let key = keys.iter().map(|k| g["group"][*k].as_str().unwrap_or("(null)").to_string()).collect();
+            (key, ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"].map(|k| g[k].as_u64().unwrap()))
+        })
+        .collect()
+}
+
+/// `report` with `args` over the fleet store at `url` (as user netattr).
+pub fn fleet_report(ch: &ClickHouse, url: &str, args: &[&str]) -> Value {
+    let mut all = vec!["report", "--from", url, "--password-file", ch.password_file.to_str().unwrap()];
+    all.extend(args);
+    all.extend(["--format", "json"]);
+    run_cmd(std::process::Command::new(BIN).args(&all)).ok().json()
+}
+
+/// `report` with `args` over a node's ledger.
+pub fn node_report(n: &Node, args: &[&str]) -> Value {
+    let mut all = vec!["report", "--ledger", n.ledger.to_str().unwrap()];
+    all.extend(args);
+    all.extend(["--format", "json"]);
+    run_cmd(std::process::Command::new(BIN).args(&all)).ok().json()
+}
+
+/// The fleet report by node, name and class equals each node's report by name and class,
+/// and the fleet's by name and class their sum, over `period`.
+pub fn fleet_equals_nodes(ch: &ClickHouse, url: &str, nodes: &[&Node], period: &[&str]) {
+    let by = [period, &["--by", "node,name,class"]].concat();
+    let fleet = groups_of(&fleet_report(ch, url, &by), &["node", "name", "class"]);
+    let mut sum: BTreeMap<Vec<String>, [u64; 4]> = BTreeMap::new();
+    for n in nodes {
+        let mine =
+            groups_of(&node_report(n, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
+        assert!(!mine.is_empty(), "node {} billed nothing in {period:?}", n.name);
+        let theirs: BTreeMap<Vec<String>, [u64; 4]> =
+            fleet.iter().filter(|(k, _)| k[0] == n.name).map(|(k, v)| (k[1..].to_vec(), *v)).collect();
+        assert_eq!(theirs, mine, "node {}: the fleet's rows against the node's, {period:?}", n.name);
+        for (k, v) in mine {
+            let s = sum.entry(k).or_default();
+            *s = add(*s, v);
+        }
+    }
+    let whole =
+        groups_of(&fleet_report(ch, url, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
+    assert_eq!(whole, sum, "the fleet by name and class against the sum of the nodes, {period:?}");
+}
+
+#[test]
+fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
+    let Some(a) = Node::new("a") else { return };
+    let (Some(b), Some(c)) = (Node::new("b"), Node::new("c")) else { return };
+    let Some(ch) = ClickHouse::start() else { return };
+    let url = ch.url("fleet");
+    // Two 5-minute buckets in the future, the recorders' clocks set in them.
+    let b1 = (unix_now() / 300 + 10) * 300;
+    let nodes = [&a, &b, &c];
+    for (i, n) in nodes.iter().enumerate() {
+        let k = i as u64 + 1;
+        n.traffic("shop.slice/web.service", "shop.slice/db.service", 100_000 * k);
+        n.traffic("blog.slice/app.service", "shop.slice/db.service", 30_000 * k);
+        n.record_at(b1 + 100);
+        n.traffic("shop.slice/web.service", "blog.slice/app.service", 50_000 * k);
+        n.record_at(b1 + 400);
+    }
+    a.export(&ch, &url, &["--init"]).ok();
+    b.export(&ch, &url, &[]).ok();
+    c.export(&ch, &url, &[]).ok();
+    let (s, m, e) = (b1.to_string(), (b1 + 300).to_string(), (b1 + 600).to_string());
+    fleet_equals_nodes(&ch, &url, &nodes, &["--since", &s, "--until", &e]);
+    fleet_equals_nodes(&ch, &url, &nodes, &["--since", &s, "--until", &m]);
+    fleet_equals_nodes(&ch, &url, &nodes, &["--since", &m, "--until", &e]);
+    // A second export sends nothing again; a node's name is kept.
+    let again = a.export(&ch, &url, &[]).ok();
+    assert!(again.stderr.contains("0 usage rows and 0 workloads"), "{}", again.stderr);
+    let renamed = run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        &url,
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+        "--node",
+        "z",
+        "--password-file",
+        ch.password_file.to_str().unwrap(),
+    ]));
+    renamed.fails_with("as node 'a', not 'z'");
+    // Grouped by node: each node's total.
+    let by_node =
+        groups_of(&fleet_report(&ch, &url, &["--since", &s, "--until", &e, "--by", "node"]), &["node"]);
+    for n in nodes {
+        let total = groups_of(&node_report(n, &["--since", &s, "--until", &e]), &[]);
+        assert_eq!(by_node.get(&vec![n.name.clone()]), total.get(&vec![]), "node {}", n.name);
+    }
+    // A ledger knows no nodes.
+    run_cmd(std::process::Command::new(BIN).args([
+        "report",
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+        "--by",
+        "node",
+    ]))
+    .fails_with("--by node groups the fleet store's rows");
+}
+
+/// The store's rows of `table`, every version (before merges), and those FINAL keeps.
+fn store_rows(ch: &ClickHouse, table: &str) -> (u64, u64) {
+    let n = |sql: String| ch.query(&sql).trim().parse::<u64>().unwrap();
+    (n(format!("SELECT count() FROM fleet.{table}")), n(format!("SELECT count() FROM fleet.{table} FINAL")))
+}
+
+#[test]
+fn an_export_survives_a_store_down_killed_replayed_or_refusing_and_counts_each_byte_once() {
+    let Some(a) = Node::new("a") else { return };
+    let Some(ch) = ClickHouse::start() else { return };
+    let url = ch.url("fleet");
+    let b1 = (unix_now() / 300 + 20) * 300;
+    let (s, e) = (b1.to_string(), (b1 + 3000).to_string());
+    let period = ["--since", s.as_str(), "--until", e.as_str()];
+    a.traffic("shop.slice/web.service", "shop.slice/db.service", 70_000);
+    a.record_at(b1 + 10);
+    a.export(&ch, &url, &["--init"]).ok();
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+
+    // The store stopped: one line, exit 1, the backlog kept in the ledger and said by status;
+    // a follower retries until it answers again, then drains it.
+    ch.halt(libc::SIGTERM);
+    a.traffic("shop.slice/web.service", "blog.slice/app.service", 40_000);
+    a.record_at(b1 + 310);
+    a.export(&ch, &url, &[]).fails_with("cannot reach the fleet store clickhouse://127.0.0.1");
+    let dir = TempDir::new();
+    let mut follow = std::process::Command::new(BIN);
+    follow.args([
+        "export",
+        "--follow",
+        "--interval",
+        "0.2",
+        "--to",
+        &url,
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+    ]);
+    follow.args(["--node", "a", "--password-file", ch.password_file.to_str().unwrap()]);
+    let follower = Background::spawn(follow, dir.join("follow"));
+    follower.wait_said("the backlog is kept in the ledger and retried");
+    ch.resume();
+    follower.wait_said("answers again");
+    wait_until("the backlog drained", std::time::Duration::from_secs(30), || {
+        groups_of(&fleet_report(&ch, &url, &period), &[]) == groups_of(&node_report(&a, &period), &[])
+    });
+    let (_, said) = follower.stop();
+    assert_eq!(said.matches("cannot reach").count(), 1, "each failure said once: {said}");
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+
+    // Killed (SIGKILL) after the store acknowledged a batch and before the cursor moved, 20
+    // times: each batch is sent again by the next export, and is one row in the store.
+    for i in 0..20 {
+        a.traffic("blog.slice/app.service", "shop.slice/db.service", 1000 + i);
+        a.record_at(b1 + 610 + 100 * i as i64);
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["export", "--to", &url, "--ledger", a.ledger.to_str().unwrap(), "--node", "a"]);
+        cmd.args(["--password-file", ch.password_file.to_str().unwrap()]);
+        cmd.env("NETATTR_TEST_STALL_BEFORE_ACK", "1");
+        let stalled = Background::spawn(cmd, dir.join(&format!("stall{i}")));
+        stalled.wait_said("stalling before the cursor moves");
+        stalled.kill9();
+    }
+    a.export(&ch, &url, &[]).ok();
+    let (all, kept) = store_rows(&ch, "netattr_usage");
+    assert!(all > kept, "batches were sent twice ({all} rows sent, {kept} kept)");
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+
+    // A replay of everything (the cursor put back by hand): nothing doubles.
+    let conn = rusqlite::Connection::open(&a.ledger).unwrap();
+    conn.execute("UPDATE exports SET usage_after = 'null', workloads_after = 'null'", []).unwrap();
+    drop(conn);
+    a.export(&ch, &url, &[]).ok();
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+
+    // The store killed with SIGKILL, then back: what was acknowledged is there.
+    ch.halt(libc::SIGKILL);
+    ch.resume();
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+
+    // Refusals: one line each, exit 1, the backlog kept.
+    a.traffic("shop.slice/web.service", "shop.slice/db.service", 5000);
+    a.record_at(b1 + 2900);
+    let pending = groups_of(&node_report(&a, &period), &[]);
+    let mut wrong = std::process::Command::new(BIN);
+    wrong.args(["export", "--to", &url, "--ledger", a.ledger.to_str().unwrap(), "--node", "a"]);
+    wrong.env("NETATTR_CLICKHOUSE_PASSWORD", "not-it");
+    run_cmd(&mut wrong).fails_with("check the user in the URL and the password");
+    let nowhere = format!("clickhouse://127.0.0.1:{}/fleet", free_port());
+    run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        &nowhere,
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+        "--node",
+        "a",
+    ]))
+    .fails_with("nothing listens there");
+    run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        "http://127.0.0.1/fleet",
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+    ]))
+    .fails_with("use clickhouse://[USER@]HOST[:PORT]/DATABASE");
+    run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        "clickhouse://u:pw@127.0.0.1/fleet",
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+    ]))
+    .fails_with("never on the command line");
+    // A server that accepts and never answers: the request times out.
+    let stall = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalled_url = format!("clickhouse://127.0.0.1:{}/fleet", stall.local_addr().unwrap().port());
+    run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        &stalled_url,
+        "--timeout",
+        "1",
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+        "--node",
+        "a",
+    ]))
+    .fails_with("did not answer in time");
+    // A server that answers 500.
+    let failing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let failing_url = format!("clickhouse://127.0.0.1:{}/fleet", failing.local_addr().unwrap().port());
+    let answer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = failing.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = c.read(&mut buf);
+        let _ = c.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 13\r\nConnection: close\r\n\r\nsomething bad");
+    });
+    run_cmd(std::process::Command::new(BIN).args([
+        "export",
+        "--to",
+        &failing_url,
+        "--ledger",
+        a.ledger.to_str().unwrap(),
+        "--node",
+        "a",
+    ]))
+    .fails_with("HTTP 500: something bad");
+    answer.join().unwrap();
+    // A table altered by hand: refused before anything is sent.
+    ch.query("ALTER TABLE fleet.netattr_usage MODIFY COLUMN rx_bytes Int64");
+    a.export(&ch, &url, &[]).fails_with("has column rx_bytes of type Int64, netattr writes UInt64");
+    ch.query("ALTER TABLE fleet.netattr_usage MODIFY COLUMN rx_bytes UInt64");
+    // Nothing was lost meanwhile: the backlog drains.
+    a.export(&ch, &url, &[]).ok();
+    assert_eq!(groups_of(&fleet_report(&ch, &url, &period), &[]), pending);
+    fleet_equals_nodes(&ch, &url, &[&a], &period);
+}
