@@ -72,7 +72,10 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     let collector = {
         let (place, source, retire_after) = (g.place(), a.source, a.retire_after);
         let (learnt, trouble) = (learnt.clone(), trouble.clone());
-        std::thread::spawn(move || serving::collect(&place, source, retire_after, &queue, &learnt, &trouble))
+        let ledger = a.record.then(|| a.ledger.ledger.clone());
+        std::thread::spawn(move || {
+            serving::collect(&place, source, retire_after, ledger, &queue, &learnt, &trouble)
+        })
     };
     eprintln!("netattr: serving /metrics and /healthz on http://{listen} (pins at {})", g.pin_dir.display());
 

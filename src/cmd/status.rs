@@ -42,6 +42,9 @@ impl Report for StatusReport {
             )?,
             None => writeln!(out, "recorder: no ledger (netattr record writes one)")?,
         }
+        for e in &self.exports {
+            writeln!(out, "{e}")?;
+        }
         Ok(())
     }
 }

@@ -25,11 +25,13 @@ pub type Learnt = Arc<Mutex<HashMap<u64, (Summary, Instant)>>>;
 pub struct Scraper {
     retire_after: Duration,
     gone_since: HashMap<u64, Instant>,
+    /// The ledger `serve --record` writes: its exports' backlogs are exported too.
+    ledger: Option<std::path::PathBuf>,
 }
 
 impl Scraper {
-    pub fn new(retire_after: Duration) -> Scraper {
-        Scraper { retire_after, gone_since: HashMap::new() }
+    pub fn new(retire_after: Duration, ledger: Option<std::path::PathBuf>) -> Scraper {
+        Scraper { retire_after, gone_since: HashMap::new(), ledger }
     }
 
     /// One scrape of `inst`'s `source` counters (and class rows), as Prometheus text.
@@ -91,6 +93,37 @@ impl Scraper {
         d.sample([], started.elapsed().as_secs_f64());
         let mut extra = metrics::counter_families(&classes);
         extra.extend([g.build(), d.build()]);
+        if let Some(path) = &self.ledger {
+            extra.extend(export_families(path));
+        }
         metrics::exposition(&report.cgroups, report.health.as_ref(), extra)
     }
+}
+
+/// The backlog of each fleet store the ledger at `path` exports to: rows waiting, the age of
+/// the oldest, rows pruned before the store had them. None when the ledger cannot be read
+/// (the recorder says why).
+fn export_families(path: &std::path::Path) -> Vec<crate::output::prometheus::Family> {
+    let Ok(backlogs) = crate::ledger::Ledger::open_ro(path).and_then(|l| l.backlogs()) else { return vec![] };
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let mut rows = Builder::gauge(
+        "netattr_export_backlog_rows",
+        "5-minute ledger rows the fleet store has not acknowledged",
+    );
+    let mut age = Builder::gauge(
+        "netattr_export_backlog_age_seconds",
+        "Age of the oldest 5-minute row the fleet store has not acknowledged (0: none waits)",
+    );
+    let mut pruned = Builder::gauge(
+        "netattr_export_pruned_rows",
+        "5-minute rows pruned from the ledger before the fleet store acknowledged them",
+    );
+    for b in &backlogs {
+        let labels = || [("destination", Some(b.destination.clone())), ("node", Some(b.node.clone()))];
+        rows.sample(labels(), b.rows as f64);
+        age.sample(labels(), b.oldest_bucket.map_or(0, |t| (now - t).max(0)) as f64);
+        pruned.sample(labels(), b.pruned as f64);
+    }
+    vec![rows.build(), age.build(), pruned.build()]
 }

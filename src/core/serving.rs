@@ -44,12 +44,13 @@ pub fn collect(
     place: &Place,
     asked: Option<Source>,
     retire_after: Duration,
+    ledger: Option<std::path::PathBuf>,
     queue: &mpsc::Receiver<Scrape>,
     learnt: &Learnt,
     trouble: &Trouble,
 ) {
     let _stopped = Stopped(trouble.clone());
-    let mut scraper = Scraper::new(retire_after);
+    let mut scraper = Scraper::new(retire_after, ledger);
     let mut pending: Option<Scrape> = None;
     let set_trouble = |why: Option<String>| {
         if let Ok(mut t) = trouble.lock() {

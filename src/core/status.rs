@@ -78,18 +78,25 @@ pub struct StatusReport {
     pub pins: Vec<String>,
     /// The last cycle of the recorder writing the ledger (`--ledger`), null without one.
     pub recorder: Option<crate::ledger::query::RecorderState>,
+    /// The fleet stores the ledger exports to, and what each has not acknowledged yet.
+    pub exports: Vec<crate::ledger::export::Backlog>,
 }
 
-/// The recorder's last cycle from the ledger at `path`, where there is one.
-fn recorder_state(path: &std::path::Path) -> Option<crate::ledger::query::RecorderState> {
+/// The recorder's last cycle and the exports' backlogs from the ledger at `path`, where
+/// there is one.
+fn ledger_state(
+    path: &std::path::Path,
+) -> (Option<crate::ledger::query::RecorderState>, Vec<crate::ledger::export::Backlog>) {
     if !path.exists() {
-        return None;
+        return (None, Vec::new());
     }
-    match crate::ledger::Ledger::open_ro(path).and_then(|l| crate::ledger::query::recorder(&l)) {
-        Ok(r) => r,
+    let read = crate::ledger::Ledger::open_ro(path)
+        .and_then(|l| Ok((crate::ledger::query::recorder(&l)?, l.backlogs()?)));
+    match read {
+        Ok(state) => state,
         Err(e) => {
             eprintln!("netattr: status: cannot read the recorder's state: {e:#}");
-            None
+            (None, Vec::new())
         }
     }
 }
@@ -119,6 +126,7 @@ pub fn status(place: &Place, pins: &Pins, ledger: &Path) -> Result<StatusReport>
                 gone_cgroups: None,
                 pins: present,
                 recorder: None,
+                exports: Vec::new(),
             };
             return Ok(report);
         }
@@ -141,6 +149,7 @@ pub fn status(place: &Place, pins: &Pins, ledger: &Path) -> Result<StatusReport>
         tc: Buckets::of(tc.iter().map(|(id, c)| (*id, c))),
         socket: Buckets::of(socket.iter().map(|(id, c)| (*id, c))),
     };
+    let (recorder, exports) = ledger_state(ledger);
     let report = StatusReport {
         schema: crate::output::SCHEMA,
         pin_dir: pins.dir.clone(),
@@ -160,7 +169,8 @@ pub fn status(place: &Place, pins: &Pins, ledger: &Path) -> Result<StatusReport>
         socket: Some(socket_row(&inst, &mut namer)),
         health: Some(health),
         gone_cgroups: Some(gone),
-        recorder: recorder_state(ledger),
+        recorder,
+        exports,
         pins: pins.present(),
     };
     Ok(report)

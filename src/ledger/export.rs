@@ -83,6 +83,28 @@ struct Cursors {
     workloads: Option<WorkloadKey>,
 }
 
+impl std::fmt::Display for Backlog {
+    /// One line of `status`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |t: i64| crate::model::utc(t);
+        write!(f, "export to {} as node '{}': {} rows waiting", self.destination, self.node, self.rows)?;
+        if let Some(b) = self.oldest_bucket {
+            write!(f, " (the oldest of {})", at(b))?;
+        }
+        write!(f, "; {} acknowledged", self.acknowledged)?;
+        if let Some(t) = self.acked_at {
+            write!(f, ", the last at {}", at(t))?;
+        }
+        if self.pruned > 0 {
+            write!(f, "; {} pruned before the store had them", self.pruned)?;
+        }
+        if let Some(e) = &self.error {
+            write!(f, "; last error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The cursors of `destination`, or None when it never exported from this ledger.
 fn cursors(l: &Ledger, destination: &str) -> Result<Option<Cursors>> {
     let row: Option<(String, String, String)> = l

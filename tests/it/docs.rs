@@ -107,8 +107,6 @@ fn readme_json_schema_matches_real_output() {
     same_shape("stats", &readme_example("stats"), &stats);
     let interval = na.run(&["stats", "--interval", "0.1", "--count", "1", "--format", "json"]).ok().json();
     same_shape("stats-interval", &readme_example("stats-interval"), &interval);
-    let status = na.run(&["status", "--format", "json"]).ok().json();
-    same_shape("status", &readme_example("status"), &status);
     let resolve = na.run(&["resolve", "--format", "json"]).ok().json();
     same_shape("resolve", &readme_example("resolve"), &resolve);
     let check = run_cmd(std::process::Command::new(BIN).args(["check", "--format", "json"])).json();
@@ -121,6 +119,14 @@ fn readme_json_schema_matches_real_output() {
     let reap = na.run(&["reap", "--format", "json"]).ok().json();
     assert!(reap["cgroups"].as_array().unwrap().iter().any(|r| r["cgroup_id"] == gone.id), "{reap}");
     same_shape("reap", &readme_example("reap"), &reap);
+    // A ledger that exports to a store (one that does not answer: its backlog waits).
+    let dir = TempDir::new();
+    let ledger = dir.join("ledger.db");
+    na.run(&["record", "--once", "--ledger", ledger.to_str().unwrap()]).ok();
+    let nowhere = format!("clickhouse://127.0.0.1:{}/fleet", free_port());
+    run_cmd(&mut export_cmd(&nowhere, &ledger, "n")).fails_with("nothing listens there");
+    let status = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+    same_shape("status", &readme_example("status"), &status);
 }
 
 #[test]

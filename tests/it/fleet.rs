@@ -196,6 +196,12 @@ fn an_export_survives_a_store_down_killed_replayed_or_refusing_and_counts_each_b
     a.traffic("shop.slice/web.service", "blog.slice/app.service", 40_000);
     a.record_at(b1 + 310);
     a.export(&ch, &url, &[]).fails_with("cannot reach the fleet store clickhouse://127.0.0.1");
+    // status says what waits and why.
+    let st = a.s.na.run(&["status", "--ledger", a.ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+    let export = &st["exports"][0];
+    assert_eq!(export["destination"], url.replace("netattr@", ""), "{st}");
+    assert!(export["rows"].as_u64().unwrap() > 0, "{st}");
+    assert!(export["error"].as_str().unwrap().contains("nothing listens there"), "{st}");
     let dir = TempDir::new();
     let mut follow = std::process::Command::new(BIN);
     follow.args([
@@ -254,21 +260,11 @@ fn an_export_survives_a_store_down_killed_replayed_or_refusing_and_counts_each_b
     a.traffic("shop.slice/web.service", "shop.slice/db.service", 5000);
     a.record_at(b1 + 2900);
     let pending = groups_of(&node_report(&a, &period), &[]);
-    let mut wrong = std::process::Command::new(BIN);
-    wrong.args(["export", "--to", &url, "--ledger", a.ledger.to_str().unwrap(), "--node", "a"]);
+    let mut wrong = export_cmd(&url, &a.ledger, "a");
     wrong.env("NETATTR_CLICKHOUSE_PASSWORD", "not-it");
     run_cmd(&mut wrong).fails_with("check the user in the URL and the password");
     let nowhere = format!("clickhouse://127.0.0.1:{}/fleet", free_port());
-    run_cmd(std::process::Command::new(BIN).args([
-        "export",
-        "--to",
-        &nowhere,
-        "--ledger",
-        a.ledger.to_str().unwrap(),
-        "--node",
-        "a",
-    ]))
-    .fails_with("nothing listens there");
+    run_cmd(&mut export_cmd(&nowhere, &a.ledger, "a")).fails_with("nothing listens there");
     run_cmd(std::process::Command::new(BIN).args([
         "export",
         "--to",

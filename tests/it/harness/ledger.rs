@@ -167,3 +167,10 @@ pub fn exactly_once(
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
+
+/// `netattr export --to URL --ledger LEDGER --node NODE`, to be given more and run.
+pub fn export_cmd(url: &str, ledger: &Path, node: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["export", "--to", url, "--ledger", ledger.to_str().unwrap(), "--node", node]);
+    cmd
+}
