@@ -3,7 +3,8 @@
 # bpffs. With --tests, also what the tests use: a running Docker engine (real containers),
 # busybox-static (their image), tmux (the dashboard's end-to-end test), prometheus
 # (promtool, and a real server scraping 'netattr serve'), clickhouse-server (the fleet store the
-# export tests start on ports of their own), debootstrap (the clean Debian base
+# export tests start on ports of their own) and chdb (PyPI: a current ClickHouse engine for the
+# same SQL), debootstrap (the clean Debian base
 # the packaging tests start from) and cargo-deb (scripts/package.sh). Idempotent; run
 # as root (or it uses sudo).
 set -euo pipefail
@@ -43,6 +44,16 @@ fi
 if $want_docker && ! command -v cargo-deb >/dev/null 2>&1; then
   echo "setup: installing cargo-deb (cargo install)" >&2
   cargo install --quiet --locked cargo-deb --version 3.8.0
+fi
+
+# chdb (PyPI): a current ClickHouse engine in-process, which runs the fleet store's SQL beside
+# Debian's ClickHouse 18.16 in the tests.
+if $want_docker && ! python3 -c 'import chdb' >/dev/null 2>&1; then
+  echo "setup: installing chdb (pip)" >&2
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+  fi
+  python3 -m pip install --quiet chdb 2>/dev/null || python3 -m pip install --quiet --break-system-packages chdb
 fi
 
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != "bpf_fs" ]; then

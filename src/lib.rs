@@ -9,7 +9,7 @@ pub(crate) mod cmd;
 pub mod core;
 pub mod docs;
 pub mod ffi;
-pub(crate) mod fleet;
+pub mod fleet;
 pub mod identity;
 pub(crate) mod iface;
 pub mod ledger;

@@ -30,9 +30,8 @@ fn at(t: i64) -> String {
     format!("toDateTime({})", t.clamp(0, i64::from(u32::MAX)))
 }
 
-/// The joined rows of `ask`'s period, source and classes, with the columns `columns`.
-fn rows_sql(store: &Store, ask: &Ask<'_>, source: &str) -> String {
-    let db = &store.database;
+/// The joined rows of `ask`'s period, source and classes in `db`.
+fn rows_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
     let classes = ask.by.contains(&Field::Class) || !ask.classes.is_empty();
     let mut filter = format!(
         "bucket >= {} AND bucket < {} AND source = {} AND (class != '') = {}",
@@ -45,12 +44,13 @@ fn rows_sql(store: &Store, ask: &Ask<'_>, source: &str) -> String {
         let list: Vec<String> = ask.classes.iter().map(|c| quote(c)).collect();
         filter.push_str(&format!(" AND class IN ({})", list.join(", ")));
     }
+    // Aliased subqueries: current ClickHouse requires them in a join, 18.16 takes them.
     format!(
         "(SELECT node, zone, identity, bucket, class, rx_bytes, tx_bytes, rx_packets, tx_packets
-          FROM {db}.netattr_usage FINAL WHERE {filter})
+          FROM {db}.netattr_usage FINAL WHERE {filter}) AS u
          ANY LEFT JOIN
          (SELECT node, identity, name, pod_namespace, pod_name, kind, runtime, labels
-          FROM {db}.netattr_workloads FINAL)
+          FROM {db}.netattr_workloads FINAL) AS w
          USING (node, identity)"
     )
 }
@@ -70,23 +70,12 @@ pub fn default_source(store: &Store, since: i64, until: i64) -> Result<String> {
 /// The groups of `ask.by` over `ask.period` for `source` across the fleet, largest first;
 /// with `ask.p95`, each group's 95th percentile of 5-minute rates.
 pub fn groups(store: &Store, ask: Ask<'_>, source: &str, now: i64) -> Result<Vec<Group>> {
-    let keys: Vec<String> = ask.by.iter().enumerate().map(|(i, f)| format!("{} AS k{i}", expr(f))).collect();
-    let names: Vec<String> = (0..ask.by.len()).map(|i| format!("k{i}")).collect();
-    let (select, group_by) = if keys.is_empty() {
-        (String::new(), String::new())
-    } else {
-        (format!("{}, ", keys.join(", ")), format!("GROUP BY {}", names.join(", ")))
-    };
-    let sql = format!(
-        "SELECT {select}sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp
-         FROM {} {group_by} ORDER BY rx + tx DESC",
-        rows_sql(store, &ask, source)
-    );
     let mut out = Vec::new();
-    for r in store.rows(&sql)? {
+    let grouped = !ask.by.is_empty();
+    for r in store.rows(&groups_sql(&store.database, &ask, source))? {
         let n = |k: &str| r[k].as_u64().with_context(|| format!("the fleet store answered {r} (no {k})"));
         // An empty period sums to one row of zeros when nothing is grouped: no group.
-        if keys.is_empty() && n("rx")? + n("tx")? + n("rxp")? + n("txp")? == 0 {
+        if !grouped && n("rx")? + n("tx")? + n("rxp")? + n("txp")? == 0 {
             continue;
         }
         out.push(Group {
@@ -99,9 +88,44 @@ pub fn groups(store: &Store, ask: Ask<'_>, source: &str, now: i64) -> Result<Vec
         });
     }
     if ask.p95 {
-        add_p95(store, &ask, source, now, &keys, &names, &mut out)?;
+        add_p95(store, &ask, source, now, &mut out)?;
     }
     Ok(out)
+}
+
+/// The grouping keys of `ask` as `expr AS kN`, and their names.
+fn keys(ask: &Ask<'_>) -> (Vec<String>, Vec<String>) {
+    let keys = ask.by.iter().enumerate().map(|(i, f)| format!("{} AS k{i}", expr(f))).collect();
+    (keys, (0..ask.by.len()).map(|i| format!("k{i}")).collect())
+}
+
+/// The totals query of `ask` over database `db`: one row per group (`k0`, `k1`, ... then
+/// `rx`, `tx`, `rxp`, `txp`), largest first.
+pub fn groups_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
+    let (keys, names) = keys(ask);
+    let (select, group_by) = if keys.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!("{}, ", keys.join(", ")), format!("GROUP BY {}", names.join(", ")))
+    };
+    format!(
+        "SELECT {select}sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp
+         FROM {} {group_by} ORDER BY rx + tx DESC",
+        rows_sql(db, ask, source)
+    )
+}
+
+/// The 95th percentile's query of `ask` over database `db`: each group's bytes (rx + tx) in
+/// each 5-minute bucket `b`.
+pub fn p95_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
+    let (keys, names) = keys(ask);
+    let select = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
+    let group_by = names.iter().map(|k| format!("{k}, ")).collect::<String>();
+    format!(
+        "SELECT {select}toUnixTimestamp(bucket) AS b, sum(rx_bytes + tx_bytes) AS bytes
+         FROM {} GROUP BY {group_by}b",
+        rows_sql(db, ask, source)
+    )
 }
 
 /// A row's group: field label -> value.
@@ -114,22 +138,8 @@ fn group_of(ask: &Ask<'_>, r: &Value) -> BTreeMap<String, Option<String>> {
 }
 
 /// Each group's 95th percentile of its 5-minute rates (rx + tx), idle intervals zero.
-fn add_p95(
-    store: &Store,
-    ask: &Ask<'_>,
-    source: &str,
-    now: i64,
-    keys: &[String],
-    names: &[String],
-    out: &mut [Group],
-) -> Result<()> {
-    let select = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
-    let group_by = names.iter().map(|k| format!("{k}, ")).collect::<String>();
-    let sql = format!(
-        "SELECT {select}toUnixTimestamp(bucket) AS b, sum(rx_bytes + tx_bytes) AS bytes
-         FROM {} GROUP BY {group_by}b",
-        rows_sql(store, ask, source)
-    );
+fn add_p95(store: &Store, ask: &Ask<'_>, source: &str, now: i64, out: &mut [Group]) -> Result<()> {
+    let sql = p95_sql(&store.database, ask, source);
     let mut samples: BTreeMap<BTreeMap<String, Option<String>>, Vec<f64>> = BTreeMap::new();
     for r in store.rows(&sql)? {
         let bytes = r["bytes"].as_u64().unwrap_or(0);
