@@ -187,11 +187,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -237,11 +237,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -271,11 +271,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -305,11 +305,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -409,11 +409,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -443,11 +443,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -477,11 +477,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -511,11 +511,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -545,11 +545,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -591,11 +591,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -641,11 +641,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -687,11 +687,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -725,11 +725,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -791,11 +791,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1173,11 +1173,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1207,11 +1207,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1273,11 +1273,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1296,7 +1296,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__report)
-            opts="-o -v -h -V --ledger --from --password-file --timeout --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --from --password-file --timeout --prices --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1315,6 +1315,10 @@ _netattr() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prices)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1359,11 +1363,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1393,11 +1397,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1467,11 +1471,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1537,11 +1541,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1575,11 +1579,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)
@@ -1617,11 +1621,11 @@ _netattr() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json ndjson csv prometheus focus cloudevents" -- "${cur}"))
                     return 0
                     ;;
                 --docker-socket)

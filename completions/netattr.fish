@@ -29,7 +29,9 @@ complete -c netattr -n "__fish_netattr_needs_command" -s o -l format -d 'Output 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_needs_command" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -60,7 +62,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand check" -s o -l format -d
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -76,7 +80,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded with these settings, keep its pinned maps and counters and exit 0; if its settings differ, say how and exit 1'
@@ -95,7 +101,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand attach" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
@@ -112,7 +120,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand detach" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
@@ -141,7 +151,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand stats" -s o -l format -d
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l no-resolve -d 'Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)'
@@ -154,7 +166,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand status" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -165,7 +179,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s o -l format 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -179,7 +195,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand top" -s o -l format -d '
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -191,7 +209,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand events" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -202,7 +222,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s o -l format 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -213,7 +235,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand reap" -s o -l format -d 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -224,7 +248,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -239,7 +265,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -250,7 +278,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -261,7 +291,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -284,7 +316,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand record" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l rebind -d 'Record an instance that another ledger path records into this ledger from now on (after moving the ledger file: one instance has one ledger)'
@@ -296,6 +330,7 @@ complete -c netattr -n "__fish_netattr_using_subcommand report" -l ledger -d 'Th
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l from -d 'Report over the fleet store instead: every node\'s exported rows, clickhouse://[USER@]HOST[:PORT]/DATABASE (clickhouses:// for HTTPS)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l password-file -d 'A file holding the store user\'s password (else NETATTR_CLICKHOUSE_PASSWORD; neither: no password). Never on the command line' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l timeout -d 'Seconds a request to the store may take before it is given up (and retried)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l prices -d 'Price the bytes: a prices file (per GiB, per class and direction, a currency, validity periods, overrides per label value); the report becomes a bill with unit price and cost per line (--format focus writes FOCUS rows): docs/fleet.md' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l period -d 'today, yesterday, this-month (the default) or last-month (months start on --billing-day)' -r -f -a "today\t''
 yesterday\t''
 this-month\t''
@@ -314,7 +349,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand report" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l p95 -d 'Also the 95th percentile of each group\'s 5-minute rates (the transit-billing figure; it reads every 5-minute row of the period)'
@@ -334,7 +371,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand export" -s o -l format -
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l init -d 'Make the database and netattr\'s tables where missing, then export'
@@ -358,7 +397,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand serve" -s o -l format -d
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l record -d 'Also record the counters into the ledger (what \'netattr record\' does), in this process'
@@ -376,7 +417,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo" -s o -l format -d 
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l keep -d 'Leave the workloads and netattr loaded and attached when the demo ends (traffic stops); \'netattr demo --clean\' removes them'
@@ -393,7 +436,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s o -l for
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -404,7 +449,9 @@ complete -c netattr -n "__fish_netattr_using_subcommand completions" -s o -l for
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
 ndjson\t'One JSON object per line: per row for listings, per record for streams, per report for `stats --interval`'
 csv\t'Comma-separated values with a header line: the rows of a listing, nested values as JSON text (report: a column a grouping field)'
-prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'"
+prometheus\t'The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)'
+focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
+cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'

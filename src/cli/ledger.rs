@@ -90,6 +90,11 @@ pub struct ReportArgs {
     pub from: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Price the bytes: a prices file (per GiB, per class and direction, a currency,
+    /// validity periods, overrides per label value); the report becomes a bill with unit
+    /// price and cost per line (--format focus writes FOCUS rows): docs/fleet.md
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     /// today, yesterday, this-month (the default) or last-month (months start on
     /// --billing-day)
     #[arg(long, value_name = "NAME", conflicts_with_all = ["since", "until"],

@@ -21,7 +21,7 @@ use crate::bpf::{Pins, Source};
 use crate::cli::{EventsArgs, Global};
 use crate::core::events::{self, End, Next};
 use crate::core::namer::Named;
-use crate::output::{self, Stream};
+use crate::output::{self, stream::Stream};
 use crate::sys;
 
 #[derive(Debug, Serialize)]

@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
+use crate::billing::{self, prices::Prices, BillAsk};
 use crate::cli::{Global, ReportArgs};
 use crate::fleet::{self, store::Store};
 use crate::ledger::query::{self, Period};
 use crate::ledger::{report, Ledger};
-use crate::output;
+use crate::output::{self, Format};
 
 /// The exit code of `report --limit` when groups are over the limit: apart from errors (1)
 /// and usage errors (2), so that an alert tells them apart.
@@ -31,13 +32,11 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
     }
     let by = &a.by;
     let limit = a.limit;
-    let ask = query::Ask { period, by, classes: &a.class, p95: a.p95 };
     let source = a.source.map(|s| s.name());
-    let r = match &a.from {
+    let data = match &a.from {
         Some(url) => {
             let timeout = std::time::Duration::from_secs_f64(a.store.timeout);
-            let store = Store::new(url, a.store.password_file.as_deref(), timeout)?;
-            fleet::report(&store, ask, source, limit, now)?
+            Data::Store(Store::new(url, a.store.password_file.as_deref(), timeout)?)
         }
         None => {
             if let Some(f) = by.iter().find(|f| f.fleet_only()) {
@@ -50,8 +49,36 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
             if let Some(secs) = a.wait {
                 wait_complete(&ledger, period.until.min(now), std::time::Duration::from_secs_f64(secs))?;
             }
-            report::build(&ledger, ask, source, limit, now)?
+            Data::Ledger(Box::new(ledger))
         }
+    };
+    if a.prices.is_some() || matches!(g.format, Format::Focus | Format::Cloudevents) {
+        if a.p95 || limit.is_some() {
+            bail!("a bill (--prices, --format focus or cloudevents) has no --p95 or --limit: run the report without them");
+        }
+        let prices = a.prices.as_deref().map(Prices::read).transpose()?;
+        let bill = match &data {
+            Data::Store(store) => {
+                let source = fleet::checked_source(store, period, source)?;
+                let fetch = |ask: query::Ask<'_>| fleet::query::groups(store, ask, &source, now);
+                billing::build(&fetch, bill_ask(&store.name, &source, period, a), prices.as_ref())?
+            }
+            Data::Ledger(ledger) => {
+                let source = report::source_of(ledger, period, source)?;
+                let fetch = |ask: query::Ask<'_>| {
+                    Ok(query::groups(ledger, ask, &source, now).map_err(|e| ledger.explain(e))?.1)
+                };
+                let origin = ledger.path.display().to_string();
+                billing::build(&fetch, bill_ask(&origin, &source, period, a), prices.as_ref())?
+            }
+        };
+        output::emit(g.format, &bill)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ask = query::Ask { period, by, classes: &a.class, p95: a.p95 };
+    let r = match &data {
+        Data::Store(store) => fleet::report(store, ask, source, limit, now)?,
+        Data::Ledger(ledger) => report::build(ledger, ask, source, limit, now)?,
     };
     for n in &r.notes {
         eprintln!("netattr: report: {n}");
@@ -85,4 +112,15 @@ fn wait_complete(ledger: &Ledger, end: i64, patience: std::time::Duration) -> Re
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// Where a report's bytes come from.
+enum Data {
+    Ledger(Box<Ledger>),
+    Store(Store),
+}
+
+/// What a bill of `a` asks over `period`, from `origin` (a ledger or a store), `source`.
+fn bill_ask<'a>(origin: &str, source: &str, period: Period, a: &'a ReportArgs) -> BillAsk<'a> {
+    BillAsk { origin: origin.to_string(), source: source.to_string(), period, by: &a.by, classes: &a.class }
 }

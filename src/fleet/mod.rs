@@ -17,6 +17,16 @@ use store::Store;
 
 /// The fleet report of `ask` for `source` (else socket where the period has its rows), with
 /// only the groups over `limit` where one is given.
+/// The source a fleet report reads (`asked`, else socket where the period has its rows),
+/// once the store's tables are checked.
+pub fn checked_source(store: &Store, period: crate::model::Period, asked: Option<&str>) -> Result<String> {
+    schema::check(store)?;
+    match asked {
+        Some(s) => Ok(s.to_string()),
+        None => query::default_source(store, period.since, period.until),
+    }
+}
+
 pub fn report(
     store: &Store,
     ask: Ask<'_>,
@@ -24,11 +34,7 @@ pub fn report(
     limit: Option<u64>,
     now: i64,
 ) -> Result<LedgerReport> {
-    schema::check(store)?;
-    let source = match source {
-        Some(s) => s.to_string(),
-        None => query::default_source(store, ask.period.since, ask.period.until)?,
-    };
+    let source = checked_source(store, ask.period, source)?;
     let mut groups = query::groups(store, ask, &source, now)?;
     if let Some(l) = limit {
         groups.retain(|g| g.rx_bytes + g.tx_bytes > l);

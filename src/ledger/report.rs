@@ -89,6 +89,14 @@ impl Report for LedgerReport {
     }
 }
 
+/// The source a report of `period` reads: `asked`, else the one the ledger covers it with.
+pub fn source_of(ledger: &Ledger, period: crate::model::Period, asked: Option<&str>) -> Result<String> {
+    match asked {
+        Some(s) => Ok(s.to_string()),
+        None => coverage::choose(ledger, &coverage::of(ledger, period).map_err(|e| ledger.explain(e))?),
+    }
+}
+
 /// The report of `period` grouped `by`, for `source` (else the ledger's default), with only
 /// the groups over `limit` where one is given.
 pub fn build(

@@ -4,6 +4,7 @@
 //! `emit` picks one and writes it to stdout. Diagnostics never come through here.
 pub mod file;
 pub mod prometheus;
+pub mod stream;
 
 use std::io::{self, Write};
 
@@ -29,7 +30,14 @@ pub enum Format {
     Csv,
     /// The Prometheus text exposition format (`stats`; `serve` answers with it on /metrics)
     Prometheus,
+    /// FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)
+    Focus,
+    /// One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)
+    Cloudevents,
 }
+
+/// Rows of text under a header: (header, rows).
+pub type Rows = (Vec<String>, Vec<Vec<String>>);
 
 /// A report a subcommand prints.
 pub trait Report: Serialize {
@@ -47,6 +55,16 @@ pub trait Report: Serialize {
     /// A listing whose CSV columns do not follow from its rows: (header, rows), with
     /// nested values spread into columns of their own and a header even without rows.
     fn csv(&self) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+        None
+    }
+
+    /// FOCUS rows, where the report is a bill.
+    fn focus(&self) -> Option<Result<Rows>> {
+        None
+    }
+
+    /// CloudEvents, where the report has usage lines.
+    fn cloudevents(&self) -> Option<Result<Vec<serde_json::Value>>> {
         None
     }
 }
@@ -171,6 +189,27 @@ fn write<R: Report>(format: Format, report: &R, out: &mut dyn Write) -> Result<(
                 bail!("--format csv is for listings; this command prints one document (use --format json)")
             }
         },
+        Format::Focus => match report.focus() {
+            Some(rows) => {
+                let (header, rows) = rows?;
+                let mut w = csv::Writer::from_writer(&mut *out);
+                w.write_record(&header)?;
+                for r in rows {
+                    w.write_record(&r)?;
+                }
+                w.flush()?;
+            }
+            None => bail!("--format focus is for 'netattr report --prices FILE'"),
+        },
+        Format::Cloudevents => match report.cloudevents() {
+            Some(events) => {
+                for e in events? {
+                    serde_json::to_writer(&mut *out, &e)?;
+                    writeln!(out)?;
+                }
+            }
+            None => bail!("--format cloudevents is for 'netattr report'"),
+        },
         Format::Prometheus => match report.exposition() {
             Some(text) => out.write_all(text?.as_bytes())?,
             None => bail!(
@@ -217,49 +256,6 @@ pub fn write_csv(out: &mut dyn Write, rows: &[serde_json::Value], header: bool) 
     }
     w.flush()?;
     Ok(())
-}
-
-/// Writes one record of a stream (`events`) and flushes it, so that a pipeline sees it at
-/// once: a JSON object per line, or, for people, `cells` under `header` (printed once).
-pub struct Stream {
-    format: Format,
-    header: &'static [&'static str],
-    started: bool,
-}
-
-impl Stream {
-    pub fn new(format: Format, header: &'static [&'static str]) -> Result<Self> {
-        if format == Format::Prometheus {
-            bail!(
-                "--format prometheus is for 'netattr stats' (and 'netattr serve' answers /metrics with it)"
-            );
-        }
-        Ok(Stream { format, header, started: false })
-    }
-
-    pub fn record<T: Serialize>(&mut self, record: &T, cells: &[String]) -> Result<()> {
-        emit_with(|out| self.write(out, record, cells))?;
-        self.started = true;
-        Ok(())
-    }
-
-    fn write<T: Serialize>(&self, out: &mut dyn Write, record: &T, cells: &[String]) -> Result<()> {
-        match self.format {
-            Format::Json | Format::Ndjson | Format::Prometheus => {
-                serde_json::to_writer(&mut *out, record)?;
-                writeln!(out)?;
-            }
-            Format::Csv => write_csv(out, &[serde_json::to_value(record)?], !self.started)?,
-            Format::Table => {
-                if !self.started {
-                    writeln!(out, "{}", self.header.join("\t"))?;
-                }
-                let cells: Vec<String> = cells.iter().map(|c| clean(c).into_owned()).collect();
-                writeln!(out, "{}", cells.join("\t"))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A table in netattr's one house style: a header row, no borders, columns separated by

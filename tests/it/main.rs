@@ -7,6 +7,7 @@ mod peer;
 
 mod accounting;
 mod billing;
+mod bills;
 mod breakdown;
 mod catalogue;
 mod churn;
