@@ -432,12 +432,16 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__classes__subcmd__set)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --zone --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --pin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1150,7 +1154,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --zone --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1165,6 +1169,10 @@ _netattr() {
                     return 0
                     ;;
                 --classes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zone)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -75,6 +75,7 @@ complete -c netattr -n "__fish_netattr_using_subcommand load" -l breakdown -d 'A
 port\t'per (cgroup, protocol, service port), both sources'
 class\t'per (cgroup, destination class: loopback, host, private, internet, ...), both sources'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l classes -d 'With --breakdown class: a classes file (TOML) that adds or overrides destination classes by CIDR; \'netattr classes set\' changes them later without a reload' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l zone -d 'This node\'s zone, where the classes file maps zones to prefixes ([zones]): its own zone\'s are class same-zone, the others\' cross-zone' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'
@@ -273,6 +274,7 @@ complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l zone -d 'This node\'s zone, where FILE maps zones to prefixes ([zones]): its own zone\'s are class same-zone, the others\' cross-zone' -r
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'

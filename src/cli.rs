@@ -138,6 +138,10 @@ pub struct LoadArgs {
     /// classes by CIDR; 'netattr classes set' changes them later without a reload
     #[arg(long, value_name = "FILE")]
     pub classes: Option<PathBuf>,
+    /// This node's zone, where the classes file maps zones to prefixes ([zones]): its own
+    /// zone's are class same-zone, the others' cross-zone
+    #[arg(long, value_name = "ZONE", env = "NETATTR_ZONE")]
+    pub zone: Option<String>,
     /// Count every cgroup in its hash entry, without the per-cgroup slot fast path (what
     /// kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the
     /// same; each packet costs a hash lookup more.
@@ -264,6 +268,10 @@ pub enum ClassesAction {
     Set {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// This node's zone, where FILE maps zones to prefixes ([zones]): its own zone's are
+        /// class same-zone, the others' cross-zone
+        #[arg(long, value_name = "ZONE", env = "NETATTR_ZONE")]
+        zone: Option<String>,
     },
     /// Back to the built-in classes alone
     Reset,

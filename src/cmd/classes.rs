@@ -51,13 +51,13 @@ pub fn execute(g: &Global, a: &ClassesArgs) -> Result<ExitCode> {
             sys::require_privileges("classes set")?;
             // The file is read and checked before anything changes.
             let file = match action {
-                ClassesAction::Set { file } => Some(classes::read_file(file)?),
+                ClassesAction::Set { file, zone } => Some(classes::read_file(file, zone.as_deref())?),
                 _ => None,
             };
             let _lock = pins.lock()?;
             let inst = pins.open()?;
             match action {
-                ClassesAction::Set { file: path } => classes::set(&inst, file.as_ref())
+                ClassesAction::Set { file: path, .. } => classes::set(&inst, file.as_ref())
                     .with_context(|| format!("classes file {}", path.display()))?,
                 _ => classes::set(&inst, None)?,
             }

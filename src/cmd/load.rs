@@ -53,7 +53,7 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         bail!("--classes needs the class breakdown: add '--breakdown class'");
     }
     // Read before anything changes: a bad file leaves the kernel as it was.
-    let class_file = a.classes.as_deref().map(classes::read_file).transpose()?;
+    let class_file = a.classes.as_deref().map(|f| classes::read_file(f, a.zone.as_deref())).transpose()?;
     let pins = Pins::new(&g.pin_dir);
     let (inst, reused) = match load::load(&pins, &settings, class_file.as_ref(), a.reuse, a.accept_existing)?
     {

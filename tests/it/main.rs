@@ -33,3 +33,4 @@ mod private;
 mod recording;
 mod resolve;
 mod slots;
+mod zones;

@@ -31,30 +31,48 @@ pub fn builtin_prefixes(name: &str) -> &'static [&'static str] {
 /// in-zone = ["10.1.0.0/16", "fd00:1::/48"]
 /// partner = ["203.0.113.0/24"]
 /// private = ["10.0.0.0/8"]   # replaces the built-in class's prefixes
+///
+/// [zones]                    # with the node's --zone: its own zone's prefixes are the
+/// eu-a = ["10.1.0.0/16"]     # class 'same-zone', the other zones' 'cross-zone'
+/// eu-b = ["10.2.0.0/16", "fd00:2::/48"]
 /// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileDoc {
+    #[serde(default)]
     classes: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    zones: BTreeMap<String, Vec<String>>,
 }
+
+/// The classes a node in `zone` counts its zones as.
+pub const SAME_ZONE: &str = "same-zone";
+pub const CROSS_ZONE: &str = "cross-zone";
 
 /// The classes a file asks for: name -> prefixes.
 pub type ClassFile = BTreeMap<String, Vec<IpNet>>;
 
-/// Reads and checks a classes file; every error names the file and what to fix.
-pub fn read_file(path: &Path) -> Result<ClassFile> {
+/// Reads and checks a classes file for a node in `zone`; every error names the file and what
+/// to fix.
+pub fn read_file(path: &Path, zone: Option<&str>) -> Result<ClassFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read classes file {}", path.display()))?;
-    let file = parse(&text).with_context(|| format!("classes file {}", path.display()))?;
+    let file = parse(&text, zone).with_context(|| format!("classes file {}", path.display()))?;
     // Its prefixes against each other's and the built-in classes', before anything changes.
     owners(&with_builtins(Some(&file))).with_context(|| format!("classes file {}", path.display()))?;
     Ok(file)
 }
 
-/// Parses the text of a classes file.
-pub fn parse(text: &str) -> Result<ClassFile> {
+/// Parses the text of a classes file for a node in `zone`.
+pub fn parse(text: &str, zone: Option<&str>) -> Result<ClassFile> {
     let doc: FileDoc = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
     let mut out = ClassFile::new();
+    for name in [SAME_ZONE, CROSS_ZONE] {
+        if doc.classes.contains_key(name) {
+            bail!("class '{name}' is made from [zones] and the node's --zone: rename the class");
+        }
+    }
+    out.extend(zone_classes(&doc.zones, zone)?);
     for (name, prefixes) in doc.classes {
         check_name(&name)?;
         if name == BUILTIN_CLASSES[CLASS_HOST as usize]
@@ -74,6 +92,33 @@ pub fn parse(text: &str) -> Result<ClassFile> {
         nets.sort();
         nets.dedup();
         out.insert(name, nets);
+    }
+    Ok(out)
+}
+
+/// The classes `same-zone` (the prefixes of `zone`) and `cross-zone` (the other zones').
+fn zone_classes(zones: &BTreeMap<String, Vec<String>>, zone: Option<&str>) -> Result<ClassFile> {
+    let mut out = ClassFile::new();
+    if zones.is_empty() {
+        return Ok(out);
+    }
+    let Some(zone) = zone else {
+        bail!("it maps zones to prefixes: give this node's zone with --zone (or NETATTR_ZONE)")
+    };
+    if !zones.contains_key(zone) {
+        let known: Vec<&str> = zones.keys().map(String::as_str).collect();
+        bail!("zone '{zone}' is not in its [zones] ({}): fix --zone or the file", known.join(", "));
+    }
+    for (name, prefixes) in zones {
+        let class = if name == zone { SAME_ZONE } else { CROSS_ZONE };
+        let nets = out.entry(class.to_string()).or_default();
+        for p in prefixes {
+            nets.push(parse_prefix(&format!("zone {name}"), p)?);
+        }
+    }
+    for nets in out.values_mut() {
+        nets.sort();
+        nets.dedup();
     }
     Ok(out)
 }

@@ -2,11 +2,11 @@ use super::*;
 use crate::bpf::layout::CLASS_NON_IP;
 
 fn file(text: &str) -> ClassFile {
-    parse(text).unwrap()
+    parse(text, None).unwrap()
 }
 
 fn err(text: &str) -> String {
-    format!("{:#}", parse(text).unwrap_err())
+    format!("{:#}", parse(text, None).unwrap_err())
 }
 
 fn class_of(t: &Table, addr: &str) -> String {
@@ -217,4 +217,22 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn zones_become_same_zone_and_cross_zone_for_the_nodes_zone() {
+    let text =
+        "[zones]\na = [\"10.1.0.0/16\", \"fd00:1::/48\"]\nb = [\"10.2.0.0/16\"]\nc = [\"10.3.0.0/16\"]\n";
+    let f = parse(text, Some("a")).unwrap();
+    let names = |c: &str| f[c].iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(names("same-zone"), ["10.1.0.0/16", "fd00:1::/48"]);
+    assert_eq!(names("cross-zone"), ["10.2.0.0/16", "10.3.0.0/16"]);
+    let e = format!("{:#}", parse(text, None).unwrap_err());
+    assert!(e.contains("give this node's zone with --zone"), "{e}");
+    let e = format!("{:#}", parse(text, Some("z")).unwrap_err());
+    assert!(e.contains("zone 'z' is not in its [zones] (a, b, c)"), "{e}");
+    let e = format!("{:#}", parse("[classes]\nsame-zone = [\"10.9.0.0/16\"]\n", None).unwrap_err());
+    assert!(e.contains("is made from [zones]"), "{e}");
+    // No zones: --zone changes nothing.
+    assert!(!parse("[classes]\np = [\"203.0.113.0/24\"]\n", Some("a")).unwrap().contains_key("same-zone"));
 }
