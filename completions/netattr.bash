@@ -1238,7 +1238,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__record)
-            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1265,6 +1265,26 @@ _netattr() {
                     return 0
                     ;;
                 --bill-batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1428,7 +1448,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1471,6 +1491,26 @@ _netattr() {
                     return 0
                     ;;
                 --bill-batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -311,6 +311,11 @@ complete -c netattr -n "__fish_netattr_using_subcommand record" -l keep-hours -d
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l keep-days -d 'Days the daily rows are kept (monthly rows are kept for ever)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l collect-every -d 'Seconds between looks for gone workloads to collect (each asks the kernel about the cgroups that did not move since the last read and a 64th of the others; a stop always looks, at every cgroup)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l bill-batch -d 'Rows billed every cycle while that is all that moved; beyond it each row\'s last read in a 5-minute bucket waits in memory (and in the kernel\'s counters) until the bucket closes, then is billed in slices over the next bucket\'s cycles, so that no cycle of a node with thousands of busy workloads writes them all (a stop bills everything)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l export -d 'Also export the ledger to the fleet store from this process, every --export-interval: clickhouse://[USER@]HOST[:PORT]/DATABASE (what \'netattr export --follow\' does)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l node -d 'This node\'s name on exported rows (default: the host name)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l export-zone -d 'This node\'s zone on exported rows' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l export-interval -d 'Seconds between exports' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l export-password-file -d 'A file holding the store user\'s password (else NETATTR_CLICKHOUSE_PASSWORD)' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l interval -d 'Seconds between cycles' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l count -d 'Stop after N cycles' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
@@ -394,6 +399,11 @@ complete -c netattr -n "__fish_netattr_using_subcommand serve" -l keep-hours -d 
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l keep-days -d 'Days the daily rows are kept (monthly rows are kept for ever)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l collect-every -d 'Seconds between looks for gone workloads to collect (each asks the kernel about the cgroups that did not move since the last read and a 64th of the others; a stop always looks, at every cgroup)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l bill-batch -d 'Rows billed every cycle while that is all that moved; beyond it each row\'s last read in a 5-minute bucket waits in memory (and in the kernel\'s counters) until the bucket closes, then is billed in slices over the next bucket\'s cycles, so that no cycle of a node with thousands of busy workloads writes them all (a stop bills everything)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l export -d 'Also export the ledger to the fleet store from this process, every --export-interval: clickhouse://[USER@]HOST[:PORT]/DATABASE (what \'netattr export --follow\' does)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l node -d 'This node\'s name on exported rows (default: the host name)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l export-zone -d 'This node\'s zone on exported rows' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l export-interval -d 'Seconds between exports' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l export-password-file -d 'A file holding the store user\'s password (else NETATTR_CLICKHOUSE_PASSWORD)' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s o -l format -d 'Output format for data on stdout' -r -f -a "table\t'Aligned columns with human units, for people'
 json\t'One JSON document (schemas in docs/json.md), counters as numbers'

@@ -35,6 +35,8 @@ pub struct LedgerArgs {
     /// (after moving the ledger file: one instance has one ledger)
     #[arg(long)]
     pub rebind: bool,
+    #[command(flatten)]
+    pub export: ExportOpts,
 }
 
 impl LedgerArgs {
@@ -177,4 +179,44 @@ pub struct ExportArgs {
     pub batch: u64,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Exporting beside the recorder (`record`, `serve --record`).
+#[derive(Debug, Clone, Args)]
+pub struct ExportOpts {
+    /// Also export the ledger to the fleet store from this process, every --export-interval:
+    /// clickhouse://[USER@]HOST[:PORT]/DATABASE (what 'netattr export --follow' does)
+    #[arg(long = "export", value_name = "URL", env = "NETATTR_EXPORT_TO")]
+    pub to: Option<String>,
+    /// This node's name on exported rows (default: the host name)
+    #[arg(long, value_name = "NAME", env = "NETATTR_NODE")]
+    pub node: Option<String>,
+    /// This node's zone on exported rows
+    #[arg(long = "export-zone", value_name = "ZONE", default_value = "", env = "NETATTR_ZONE")]
+    pub zone: String,
+    /// Seconds between exports
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub export_interval: f64,
+    /// A file holding the store user's password (else NETATTR_CLICKHOUSE_PASSWORD)
+    #[arg(long = "export-password-file", value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl ExportOpts {
+    /// The export to follow beside the recorder, if --export is given.
+    pub fn following(&self) -> anyhow::Result<Option<crate::core::exporting::Following>> {
+        let Some(url) = &self.to else { return Ok(None) };
+        let store = crate::fleet::store::Store::new(
+            url,
+            self.password_file.as_deref(),
+            std::time::Duration::from_secs(30),
+        )?;
+        let node = crate::core::exporting::node_name(self.node.as_deref())?;
+        let exporter = crate::fleet::export::Exporter { store, node, zone: self.zone.clone(), batch: 10_000 };
+        Ok(Some(crate::core::exporting::Following {
+            exporter,
+            interval: std::time::Duration::from_secs_f64(self.export_interval),
+            init: false,
+        }))
+    }
 }

@@ -23,9 +23,9 @@ use crate::bpf::{PinState, Pins};
 use crate::cgroup;
 use crate::cli::{Global, ServeArgs};
 use crate::core::classes;
-use crate::core::recorder;
 use crate::core::scrape::Learnt;
 use crate::core::serving::{self, Scrape, Trouble};
+use crate::core::{exporting, recorder};
 use crate::output::prometheus::{self};
 use crate::sys;
 
@@ -69,6 +69,11 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // With --record --export, the export beside the recorder.
+    let exporting = match a.ledger.export.following()? {
+        Some(f) if a.record => Some(exporting::start(&a.ledger.ledger, f, stop.clone())?),
+        _ => None,
+    };
     let collector = {
         let (place, source, retire_after) = (g.place(), a.source, a.retire_after);
         let (learnt, trouble) = (learnt.clone(), trouble.clone());
@@ -87,6 +92,9 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     let _ = host.join();
     if let Some(r) = recording {
         let _ = r.join(); // its last cycle first
+    }
+    if let Some(e) = exporting {
+        let _ = e.join();
     }
     served?;
     eprintln!("netattr: serve stopped");

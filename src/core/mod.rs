@@ -7,6 +7,7 @@
 pub mod attach;
 pub mod classes;
 pub mod events;
+pub mod exporting;
 pub mod group;
 pub mod hooks;
 pub mod inventory;

@@ -389,3 +389,59 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let by_label = normalized(&on_18[12]);
     assert_eq!(by_label.len(), 3, "shop, blog and no team: {by_label:?}");
 }
+
+#[test]
+fn record_exports_beside_the_recorder_and_once() {
+    let Some(a) = Node::new("a") else { return };
+    let Some(ch) = ClickHouse::start() else { return };
+    let url = ch.url("fleet");
+    a.export(&ch, &url, &["--init"]).ok();
+    let pw = ch.password_file.to_str().unwrap();
+    let ledger = a.ledger.to_str().unwrap();
+    // record --once --export: a cycle, then everything exported.
+    a.traffic("shop.slice/web.service", "shop.slice/db.service", 60_000);
+    a.s.na
+        .run(&[
+            "record",
+            "--once",
+            "--ledger",
+            ledger,
+            "--export",
+            &url,
+            "--node",
+            "a",
+            "--export-password-file",
+            pw,
+        ])
+        .ok();
+    let all = ["--since", "0"];
+    assert_eq!(groups_of(&fleet_report(&ch, &url, &all), &[]), groups_of(&node_report(&a, &all), &[]));
+    // record --export: the export follows the recorder in its process.
+    let dir = TempDir::new();
+    let rec = Background::spawn(
+        a.s.na.cmd(&[
+            "record",
+            "--ledger",
+            ledger,
+            "--interval",
+            "0.2",
+            "--export",
+            &url,
+            "--node",
+            "a",
+            "--export-interval",
+            "0.2",
+            "--export-password-file",
+            pw,
+        ]),
+        dir.join("record"),
+    );
+    rec.wait_said("exporting");
+    a.traffic("shop.slice/web.service", "blog.slice/app.service", 90_000);
+    wait_until("the recorder's export to catch up", std::time::Duration::from_secs(30), || {
+        let node = groups_of(&node_report(&a, &all), &[]);
+        node.values().any(|v| v[1] >= 150_000) && groups_of(&fleet_report(&ch, &url, &all), &[]) == node
+    });
+    rec.stop();
+    fleet_equals_nodes(&ch, &url, &[&a], &all);
+}

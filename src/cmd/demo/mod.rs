@@ -150,6 +150,13 @@ impl Demo<'_> {
             collect_every: 60.0,
             bill_batch: 1000,
             rebind: false,
+            export: crate::cli::ExportOpts {
+                to: None,
+                node: None,
+                zone: String::new(),
+                export_interval: 60.0,
+                password_file: None,
+            },
         }
         .settings(2.0, false, None);
         let place = self.g.place();

@@ -218,7 +218,13 @@ pub fn run_options(c: &Value, host: &BTreeMap<String, String>, pin_dir: &Path, p
     assert_eq!(seccomp, "RuntimeDefault", "the pod asks for the runtime's default seccomp profile");
     o.push("--seccomp".into());
     for e in c["env"].as_array().unwrap() {
-        let (k, v) = (e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+        let k = e["name"].as_str().unwrap();
+        // The kubelet's downward API: the node's name.
+        let v = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            Some("spec.nodeName") => "test-node",
+            Some(other) => panic!("env {k}: no stand-in for fieldRef {other}"),
+            None => e["value"].as_str().unwrap(),
+        };
         let v = if k == "NETATTR_PIN_DIR" { pin_dir.to_str().unwrap() } else { v };
         o.extend(["--env".to_string(), format!("{k}={v}")]);
     }
