@@ -124,3 +124,51 @@ fn the_report_document_matches_the_docs() {
     .json();
     same_shape("report", &readme_example("report"), &report);
 }
+
+/// Every option of every subcommand is in docs/commands.md, in the row of its subcommand
+/// (global options in the paragraph about them): an option cannot be added without its doc.
+#[test]
+fn every_option_of_every_subcommand_is_in_commands_md() {
+    use clap::CommandFactory;
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/commands.md")).unwrap();
+    let cli = netattr::Cli::command();
+    let global: Vec<String> =
+        cli.get_arguments().filter_map(|a| a.get_long().map(|l| format!("--{l}"))).collect();
+    let mut missing = Vec::new();
+    for g in &global {
+        if !doc.contains(&format!("`{g}")) {
+            missing.push(format!("global {g}"));
+        }
+    }
+    let mut check = |path: String, cmd: &clap::Command| {
+        // The rows that document this subcommand: lines starting with "| `netattr <path>".
+        // (A nested subcommand, such as `classes set`, shares its parent's rows.)
+        let top = path.split(' ').next().unwrap_or_default();
+        let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with(&format!("| `netattr {top}"))).collect();
+        if rows.is_empty() {
+            missing.push(format!("netattr {path}: no row"));
+            return;
+        }
+        for a in cmd.get_arguments() {
+            let Some(long) = a.get_long() else { continue };
+            let long = format!("--{long}");
+            if a.is_global_set() || global.contains(&long) || long == "--help" {
+                continue;
+            }
+            if !rows.iter().any(|r| r.contains(&long)) {
+                missing.push(format!("netattr {path} {long}"));
+            }
+        }
+    };
+    for sub in cli.get_subcommands() {
+        let name = sub.get_name().to_string();
+        if name == "help" || sub.is_hide_set() {
+            continue;
+        }
+        check(name.clone(), sub);
+        for s2 in sub.get_subcommands().filter(|s| s.get_name() != "help") {
+            check(format!("{name} {}", s2.get_name()), s2);
+        }
+    }
+    assert!(missing.is_empty(), "docs/commands.md lacks (add each to its subcommand's row): {missing:#?}");
+}
