@@ -2,7 +2,9 @@
 # Regenerates docs/walkthrough.md's session on this machine: a "container" (a network namespace
 # with a veth to the host, a process in system.slice/docker-<id>.scope) sends 50 MiB with
 # iperf3 to a server in system.slice/iperf-server.service. Prints the session; removes
-# everything it made on exit. Needs root, iperf3 and a built target/release/netattr.
+# everything it made on exit, and writes the session into docs/walkthrough.md's console block
+# (a test holds the figures in it to what netattr prints). Needs root, iperf3, jq and a built
+# target/release/netattr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=target/release/netattr
@@ -29,6 +31,7 @@ mkdir -p "$C" "$S"
 (echo 0 > "$S/cgroup.procs"; exec iperf3 -s -1 -B 10.232.0.1 >/dev/null) & pids+=($!)
 sleep 0.5
 run() { echo "\$ sudo netattr $*"; $N "$@" --pin-dir "$PIN" 2>&1; echo; }
+session() {
 run check
 run load --breakdown iface,port
 run attach --all-veth --cgroup
@@ -40,3 +43,16 @@ run stats --source tc
 run stats --by port --top 2
 run status
 run cleanup
+}
+out=$(mktemp)
+session | tee "$out"
+# The session replaces the console block of docs/walkthrough.md (its last blank line dropped).
+python3 - "$out" docs/walkthrough.md <<'PY'
+import sys
+session = open(sys.argv[1]).read().rstrip("\n") + "\n"
+doc = open(sys.argv[2]).read()
+start = doc.index("```console\n") + len("```console\n")
+end = doc.index("```", start)
+open(sys.argv[2], "w").write(doc[:start] + session + doc[end:])
+PY
+rm -f "$out"

@@ -172,3 +172,39 @@ fn every_option_of_every_subcommand_is_in_commands_md() {
     }
     assert!(missing.is_empty(), "docs/commands.md lacks (add each to its subcommand's row): {missing:#?}");
 }
+
+/// docs/walkthrough.md is real output (scripts/walkthrough.sh regenerates it): the figures in
+/// it that a change of netattr would make stale are what netattr prints now: the capabilities
+/// `check` asks for, the map layout and the number of maps `status` lists, and the pins
+/// `cleanup` removes.
+#[test]
+fn the_walkthrough_shows_what_netattr_prints_now() {
+    use crate::harness::*;
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/walkthrough.md")).unwrap();
+    let stale = |what: &str, want: &str| {
+        format!("docs/walkthrough.md shows {what} that netattr no longer prints ({want}): regenerate it with 'sudo scripts/walkthrough.sh'")
+    };
+    let check = run_cmd(std::process::Command::new(BIN).args(["check", "--format", "json"])).json();
+    let caps = check["checks"].as_array().unwrap().iter().find(|c| c["name"] == "privileges").unwrap()
+        ["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = doc.lines().find(|l| l.starts_with("privileges")).expect("the walkthrough's check");
+    assert!(line.ends_with(&caps), "{}", stale("other capabilities", &caps));
+    na.run(&["load", "--breakdown", "iface,port"]).ok();
+    let st = na.run(&["status", "--format", "json"]).ok().json();
+    let layout = format!("map layout {}", st["layout_version"]);
+    assert!(doc.contains(&layout), "{}", stale("another map layout", &layout));
+    let maps = st["maps"].as_array().unwrap().len();
+    let table = doc.split("\nMAP ").nth(1).expect("the walkthrough's status");
+    let shown = table.lines().skip(1).take_while(|l| !l.trim().is_empty()).count();
+    assert_eq!(shown, maps, "{}", stale(&format!("{shown} maps"), &format!("{maps} maps")));
+    let cleanup = na.run(&["cleanup"]).ok();
+    let removed =
+        cleanup.stderr.split("removed ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("?").to_string();
+    let want = format!("removed {removed} pin(s)");
+    assert!(doc.contains(&want), "{}", stale("another pin count", &want));
+}
