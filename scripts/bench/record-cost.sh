@@ -42,13 +42,16 @@ watch_cycles() { # LEDGER DEADLINE OUT
 # already (a node's steady state): a `record --once` ten minutes earlier by its clock billed
 # them all first.
 run_recorder() { # LEDGER BATCH OUT [NETATTR]
-  local now shift srv end bin=${4:-$N}
+  local now shift srv end bin=${4:-$N} rebind=()
+  # One instance, one ledger: each run's new ledger takes the instance over (a build from
+  # before the binding knows no --rebind and needs none).
+  [ "$bin" = "$N" ] && rebind=(--rebind)
   now=$(date +%s); shift=$(( (now / 300 + 1) * 300 + 300 - 12 - now ))
-  NETATTR_CLOCK_SHIFT=$((shift - 600)) $bin record --pin-dir "$pin" --ledger "$1" --once 2>/dev/null
+  NETATTR_CLOCK_SHIFT=$((shift - 600)) $bin record --pin-dir "$pin" --ledger "$1" --once "${rebind[@]}" 2>/dev/null
   local warm; warm=$(sqlite3 "$1" "SELECT cycles FROM recorder")
   round=$((round + 1)); fill
   NETATTR_CLOCK_SHIFT=$shift $bin serve --pin-dir "$pin" --listen 127.0.0.1:0 --record --record-interval 1 \
-    --collect-every 1 --bill-batch "$2" --ledger "$1" 2>/dev/null &
+    --collect-every 1 --bill-batch "$2" --ledger "$1" "${rebind[@]}" 2>/dev/null &
   srv=$!
   end=$(( $(date +%s) + 24 ))
   watch_cycles "$1" "$end" "$3.raw" &

@@ -1,6 +1,6 @@
 //! Billing questions asked of the ledger alone: totals per group over a period, and the
 //! 95th percentile of 5-minute rates per group (the transit-billing figure).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 use rusqlite::types::Value;
@@ -175,30 +175,96 @@ fn add_p95(l: &Ledger, ask: &Ask<'_>, q: &Sql<'_>, now: i64, out: &mut [Group]) 
     if pruned {
         return Ok(());
     }
-    let keys = &q.keys;
-    let sql = format!(
-        "SELECT {keys}, u.bucket, sum(u.rx_bytes + u.tx_bytes)
-         FROM usage u JOIN workloads w ON w.id = u.workload
-         WHERE u.resolution = ? AND {FILTER}
-         GROUP BY {keys}, u.bucket"
-    );
-    let n = ask.by.len().max(1);
-    let mut stmt = l.conn.prepare(&sql)?;
-    let params = q.around(q.filter(Resolution::FiveMinutes, period.since, period.until));
-    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-    let mut samples: BTreeMap<Vec<Option<String>>, Vec<f64>> = BTreeMap::new();
-    while let Some(r) = rows.next()? {
-        let key: Vec<Option<String>> =
-            (0..ask.by.len()).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
-        samples.entry(key).or_default().push(r.get::<_, i64>(n + 1)? as f64 / 300.0);
-    }
-    let intervals =
-        ((period.until.min(now.max(period.since + 1)) - period.since + 299) / 300).max(1) as usize;
+    let mut samples = bucket_sums(l, ask, q)?;
+    let intervals = intervals(period, now);
     for g in out {
         let key: Vec<Option<String>> = ask.by.iter().map(|f| g.group[&f.label()].clone()).collect();
         g.p95_bytes_per_s = Some(p95(samples.remove(&key).unwrap_or_default(), intervals));
     }
     Ok(())
+}
+
+/// Each group's bytes (rx + tx) per 5-minute bucket of the period, as rates: the period's
+/// 5-minute rows streamed once in bucket order (no join, no grouping in SQL: a month of 1,000
+/// workloads is 8.9 million rows), each workload's part of the group key looked up once.
+fn bucket_sums(l: &Ledger, ask: &Ask<'_>, q: &Sql<'_>) -> Result<BTreeMap<Vec<Option<String>>, Vec<f64>>> {
+    // Each workload's key (the grouping fields but class), deduplicated.
+    let fields: Vec<&Field> = ask.by.iter().filter(|f| **f != Field::Class).collect();
+    let class_at = ask.by.iter().position(|f| *f == Field::Class);
+    let mut exprs = vec!["w.id".to_string()];
+    let mut params = Vec::new();
+    for f in &fields {
+        let (e, p) = sql(f);
+        exprs.push(e.to_string());
+        params.extend(p.map(Value::Text));
+    }
+    let mut stmt = l.conn.prepare(&format!("SELECT {} FROM workloads w", exprs.join(", ")))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut part_of: HashMap<i64, usize> = HashMap::new();
+    let mut parts: Vec<Vec<Option<String>>> = Vec::new();
+    let mut part_ids: HashMap<Vec<Option<String>>, usize> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let key: Vec<Option<String>> =
+            (1..=fields.len()).map(|i| r.get(i)).collect::<rusqlite::Result<_>>()?;
+        let next = parts.len();
+        let id = *part_ids.entry(key.clone()).or_insert_with(|| {
+            parts.push(key);
+            next
+        });
+        part_of.insert(r.get(0)?, id);
+    }
+    // The rows, bucket by bucket: a bucket's sums per group, then each group's sample.
+    let class = if class_at.is_some() { ", u.class" } else { "" };
+    let mut stmt = l.conn.prepare(&format!(
+        "SELECT u.workload, u.bucket, u.rx_bytes + u.tx_bytes{class} FROM usage u
+         WHERE u.resolution = ? AND {FILTER} ORDER BY u.bucket"
+    ))?;
+    let period = ask.period;
+    let mut rows = stmt.query(rusqlite::params_from_iter(q.filter(
+        Resolution::FiveMinutes,
+        period.since,
+        period.until,
+    )))?;
+    let mut groups: HashMap<(usize, String), usize> = HashMap::new();
+    let mut keys: Vec<Vec<Option<String>>> = Vec::new();
+    let mut samples: Vec<Vec<f64>> = Vec::new();
+    // This bucket's sum of each group, and the groups it has (in `touched` once each).
+    let (mut sums, mut touched): (Vec<Option<u64>>, Vec<usize>) = (Vec::new(), Vec::new());
+    let flush = |sums: &mut Vec<Option<u64>>, touched: &mut Vec<usize>, samples: &mut Vec<Vec<f64>>| {
+        for g in touched.drain(..) {
+            samples[g].push(sums[g].take().unwrap_or(0) as f64 / 300.0);
+        }
+    };
+    let mut bucket = None;
+    while let Some(r) = rows.next()? {
+        let b: i64 = r.get(1)?;
+        if bucket != Some(b) {
+            flush(&mut sums, &mut touched, &mut samples);
+            bucket = Some(b);
+        }
+        let Some(&part) = part_of.get(&r.get::<_, i64>(0)?) else { continue };
+        let class: String = if class_at.is_some() { r.get(3)? } else { String::new() };
+        let next = keys.len();
+        let g = *groups.entry((part, class)).or_insert_with_key(|(part, class)| {
+            let mut key = parts[*part].clone();
+            if let Some(at) = class_at {
+                key.insert(at, Some(class.clone()));
+            }
+            keys.push(key);
+            next
+        });
+        if g == samples.len() {
+            samples.push(Vec::new());
+            sums.push(None);
+        }
+        let sum = sums[g].get_or_insert_with(|| {
+            touched.push(g);
+            0
+        });
+        *sum += r.get::<_, i64>(2)?.max(0) as u64;
+    }
+    flush(&mut sums, &mut touched, &mut samples);
+    Ok(keys.into_iter().zip(samples).collect())
 }
 
 /// The 5-minute intervals of `period` up to `now` (at least one): a 95th percentile's
