@@ -2,7 +2,9 @@
 //! written since its last acknowledgement, read in batches in the order of the bills that
 //! wrote them, and the cursor (`exports`) moved only once the store acknowledged a batch.
 //! A row written again by a later bill (a late read into an old bucket) has a higher version
-//! and is exported again; the store keeps the highest version of each row.
+//! and is exported again; the store keeps the highest version of each row. The queries name
+//! their index: left to itself SQLite sorted the whole day for each batch (a quadratic export:
+//! 146 s for a day of 10,000 workloads).
 use anyhow::{bail, Result};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -157,7 +159,7 @@ impl Ledger {
         let mut q = self.conn.prepare(
             "SELECT id, identity, kind, runtime, name, pod_namespace, pod_name, container_id, pod_uid, path, labels,
                     first_seen, last_seen, version
-             FROM workloads WHERE (version, id) > (?1, ?2) ORDER BY version, id LIMIT ?3",
+             FROM workloads INDEXED BY workloads_by_version WHERE (version, id) > (?1, ?2) ORDER BY version, id LIMIT ?3",
         )?;
         let mut rows = q.query(params![wv, wid, max_rows as i64])?;
         let mut last_workload = workloads_after;
@@ -171,7 +173,7 @@ impl Ledger {
         let mut q = self.conn.prepare(
             "SELECT u.version, u.bucket, u.workload, u.source, u.class, w.identity,
                     u.rx_bytes, u.tx_bytes, u.rx_packets, u.tx_packets
-             FROM usage u JOIN workloads w ON w.id = u.workload
+             FROM usage u INDEXED BY usage_by_version JOIN workloads w ON w.id = u.workload
              WHERE u.resolution = '5m' AND (u.version, u.bucket, u.workload, u.source, u.class) > (?1, ?2, ?3, ?4, ?5)
              ORDER BY u.version, u.bucket, u.workload, u.source, u.class LIMIT ?6",
         )?;
@@ -255,7 +257,7 @@ impl Ledger {
                 String::new(),
             ));
             let (rows, oldest): (i64, Option<i64>) = self.conn.query_row(
-                "SELECT count(*), min(bucket) FROM usage
+                "SELECT count(*), min(bucket) FROM usage INDEXED BY usage_by_version
                  WHERE resolution = '5m' AND (version, bucket, workload, source, class) > (?1, ?2, ?3, ?4, ?5)",
                 params![v, b, w, s, c],
                 |r| Ok((r.get(0)?, r.get(1)?)),
