@@ -53,19 +53,11 @@ pub fn execute(g: &Global, a: &ServeArgs) -> Result<ExitCode> {
     };
     // With --record, the recorder runs here too; the ledger is opened once now, so that a
     // bad one fails the start rather than the first cycle.
+    // With --record, the recorder runs here too (its ledger checked now, not at its first
+    // cycle).
     let recording = if a.record {
-        // One instance, one ledger: refused now, not at the recorder's first cycle.
-        if let Ok(inst) = crate::bpf::Pins::new(&g.pin_dir).open() {
-            crate::bpf::binding::check(&inst.pins, &a.ledger.ledger, a.ledger.rebind)?;
-        }
-        crate::ledger::Ledger::open_rw(&a.ledger.ledger)?;
-        let (place, stop) = (g.place(), stop.clone());
         let settings = a.ledger.settings(a.record_interval, false, None);
-        Some(std::thread::spawn(move || {
-            if let Err(e) = recorder::run(&place, &settings, &|| stop.load(Ordering::SeqCst)) {
-                eprintln!("netattr: serve: the recorder stopped: {e:#}");
-            }
-        }))
+        Some(recorder::start(&g.place(), settings, a.ledger.rebind, stop.clone())?)
     } else {
         None
     };

@@ -5,6 +5,7 @@
 //! `serving`), attaches it (`attach`), detaches it (`hooks`) and retires the counters of gone
 //! cgroups exactly (`retire`).
 pub mod attach;
+pub mod check;
 pub mod classes;
 pub mod events;
 pub mod exporting;

@@ -90,6 +90,26 @@ pub fn run(g: &Place, settings: &Settings, stopped: &dyn Fn() -> bool) -> Result
     }
 }
 
+/// The recorder on a thread of its own (`serve --record`) until `stop` is set. One instance,
+/// one ledger, and a ledger that opens: refused now, not at the recorder's first cycle.
+pub fn start(
+    place: &Place,
+    settings: Settings,
+    rebind: bool,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>> {
+    if let Ok(inst) = Pins::new(&place.pin_dir).open() {
+        crate::bpf::binding::check(&inst.pins, &settings.ledger, rebind)?;
+    }
+    Ledger::open_rw(&settings.ledger)?;
+    let place = place.clone();
+    Ok(std::thread::spawn(move || {
+        if let Err(e) = run(&place, &settings, &|| stop.load(std::sync::atomic::Ordering::SeqCst)) {
+            eprintln!("netattr: serve: the recorder stopped: {e:#}");
+        }
+    }))
+}
+
 /// Sleeps until `due` or until `stopped`, whichever comes first.
 fn pause(due: Instant, stopped: &dyn Fn() -> bool) {
     while Instant::now() < due && !stopped() {
