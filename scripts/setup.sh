@@ -4,7 +4,8 @@
 # busybox-static (their image), tmux (the dashboard's end-to-end test), prometheus
 # (promtool, and a real server scraping 'netattr serve'), clickhouse-server (the fleet store the
 # export tests start on ports of their own) and chdb (PyPI: a current ClickHouse engine for the
-# same SQL), debootstrap (the clean Debian base
+# same SQL), iperf3 and jq (the walkthrough the docs test runs), sqlite3 (the benchmarks),
+# debootstrap (the clean Debian base
 # the packaging tests start from) and cargo-deb (scripts/package.sh). Idempotent; run
 # as root (or it uses sudo).
 set -euo pipefail
@@ -14,7 +15,7 @@ want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux nftables)
 # prometheus brings promtool and the server the exporter's integration test scrapes with;
 # iputils-ping the ICMP cells of the truth table. nftables (the demo's NAT uplink) is above.
-$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap clickhouse-server)
+$want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap clickhouse-server iperf3 jq sqlite3)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)

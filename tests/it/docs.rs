@@ -208,3 +208,62 @@ fn the_walkthrough_shows_what_netattr_prints_now() {
     let want = format!("removed {removed} pin(s)");
     assert!(doc.contains(&want), "{}", stale("another pin count", &want));
 }
+
+/// A walkthrough session's shape: each command (its subcommand words) and its first output
+/// line with numbers, paths of the test's own and spacing normalized.
+fn session_shape(text: &str, pin: &str, tree: &str) -> Vec<(String, String)> {
+    let norm = |l: &str| -> String {
+        let l = l.replace(pin, "PIN").replace(tree, "").replace("/sys/fs/bpf/netattr-walkthrough", "PIN");
+        let digits: String = l.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+        digits.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(l) = lines.next() {
+        let Some(cmd) = l.strip_prefix("$ sudo netattr ") else { continue };
+        let words: Vec<&str> = cmd.split_whitespace().take_while(|w| !w.starts_with("--")).collect();
+        let first = lines.next().map(norm).unwrap_or_default();
+        out.push((words.join(" "), first));
+    }
+    out
+}
+
+/// The walkthrough script run here (the test's own names, pin directory and cgroup tree; it
+/// attaches to every veth, so it runs alone) prints the session docs/walkthrough.md shows: the
+/// same commands in the same order, each answering with the same first line (numbers, ids
+/// and times apart).
+#[test]
+fn the_walkthrough_script_prints_the_session_the_doc_shows() {
+    use crate::harness::*;
+    let Some(s) = scene(0, true) else { return };
+    for tool in ["iperf3", "jq"] {
+        if std::process::Command::new(tool).arg("--version").output().is_err() {
+            skip(
+                &format!("no {tool} (apt-get install {tool})"),
+                &format!("{tool} missing (.ci/run installs it)"),
+            );
+            return;
+        }
+    }
+    let pin = s.na.pin_dir.display().to_string();
+    let ns = format!("w{}x{}", std::process::id() % 10000, uniq());
+    let out = std::process::Command::new(Path::new(ROOT).join("scripts/walkthrough.sh"))
+        .env("WALK_NETATTR", BIN)
+        .env("WALK_PIN", &pin)
+        .env("WALK_NS", &ns)
+        .env("WALK_CGROUP", &s.tree.root)
+        .env("WALK_CGROUP_REL", s.tree.rel())
+        .env("WALK_NET", "10.229.1")
+        .env("WALK_DOC", "-")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "walkthrough.sh: {}{}", printed, String::from_utf8_lossy(&out.stderr));
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/walkthrough.md")).unwrap();
+    let tree = s.tree.rel();
+    assert_eq!(
+        session_shape(&printed, &pin, &tree),
+        session_shape(&doc, &pin, &tree),
+        "docs/walkthrough.md is not what scripts/walkthrough.sh prints now: regenerate it with 'sudo scripts/walkthrough.sh'"
+    );
+}
