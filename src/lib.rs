@@ -2,7 +2,7 @@
 //! [`run`]; every subcommand lives in its own module under [`cmd`], which parses, calls
 //! [`core`] and renders through [`output`].
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
-pub mod billing;
+pub(crate) mod billing;
 pub mod bpf;
 pub mod cgroup;
 pub mod cli;

@@ -5,7 +5,6 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::prices::Direction;
-use crate::ledger::query::Period;
 
 /// The prices a bill was made with.
 #[derive(Debug, Clone, Serialize)]
@@ -32,10 +31,6 @@ pub struct Line {
     pub unit_price: Option<Decimal>,
     /// bytes x unit price / 2^30, to the cent; null where unpriced.
     pub cost: Option<Decimal>,
-    #[serde(skip)]
-    pub start: i64,
-    #[serde(skip)]
-    pub end: i64,
 }
 
 /// A bill: `report --prices`.
@@ -55,6 +50,4 @@ pub struct Bill {
     pub total_cost: Decimal,
     /// Bytes of lines no price covers.
     pub unpriced_bytes: u64,
-    #[serde(skip)]
-    pub period: Period,
 }

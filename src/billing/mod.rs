@@ -93,7 +93,6 @@ pub fn build(fetch: Fetch<'_>, ask: BillAsk<'_>, prices: Option<&Prices>) -> Res
         total_cost: lines.iter().filter_map(|l| l.cost).sum(),
         unpriced_bytes: lines.iter().filter(|l| l.cost.is_none()).map(|l| l.bytes).sum(),
         lines,
-        period: ask.period,
     })
 }
 
@@ -148,8 +147,6 @@ fn line((_, class, direction, start, price): Key, Sum { group, bytes, packets, e
         quantity_gib: round(Decimal::from(bytes) / GIB, 9),
         unit_price: price,
         cost: price.map(|p| round(Decimal::from(bytes) * p / GIB, 2)),
-        start,
-        end,
     }
 }
 
