@@ -30,6 +30,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The most of an answer read (a month of 5-minute sums of a few hundred groups is well
+/// under it).
+const MAX_ANSWER: u64 = 1 << 30;
+
 /// What a store said when it refused a request.
 #[derive(Debug)]
 pub struct Refused {
@@ -131,7 +135,13 @@ impl Store {
         }
         let mut resp = req.send(body).map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().map_err(|e| self.unreachable(e))?;
+        // ureq stops reading at 10 MB unless told: a month's p95 rows of many groups are more.
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
         if status != 200 {
             return Err(anyhow::Error::new(Refused { status, message: first_line(&text) }).context(format!(
                 "the fleet store {} refused a request{}",

@@ -388,6 +388,13 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     assert_eq!(all, normalized(&[want]));
     let by_label = normalized(&on_18[12]);
     assert_eq!(by_label.len(), 3, "shop, blog and no team: {by_label:?}");
+    // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
+    let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
+    let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();
+    let big = store
+        .rows("SELECT number, concat('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', toString(number)) AS s FROM system.numbers LIMIT 300000")
+        .unwrap();
+    assert_eq!(big.len(), 300_000);
 }
 
 #[test]
