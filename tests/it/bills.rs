@@ -305,3 +305,71 @@ fn check_focus(text: &str, total: &str) {
     }
     assert_eq!(format!("{}.{:02}", sum_cents / 100, sum_cents % 100), total, "the FOCUS rows' costs add up");
 }
+
+/// Docker containers carrying labels (`docker run -l`): their bytes grouped by label in the
+/// node's report and in the fleet store's, equal; a price override for one label value
+/// applies to that tenant's lines only.
+#[test]
+fn docker_labels_reach_the_fleet_store_and_a_tenants_price_override() {
+    let Some(s) = scene(0, false) else { return };
+    if !docker() {
+        return;
+    }
+    let Some(ch) = ClickHouse::start() else { return };
+    let (shop, blog) = (
+        format!("shop-{}-{}", std::process::id(), uniq()),
+        format!("blog-{}-{}", std::process::id(), uniq()),
+    );
+    let files = "mkdir -p /www && dd if=/dev/zero of=/www/f bs=1000 count=4000 2>/dev/null";
+    let server = DockerContainer::start_with(
+        "lbl-server",
+        &["-l", &format!("team={shop}")],
+        &format!("{files} && echo ready && httpd -f -p 80 -h /www"),
+    );
+    server.wait_for_log("ready");
+    let ip = server.ip();
+    // The containers' parent cgroup, where the socket programs go.
+    let parent = server.cgroup_dir().parent().unwrap().to_path_buf();
+    s.na.run(&["load"]).ok();
+    s.na.run(&["attach", "--cgroup", parent.to_str().unwrap()]).ok();
+    let dir = TempDir::new();
+    let n = Node { s, ledger: dir.join("ledger.db"), name: "a".into(), _dir: TempDir::new() };
+    let client = DockerContainer::start_with(
+        "lbl-client",
+        &["-l", &format!("team={blog}")],
+        &format!("wget -q -O /dev/null http://{ip}/f && wget -q -O /dev/null http://{ip}/f && echo done; sleep 300"),
+    );
+    client.wait_for_log("done");
+    n.record_at(unix_now());
+    let url = ch.url("fleet");
+    n.export(&ch, &url, &["--init"]).ok();
+    let all = ["--since", "0", "--by", "label:team"];
+    let teams = |doc: &Value| -> BTreeMap<Vec<String>, [u64; 4]> {
+        groups_of(doc, &["label:team"]).into_iter().filter(|(k, _)| k[0] == shop || k[0] == blog).collect()
+    };
+    let node = teams(&node_report(&n, &all));
+    let fleet = teams(&fleet_report(&ch, &url, &all));
+    assert_eq!(node.len(), 2, "both tenants billed: {node:?}");
+    assert!(node[&vec![shop.clone()]][1] >= 8_000_000, "the server sent both files: {node:?}");
+    assert_eq!(fleet, node, "the fleet store groups by the containers' labels as the ledger does");
+    // A price override for one tenant.
+    let prices = dir.join("prices.toml");
+    std::fs::write(
+        &prices,
+        format!(
+            "version = \"lbl\"\ncurrency = \"EUR\"\n[[price]]\nclass = \"*\"\ndirection = \"egress\"\nper_gib = 1\n[[price]]\nclass = \"*\"\ndirection = \"ingress\"\nper_gib = 0\n[[price]]\nlabel = \"team={shop}\"\nclass = \"*\"\ndirection = \"egress\"\nper_gib = 0.5\n"
+        ),
+    )
+    .unwrap();
+    let doc =
+        bill(&n, &prices, None, &["--since", "0", "--by", "label:team", "--format", "json"]).ok().json();
+    for l in doc["lines"].as_array().unwrap().iter().filter(|l| l["direction"] == "egress") {
+        let team = l["group"]["label:team"].as_str().unwrap_or("");
+        let want = if team == shop { "0.5" } else { "1" };
+        assert_eq!(l["unit_price"], want, "{l}");
+    }
+    assert!(
+        doc["lines"].as_array().unwrap().iter().any(|l| l["group"]["label:team"] == shop.as_str()),
+        "{doc}"
+    );
+}
