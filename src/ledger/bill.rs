@@ -114,7 +114,8 @@ fn bill_in(
     )?;
     let mut billed = Billed::default();
     let version = next_version(tx, now)?;
-    let mut ids = Ids { tx, now, version, known, ids: HashMap::new(), changes: Changes::default() };
+    let changes = Changes { version: Some(version), ..Changes::default() };
+    let mut ids = Ids { tx, now, version, known, ids: HashMap::new(), changes };
     // The usage rows this bill writes, many to a statement (bill::many).
     let mut usage = Vec::with_capacity(seen.len() * 9);
     let marks = Marks::read(tx)?;

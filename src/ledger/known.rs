@@ -1,9 +1,12 @@
 //! What the recording connection knows the file holds, kept between bills so that a bill
 //! writes without reading back: the cursors of the instance it bills, and the workloads
-//! billed lately with their descriptions. Valid only while no other connection has written the file: each bill
-//! asks SQLite's `PRAGMA data_version` inside its (immediate) transaction and reloads the
-//! cursors when another writer committed since this connection's last bill. Changes are
-//! applied only after their transaction commits, so a failed bill leaves it as the file is.
+//! billed lately with their descriptions. Valid only while no other connection has billed into
+//! the file: each bill reads the version of the last bill (`versions`) inside its (immediate)
+//! transaction and reloads the cursors when it is not this connection's own last one. (An
+//! export's acknowledgement writes only `exports`, so a recorder with an exporter beside it
+//! does not reload at every export; SQLite's `data_version`, used before, changed with any
+//! commit.) Changes are applied only after their transaction commits, so a failed bill leaves
+//! it as the file is.
 use std::rc::Rc;
 
 use anyhow::{anyhow, Result};
@@ -38,7 +41,8 @@ pub type Rows = Vec<Last>;
 
 #[derive(Debug, Default)]
 pub struct Known {
-    /// `data_version` seen by the last bill that committed, and the instance it billed.
+    /// The version of the last bill in the file when this was read or this connection last
+    /// billed, and the instance it billed.
     version: Option<(i64, String)>,
     /// cgroup id -> the counters billed of its rows, of the instance.
     cursors: HashMap<u64, Rows>,
@@ -46,6 +50,8 @@ pub struct Known {
     billed_to: HashMap<u64, i64>,
     /// identity -> (workload id, the description last written, its last_seen).
     workloads: HashMap<String, (i64, Rc<Workload>, i64)>,
+    /// How often the file was read (tests: what does not make it read again).
+    pub(super) reads: usize,
 }
 
 /// What a bill changed, applied once it committed.
@@ -55,6 +61,8 @@ pub struct Changes {
     pub cursors: Vec<(u64, Rows)>,
     /// (id, description, last_seen) of the workloads written.
     pub workloads: Vec<(i64, Rc<Workload>, i64)>,
+    /// The version the bill wrote under.
+    pub version: Option<i64>,
 }
 
 /// One cursor as the ledger's JSON holds it.
@@ -89,11 +97,13 @@ pub fn decode(cgroup_id: u64, text: &str) -> Result<Rows> {
 impl Known {
     /// Makes sure this is what the file holds for `instance`, read in `tx`.
     pub fn check(&mut self, tx: &Transaction<'_>, instance: &str) -> Result<()> {
-        let v: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        // The version of the last bill, whoever wrote it: another recorder's bill moves it,
+        // an export's acknowledgement (which writes `exports` only) does not.
+        let v: i64 = tx.query_row("SELECT version FROM versions WHERE id = 1", [], |r| r.get(0))?;
         if self.version.as_ref().is_some_and(|(seen, i)| *seen == v && i == instance) {
             return Ok(());
         }
-        *self = Known::default();
+        *self = Known { reads: self.reads + 1, ..Known::default() };
         let mut q = tx.prepare(
             "SELECT cgroup_id, counters, workload FROM cursors
              WHERE instance = (SELECT id FROM instances WHERE instance = ?1)",
@@ -159,6 +169,10 @@ impl Known {
 
     /// Takes in what a committed bill changed.
     pub fn apply(&mut self, changes: Changes) {
+        // This bill's version is what the file holds now.
+        if let (Some(v), Some((seen, _))) = (changes.version, self.version.as_mut()) {
+            *seen = v;
+        }
         for (id, rows) in changes.cursors {
             if rows.is_empty() {
                 self.cursors.remove(&id);

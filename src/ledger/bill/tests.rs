@@ -79,6 +79,29 @@ fn a_bill_after_another_writer_reads_the_cursors_again() {
 }
 
 #[test]
+fn an_exports_acknowledgement_does_not_make_the_recorder_read_the_file_again() {
+    let t = crate::ledger::TempFile::new("known-export");
+    let path = &t.0;
+    let (mut a, b) = (Ledger::open_rw(path).unwrap(), Ledger::open_rw(path).unwrap());
+    let inst = InstanceKey { key: "b/1/8".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+    let day = 86_400 * 20_000;
+    a.bill(&inst, &[seen(5, 1000, false, day)], day, true).unwrap();
+    assert_eq!(a.known.reads, 1);
+    // Another connection exports and moves its cursor.
+    b.begin_export("clickhouse://h:8123/db", "n").unwrap();
+    let batch = b.pending("clickhouse://h:8123/db", 100).unwrap();
+    assert_eq!(batch.usage.len(), 1);
+    assert!(b.acknowledge("clickhouse://h:8123/db", &batch, day).unwrap());
+    assert_eq!(a.bill(&inst, &[seen(5, 1500, false, day + 60)], day + 60, true).unwrap().bytes, 500);
+    assert_eq!(a.known.reads, 1, "no reading back after an export");
+    // Its own bills neither; another connection's bill does.
+    let mut c = Ledger::open_rw(path).unwrap();
+    c.bill(&inst, &[seen(5, 1600, false, day + 90)], day + 90, true).unwrap();
+    assert_eq!(a.bill(&inst, &[seen(5, 1700, false, day + 120)], day + 120, true).unwrap().bytes, 100);
+    assert_eq!(a.known.reads, 2);
+}
+
+#[test]
 fn one_bill_holding_two_reads_of_a_row_bills_each_delta_once() {
     // A collected workload, or a last cycle, bills every waiting read of a row in one bill:
     // the read of a closed bucket and the read of the open one.
