@@ -289,7 +289,7 @@ fn truth_table_holds_in_every_attach_mode() {
             let want = if h["target"] == va.as_str() { world.a.cgroup.id } else { world.b.cgroup.id };
             assert_eq!(h["owner"]["cgroup_id"], want, "owner of {h}");
         }
-        settle();
+        settle(&[va.as_str(), vb.as_str()]);
         let flows = world.run_flows(6000 + 10 * i as u16);
         for source in sources {
             measured += &check_table(&world, &flows, &stats(&na, source), mode);

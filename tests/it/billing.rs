@@ -455,16 +455,13 @@ fn class_rows_add_up_to_totals_through_a_reload() {
         let c = rusqlite::Connection::open_with_flags(&ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY);
         c.and_then(|c| c.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))).unwrap_or(0)
     };
-    let begun = std::time::Instant::now();
-    while !(rec.said().contains("was replaced") && instances() == 2) {
-        assert!(
-            begun.elapsed() < std::time::Duration::from_secs(20),
-            "waited 20 s for the recorder to record the new load: {} instances; it said: {}",
-            instances(),
-            rec.said()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let recorded = || rec.said().contains("was replaced") && instances() == 2;
+    assert!(
+        poll_until(std::time::Duration::from_secs(20), std::time::Duration::from_millis(50), recorded),
+        "waited 20 s for the recorder to record the new load: {} instances; it said: {}",
+        instances(),
+        rec.said()
+    );
     send(&a);
     let c = s.tree.docker_like();
     send(&c);

@@ -66,15 +66,12 @@ fn ipv6_extension_headers_are_walked_to_the_transport() {
     // A link coming up sends MLD reports: ICMPv6 behind a hop-by-hop header.
     sh(&["ip", "-n", &c.ns.name, "link", "set", "eth0", "down"]);
     sh(&["ip", "-n", &c.ns.name, "link", "set", "eth0", "up"]);
-    for _ in 0..60 {
-        let rows = port_rows(na, "tc");
-        if let Some(r) = rows.iter().find(|r| r["protocol"] == "icmpv6") {
-            assert_eq!(r["port"], 0, "{r}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let icmpv6 = || port_rows(na, "tc").into_iter().find(|r| r["protocol"] == "icmpv6");
+    if !poll_until(Duration::from_secs(6), Duration::from_millis(100), || icmpv6().is_some()) {
+        panic!("no icmpv6 row (MLD behind hop-by-hop): {:?}", port_rows(na, "tc"));
     }
-    panic!("no icmpv6 row (MLD behind hop-by-hop): {:?}", port_rows(na, "tc"));
+    let r = icmpv6().unwrap();
+    assert_eq!(r["port"], 0, "{r}");
 }
 
 #[test]

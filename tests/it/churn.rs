@@ -32,10 +32,12 @@ fn two_hundred_short_lived_containers_are_each_counted_and_named() {
         let c = Container::new(&s.tree);
         // The watch attaches the new veth on its link event.
         let t = Instant::now();
-        while !tc_filters(&c.host_if, "ingress").contains("tc_ingress") {
-            assert!(t.elapsed() < Duration::from_secs(10), "{} was not attached", c.host_if);
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let attached = || tc_filters(&c.host_if, "ingress").contains("tc_ingress");
+        assert!(
+            poll_until(Duration::from_secs(10), Duration::from_millis(5), attached),
+            "{} was not attached",
+            c.host_if
+        );
         slowest = slowest.max(t.elapsed());
         let bytes = 20_000 + 100 * i;
         let retrans = c.send(&c.cgroup, &h, 8000, bytes).retrans;

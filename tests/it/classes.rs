@@ -430,13 +430,11 @@ fn the_host_class_follows_the_host_addresses_while_serve_runs() {
     };
     let want = format!("{addr}/32");
     let wait = |present: bool| {
-        for _ in 0..50 {
-            if host_prefixes().contains(&want) == present {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if !poll_until(Duration::from_secs(5), Duration::from_millis(100), || {
+            host_prefixes().contains(&want) == present
+        }) {
+            panic!("host class {:?}: {want} should be present={present}", host_prefixes());
         }
-        panic!("host class {:?}: {want} should be present={present}", host_prefixes());
     };
     wait(true);
     drop(link);

@@ -30,7 +30,7 @@ fn tc_counts_each_sender_once_with_exact_bounds() {
     let h = s.tree.cgroup("host.slice/sender.service");
     na.run(&["load"]).ok();
     na.run(&["attach", "--iface", &c.host_if]).ok();
-    settle();
+    settle(&[&c.host_if]);
 
     const C_TO_H_TCP: u64 = 3_000_000;
     const H_TO_C_TCP: u64 = 2_000_000;

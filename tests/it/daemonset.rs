@@ -150,11 +150,11 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
     let serve_id = format!("{}-serve", ctr.ns);
     let port: u16 = serve["ports"][0]["containerPort"].as_u64().unwrap() as u16;
     let health = serve["readinessProbe"]["httpGet"]["path"].as_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get_at(&pod_net.ip, port, health).0 != 200 {
-        assert!(Instant::now() < deadline, "{health} on the pod's {}:{port} never said 200", pod_net.ip);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        &format!("{health} on the pod's {}:{port} to say 200", pod_net.ip),
+        Duration::from_secs(30),
+        || http_get_at(&pod_net.ip, port, health).0 == 200,
+    );
 
     // A real container of a pod (the kubelet's cgroupfs layout), in its own network
     // namespace: 5 pings of 1,000-byte IP packets to its gateway.
@@ -200,11 +200,9 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
 
     // The host cleans up: the probes turn to 503.
     na.run(&["cleanup"]).ok();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get_at(&pod_net.ip, port, health).0 != 503 {
-        assert!(Instant::now() < deadline, "{health} still not 503 after 'netattr cleanup'");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(&format!("{health} to say 503 after 'netattr cleanup'"), Duration::from_secs(30), || {
+        http_get_at(&pod_net.ip, port, health).0 == 503
+    });
     // The preStop hook runs in the serve container, with its capabilities and mounts.
     let hook: Vec<String> = serve["lifecycle"]["preStop"]["exec"]["command"]
         .as_array()

@@ -149,14 +149,9 @@ fn serve_answers_while_workloads_come_and_go_retires_the_gone_and_stops_on_sigte
     assert!(bad.is_empty() && ok > 0, "{ok} good scrapes, bad: {bad:?}");
     // Retirement: a cgroup is seen gone within the resolver's cache time (10 s), and is no
     // longer exported --retire-after (2 s) later.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let body = loop {
-        let (_, body) = serve.get("/metrics");
-        if !gone.iter().any(|id| body.contains(id.as_str())) || std::time::Instant::now() > deadline {
-            break body;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    };
+    let retired = || !gone.iter().any(|id| serve.get("/metrics").1.contains(id.as_str()));
+    poll_until(std::time::Duration::from_secs(15), std::time::Duration::from_millis(250), retired);
+    let (_, body) = serve.get("/metrics");
     for id in &gone {
         assert!(!body.contains(id.as_str()), "{id} is past --retire-after:\n{body}");
     }
@@ -226,11 +221,9 @@ impl Prometheus {
             .spawn()
             .unwrap();
         let p = Prometheus { child, port, dir };
-        for _ in 0..200 {
-            if http_get(port, "/-/ready").0 == 200 {
-                return Some(p);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let ready = || http_get(port, "/-/ready").0 == 200;
+        if poll_until(std::time::Duration::from_secs(20), std::time::Duration::from_millis(100), ready) {
+            return Some(p);
         }
         panic!(
             "prometheus did not get ready: {}",
@@ -259,11 +252,13 @@ impl Prometheus {
 
     /// Polls `promql` (20 s at most) until `ok` holds for its value.
     fn wait_for(&self, promql: &str, ok: impl Fn(f64) -> bool) -> f64 {
-        for _ in 0..200 {
-            if let Some(v) = self.query(promql).filter(|v| ok(*v)) {
-                return v;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut got = None;
+        let wanted = || {
+            got = self.query(promql).filter(|v| ok(*v));
+            got.is_some()
+        };
+        if poll_until(std::time::Duration::from_secs(20), std::time::Duration::from_millis(100), wanted) {
+            return got.unwrap_or_default();
         }
         panic!("Prometheus never had {promql} as wanted (last: {:?})", self.query(promql));
     }
@@ -359,12 +354,9 @@ fn serve_keeps_the_name_of_a_pod_that_is_gone() {
             .iter()
             .any(|(l, _)| l.contains(&id) && l.contains("pod_name=\"batch-job-x1\""))
     };
-    for _ in 0..100 {
-        if named(&serve.get("/metrics").1) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    poll_until(std::time::Duration::from_secs(5), std::time::Duration::from_millis(50), || {
+        named(&serve.get("/metrics").1)
+    });
     std::fs::remove_dir_all(&pods).unwrap();
     std::fs::remove_dir(&pod.path).unwrap();
     let (_, body) = serve.get("/metrics");

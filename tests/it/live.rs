@@ -70,12 +70,13 @@ impl Tmux {
 
     /// Polls the screen (10 s at most) until `ok` holds; returns that screen.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        for _ in 0..100 {
-            let s = self.capture();
-            if ok(&s) {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut screen = String::new();
+        let shown = || {
+            screen = self.capture();
+            ok(&screen)
+        };
+        if poll_until(std::time::Duration::from_secs(10), std::time::Duration::from_millis(100), shown) {
+            return screen;
         }
         panic!("tmux screen never showed {what}:\n{}", self.capture());
     }
@@ -124,12 +125,9 @@ fn top_in_a_terminal_shows_rows_sorts_on_s_and_restores_the_terminal_on_q() {
     let screen = t.wait_for("the rows by name", |s| s.contains("by: name") && s.contains("1 cgroup"));
     assert!(screen.contains("sender-a.service") && screen.contains("receiver-b.service"), "{screen}");
     sh(&["tmux", "send-keys", "-t", &t.0, "q"]);
-    for _ in 0..50 {
-        if t.show("#{pane_dead}") == "1" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    poll_until(std::time::Duration::from_secs(5), std::time::Duration::from_millis(100), || {
+        t.show("#{pane_dead}") == "1"
+    });
     // tmux may not have the dead pane's exit status yet: the pane's shell wrote it.
     assert_eq!(t.show("#{pane_dead} #{alternate_on}"), "1 0", "the pane ended off the alternate screen");
     let code = std::fs::read_to_string(&status_file).unwrap_or_default();
@@ -162,11 +160,8 @@ fn top_ends_when_its_terminal_goes_away() {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|st| st.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
     };
-    for _ in 0..50 {
-        if !alive() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    if poll_until(std::time::Duration::from_secs(5), std::time::Duration::from_millis(100), || !alive()) {
+        return;
     }
     let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     signal(pid as u32, libc::SIGKILL);

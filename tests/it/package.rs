@@ -125,10 +125,9 @@ fn the_deb_installs_on_a_clean_debian_and_counts() {
         String::from_utf8_lossy(&c.exec(&pin_env, &format!("bash -c \"{script}\" 2>/dev/null")).stdout)
             .into_owned()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !get("/healthz").starts_with("HTTP/1.0 200") {
-        assert!(Instant::now() < deadline, "the unit's serve never answered: {}", ok("cat /run/unit.err"));
-        std::thread::sleep(Duration::from_millis(200));
+    let answered = || get("/healthz").starts_with("HTTP/1.0 200");
+    if !poll_until(Duration::from_secs(30), Duration::from_millis(200), answered) {
+        panic!("the unit's serve never answered: {}", ok("cat /run/unit.err"));
     }
     assert!(get("/metrics").contains("netattr_map_capacity"), "serve serves the metrics");
     ok("test -s /var/lib/netattr/ledger.db");

@@ -59,12 +59,9 @@ impl CgroupTree {
             let _ = fs::write(d.join("cgroup.kill"), "1");
         }
         for d in dirs.iter().rev() {
-            for _ in 0..50 {
-                if fs::remove_dir(d).is_ok() || !d.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            poll_until(Duration::from_secs(1), Duration::from_millis(20), || {
+                fs::remove_dir(d).is_ok() || !d.exists()
+            });
         }
     }
 }

@@ -127,18 +127,14 @@ impl Ctr {
         // The namespace goes once containerd's garbage collector has taken the snapshots and
         // content of the removed images (--sync waits for it; a busy machine may still lag):
         // tries for up to 30 s.
-        for _ in 0..150 {
+        poll_until(Duration::from_secs(30), Duration::from_millis(200), || {
             let rm =
                 Command::new("ctr").args(["--address", &self.address, "namespaces", "rm", &self.ns]).output();
             let listed =
                 Command::new("ctr").args(["--address", &self.address, "namespaces", "ls", "-q"]).output();
-            if rm.is_err()
+            rm.is_err()
                 || listed.map_or(true, |l| !String::from_utf8_lossy(&l.stdout).lines().any(|n| n == self.ns))
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        });
     }
 }
 

@@ -58,14 +58,13 @@ impl DockerContainer {
 
     /// Waits (15 s at most) until the container has printed `text`.
     pub fn wait_for_log(&self, text: &str) {
-        for _ in 0..150 {
+        let printed = || {
             let out = Command::new("docker").args(["logs", &self.name]).output().unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            String::from_utf8_lossy(&out.stdout).contains(text)
+        };
+        if !poll_until(Duration::from_secs(15), Duration::from_millis(100), printed) {
+            panic!("{} did not print {text:?} within 15 s", self.name);
         }
-        panic!("{} did not print {text:?} within 15 s", self.name);
     }
 
     pub fn ip(&self) -> String {

@@ -53,13 +53,10 @@ impl Serve {
         args.extend(extra);
         let child = na.cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let s = Serve { child, port };
-        for _ in 0..100 {
-            if s.get("/healthz").0 == 200 {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("netattr serve did not answer /healthz on {listen}");
+        wait_until(&format!("netattr serve to answer /healthz on {listen}"), Duration::from_secs(5), || {
+            s.get("/healthz").0 == 200
+        });
+        s
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {

@@ -148,11 +148,22 @@ impl Drop for Sysctl {
 
 /// Waits until `ok()` holds, asking every 50 ms, for at most `timeout`; fails the test
 /// naming `what` when it does not.
-pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: Duration, ok: impl FnMut() -> bool) {
+    assert!(poll_until(timeout, Duration::from_millis(50), ok), "waited {timeout:?} for {what}");
+}
+
+/// Asks `ok()` every `every` until it holds or `timeout` has passed; whether it held. The
+/// one place a test waits on a condition (Drop guards use it too: they must not panic).
+pub fn poll_until(timeout: Duration, every: Duration, mut ok: impl FnMut() -> bool) -> bool {
     let begun = std::time::Instant::now();
-    while !ok() {
-        assert!(begun.elapsed() < timeout, "waited {timeout:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+    loop {
+        if ok() {
+            return true;
+        }
+        if begun.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(every);
     }
 }
 

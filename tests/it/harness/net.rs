@@ -2,7 +2,6 @@
 use std::fs;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use super::*;
 
@@ -157,8 +156,19 @@ pub fn has_clsact(iface: &str) -> bool {
     sh(&["tc", "qdisc", "show", "dev", iface]).contains("clsact")
 }
 
-/// Waits for a `Container`'s host-side interface to carry the stack's own early packets
-/// (IPv6 neighbour discovery) so that a test's counts are not disturbed by them later.
-pub fn settle() {
-    std::thread::sleep(Duration::from_millis(200));
+/// Waits until the interfaces `ifaces` are quiet (their packet counters the same twice, 100 ms
+/// apart): the stack's own early packets (IPv6 neighbour discovery) are then behind them, and
+/// a test's counts are not disturbed by them later.
+pub fn settle(ifaces: &[&str]) {
+    settled(|| {
+        ifaces
+            .iter()
+            .map(|i| {
+                let read = |what: &str| {
+                    fs::read_to_string(format!("/sys/class/net/{i}/statistics/{what}")).unwrap_or_default()
+                };
+                (read("rx_packets"), read("tx_packets"))
+            })
+            .collect::<Vec<_>>()
+    });
 }
