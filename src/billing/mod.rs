@@ -61,7 +61,8 @@ pub fn build(fetch: Fetch<'_>, ask: BillAsk<'_>, prices: Option<&Prices>) -> Res
     without.extend(labels.iter().cloned());
     // The class breakdown's rows where the data has them; else the totals, as class "*".
     let whole = Ask { period: ask.period, by: &with_class, classes: ask.classes, p95: false };
-    let by_class = !fetch(whole)?.is_empty();
+    let mut first = Some(fetch(whole)?);
+    let by_class = first.as_ref().is_some_and(|g| !g.is_empty());
     let fields = if by_class { &with_class } else { &without };
     let mut cuts = vec![ask.period.since];
     cuts.extend(prices.map(|p| p.changes(ask.period.since, ask.period.until)).unwrap_or_default());
@@ -71,7 +72,12 @@ pub fn build(fetch: Fetch<'_>, ask: BillAsk<'_>, prices: Option<&Prices>) -> Res
         let (start, end) = (w[0], w[1]);
         let period = Period { since: start, until: end };
         let classes = if by_class { ask.classes } else { &[] };
-        for g in fetch(Ask { period, by: fields, classes, p95: false })? {
+        // One price for the whole period: the class rows read above are the lines' rows.
+        let groups = match first.take() {
+            Some(g) if by_class && cuts.len() == 2 => g,
+            _ => fetch(Ask { period, by: fields, classes, p95: false })?,
+        };
+        for g in groups {
             add_group(&mut sums, &g, (start, end), &ask, &labels, by_class, prices);
         }
     }

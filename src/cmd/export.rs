@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{ExportArgs, Global};
-use crate::core::exporting::{self, failed, now, prepare};
+use crate::core::exporting::{self, Following};
 use crate::fleet::export::Exporter;
 use crate::fleet::store::Store;
 use crate::ledger::Ledger;
@@ -18,21 +18,20 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
     let store =
         Store::new(&a.to, a.store.password_file.as_deref(), Duration::from_secs_f64(a.store.timeout))?;
     let node = exporting::node_name(a.node.as_deref())?;
-    let ledger = Ledger::open_rw(&a.ledger)?;
-    ledger.begin_export(&store.name, &node)?;
     let exporter = Exporter { store, node, zone: a.zone.clone(), batch: a.batch as usize };
+    let f = Following { exporter, interval: Duration::from_secs_f64(a.interval), init: a.init };
     if !a.follow {
-        prepare(&exporter.store, a.init).map_err(|e| failed(&ledger, &exporter, e))?;
-        let sent =
-            exporter.drain(&ledger, now(), Duration::MAX).map_err(|e| failed(&ledger, &exporter, e))?;
+        let sent = exporting::once(&a.ledger, &f)?;
         eprintln!(
             "netattr: export: {} usage rows and {} workloads sent to {} as node '{}'",
-            sent.usage, sent.workloads, exporter.store.name, exporter.node
+            sent.usage, sent.workloads, f.exporter.store.name, f.exporter.node
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let ledger = Ledger::open_rw(&a.ledger)?;
+    ledger.begin_export(&f.exporter.store.name, &f.exporter.node)?;
     signals::catch();
-    exporting::follow(&ledger, &exporter, a.init, Duration::from_secs_f64(a.interval), &signals::stopped);
+    exporting::follow(&ledger, &f.exporter, f.init, f.interval, &signals::stopped);
     eprintln!("netattr: export stopped");
     Ok(ExitCode::SUCCESS)
 }

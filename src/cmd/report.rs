@@ -2,7 +2,6 @@
 //! kernel), or from the fleet store (`--from`): totals per group for a period, the 95th
 //! percentile of 5-minute rates, and an alert mode that exits 3 when a group is over a limit.
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
@@ -18,7 +17,7 @@ use crate::output::{self, Format};
 pub const LIMIT_EXCEEDED: u8 = 3;
 
 pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = crate::model::unix_now();
     let period = match (&a.period, a.since, a.until) {
         (Some(p), None, None) => Period::named(p, now, a.billing_day)?,
         (None, None, None) => Period::named("this-month", now, a.billing_day)?,

@@ -2,7 +2,7 @@
 //! (`export --follow`, `record --export`, `serve --record --export`), every interval, retried
 //! with backoff while the store is down (1 s, 2 s, ... up to a minute), each new failure said
 //! once and noted in the ledger (`status`), the tables checked again once the store answers.
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -10,13 +10,10 @@ use crate::fleet::export::Exporter;
 use crate::fleet::schema;
 use crate::fleet::store::Store;
 use crate::ledger::Ledger;
+use crate::model::unix_now as now;
 
 /// The longest wait between two tries after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
 
 /// This node's name: `given`, else the host name.
 pub fn node_name(given: Option<&str>) -> Result<String> {

@@ -6,7 +6,7 @@
 //! read through its still-open maps and billed first) and tells new instances and reboots
 //! apart from traffic. `record` runs it alone, `serve --record` beside the exporter.
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -309,7 +309,7 @@ fn write_back_if_deleted(ledger: &mut Ledger) {
 /// so that the tests can set the clock back without touching the host's.
 fn now() -> i64 {
     let shift: i64 = std::env::var("NETATTR_CLOCK_SHIFT").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) + shift
+    crate::model::unix_now() + shift
 }
 
 /// Which load of which boot `inst` is. The boot id comes from the kernel, or from the file

@@ -105,8 +105,7 @@ impl Scraper {
 /// (the recorder says why).
 fn export_families(path: &std::path::Path) -> Vec<crate::output::prometheus::Family> {
     let Ok(backlogs) = crate::ledger::Ledger::open_ro(path).and_then(|l| l.backlogs()) else { return vec![] };
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = crate::model::unix_now();
     let mut rows = Builder::gauge(
         "netattr_export_backlog_rows",
         "5-minute ledger rows the fleet store has not acknowledged",

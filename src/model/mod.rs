@@ -9,5 +9,5 @@ mod workload;
 
 pub use counters::{ClassId, Counters, Source};
 pub use field::Field;
-pub use period::{civil, days_from_civil, parse_bytes, parse_time, utc, Period};
+pub use period::{civil, days_from_civil, parse_bytes, parse_time, unix_now, utc, Period};
 pub use workload::{Reading, Workload};

@@ -161,6 +161,11 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The wall clock in unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A unix time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc(t: i64) -> String {
     let (y, m, d) = civil(t.div_euclid(86_400));
