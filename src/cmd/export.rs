@@ -30,6 +30,7 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
     }
     let ledger = Ledger::open_rw(&a.ledger)?;
     ledger.begin_export(&f.exporter.store.name, &f.exporter.node)?;
+    exporting::announce(&a.ledger, &f);
     signals::catch();
     exporting::follow(&ledger, &f.exporter, f.init, f.interval, &signals::stopped);
     eprintln!("netattr: export stopped");

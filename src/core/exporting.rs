@@ -44,14 +44,8 @@ pub fn start(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>> {
     Ledger::open_rw(path)?.begin_export(&f.exporter.store.name, &f.exporter.node)?;
+    announce(path, &f);
     let path = path.to_path_buf();
-    eprintln!(
-        "netattr: exporting {} to {} as node '{}' every {:.0} s",
-        path.display(),
-        f.exporter.store.name,
-        f.exporter.node,
-        f.interval.as_secs_f64()
-    );
     Ok(std::thread::spawn(move || {
         let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
         // The thread's own connection (a connection stays on its thread).
@@ -138,4 +132,15 @@ pub fn follow(
             std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
         }
     }
+}
+
+/// The line a following export starts with (on stderr): what goes where, how often.
+pub fn announce(path: &std::path::Path, f: &Following) {
+    eprintln!(
+        "netattr: exporting {} to {} as node '{}' every {:.0} s",
+        path.display(),
+        f.exporter.store.name,
+        f.exporter.node,
+        f.interval.as_secs_f64()
+    );
 }

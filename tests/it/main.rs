@@ -18,6 +18,7 @@ mod crash;
 mod daemonset;
 mod demo;
 mod deploy;
+mod doccmds;
 mod docker;
 mod docs;
 mod errors;

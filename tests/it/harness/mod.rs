@@ -12,6 +12,7 @@ mod cgroups;
 mod clickhouse;
 mod containerd;
 mod docker;
+mod docrun;
 mod fleet;
 mod http;
 mod instance;
@@ -28,6 +29,7 @@ pub use cgroups::*;
 pub use clickhouse::*;
 pub use containerd::*;
 pub use docker::*;
+pub use docrun::*;
 pub use fleet::*;
 pub use http::*;
 pub use instance::*;
@@ -193,6 +195,12 @@ impl Drop for TempDir {
 pub fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
     unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// Sends signal `sig` to the process group led by `pid`.
+pub fn signal_group(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    unsafe { libc::kill(-(pid as i32), sig) };
 }
 
 /// Reads `read` until it gives the same value twice, 100 ms apart (5 s at most): the last

@@ -60,6 +60,32 @@ impl Background {
         });
     }
 
+    /// Whether it still runs (not ended, not a zombie waiting for its wait).
+    pub fn running(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().is_empty() && !r.trim_start().starts_with('Z'))
+    }
+
+    /// SIGINT to its process group (Ctrl-C on a terminal: it was spawned as the leader of a
+    /// group of its own), then waits (20 s at most) for it to end: with exit 0, or by the
+    /// signal (a shell whose pipeline ends by it, or exit 130 as a shell says so).
+    pub fn stop_group(mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        signal_group(self.child.id(), libc::SIGINT);
+        let mut status = None;
+        wait_until("the end on SIGINT", Duration::from_secs(20), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        let by_sigint = |s: std::process::ExitStatus| {
+            s.signal() == Some(libc::SIGINT) || s.code() == Some(128 + libc::SIGINT)
+        };
+        let ok = status.is_some_and(|s| s.success() || by_sigint(s));
+        assert!(ok, "{status:?}: {}", self.said());
+    }
+
     /// SIGKILL, and the wait.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
