@@ -176,7 +176,7 @@ _netattr() {
 
     case "${cmd}" in
         netattr)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version check load attach detach stats status resolve top events cleanup reap classes record report export serve demo demo-server completions help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version check load attach detach stats status resolve top events cleanup reap classes record report export serve demo demo-server completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -202,6 +202,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -210,7 +226,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__attach)
-            opts="-i -o -v -h -V --all-veth --iface --cgroup --direction --watch --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-i -o -v -h -V --all-veth --iface --cgroup --direction --watch --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +268,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -260,7 +292,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__check)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +315,22 @@ _netattr() {
                     return 0
                     ;;
                 --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -294,7 +342,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__classes)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version show set reset help"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version show set reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,6 +365,22 @@ _netattr() {
                     return 0
                     ;;
                 --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -398,7 +462,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__classes__subcmd__reset)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,6 +488,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -432,7 +512,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__classes__subcmd__set)
-            opts="-o -v -h -V --zone --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --zone --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -462,6 +542,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -470,7 +566,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__classes__subcmd__show)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +592,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -504,7 +616,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__cleanup)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +639,22 @@ _netattr() {
                     return 0
                     ;;
                 --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -538,7 +666,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__completions)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version bash elvish fish powershell zsh"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,6 +692,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -572,7 +716,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__demo)
-            opts="-o -v -h -V --duration --keep --clean --runtime --prefix --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --duration --keep --clean --runtime --prefix --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -610,6 +754,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -618,7 +778,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__demo__subcmd__server)
-            opts="-o -v -h -V --object --sink --upload --upload-rate --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --object --sink --upload --upload-rate --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,6 +820,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -668,7 +844,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__detach)
-            opts="-i -o -v -h -V --all-veth --iface --cgroup --all --direction --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-i -o -v -h -V --all-veth --iface --cgroup --all --direction --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -706,6 +882,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -714,7 +906,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__events)
-            opts="-o -v -h -V --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --count --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +936,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -752,7 +960,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__export)
-            opts="-o -v -h -V --to --ledger --node --zone --init --follow --interval --batch --password-file --timeout --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --to --ledger --node --zone --init --follow --interval --batch --password-file --timeout --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -807,6 +1015,22 @@ _netattr() {
                     return 0
                     ;;
                 --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1154,7 +1378,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --zone --no-fast-path --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --zone --no-fast-path --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1196,6 +1420,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1204,7 +1444,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__reap)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1230,6 +1470,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1238,7 +1494,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__record)
-            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --interval --once --count --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --interval --once --count --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1316,6 +1572,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1324,7 +1596,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__report)
-            opts="-o -v -h -V --ledger --from --password-file --timeout --prices --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --from --password-file --timeout --prices --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1406,6 +1678,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1414,7 +1702,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__resolve)
-            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1440,6 +1728,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1448,7 +1752,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__serve)
-            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --listen --source --retire-after --record --record-interval --ledger --keep-5m --keep-hours --keep-days --collect-every --bill-batch --rebind --export --node --export-zone --export-interval --export-password-file --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1534,6 +1838,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1542,7 +1862,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__stats)
-            opts="-o -v -h -V --source --by --class --group --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --source --by --class --group --sort --top --no-resolve --interval --count --output --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1604,6 +1924,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1612,7 +1948,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__status)
-            opts="-o -v -h -V --ledger --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --ledger --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1642,6 +1978,22 @@ _netattr() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1650,7 +2002,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__top)
-            opts="-o -v -h -V --interval --source --pin-dir --format --docker-socket --pods-dir --verbose --help --version"
+            opts="-o -v -h -V --interval --source --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1681,6 +2033,22 @@ _netattr() {
                     return 0
                     ;;
                 --pods-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --containerd-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crio-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_netattr_global_optspecs
-    string join \n pin-dir= o/format= docker-socket= pods-dir= v/verbose h/help V/version
+    string join \n pin-dir= o/format= docker-socket= pods-dir= containerd-socket= containerd-namespace= crio-dir= labels= v/verbose h/help V/version
 end
 
 function __fish_netattr_needs_command
@@ -34,6 +34,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_needs_command" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_needs_command" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_needs_command" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_needs_command" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_needs_command" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_needs_command" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_needs_command" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_needs_command" -s V -l version -d 'Print version'
@@ -67,6 +71,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand check" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand check" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -d 'Print version'
@@ -86,6 +94,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l reuse -d 'If netattr is already loaded with these settings, keep its pinned maps and counters and exit 0; if its settings differ, say how and exit 1'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l accept-existing -d 'With --reuse: keep a loaded instance even where its settings differ from these flags (the differences are said on stderr)'
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l no-fast-path -d 'Count every cgroup in its hash entry, without the per-cgroup slot fast path (what kernels before 5.12, which lack BPF compare-and-swap, always do). The counts are the same; each packet costs a hash lookup more'
@@ -107,6 +119,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand attach" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -l watch -d 'With --all-veth: keep running, attach to veths as they appear (recording their owners), forget removed ones; stop with Ctrl-C or SIGTERM'
 complete -c netattr -n "__fish_netattr_using_subcommand attach" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -126,6 +142,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand detach" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all-veth -d 'tc: every interface of link kind veth in this network namespace'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l cgroup -d 'socket: detach the cgroup_skb programs from their cgroup'
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -l all -d 'Everything this instance attached: every interface and the cgroup'
@@ -157,6 +177,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l no-resolve -d 'Print cgroup ids only: no paths, identities or names (cheapest for frequent polling)'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -172,6 +196,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand status" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand status" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand status" -s V -l version -d 'Print version'
@@ -185,6 +213,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand resolve" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand resolve" -s V -l version -d 'Print version'
@@ -201,6 +233,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand top" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand top" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand top" -s V -l version -d 'Print version'
@@ -215,6 +251,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand events" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand events" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand events" -s V -l version -d 'Print version'
@@ -228,6 +268,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand cleanup" -s V -l version -d 'Print version'
@@ -241,6 +285,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand reap" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand reap" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand reap" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand reap" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand reap" -s V -l version -d 'Print version'
@@ -254,6 +302,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and not __fish_seen_subcommand_from show set reset help" -s V -l version -d 'Print version'
@@ -271,6 +323,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
@@ -285,6 +341,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
@@ -298,6 +358,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand classes; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
@@ -328,6 +392,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand record" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l rebind -d 'Record an instance that another ledger path records into this ledger from now on (after moving the ledger file: one instance has one ledger)'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -l once -d 'One cycle, then exit (for cron or a systemd timer)'
 complete -c netattr -n "__fish_netattr_using_subcommand record" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -361,6 +429,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand report" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand report" -l p95 -d 'Also the 95th percentile of each group\'s 5-minute rates (the transit-billing figure; it reads every 5-minute row of the period)'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -383,6 +455,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand export" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand export" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand export" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand export" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l init -d 'Make the database and netattr\'s tables where missing, then export'
 complete -c netattr -n "__fish_netattr_using_subcommand export" -l follow -d 'Keep exporting what the recorder bills, every --interval, until SIGTERM; failures are retried with backoff, the backlog kept in the ledger'
 complete -c netattr -n "__fish_netattr_using_subcommand export" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -414,6 +490,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand serve" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l record -d 'Also record the counters into the ledger (what \'netattr record\' does), in this process'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -l rebind -d 'Record an instance that another ledger path records into this ledger from now on (after moving the ledger file: one instance has one ledger)'
 complete -c netattr -n "__fish_netattr_using_subcommand serve" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -434,6 +514,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l keep -d 'Leave the workloads and netattr loaded and attached when the demo ends (traffic stops); \'netattr demo --clean\' removes them'
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -l clean -d 'Remove what an earlier demo with this prefix left (after --keep or a kill), and exit'
 complete -c netattr -n "__fish_netattr_using_subcommand demo" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
@@ -453,6 +537,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand demo-server" -s V -l version -d 'Print version'
@@ -466,6 +554,10 @@ focus\t'FOCUS cost and usage rows as CSV (`report --prices`: docs/fleet.md)'
 cloudevents\t'One CloudEvent per line with a deterministic id (`report`: docs/fleet.md)'"
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l docker-socket -d 'The Docker Engine API socket, for container names and labels' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -l pods-dir -d 'The kubelet\'s pod log directory (<namespace>_<name>_<uid> entries), for pod names' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l containerd-socket -d 'containerd\'s API socket, for pod labels (the CRI writes them on each pod\'s sandbox)' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l containerd-namespace -d 'containerd\'s namespace of the kubelet\'s pods' -r
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l crio-dir -d 'CRI-O\'s container state directory (<id>/userdata/config.json), for pod labels' -r -F
+complete -c netattr -n "__fish_netattr_using_subcommand completions" -l labels -d 'Label keys kept from Docker and pods, comma-separated, or * for all; serve puts the listed ones on its series as label_<key>' -r
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s v -l verbose -d 'Print libbpf\'s own diagnostics on stderr'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c netattr -n "__fish_netattr_using_subcommand completions" -s V -l version -d 'Print version'

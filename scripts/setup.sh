@@ -12,9 +12,10 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 want_docker=false; [ "${1:-}" = "--tests" ] && want_docker=true
 
-pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux nftables)
+pkgs=(clang libelf-dev zlib1g-dev pkg-config make gcc libc6-dev linux-libc-dev iproute2 util-linux nftables protobuf-compiler)
 # prometheus brings promtool and the server the exporter's integration test scrapes with;
 # iputils-ping the ICMP cells of the truth table. nftables (the demo's NAT uplink) is above.
+# protobuf-compiler: containerd-client compiles containerd's API (pod labels) with protoc.
 $want_docker && pkgs+=(busybox-static tmux prometheus nftables iputils-ping debootstrap clickhouse-server iperf3 jq sqlite3)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

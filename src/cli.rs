@@ -5,14 +5,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::core::hooks::Direction;
 pub use crate::core::row::{By, SortKey};
-use crate::output::Format;
 
+mod global;
 mod ledger;
 mod parse;
+pub use global::{Global, DEFAULT_PIN_DIR};
 pub use ledger::*;
 use parse::{group_field, positive_seconds};
-
-pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/netattr";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,36 +30,6 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct Global {
-    /// Directory in bpffs where this netattr instance pins its programs and maps
-    #[arg(long, global = true, env = "NETATTR_PIN_DIR", default_value = DEFAULT_PIN_DIR, value_name = "DIR")]
-    pub pin_dir: PathBuf,
-    /// Output format for data on stdout
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// The Docker Engine API socket, for container names and labels
-    #[arg(long, global = true, default_value = "/var/run/docker.sock", value_name = "PATH")]
-    pub docker_socket: PathBuf,
-    /// The kubelet's pod log directory (<namespace>_<name>_<uid> entries), for pod names
-    #[arg(long, global = true, default_value = "/var/log/pods", value_name = "DIR")]
-    pub pods_dir: PathBuf,
-    /// Print libbpf's own diagnostics on stderr
-    #[arg(long, short = 'v', global = true)]
-    pub verbose: bool,
-}
-
-impl Global {
-    /// What the core needs of these options.
-    pub fn place(&self) -> crate::core::Place {
-        crate::core::Place {
-            pin_dir: self.pin_dir.clone(),
-            docker_socket: self.docker_socket.clone(),
-            pods_dir: self.pods_dir.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

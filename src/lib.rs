@@ -19,6 +19,7 @@ pub mod names;
 pub(crate) mod netlink;
 pub mod output;
 pub(crate) mod owner;
+pub(crate) mod podlabels;
 pub(crate) mod rates;
 pub(crate) mod signals;
 pub(crate) mod sock;

@@ -3,7 +3,9 @@
 //!   container already removed (`docker run --rm`), Docker's own recent event history,
 //!   which still carries its name;
 //! - Kubernetes: a pod's namespace and name from the kubelet's pod log directories
-//!   (`/var/log/pods/<namespace>_<name>_<uid>`), so no API server is needed.
+//!   (`/var/log/pods/<namespace>_<name>_<uid>`), and its labels from the runtime's records
+//!   of its sandbox (containerd's API, CRI-O's state: `podlabels`), so no API server is
+//!   needed.
 //!
 //! A missing socket or directory is not an error: rows just have no name. A socket that
 //! answers garbage or does not answer costs one warning on stderr and a bounded wait.
@@ -16,6 +18,17 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::identity::Summary;
+
+/// Where names and labels are looked up, and which label keys are kept.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub docker_socket: PathBuf,
+    pub pods_dir: PathBuf,
+    pub containerd_socket: PathBuf,
+    pub containerd_namespace: String,
+    pub crio_dir: PathBuf,
+    pub keys: crate::model::LabelKeys,
+}
 
 /// What Docker says about a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,17 +103,18 @@ pub fn parse_pod_dir(name: &str) -> Option<(String, String, String)> {
 /// (`events` at each record, `serve` and `top` at each report), so it names containers and
 /// pods that appear after its first lookups, at the cost of one fetch per miss and period.
 pub struct Names {
-    docker_socket: PathBuf,
-    pods_dir: PathBuf,
+    sources: Sources,
     /// Docker events since this unix time are searched for removed containers.
     since: u64,
     containers: Fetched<HashMap<String, DockerInfo>>,
     history: Fetched<HashMap<String, DockerInfo>>,
     pods: Fetched<HashMap<String, (String, String)>>,
+    pod_labels: Fetched<crate::podlabels::PodLabels>,
     fresh_after: Instant,
     /// When the Docker socket last failed: it is not asked again for `RETRY_BROKEN`.
     broken_at: Option<Instant>,
     warned: bool,
+    warned_containerd: bool,
 }
 
 /// How long a Docker socket that failed is left alone.
@@ -135,17 +149,18 @@ impl<T> Fetched<T> {
 }
 
 impl Names {
-    pub fn new(docker_socket: &Path, pods_dir: &Path, since: u64) -> Self {
+    pub fn new(sources: &Sources, since: u64) -> Self {
         Names {
-            docker_socket: docker_socket.to_path_buf(),
-            pods_dir: pods_dir.to_path_buf(),
+            sources: sources.clone(),
             since,
             containers: Fetched::none(),
             history: Fetched::none(),
             pods: Fetched::none(),
+            pod_labels: Fetched::none(),
             fresh_after: Instant::now(),
             broken_at: None,
             warned: false,
+            warned_containerd: false,
         }
     }
 
@@ -159,6 +174,7 @@ impl Names {
         self.containers = Fetched::none();
         self.history = Fetched::none();
         self.pods = Fetched::none();
+        self.pod_labels = Fetched::none();
     }
 
     /// Fills the name fields of `s` where a source knows them.
@@ -169,6 +185,9 @@ impl Names {
                 s.pod_name = Some(pod.clone());
                 s.name = Some(format!("{ns}/{pod}"));
             }
+            if let Some(labels) = self.labels_of_pod(&uid) {
+                s.labels = Some(self.sources.keys.keep(labels));
+            }
         }
         // Docker's, and a container whose runtime the path does not say (one under a
         // --cgroup-parent): Docker names it when it knows the id.
@@ -176,14 +195,14 @@ impl Names {
             if let Some(info) = s.container_id.as_deref().and_then(|id| self.docker(id)) {
                 s.runtime = Some("docker");
                 s.name = Some(info.name);
-                s.labels = Some(info.labels);
+                s.labels = Some(self.sources.keys.keep(info.labels));
             }
         }
     }
 
     fn pod(&mut self, uid: &str) -> Option<(String, String)> {
         if self.pods.stale(self.fresh_after, |m| m.contains_key(uid)) {
-            let table = match fs::read_dir(&self.pods_dir) {
+            let table = match fs::read_dir(&self.sources.pods_dir) {
                 Ok(rd) => rd
                     .flatten()
                     .filter_map(|e| parse_pod_dir(&e.file_name().to_string_lossy()))
@@ -196,9 +215,34 @@ impl Names {
         self.pods.get().and_then(|m| m.get(uid)).cloned()
     }
 
+    /// A pod's labels, from containerd's sandboxes and CRI-O's; a containerd that fails
+    /// costs one warning and leaves the pods it would have labelled without labels.
+    fn labels_of_pod(&mut self, uid: &str) -> Option<BTreeMap<String, String>> {
+        if self.pod_labels.stale(self.fresh_after, |m| m.contains_key(uid)) {
+            let src = &self.sources;
+            let from_containerd = crate::podlabels::containerd(
+                &src.containerd_socket,
+                &src.containerd_namespace,
+                DOCKER_DEADLINE,
+            );
+            let mut table = from_containerd.unwrap_or_else(|e| {
+                if !self.warned_containerd {
+                    eprintln!(
+                        "netattr: no pod labels from {e:#} (pods keep their names; see --containerd-socket)"
+                    );
+                    self.warned_containerd = true;
+                }
+                Default::default()
+            });
+            table.extend(crate::podlabels::crio(&self.sources.crio_dir));
+            self.pod_labels.set(table);
+        }
+        self.pod_labels.get().and_then(|m| m.get(uid)).cloned()
+    }
+
     fn docker(&mut self, id: &str) -> Option<DockerInfo> {
         let broken = |n: &Names| n.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN);
-        if !self.docker_socket.exists() || broken(self) {
+        if !self.sources.docker_socket.exists() || broken(self) {
             return None;
         }
         if self.containers.stale(self.fresh_after, |m| m.contains_key(id)) {
@@ -236,7 +280,7 @@ impl Names {
             if !self.warned {
                 eprintln!(
                     "netattr: no container names from {}: {e:#} (rows keep their ids; see --docker-socket)",
-                    self.docker_socket.display()
+                    self.sources.docker_socket.display()
                 );
                 self.warned = true;
             }
@@ -246,11 +290,11 @@ impl Names {
 
     /// One GET on the Docker socket, bounded in time and size.
     fn get(&self, path: &str) -> Result<Vec<u8>> {
-        http_get(&self.docker_socket, path, DOCKER_DEADLINE)
+        http_get(&self.sources.docker_socket, path, DOCKER_DEADLINE)
     }
 }
 
-/// How long a Docker API call may take in all.
+/// How long a Docker (or containerd) API call may take in all.
 const DOCKER_DEADLINE: Duration = Duration::from_secs(3);
 /// The largest reply read (a host with many containers stays far below).
 const MAX_REPLY: usize = 64 << 20;

@@ -34,3 +34,8 @@ pub fn report_field(s: &str) -> Result<crate::model::Field, String> {
 pub fn time_arg(s: &str) -> Result<i64, String> {
     crate::model::parse_time(s).map_err(|e| e.to_string())
 }
+
+/// `--labels`: label keys, or * for all.
+pub fn label_keys(s: &str) -> Result<crate::model::LabelKeys, String> {
+    crate::model::LabelKeys::parse(s)
+}

@@ -55,14 +55,15 @@ const COUNTERS: [(&str, &str); 4] = [
     ("netattr_tx_packets_total", "Packets sent by the workload (GSO segments counted one by one)"),
 ];
 
-/// The labels of one row: the identity fields of `stats`, empty ones left out.
-fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
+/// The labels of one row: the identity fields of `stats`, empty ones left out, then the
+/// workload's labels of `keys` under their `series` names.
+fn labels<'a>(r: &Row, keys: &[String], series: &'a [String]) -> Vec<(&'a str, Option<String>)> {
     let id = match r.bucket {
         Bucket::Overflow => None,
         _ => Some(r.cgroup_id.to_string()),
     };
     let who = &r.who;
-    vec![
+    let mut out = vec![
         ("cgroup_id", id),
         ("bucket", Some(crate::output::label(&r.bucket))),
         ("source", Some(crate::output::label(&r.source))),
@@ -77,13 +78,23 @@ fn labels(r: &Row) -> Vec<(&'static str, Option<String>)> {
         ("protocol", r.protocol.clone()),
         ("port", r.port.map(|p| p.to_string())),
         ("class", r.class.clone()),
-    ]
+    ];
+    if !keys.is_empty() {
+        let mine = |k: &String| who.labels.as_ref().and_then(|l| l.get(k).cloned());
+        out.extend(series.iter().zip(keys).map(|(s, k)| (s.as_str(), mine(k))));
+    }
+    out
 }
 
 /// A report's rows and health as exposition text, then `extra` families.
-pub fn exposition(rows: &[Row], health: Option<&HealthExport>, extra: Vec<Family>) -> Result<String> {
+pub fn exposition(
+    rows: &[Row],
+    keys: &[String],
+    health: Option<&HealthExport>,
+    extra: Vec<Family>,
+) -> Result<String> {
     let mut text = Text::default();
-    for f in counter_families(rows) {
+    for f in counter_families(rows, keys) {
         text.push(f)?;
     }
     for f in health.into_iter().flat_map(health_families).chain(extra) {
@@ -94,9 +105,10 @@ pub fn exposition(rows: &[Row], health: Option<&HealthExport>, extra: Vec<Family
 
 /// The four counter families of `rows`. Rows of the class breakdown are their own families,
 /// `netattr_class_*` with a `class` label, so that summing a per-cgroup family never adds a
-/// cgroup's classes to its total.
-pub fn counter_families(rows: &[Row]) -> Vec<Family> {
+/// cgroup's classes to its total. `keys`: the workload labels each series carries.
+pub fn counter_families(rows: &[Row], keys: &[String]) -> Vec<Family> {
     let class = rows.first().is_some_and(|r| r.class.is_some());
+    let series: Vec<String> = keys.iter().map(|k| crate::model::series_label(k)).collect();
     COUNTERS
         .iter()
         .enumerate()
@@ -109,7 +121,10 @@ pub fn counter_families(rows: &[Row]) -> Vec<Family> {
             let mut b = Builder::counter(&name, &help);
             for r in rows {
                 let c = &r.counters;
-                b.sample(labels(r), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
+                b.sample(
+                    labels(r, keys, &series),
+                    [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64,
+                );
             }
             b.build()
         })
@@ -155,7 +170,7 @@ mod tests {
     #[test]
     fn row_labels_are_the_listed_ones() {
         let r = Row::bare(5, Source::Tc, crate::core::row::Extra::None, Counters::default());
-        let keys: Vec<&str> = labels(&r).iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = labels(&r, &[], &[]).iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, LABELS[..LABELS.len() - 1]);
     }
 }

@@ -32,6 +32,5 @@ pub mod unbilled;
 #[derive(Debug, Clone)]
 pub struct Place {
     pub pin_dir: std::path::PathBuf,
-    pub docker_socket: std::path::PathBuf,
-    pub pods_dir: std::path::PathBuf,
+    pub names: crate::names::Sources,
 }

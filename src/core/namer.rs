@@ -176,5 +176,5 @@ fn names_for(g: &Place, inst: Option<&Instance>) -> Names {
             .unwrap_or(0)
             .saturating_sub(3600)
     });
-    Names::new(&g.docker_socket, &g.pods_dir, since)
+    Names::new(&g.names, since)
 }

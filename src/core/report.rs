@@ -38,13 +38,16 @@ pub struct StatsReport {
     /// Map fill and health, read only for the Prometheus form.
     #[serde(skip)]
     pub health: Option<HealthExport>,
+    /// The workload label keys (`--labels`) the Prometheus form puts on each series.
+    #[serde(skip)]
+    pub label_keys: Vec<String>,
 }
 
 impl Report for StatsReport {
     const ROWS: Option<&'static str> = Some("cgroups");
 
     fn exposition(&self) -> Option<Result<String>> {
-        Some(super::metrics::exposition(&self.cgroups, self.health.as_ref(), Vec::new()))
+        Some(super::metrics::exposition(&self.cgroups, &self.label_keys, self.health.as_ref(), Vec::new()))
     }
 
     fn render_table(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -122,6 +125,7 @@ pub struct Reporter<'a> {
     inst: &'a Instance,
     namer: Namer<'a>,
     labels: bool,
+    keys: Vec<String>,
 }
 
 impl<'a> Reporter<'a> {
@@ -133,10 +137,12 @@ impl<'a> Reporter<'a> {
             inst,
             namer: Namer::new(g, Some(inst))?,
             labels: false,
+            keys: g.names.keys.listed().to_vec(),
         })
     }
 
-    /// Rows keep their Docker labels (the ledger records them; listings leave them out).
+    /// Rows keep their labels (the ledger records them, serve's series carry the listed
+    /// keys; listings leave them out).
     pub fn with_labels(mut self) -> Self {
         self.labels = true;
         self
@@ -185,6 +191,7 @@ impl<'a> Reporter<'a> {
             totals,
             rates: rate_totals,
             health: None,
+            label_keys: if self.labels { self.keys.clone() } else { Vec::new() },
         }
     }
 

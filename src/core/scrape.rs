@@ -91,12 +91,12 @@ impl Scraper {
             "Time this scrape took to read and name the counters",
         );
         d.sample([], started.elapsed().as_secs_f64());
-        let mut extra = metrics::counter_families(&classes);
+        let mut extra = metrics::counter_families(&classes, &report.label_keys);
         extra.extend([g.build(), d.build()]);
         if let Some(path) = &self.ledger {
             extra.extend(export_families(path));
         }
-        metrics::exposition(&report.cgroups, report.health.as_ref(), extra)
+        metrics::exposition(&report.cgroups, &report.label_keys, report.health.as_ref(), extra)
     }
 }
 

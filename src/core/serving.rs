@@ -66,7 +66,13 @@ pub fn collect(
                 set_trouble(None);
                 format!("{e:#}")
             }
-            Ok(inst) => match Reporter::new(place, &inst, view) {
+            Ok(inst) => match Reporter::new(place, &inst, view).map(|r| {
+                if place.names.keys.listed().is_empty() {
+                    r
+                } else {
+                    r.with_labels()
+                }
+            }) {
                 Err(e) => {
                     set_trouble(Some(format!("{e:#}")));
                     format!("{e:#}")

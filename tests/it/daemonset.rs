@@ -6,6 +6,7 @@
 //! directory), and the cgroup2 root is the host's. Not Docker: Debian's docker.io 20.10
 //! refuses `--cap-add BPF` ("unknown capability").
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,18 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
     let (pod_ns, pod_name) = ("shop", "checkout-7d9f6b5c4-x2x8q");
     std::fs::create_dir_all(pods_dir.join(format!("{pod_ns}_{pod_name}_{uid}"))).unwrap();
     std::fs::create_dir_all(&ledger_dir).unwrap();
+    let crio_dir = dirs.0.join("crio");
+    std::fs::create_dir_all(&crio_dir).unwrap();
+    // The pod's sandbox as containerd's CRI plugin records it: the pod's labels.
+    let sandbox_labels = [
+        "io.cri-containerd.kind=sandbox".to_string(),
+        format!("io.kubernetes.pod.uid={uid}"),
+        "team=payments".into(),
+    ];
+    let mut create = vec!["containers".to_string(), "create".into()];
+    create.extend(sandbox_labels.iter().flat_map(|l| ["--label".to_string(), l.clone()]));
+    create.extend([busybox.clone(), format!("{}-sandbox", ctr.ns)]);
+    ctr.ok(&create.iter().map(String::as_str).collect::<Vec<_>>());
     let host: BTreeMap<String, String> = pod["volumes"]
         .as_array()
         .unwrap()
@@ -73,6 +86,9 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
             let mine = match path {
                 "/var/log/pods" => pods_dir.to_str().unwrap().to_string(),
                 "/var/lib/netattr" => ledger_dir.to_str().unwrap().to_string(),
+                // The containerd that runs the pods here (Docker's), and no CRI-O.
+                "/run/containerd" => Path::new(ctr.address()).parent().unwrap().to_str().unwrap().to_string(),
+                "/var/lib/containers/storage/overlay-containers" => crio_dir.to_str().unwrap().to_string(),
                 shared => shared.to_string(), // bpffs and the cgroup tree are the host's
             };
             (v["name"].as_str().unwrap().to_string(), mine)
@@ -145,7 +161,13 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
         assert!(out.status.success(), "init container {}: {}", c["name"], text(&out));
     }
     assert!(na.pin_dir.exists());
-    let out = run("serve", serve, &opts(serve), true);
+    // The ConfigMap netattr-export's NETATTR_LABELS, and containerd's namespace of this
+    // test's pods (k8s.io on a node).
+    let mut serve_opts = opts(serve);
+    for e in ["NETATTR_LABELS=team".to_string(), format!("NETATTR_CONTAINERD_NAMESPACE={}", ctr.ns)] {
+        serve_opts.extend(["--env".to_string(), e]);
+    }
+    let out = run("serve", serve, &serve_opts, true);
     assert!(out.status.success(), "serve: {}", text(&out));
     let serve_id = format!("{}-serve", ctr.ns);
     let port: u16 = serve["ports"][0]["containerPort"].as_u64().unwrap() as u16;
@@ -195,6 +217,7 @@ fn the_daemonset_runs_as_kubernetes_would_run_it() {
         found[0]
     };
     assert_eq!((of("netattr_tx_packets_total"), of("netattr_tx_bytes_total")), (5.0, 5000.0));
+    assert!(body.contains("label_team=\"payments\""), "the pod's label, from its sandbox: {body}");
     assert_eq!((of("netattr_rx_packets_total"), of("netattr_rx_bytes_total")), (5.0, 5000.0));
     assert!(ledger_dir.join("ledger.db").exists(), "serve --record writes the ledger's hostPath");
 

@@ -63,7 +63,8 @@ fn the_daemonset_asks_for_what_netattr_uses_and_no_more() {
         let mounts: BTreeSet<&str> =
             c["volumeMounts"].as_array().unwrap().iter().map(|m| m["mountPath"].as_str().unwrap()).collect();
         // bpffs for the pins, cgroup2 for ids and attachment, the kubelet's pod logs for names;
-        // the ledger's directory for the recorder (serve --record) only.
+        // the ledger's directory for the recorder (serve --record) only; the runtimes' records
+        // for pod labels for serve only.
         let defaults = Cli::try_parse_from(["netattr", "status"]).unwrap().global;
         let mut used: BTreeSet<&str> = [
             Path::new(DEFAULT_PIN_DIR).parent().unwrap().to_str().unwrap(),
@@ -74,6 +75,11 @@ fn the_daemonset_asks_for_what_netattr_uses_and_no_more() {
         if args.iter().any(|a| a == "--record") {
             used.insert(Path::new(netattr::ledger::DEFAULT_PATH).parent().unwrap().to_str().unwrap());
         }
+        // Pod labels, for the container that names what it serves and records.
+        if args[0] == "serve" {
+            used.insert(defaults.containerd_socket.parent().unwrap().to_str().unwrap());
+            used.insert(defaults.crio_dir.to_str().unwrap());
+        }
         assert_eq!(mounts, used, "{}", c["name"]);
     }
     assert_eq!(commands, ["load", "attach", "serve"]);
@@ -82,7 +88,14 @@ fn the_daemonset_asks_for_what_netattr_uses_and_no_more() {
     // Volumes are exactly the mounted host paths.
     let host: BTreeSet<&str> =
         pod["volumes"].as_array().unwrap().iter().map(|v| v["hostPath"]["path"].as_str().unwrap()).collect();
-    assert_eq!(host, ["/sys/fs/bpf", "/sys/fs/cgroup", "/var/log/pods", "/var/lib/netattr"].into());
+    let labels = ["/run/containerd", "/var/lib/containers/storage/overlay-containers"];
+    assert_eq!(
+        host,
+        [&["/sys/fs/bpf", "/sys/fs/cgroup", "/var/log/pods", "/var/lib/netattr"][..], &labels]
+            .concat()
+            .into_iter()
+            .collect()
+    );
     assert!(
         pod["containers"][0]["args"].as_array().unwrap().iter().any(|a| a == "--record"),
         "the DaemonSet records"

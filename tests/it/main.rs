@@ -30,6 +30,7 @@ mod ledger;
 mod live;
 mod operator;
 mod package;
+mod podlabels;
 mod private;
 mod recording;
 mod resolve;

@@ -38,6 +38,7 @@ fn g_sums_a_pods_containers_then_a_namespaces_pods() {
         totals: Counters::default(),
         rates: None,
         health: None,
+        label_keys: Vec::new(),
     };
     m.update(&report);
     assert_eq!(m.rows.len(), 5);

@@ -79,6 +79,11 @@ impl Ctr {
         ctr
     }
 
+    /// The socket of the containerd it talks to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("ctr");
         c.args(["--address", &self.address, "--namespace", &self.ns]).args(args);
