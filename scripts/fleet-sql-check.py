@@ -10,6 +10,16 @@ import sys
 from chdb import session
 
 
+def numbers(v):
+    """Arrays of 64-bit integers as numbers: a current engine quotes them in JSON (as the
+    netattr client asks ClickHouse not to)."""
+    if isinstance(v, dict):
+        return {k: numbers(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [int(x) if isinstance(x, str) and x.isdigit() else numbers(x) for x in v]
+    return v
+
+
 def main():
     with open(sys.argv[1]) as f:
         spec = json.load(f)
@@ -21,7 +31,7 @@ def main():
     out = []
     for q in spec["queries"]:
         text = str(s.query(q, "JSONEachRow"))
-        out.append([json.loads(line) for line in text.splitlines() if line.strip()])
+        out.append([numbers(json.loads(line)) for line in text.splitlines() if line.strip()])
     s.close()
     json.dump(out, sys.stdout)
 

@@ -23,8 +23,8 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
     if !a.follow {
         let sent = exporting::once(&a.ledger, &f)?;
         eprintln!(
-            "netattr: export: {} usage rows and {} workloads sent to {} as node '{}'",
-            sent.usage, sent.workloads, f.exporter.store.name, f.exporter.node
+            "netattr: export: {} usage rows, {} workloads and {} workload days sent to {} as node '{}'",
+            sent.usage, sent.workloads, sent.days, f.exporter.store.name, f.exporter.node
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::store::Store;
 use crate::ledger::export::{Batch, UsageRow, WorkloadRow};
+use crate::ledger::export_days::DayRow;
 use crate::ledger::Ledger;
 
 /// Who exports and how much at a time.
@@ -29,6 +30,8 @@ pub struct Exporter {
 pub struct Sent {
     pub usage: usize,
     pub workloads: usize,
+    /// Rolled-up days of workloads (sums and 5-minute profiles).
+    pub days: usize,
     /// A full batch: more may wait.
     pub more: bool,
 }
@@ -72,10 +75,56 @@ impl Exporter {
             total.usage += s.usage;
             total.workloads += s.workloads;
             total.more = s.more;
-            if !s.more || begun.elapsed() >= budget {
+            if begun.elapsed() >= budget && s.more {
+                return Ok(total);
+            }
+            if !s.more {
+                total.days = self.send_days(ledger)?;
                 return Ok(total);
             }
         }
+    }
+
+    /// Sends the rolled-up days written up to the ledger's last version, then which days
+    /// are whole (a day's marker after its rows); returns the days' rows sent.
+    pub fn send_days(&self, ledger: &Ledger) -> Result<usize> {
+        let upto = ledger.last_version()?;
+        let mut sent = 0;
+        loop {
+            // A day's row holds 288 numbers: a tenth of the usage batch.
+            let batch = ledger.pending_days(&self.store.name, upto, (self.batch / 10).max(1))?;
+            if batch.rows.is_empty() {
+                break;
+            }
+            let rows: Vec<String> = batch.rows.iter().map(|d| self.day_json(d)).collect();
+            self.store.run("INSERT INTO netattr_days FORMAT JSONEachRow", Some(&rows.join("\n")))?;
+            ledger.acknowledge_days(&self.store.name, &batch)?;
+            sent += batch.rows.len();
+        }
+        let markers = ledger.pending_markers(&self.store.name, upto)?;
+        if !markers.days.is_empty() {
+            let rows: Vec<String> = markers
+                .days
+                .iter()
+                .map(|(day, whole, v)| {
+                    json!({"node": self.node, "day": day, "whole": u8::from(*whole), "version": v.max(&0)})
+                        .to_string()
+                })
+                .collect();
+            self.store.run("INSERT INTO netattr_days_whole FORMAT JSONEachRow", Some(&rows.join("\n")))?;
+            ledger.acknowledge_markers(&self.store.name, &markers)?;
+        }
+        Ok(sent)
+    }
+
+    fn day_json(&self, d: &DayRow) -> String {
+        let [rx, tx, rxp, txp] = d.sums;
+        json!({
+            "node": self.node, "zone": self.zone, "identity": d.identity, "day": d.day, "source": d.source,
+            "class": d.class, "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rxp, "tx_packets": txp,
+            "series": d.series, "version": d.version.max(0),
+        })
+        .to_string()
     }
 
     fn usage_json(&self, u: &UsageRow) -> String {
@@ -104,6 +153,7 @@ fn sent(batch: &Batch, max: usize) -> Sent {
     Sent {
         usage: batch.usage.len(),
         workloads: batch.workloads.len(),
+        days: 0,
         more: batch.usage.len() >= max || batch.workloads.len() >= max,
     }
 }

@@ -1,6 +1,8 @@
 //! Reports over the fleet store: the same questions `report` asks of a ledger, asked in
-//! ClickHouse of every node's 5-minute rows (the latest version of each: FINAL), with the
-//! workloads' descriptions joined, plus grouping by node and zone.
+//! ClickHouse, with the workloads' descriptions joined, plus grouping by node and zone. The
+//! days each node has whole in the store are read from their rows (a day's sums, and its 288
+//! five-minute figures for a 95th percentile), the rest of the period from the 5-minute rows
+//! (the latest version of each).
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
@@ -30,24 +32,108 @@ fn at(t: i64) -> String {
     format!("toDateTime({})", t.clamp(0, i64::from(u32::MAX)))
 }
 
-/// The joined rows of `ask`'s period, source and classes in `db`.
-fn rows_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
+/// Which days of each node the store holds whole (`netattr_days_whole`): those are read from
+/// the days' rows, the rest of a period from the 5-minute rows. Every node is listed (none of
+/// its days whole: all from the 5-minute rows).
+#[derive(Debug, Clone, Default)]
+pub struct Whole {
+    /// node -> its whole days inside the period (sorted day starts).
+    pub days: BTreeMap<String, Vec<i64>>,
+}
+
+impl Whole {
+    /// What the store has whole of `period`.
+    pub fn read(store: &Store, since: i64, until: i64) -> Result<Whole> {
+        let db = &store.database;
+        let mut w = Whole::default();
+        for r in store.rows(&format!("SELECT DISTINCT node FROM {db}.netattr_workloads"))? {
+            w.days.entry(r["node"].as_str().unwrap_or_default().to_string()).or_default();
+        }
+        let sql = format!(
+            "SELECT node, toUnixTimestamp(day) AS d FROM {db}.netattr_days_whole FINAL
+             WHERE whole = 1 AND day >= {} AND day < {} ORDER BY d",
+            at(since),
+            at(until)
+        );
+        for r in store.rows(&sql)? {
+            let d = r["d"].as_i64().unwrap_or(i64::MIN);
+            if d >= since && d + 86_400 <= until {
+                w.days.entry(r["node"].as_str().unwrap_or_default().to_string()).or_default().push(d);
+            }
+        }
+        Ok(w)
+    }
+
+    /// `(node, day)` of every whole day, as a ClickHouse tuple list; None when there is none.
+    fn pairs(&self) -> Option<String> {
+        let p: Vec<String> = self
+            .days
+            .iter()
+            .flat_map(|(n, ds)| ds.iter().map(move |d| format!("({}, {d})", quote(n))))
+            .collect();
+        (!p.is_empty()).then(|| p.join(", "))
+    }
+
+    /// The span of the period the 5-minute rows must cover (the parts of any node outside
+    /// its whole days); None when every node's period is whole days.
+    fn rest(&self, since: i64, until: i64) -> Option<(i64, i64)> {
+        if self.days.is_empty() {
+            return Some((since, until));
+        }
+        let parts: Vec<(i64, i64)> =
+            self.days.values().flat_map(|ds| crate::ledger::series::outside(since, until, ds)).collect();
+        Some((parts.iter().map(|p| p.0).min()?, parts.iter().map(|p| p.1).max()?))
+    }
+}
+
+/// The filter of source and classes, over a table's `class` and `source`.
+fn picked(ask: &Ask<'_>, source: &str) -> String {
     let classes = ask.by.contains(&Field::Class) || !ask.classes.is_empty();
-    let mut filter = format!(
-        "bucket >= {} AND bucket < {} AND source = {} AND (class != '') = {}",
-        at(ask.period.since),
-        at(ask.period.until),
-        quote(source),
-        u8::from(classes)
-    );
+    let mut filter = format!("source = {} AND (class != '') = {}", quote(source), u8::from(classes));
     if !ask.classes.is_empty() {
         let list: Vec<String> = ask.classes.iter().map(|c| quote(c)).collect();
         filter.push_str(&format!(" AND class IN ({})", list.join(", ")));
     }
-    // Aliased subqueries: current ClickHouse requires them in a join, 18.16 takes them.
+    filter
+}
+
+/// The 5-minute rows of the period outside the whole days (the latest version of each, by
+/// argMax: only the rows of the span are read, where FINAL would merge the whole table).
+fn usage_part(db: &str, ask: &Ask<'_>, source: &str, whole: &Whole) -> Option<String> {
+    let (since, until) = whole.rest(ask.period.since, ask.period.until)?;
+    let mut filter =
+        format!("bucket >= {} AND bucket < {} AND {}", at(since), at(until), picked(ask, source));
+    if let Some(pairs) = whole.pairs() {
+        filter.push_str(&format!(
+            " AND (node, toUnixTimestamp(bucket) - toUnixTimestamp(bucket) % 86400) NOT IN ({pairs})"
+        ));
+    }
+    Some(format!(
+        "SELECT node, argMax(zone, version) AS zone, identity, bucket, class,
+                argMax(rx_bytes, version) AS rx_bytes, argMax(tx_bytes, version) AS tx_bytes,
+                argMax(rx_packets, version) AS rx_packets, argMax(tx_packets, version) AS tx_packets
+         FROM {db}.netattr_usage WHERE {filter} GROUP BY node, identity, bucket, source, class"
+    ))
+}
+
+/// The whole days' rows of the period (sums and 5-minute profiles).
+fn days_part(db: &str, ask: &Ask<'_>, source: &str, whole: &Whole) -> Option<String> {
+    let pairs = whole.pairs()?;
+    Some(format!(
+        "SELECT node, zone, identity, day, class, rx_bytes, tx_bytes, rx_packets, tx_packets, series
+         FROM {db}.netattr_days FINAL
+         WHERE day >= {} AND day < {} AND {} AND (node, toUnixTimestamp(day)) IN ({pairs})",
+        at(ask.period.since),
+        at(ask.period.until),
+        picked(ask, source)
+    ))
+}
+
+/// `rows` (with `node` and `identity`) joined with the workloads' descriptions. Aliased
+/// subqueries: current ClickHouse requires them in a join, 18.16 takes them.
+fn joined(db: &str, rows: &str) -> String {
     format!(
-        "(SELECT node, zone, identity, bucket, class, rx_bytes, tx_bytes, rx_packets, tx_packets
-          FROM {db}.netattr_usage FINAL WHERE {filter}) AS u
+        "({rows}) AS u
          ANY LEFT JOIN
          (SELECT node, identity, name, pod_namespace, pod_name, kind, runtime, labels
           FROM {db}.netattr_workloads FINAL) AS w
@@ -55,16 +141,40 @@ fn rows_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
     )
 }
 
+/// The period's rows (whole days from their rows, the rest from the 5-minute rows), joined.
+fn rows_sql(db: &str, ask: &Ask<'_>, source: &str, whole: &Whole) -> String {
+    const COLUMNS: &str = "node, zone, identity, class, rx_bytes, tx_bytes, rx_packets, tx_packets";
+    let parts: Vec<String> = [usage_part(db, ask, source, whole), days_part(db, ask, source, whole)]
+        .into_iter()
+        .flatten()
+        .map(|p| format!("SELECT {COLUMNS} FROM ({p})"))
+        .collect();
+    let rows = if parts.is_empty() {
+        format!("SELECT {COLUMNS} FROM {db}.netattr_usage WHERE 0")
+    } else {
+        parts.join(" UNION ALL ")
+    };
+    joined(db, &rows)
+}
+
 /// The source a fleet report reads by default: socket where the period has its rows, else tc.
 pub fn default_source(store: &Store, since: i64, until: i64) -> Result<String> {
-    let rows = store.rows(&format!(
-        "SELECT source, count() AS n FROM {}.netattr_usage WHERE bucket >= {} AND bucket < {} GROUP BY source",
-        store.database,
-        at(since),
-        at(until)
-    ))?;
-    let has = |s: &str| rows.iter().any(|r| r["source"] == s);
-    Ok(if has("socket") || !has("tc") { "socket" } else { "tc" }.to_string())
+    let db = &store.database;
+    let has = |src: &str| -> Result<bool> {
+        for (table, time) in [("netattr_days", "day"), ("netattr_usage", "bucket")] {
+            let sql = format!(
+                "SELECT count() AS n FROM (SELECT 1 FROM {db}.{table} WHERE {time} >= {} AND {time} < {} AND source = {} LIMIT 1)",
+                at(since.saturating_sub(86_399)),
+                at(until),
+                quote(src)
+            );
+            if store.rows(&sql)?.iter().any(|r| r["n"].as_u64().unwrap_or(0) > 0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    Ok(if has("socket")? || !has("tc")? { "socket" } else { "tc" }.to_string())
 }
 
 /// The groups of `ask.by` over `ask.period` for `source` across the fleet, largest first;
@@ -72,7 +182,8 @@ pub fn default_source(store: &Store, since: i64, until: i64) -> Result<String> {
 pub fn groups(store: &Store, ask: Ask<'_>, source: &str, now: i64) -> Result<Vec<Group>> {
     let mut out = Vec::new();
     let grouped = !ask.by.is_empty();
-    for r in store.rows(&groups_sql(&store.database, &ask, source))? {
+    let whole = Whole::read(store, ask.period.since, ask.period.until)?;
+    for r in store.rows(&groups_sql(&store.database, &ask, source, &whole))? {
         let n = |k: &str| r[k].as_u64().with_context(|| format!("the fleet store answered {r} (no {k})"));
         // An empty period sums to one row of zeros when nothing is grouped: no group.
         if !grouped && n("rx")? + n("tx")? + n("rxp")? + n("txp")? == 0 {
@@ -88,7 +199,7 @@ pub fn groups(store: &Store, ask: Ask<'_>, source: &str, now: i64) -> Result<Vec
         });
     }
     if ask.p95 {
-        add_p95(store, &ask, source, now, &mut out)?;
+        add_p95(store, &ask, source, &whole, now, &mut out)?;
     }
     Ok(out)
 }
@@ -101,7 +212,7 @@ fn keys(ask: &Ask<'_>) -> (Vec<String>, Vec<String>) {
 
 /// The totals query of `ask` over database `db`: one row per group (`k0`, `k1`, ... then
 /// `rx`, `tx`, `rxp`, `txp`), largest first.
-pub fn groups_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
+pub fn groups_sql(db: &str, ask: &Ask<'_>, source: &str, whole: &Whole) -> String {
     let (keys, names) = keys(ask);
     let (select, group_by) = if keys.is_empty() {
         (String::new(), String::new())
@@ -111,21 +222,33 @@ pub fn groups_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
     format!(
         "SELECT {select}sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp
          FROM {} {group_by} ORDER BY rx + tx DESC",
-        rows_sql(db, ask, source)
+        rows_sql(db, ask, source, whole)
     )
 }
 
-/// The 95th percentile's query of `ask` over database `db`: each group's bytes (rx + tx) in
-/// each 5-minute bucket `b`.
-pub fn p95_sql(db: &str, ask: &Ask<'_>, source: &str) -> String {
+/// The 95th percentile's queries of `ask` over database `db`: each group's bytes (rx + tx)
+/// in each 5-minute bucket `b` outside the whole days (`bytes`), and in each whole day `b`
+/// (`series`: the day's 288 buckets), either missing when the period has none of it.
+pub fn p95_sql(db: &str, ask: &Ask<'_>, source: &str, whole: &Whole) -> Vec<String> {
     let (keys, names) = keys(ask);
     let select = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
     let group_by = names.iter().map(|k| format!("{k}, ")).collect::<String>();
-    format!(
-        "SELECT {select}toUnixTimestamp(bucket) AS b, sum(rx_bytes + tx_bytes) AS bytes
-         FROM {} GROUP BY {group_by}b",
-        rows_sql(db, ask, source)
-    )
+    let mut out = Vec::new();
+    if let Some(rows) = usage_part(db, ask, source, whole) {
+        out.push(format!(
+            "SELECT {select}toUnixTimestamp(bucket) AS b, sum(rx_bytes + tx_bytes) AS bytes
+             FROM {} GROUP BY {group_by}b",
+            joined(db, &rows)
+        ));
+    }
+    if let Some(rows) = days_part(db, ask, source, whole) {
+        out.push(format!(
+            "SELECT {select}toUnixTimestamp(day) AS b, sumForEach(series) AS series
+             FROM {} GROUP BY {group_by}b",
+            joined(db, &rows)
+        ));
+    }
+    out
 }
 
 /// A row's group: field label -> value.
@@ -138,12 +261,26 @@ fn group_of(ask: &Ask<'_>, r: &Value) -> BTreeMap<String, Option<String>> {
 }
 
 /// Each group's 95th percentile of its 5-minute rates (rx + tx), idle intervals zero.
-fn add_p95(store: &Store, ask: &Ask<'_>, source: &str, now: i64, out: &mut [Group]) -> Result<()> {
-    let sql = p95_sql(&store.database, ask, source);
+fn add_p95(
+    store: &Store,
+    ask: &Ask<'_>,
+    source: &str,
+    whole: &Whole,
+    now: i64,
+    out: &mut [Group],
+) -> Result<()> {
     let mut samples: BTreeMap<BTreeMap<String, Option<String>>, Vec<f64>> = BTreeMap::new();
-    for r in store.rows(&sql)? {
-        let bytes = r["bytes"].as_u64().unwrap_or(0);
-        samples.entry(group_of(ask, &r)).or_default().push(bytes as f64 / 300.0);
+    for sql in p95_sql(&store.database, ask, source, whole) {
+        for r in store.rows(&sql)? {
+            let s = samples.entry(group_of(ask, &r)).or_default();
+            match r["series"].as_array() {
+                // A whole day's buckets; the idle ones are the zeros p95 adds.
+                Some(day) => s.extend(
+                    day.iter().filter_map(Value::as_u64).filter(|v| *v > 0).map(|v| v as f64 / 300.0),
+                ),
+                None => s.push(r["bytes"].as_u64().unwrap_or(0) as f64 / 300.0),
+            }
+        }
     }
     let intervals = query::intervals(ask.period, now);
     for g in out {

@@ -1,6 +1,8 @@
 //! The fleet store's tables (docs/fleet.md documents them for people who query them with
-//! SQL). Both are ReplacingMergeTree tables keyed by what a row is, versioned by the bill
-//! that wrote it: a batch sent twice, or replayed, leaves one row per key, the latest. The
+//! SQL): the 5-minute rows, the workloads, each rolled-up day's sums and 5-minute profile
+//! (`netattr_days`) and which days of a node are whole there (`netattr_days_whole`). All are
+//! ReplacingMergeTree tables keyed by what a row is, versioned by the bill (or rollup) that
+//! wrote it: a batch sent twice, or replayed, leaves one row per key, the latest. The
 //! SQL is what both Debian's ClickHouse 18.16 and a current one accept.
 use anyhow::{bail, Result};
 
@@ -10,7 +12,7 @@ use super::store::{quote, Store};
 pub type Table = (&'static str, &'static [(&'static str, &'static str)], &'static str);
 
 /// The tables.
-pub const TABLES: [Table; 2] = [
+pub const TABLES: [Table; 4] = [
     (
         "netattr_usage",
         &[
@@ -47,6 +49,29 @@ pub const TABLES: [Table; 2] = [
             ("version", "UInt64"),
         ],
         "ENGINE = ReplacingMergeTree(version) ORDER BY (node, identity)",
+    ),
+    (
+        "netattr_days",
+        &[
+            ("node", "String"),
+            ("zone", "String"),
+            ("identity", "String"),
+            ("day", "DateTime('UTC')"),
+            ("source", "String"),
+            ("class", "String"),
+            ("rx_bytes", "UInt64"),
+            ("tx_bytes", "UInt64"),
+            ("rx_packets", "UInt64"),
+            ("tx_packets", "UInt64"),
+            ("series", "Array(UInt64)"),
+            ("version", "UInt64"),
+        ],
+        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(day) ORDER BY (node, identity, day, source, class)",
+    ),
+    (
+        "netattr_days_whole",
+        &[("node", "String"), ("day", "DateTime('UTC')"), ("whole", "UInt8"), ("version", "UInt64")],
+        "ENGINE = ReplacingMergeTree(version) ORDER BY (node, day)",
     ),
 ];
 

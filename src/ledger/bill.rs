@@ -123,6 +123,7 @@ fn bill_in(
     // hold two reads of a row (a closed bucket's and the open one's): the second is billed
     // from the first.
     let mut moved: BTreeMap<u64, (Rows, &Rc<Workload>)> = BTreeMap::new();
+    let mut late_days = std::collections::BTreeSet::new(); // rolled-up days it adds to
     for s in seen {
         let (rows, who) = moved
             .entry(s.cgroup_id)
@@ -145,6 +146,9 @@ fn bill_in(
             Some(d) => {
                 let wid = ids.of(&s.who)?;
                 usage_rows(&mut usage, &marks, s, wid, &d, version);
+                if marks.rolled(Resolution::Day, s.at, wid) {
+                    late_days.insert(Resolution::Day.bucket(s.at));
+                }
                 billed.rows += 1;
                 if s.class.is_empty() {
                     billed.bytes += d.total_bytes();
@@ -161,6 +165,7 @@ fn bill_in(
         }
     }
     USAGE.run(tx, &usage)?;
+    super::series::spoil(tx, &late_days, version)?;
     write_cursors(tx, instance, moved, &mut ids)?;
     if only {
         tx.execute("DELETE FROM cursors WHERE instance <> ?1", params![instance])?;
@@ -245,7 +250,7 @@ fn usage_rows<'a>(
 /// The version of a bill: above every one before it, and at least its time in milliseconds,
 /// so that a ledger started afresh on the same node still writes versions above the old
 /// one's (a fleet store keeps the highest version of a row).
-fn next_version(tx: &Transaction<'_>, now: i64) -> Result<i64> {
+pub(super) fn next_version(tx: &Transaction<'_>, now: i64) -> Result<i64> {
     Ok(tx.query_row(
         "UPDATE versions SET version = max(version + 1, ?1) WHERE id = 1 RETURNING version",
         params![now.saturating_mul(1000)],
@@ -359,6 +364,12 @@ impl Ledger {
                     "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
                     params![res.name(), before],
                 )?;
+                if res == Resolution::Hour {
+                    // The days' 5-minute profiles go with the hours.
+                    let day = Resolution::Day.bucket(before);
+                    tx.execute("DELETE FROM series WHERE day < ?1", params![day])?;
+                    tx.execute("DELETE FROM series_days WHERE day < ?1", params![day])?;
+                }
                 continue;
             }
             // Unacknowledged rows: kept up to the backlog's limit; past it, counted and dropped.

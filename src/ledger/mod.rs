@@ -6,6 +6,7 @@ pub mod bill;
 pub mod coverage;
 pub mod cycle;
 pub mod export;
+pub mod export_days;
 pub mod file;
 mod known;
 mod marks;
@@ -13,7 +14,10 @@ pub mod query;
 pub mod report;
 mod resolution;
 pub mod rollup;
+mod samples;
 mod schema;
+mod select;
+pub mod series;
 
 /// A ledger file of a unit test: removed with its WAL and shared-memory files before use and
 /// when dropped (a failing test too).

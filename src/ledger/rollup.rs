@@ -19,7 +19,7 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::marks::{finer, next, set_mark, Mark, Marks, COARSE};
-use super::{Ledger, Resolution};
+use super::{series, Ledger, Resolution};
 
 /// Workloads a slice rolls up: a few milliseconds of work at most.
 const SLICE_WORKLOADS: i64 = 250;
@@ -88,6 +88,14 @@ impl Ledger {
                 )
                 .optional()?;
             let rows = roll_rows(&tx, r, b, lo, hi.unwrap_or(i64::MAX))?;
+            if r == Resolution::Day {
+                // The day's 5-minute profiles beside its rows; whole with its last slice.
+                let version = super::bill::next_version(&tx, crate::model::unix_now())?;
+                let whole = series::write_day(&tx, b, lo, hi.unwrap_or(i64::MAX), version)?;
+                if hi.is_none() && whole {
+                    series::set_day(&tx, b, true, version)?;
+                }
+            }
             let mark = match hi {
                 Some(hi) => Mark { done_until: b, next_workload: hi },
                 None => Mark { done_until: end, next_workload: 0 },

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -23,8 +23,11 @@ pub const VERSION: i64 = 7;
 /// source: reports say which source covers which part of their period; 7 gives every
 /// `usage` and `workloads` row the version of the bill that last wrote it (`versions` hands
 /// them out, each above the last and at least the bill's time in milliseconds) and adds
-/// `exports`, how far each fleet store has acknowledged the file's rows (`netattr export`).
-pub(super) const MIGRATIONS: [&str; 7] = [
+/// `exports`, how far each fleet store has acknowledged the file's rows (`netattr export`);
+/// 8 adds `series`, each rolled-up day's 5-minute profile of a workload (a 95th percentile
+/// over whole days reads a row a workload and day, not 288), and `series_days`, which days
+/// are whole in it, with the export's cursors of both.
+pub(super) const MIGRATIONS: [&str; 8] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -173,6 +176,25 @@ CREATE TABLE exports (
     error       TEXT,    -- the last failure, cleared by the next acknowledgement
     error_at    INTEGER
 ) WITHOUT ROWID;
+"#,
+    r#"
+CREATE TABLE series (
+    day      INTEGER NOT NULL, -- the UTC day's first second
+    workload INTEGER NOT NULL,
+    source   TEXT NOT NULL,
+    class    TEXT NOT NULL,
+    bytes    BLOB NOT NULL,    -- 288 little-endian u64: rx + tx bytes of each 5-minute bucket of the day
+    version  INTEGER NOT NULL, -- the rollup that wrote it
+    PRIMARY KEY (day, workload, source, class)
+) WITHOUT ROWID;
+CREATE INDEX series_by_version ON series (version, day, workload, source, class);
+CREATE TABLE series_days (
+    day     INTEGER PRIMARY KEY, -- the UTC day's first second
+    whole   INTEGER NOT NULL,    -- 1: every 5-minute row of the day is in `series`; 0: a later bill landed in the day
+    version INTEGER NOT NULL     -- the rollup (or bill) that last wrote it
+);
+ALTER TABLE exports ADD COLUMN series_after TEXT NOT NULL DEFAULT '[0,0,0,"",""]'; -- the last series row acknowledged
+ALTER TABLE exports ADD COLUMN days_after INTEGER NOT NULL DEFAULT 0; -- the version of the last series_days row acknowledged
 "#,
 ];
 

@@ -9,29 +9,6 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// The fleet report by node, name and class equals each node's report by name and class,
-/// and the fleet's by name and class their sum, over `period`.
-pub fn fleet_equals_nodes(ch: &ClickHouse, url: &str, nodes: &[&Node], period: &[&str]) {
-    let by = [period, &["--by", "node,name,class"]].concat();
-    let fleet = groups_of(&fleet_report(ch, url, &by), &["node", "name", "class"]);
-    let mut sum: BTreeMap<Vec<String>, [u64; 4]> = BTreeMap::new();
-    for n in nodes {
-        let mine =
-            groups_of(&node_report(n, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
-        assert!(!mine.is_empty(), "node {} billed nothing in {period:?}", n.name);
-        let theirs: BTreeMap<Vec<String>, [u64; 4]> =
-            fleet.iter().filter(|(k, _)| k[0] == n.name).map(|(k, v)| (k[1..].to_vec(), *v)).collect();
-        assert_eq!(theirs, mine, "node {}: the fleet's rows against the node's, {period:?}", n.name);
-        for (k, v) in mine {
-            let s = sum.entry(k).or_default();
-            *s = add(*s, v);
-        }
-    }
-    let whole =
-        groups_of(&fleet_report(ch, url, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
-    assert_eq!(whole, sum, "the fleet by name and class against the sum of the nodes, {period:?}");
-}
-
 #[test]
 fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
     let Some(a) = Node::new("a") else { return };
@@ -58,7 +35,7 @@ fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
     fleet_equals_nodes(&ch, &url, &nodes, &["--since", &m, "--until", &e]);
     // A second export sends nothing again; a node's name is kept.
     let again = a.export(&ch, &url, &[]).ok();
-    assert!(again.stderr.contains("0 usage rows and 0 workloads"), "{}", again.stderr);
+    assert!(again.stderr.contains("0 usage rows, 0 workloads and 0 workload days"), "{}", again.stderr);
     let renamed = run_cmd(std::process::Command::new(BIN).args([
         "export",
         "--to",
@@ -321,6 +298,43 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
             "labels": "{\"team\":\"shop\"}", "first_seen": t, "last_seen": t, "version": 6}),
     ];
     let workload_rows: Vec<String> = workloads.iter().map(|w| w.to_string()).collect();
+    // A day node a has whole in the store: its rows (a later version over an earlier one,
+    // a class row) and 288 five-minute figures; a 5-minute row inside it (left to the day's
+    // row) and node b's 5-minute rows of the same day.
+    let day = t - t % 86_400 + 2 * 86_400;
+    let mut series = vec![0u64; 288];
+    series[3] = 700;
+    series[10] = 400;
+    let days = [
+        ("a", "container:web", "", [500, 600, 5, 6], series.clone(), 9),
+        ("a", "container:web", "", [1, 1, 1, 1], vec![2; 288], 8),
+        ("a", "container:web", "internet", [50, 50, 1, 1], vec![0; 288], 9),
+    ];
+    let day_rows: Vec<String> = days
+        .iter()
+        .map(|(node, id, class, [rx, tx, rp, tp], series, v)| {
+            serde_json::json!({"node": node, "zone": "z1", "identity": id, "day": day, "source": "socket", "class": class,
+                "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "series": series, "version": v})
+            .to_string()
+        })
+        .collect();
+    let whole_rows = [serde_json::json!({"node": "a", "day": day, "whole": 1, "version": 9}).to_string()];
+    let in_day = [
+        ("a", "z1", "container:web", day + 600, [1, 1, 1, 1], 9),
+        ("b", "z2", "pod:p1", day + 300, [5, 6, 1, 1], 9),
+    ];
+    let usage_rows: Vec<String> = usage_rows
+        .into_iter()
+        .chain(in_day.iter().map(|(node, zone, id, b, [rx, tx, rp, tp], v)| {
+            serde_json::json!({"node": node, "zone": zone, "identity": id, "bucket": b, "source": "socket", "class": "",
+                "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "version": v})
+            .to_string()
+        }))
+        .collect();
+    let mut whole = query::Whole::default();
+    whole.days.insert("a".into(), vec![day]);
+    whole.days.insert("b".into(), vec![]);
+    let none = query::Whole::default();
     let period = Period { since: t, until: t + 3600 };
     let bys: Vec<Vec<Field>> = vec![
         vec![],
@@ -336,12 +350,25 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let mut queries = Vec::new();
     for by in &bys {
         let ask = Ask { period, by, classes: &[], p95: false };
-        queries.push(query::groups_sql("fleet", &ask, "socket"));
-        queries.push(query::p95_sql("fleet", &ask, "socket"));
+        queries.push(query::groups_sql("fleet", &ask, "socket", &none));
+        queries.extend(query::p95_sql("fleet", &ask, "socket", &none));
     }
     let ask = Ask { period, by: &bys[1], classes: &internet, p95: false };
-    queries.push(query::groups_sql("fleet", &ask, "socket"));
-    queries.push(query::groups_sql("fleet", &Ask { period, by: &bys[7], classes: &[], p95: false }, "tc"));
+    queries.push(query::groups_sql("fleet", &ask, "socket", &none));
+    queries.push(query::groups_sql(
+        "fleet",
+        &Ask { period, by: &bys[7], classes: &[], p95: false },
+        "tc",
+        &none,
+    ));
+    // The period around the whole day: its rows from the day's, the rest from 5-minute rows.
+    let around = Period { since: day - 3600, until: day + 86_400 + 3600 };
+    let first_whole = queries.len();
+    for by in [&bys[0], &bys[7], &bys[5]] {
+        let ask = Ask { period: around, by, classes: &[], p95: false };
+        queries.push(query::groups_sql("fleet", &ask, "socket", &whole));
+        queries.extend(query::p95_sql("fleet", &ask, "socket", &whole));
+    }
     // Debian's 18.16.
     let mut on_18 = Vec::new();
     for sql in &ddl {
@@ -352,8 +379,14 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         "INSERT INTO fleet.netattr_workloads FORMAT JSONEachRow\n{}",
         workload_rows.join("\n")
     ));
+    ch.query(&format!("INSERT INTO fleet.netattr_days FORMAT JSONEachRow\n{}", day_rows.join("\n")));
+    ch.query(&format!("INSERT INTO fleet.netattr_days_whole FORMAT JSONEachRow\n{}", whole_rows.join("\n")));
     for sql in &queries {
-        let text = ch.query(&format!("{sql} FORMAT JSONEachRow"));
+        // 64-bit integers as numbers, as netattr asks (arrays of them are quoted otherwise).
+        let path = "/?output_format_json_quote_64bit_integers=0";
+        let (code, text) =
+            http_request("127.0.0.1", ch.http_port, "POST", path, &format!("{sql} FORMAT JSONEachRow"));
+        assert_eq!(code, 200, "{sql}: {text}");
         let rows: Vec<Value> =
             text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
         on_18.push(rows);
@@ -364,6 +397,8 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let inserts = [
         ("fleet.netattr_usage", usage_rows.join("\n")),
         ("fleet.netattr_workloads", workload_rows.join("\n")),
+        ("fleet.netattr_days", day_rows.join("\n")),
+        ("fleet.netattr_days_whole", whole_rows.join("\n")),
     ];
     std::fs::write(
         &spec,
@@ -388,6 +423,13 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     assert_eq!(all, normalized(&[want]));
     let by_label = normalized(&on_18[12]);
     assert_eq!(by_label.len(), 3, "shop, blog and no team: {by_label:?}");
+    // Around the whole day: node a's day from its latest day row (not the 5-minute row in
+    // it), node b's 5-minute row; a's p95 figures from the day's series.
+    let around_all = normalized(&on_18[first_whole]);
+    let want = serde_json::json!({"rx": 500 + 5, "rxp": 5 + 1, "tx": 600 + 6, "txp": 6 + 1});
+    assert_eq!(around_all, normalized(&[want]));
+    let day_p95 = &on_18[first_whole + 2];
+    assert!(day_p95.iter().any(|r| r["series"][3] == 700 && r["series"][10] == 400), "{day_p95:?}");
     // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
     let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
     let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();

@@ -24,6 +24,7 @@ mod docs;
 mod errors;
 mod export;
 mod fleet;
+mod fleetdays;
 mod fuzz;
 mod group;
 mod ledger;

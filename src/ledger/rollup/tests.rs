@@ -65,6 +65,44 @@ fn periods(t0: i64) -> Vec<(i64, i64)> {
     ]
 }
 
+/// Each workload's 95th percentile, from the 5-minute rows alone.
+fn truth_p95(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, f64> {
+    let mut q = l
+        .conn
+        .prepare(
+            "SELECT w.identity, u.rx_bytes + u.tx_bytes FROM usage u JOIN workloads w ON w.id = u.workload
+             WHERE u.resolution = '5m' AND u.bucket >= ?1 AND u.bucket < ?2",
+        )
+        .unwrap();
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in q.query_map([since, until], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).unwrap() {
+        let (w, b) = r.unwrap();
+        by.entry(w).or_default().push(b as f64 / 300.0);
+    }
+    let n = crate::ledger::query::intervals(Period { since, until }, until);
+    by.into_iter().map(|(w, s)| (w, crate::ledger::query::p95(s, n))).collect()
+}
+
+/// Each workload's 95th percentile as `report --p95` gives it (whole days from their series).
+fn report_p95(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, f64> {
+    let ask = Ask { period: Period { since, until }, by: &[Field::Identity], classes: &[], p95: true };
+    let (_, gs) = groups(l, ask, "socket", until).unwrap();
+    gs.into_iter().map(|g| (g.group["identity"].clone().unwrap(), g.p95_bytes_per_s.unwrap())).collect()
+}
+
+/// The 95th percentiles of every period equal those of the 5-minute rows alone.
+fn check_p95(l: &Ledger, t0: i64, stage: &str) {
+    for (since, until) in periods(t0) {
+        let (got, want) = (report_p95(l, since, until), truth_p95(l, since, until));
+        let wrong: Vec<_> = got.iter().filter(|(w, v)| want.get(*w) != Some(v)).take(3).collect();
+        assert!(
+            got.len() == want.len() && wrong.is_empty(),
+            "{stage}: p95 of [{since}, {until}): {wrong:?} of {}",
+            got.len()
+        );
+    }
+}
+
 fn check(l: &Ledger, t0: i64, stage: &str) {
     for (since, until) in periods(t0) {
         let (got, want) = (report(l, since, until), truth(l, since, until));
@@ -107,8 +145,10 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     let marks = Marks::read(&l.conn).unwrap();
     assert!(marks.get(Resolution::Hour).done_until > t0, "{marks:?}");
     // The clock moved back into rolled-up periods: their coarse rows take the bill too.
+    check_p95(&l, t0, "rolling behind the bills");
     bill(&mut l, &inst, &mut sent, t0 - 2 * 3600 + 60, |_| 555);
     check(&l, t0, "after a bill in rolled-up periods");
+    check_p95(&l, t0, "after a bill in rolled-up periods");
     // And into a bucket rolled up for some of its workloads only.
     let mut half = None;
     for _ in 0..50 {
@@ -126,8 +166,19 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     // month's row is whole.
     while l.roll(t0 + 40 * 86_400, Duration::from_secs(10)).unwrap().slices > 0 {}
     check(&l, t0, "rolled up");
+    check_p95(&l, t0, "rolled up");
     let marks = Marks::read(&l.conn).unwrap();
     assert_eq!(marks.get(Resolution::Month).done_until, next(Resolution::Month, t0), "{marks:?}");
+    // The days rolled up have their series; the one a late bill landed in is not whole.
+    let days: Vec<(i64, i64)> = l
+        .conn
+        .prepare("SELECT day, whole FROM series_days ORDER BY day")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(days.contains(&(t0 - 86_400, 0)) && days.contains(&(t0, 1)), "{days:?}");
     let month: i64 = l
         .conn
         .query_row("SELECT sum(tx_bytes) FROM usage WHERE resolution = 'month' AND bucket = ?1", [t0], |r| {

@@ -83,3 +83,26 @@ pub fn node_report(n: &Node, args: &[&str]) -> Value {
     all.extend(["--format", "json"]);
     run_cmd(std::process::Command::new(BIN).args(&all)).ok().json()
 }
+
+/// The fleet report by node, name and class equals each node's report by name and class,
+/// and the fleet's by name and class their sum, over `period`.
+pub fn fleet_equals_nodes(ch: &ClickHouse, url: &str, nodes: &[&Node], period: &[&str]) {
+    let by = [period, &["--by", "node,name,class"]].concat();
+    let fleet = groups_of(&fleet_report(ch, url, &by), &["node", "name", "class"]);
+    let mut sum: BTreeMap<Vec<String>, [u64; 4]> = BTreeMap::new();
+    for n in nodes {
+        let mine =
+            groups_of(&node_report(n, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
+        assert!(!mine.is_empty(), "node {} billed nothing in {period:?}", n.name);
+        let theirs: BTreeMap<Vec<String>, [u64; 4]> =
+            fleet.iter().filter(|(k, _)| k[0] == n.name).map(|(k, v)| (k[1..].to_vec(), *v)).collect();
+        assert_eq!(theirs, mine, "node {}: the fleet's rows against the node's, {period:?}", n.name);
+        for (k, v) in mine {
+            let s = sum.entry(k).or_default();
+            *s = add(*s, v);
+        }
+    }
+    let whole =
+        groups_of(&fleet_report(ch, url, &[period, &["--by", "name,class"]].concat()), &["name", "class"]);
+    assert_eq!(whole, sum, "the fleet by name and class against the sum of the nodes, {period:?}");
+}
