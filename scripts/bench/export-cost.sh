@@ -7,6 +7,7 @@
 # Needs clickhouse-server and sqlite3 (apt). Usage: sudo scripts/bench/export-cost.sh [WORKLOADS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 W=${1:-10000}
 N=$PWD/target/release/netattr
 cargo build --release --locked --bins >&2
@@ -19,27 +20,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cat > "$work/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$work/server.log</log><errorlog>$work/server.err.log</errorlog><size>10M</size><count>1</count></logger>
-  <http_port>$port</http_port><tcp_port>$tport</tcp_port><listen_host>127.0.0.1</listen_host>
-  <path>$work/data/</path><tmp_path>$work/data/tmp/</tmp_path><user_files_path>$work/data/user_files/</user_files_path>
-  <format_schema_path>$work/data/format_schemas/</format_schema_path>
-  <users_config>$work/users.xml</users_config><default_profile>default</default_profile><default_database>default</default_database>
-  <timezone>UTC</timezone><mark_cache_size>104857600</mark_cache_size><uncompressed_cache_size>104857600</uncompressed_cache_size>
-  <mlock_executable>false</mlock_executable>
-</yandex>
-XML
-cat > "$work/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas></yandex>
-XML
-clickhouse-server --config-file="$work/config.xml" >/dev/null 2>&1 &
-for _ in $(seq 300); do curl -sf "127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done
-# A ledger of schema 7 made by netattr, then filled: WORKLOADS workloads x 288 buckets.
+ch_up "$work" "$port" "$tport"
+# A ledger of this netattr's schema made by netattr, then filled: WORKLOADS workloads x 288 buckets.
 $N load --pin-dir "$pin" >/dev/null
 $N record --once --pin-dir "$pin" --ledger "$work/l.db" 2>/dev/null
 day=$(( ($(date +%s) / 86400 - 1) * 86400 ))

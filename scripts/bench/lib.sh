@@ -18,3 +18,28 @@ pair_down() { # TAG
 median() { # the median of the numbers on stdin, one a line
   sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
 }
+
+ch_up() { # WORK HTTP_PORT TCP_PORT: a ClickHouse server of the script's own (config, data and
+  # logs under WORK, the config's path is how a cleanup finds it: pkill -f WORK/config.xml),
+  # answering on HTTP_PORT when this returns
+  cat > "$1/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>$1/server.log</log><errorlog>$1/server.err.log</errorlog><size>10M</size><count>1</count></logger>
+    <http_port>$2</http_port><tcp_port>$3</tcp_port><listen_host>127.0.0.1</listen_host>
+    <path>$1/data/</path><tmp_path>$1/data/tmp/</tmp_path><user_files_path>$1/data/user_files/</user_files_path>
+    <format_schema_path>$1/data/format_schemas/</format_schema_path>
+    <users_config>$1/users.xml</users_config><default_profile>default</default_profile><default_database>default</default_database>
+    <timezone>UTC</timezone><mark_cache_size>104857600</mark_cache_size><uncompressed_cache_size>104857600</uncompressed_cache_size>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+XML
+  cat > "$1/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas></yandex>
+XML
+  clickhouse-server --config-file="$1/config.xml" >/dev/null 2>&1 &
+  for _ in $(seq 300); do curl -sf "127.0.0.1:$2/ping" >/dev/null && break; sleep 0.1; done
+}

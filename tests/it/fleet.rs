@@ -1,12 +1,9 @@
 //! The fleet store on a real ClickHouse server (Debian's 18.16, started by the test on ports
 //! of its own): three nodes (netattr instances in their own pin directories, real traffic
-//! from their own cgroups, their own ledgers) export to one database, and the fleet report
+//! from their own cgroups and a real Docker container, their own ledgers) export to one
+//! database, and the fleet report
 //! equals the sum of the node reports to the byte and packet, for the whole test and for a
 //! period that splits it.
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
 use crate::harness::*;
 
 #[test]
@@ -15,9 +12,30 @@ fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
     let (Some(b), Some(c)) = (Node::new("b"), Node::new("c")) else { return };
     let Some(ch) = ClickHouse::start() else { return };
     let url = ch.url("fleet");
+    if !docker() {
+        return;
+    }
     // Two 5-minute buckets in the future, the recorders' clocks set in them.
     let b1 = (unix_now() / 300 + 10) * 300;
     let nodes = [&a, &b, &c];
+    // A real Docker container on node a (its veth attached: the tc source), with a tenant's
+    // label: it sends 200,000 bytes to a workload of the node over Docker's bridge once told to.
+    let port = free_port();
+    let gateway = sh(&["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "bridge"]);
+    let gateway = gateway.trim();
+    let receiver =
+        Peer::spawn(&a.s.tree.cgroup("shop.slice/db.service"), None, &format!("tcp-recv {gateway}:{port}"))
+            .ready();
+    let script = format!("while [ ! -e /tmp/go ]; do sleep 0.1; done; head -c 200000 /dev/zero | nc {gateway} {port}; exec sleep 600");
+    let container = DockerContainer::start_with("fleet", &["--label", "team=shop"], &script);
+    let iflink = sh(&["docker", "exec", &container.name, "cat", "/sys/class/net/eth0/iflink"]);
+    let links = sh(&["ip", "-o", "link"]);
+    let line =
+        links.lines().find(|l| l.starts_with(&format!("{}: ", iflink.trim()))).expect("the container's veth");
+    let veth = line.split(": ").nth(1).unwrap().split('@').next().unwrap();
+    a.s.na.run(&["attach", "--iface", veth]).ok();
+    sh(&["docker", "exec", &container.name, "touch", "/tmp/go"]);
+    assert_eq!(receiver.finish().bytes, 200_000);
     for (i, n) in nodes.iter().enumerate() {
         let k = i as u64 + 1;
         n.traffic("shop.slice/web.service", "shop.slice/db.service", 100_000 * k);
@@ -33,6 +51,17 @@ fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
     fleet_equals_nodes(&ch, &url, &nodes, &["--since", &s, "--until", &e]);
     fleet_equals_nodes(&ch, &url, &nodes, &["--since", &s, "--until", &m]);
     fleet_equals_nodes(&ch, &url, &nodes, &["--since", &m, "--until", &e]);
+    // The container (tc source, node a's only) is in both, by its Docker name and its label.
+    let tc = ["--since", s.as_str(), "--until", e.as_str(), "--source", "tc"];
+    fleet_equals_nodes(&ch, &url, &[&a], &tc);
+    let team = [&tc[..], &["--by", "label:team"]].concat();
+    let by_team = groups_of(&fleet_report(&ch, &url, &team), &["label:team"]);
+    let mine = groups_of(&node_report(&a, &team), &["label:team"]);
+    assert_eq!(by_team.get(&vec!["shop".to_string()]), mine.get(&vec!["shop".to_string()]), "{by_team:?}");
+    assert!(
+        mine.get(&vec!["shop".to_string()]).is_some_and(|c| c[1] >= 200_000),
+        "the container's bytes: {mine:?}"
+    );
     // A second export sends nothing again; a node's name is kept.
     let again = a.export(&ch, &url, &[]).ok();
     assert!(again.stderr.contains("0 usage rows, 0 workloads and 0 workload days"), "{}", again.stderr);
@@ -220,223 +249,6 @@ fn an_export_survives_a_store_down_killed_replayed_or_refusing_and_counts_each_b
     a.export(&ch, &url, &[]).ok();
     assert_eq!(groups_of(&fleet_report(&ch, &url, &period), &[]), pending);
     fleet_equals_nodes(&ch, &url, &[&a], &period);
-}
-
-/// A query's rows with numbers as numbers (ClickHouse may quote 64-bit integers), in a
-/// stable order.
-fn normalized(rows: &[Value]) -> Vec<String> {
-    let mut out: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let obj: BTreeMap<String, Value> = r
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v.as_str().and_then(|s| s.parse::<u64>().ok()) {
-                        Some(n) => Value::from(n),
-                        None => v.clone(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            serde_json::to_string(&obj).unwrap()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-#[test]
-fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
-    use netattr::fleet::{query, schema};
-    use netattr::ledger::query::{Ask, Field, Period};
-    if !privileged() {
-        return;
-    }
-    let chdb = std::process::Command::new("python3").args(["-c", "import chdb"]).output();
-    if !chdb.is_ok_and(|o| o.status.success()) {
-        skip("no chdb (python3 -m pip install chdb)", "chdb missing (.ci/run installs it)");
-        return;
-    }
-    let Some(ch) = ClickHouse::start() else { return };
-    let ddl = schema::ddl("fleet");
-    // Two nodes in two zones; a row billed twice (the later version wins); a workload without
-    // a name; labels; a class row; a tc row; a row outside the period.
-    let t = 1_796_600_000 / 300 * 300;
-    let usage = [
-        ("a", "z1", "container:web", t, "socket", "", [100, 200, 1, 2], 1),
-        ("a", "z1", "container:web", t, "socket", "", [150, 250, 2, 3], 2),
-        ("a", "z1", "container:web", t + 300, "socket", "", [10, 20, 1, 1], 3),
-        ("a", "z1", "container:web", t, "socket", "internet", [50, 60, 1, 1], 2),
-        ("a", "z1", "unit:cron.service", t, "socket", "", [7, 8, 1, 1], 2),
-        ("b", "z2", "container:web", t, "socket", "", [1000, 2000, 10, 20], 5),
-        ("b", "z2", "pod:p1", t + 600, "socket", "", [30, 40, 3, 4], 6),
-        ("b", "z2", "pod:p1", t + 600, "tc", "", [31, 41, 3, 4], 6),
-        ("b", "z2", "pod:p1", t + 9000, "socket", "", [99, 99, 9, 9], 7),
-    ];
-    let usage_rows: Vec<String> = usage
-        .iter()
-        .map(|(node, zone, id, b, src, class, [rx, tx, rp, tp], v)| {
-            serde_json::json!({"node": node, "zone": zone, "identity": id, "bucket": b, "source": src, "class": class,
-                "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "version": v})
-            .to_string()
-        })
-        .collect();
-    let workloads = [
-        serde_json::json!({"node": "a", "identity": "container:web", "kind": "container", "runtime": "docker", "name": "web",
-            "pod_namespace": null, "pod_name": null, "container_id": "web", "pod_uid": null, "path": "/docker/web",
-            "labels": "{\"team\":\"shop\"}", "first_seen": t, "last_seen": t, "version": 1}),
-        serde_json::json!({"node": "a", "identity": "unit:cron.service", "kind": "service", "runtime": null, "name": null,
-            "pod_namespace": null, "pod_name": null, "container_id": null, "pod_uid": null, "path": "/system.slice/cron.service",
-            "labels": "{}", "first_seen": t, "last_seen": t, "version": 2}),
-        serde_json::json!({"node": "b", "identity": "container:web", "kind": "container", "runtime": "docker", "name": "web",
-            "pod_namespace": null, "pod_name": null, "container_id": "web", "pod_uid": null, "path": "/docker/web",
-            "labels": "{\"team\":\"blog\"}", "first_seen": t, "last_seen": t, "version": 5}),
-        serde_json::json!({"node": "b", "identity": "pod:p1", "kind": "pod", "runtime": "containerd", "name": "api",
-            "pod_namespace": "shop", "pod_name": "api-1", "container_id": null, "pod_uid": "p1", "path": "/kubepods/p1",
-            "labels": "{\"team\":\"shop\"}", "first_seen": t, "last_seen": t, "version": 6}),
-    ];
-    let workload_rows: Vec<String> = workloads.iter().map(|w| w.to_string()).collect();
-    // A day node a has whole in the store: its rows (a later version over an earlier one,
-    // a class row) and 288 five-minute figures; a 5-minute row inside it (left to the day's
-    // row) and node b's 5-minute rows of the same day.
-    let day = t - t % 86_400 + 2 * 86_400;
-    let mut series = vec![0u64; 288];
-    series[3] = 700;
-    series[10] = 400;
-    let days = [
-        ("a", "container:web", "", [500, 600, 5, 6], series.clone(), 9),
-        ("a", "container:web", "", [1, 1, 1, 1], vec![2; 288], 8),
-        ("a", "container:web", "internet", [50, 50, 1, 1], vec![0; 288], 9),
-    ];
-    let day_rows: Vec<String> = days
-        .iter()
-        .map(|(node, id, class, [rx, tx, rp, tp], series, v)| {
-            serde_json::json!({"node": node, "zone": "z1", "identity": id, "day": day, "source": "socket", "class": class,
-                "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "series": series, "version": v})
-            .to_string()
-        })
-        .collect();
-    let whole_rows = [serde_json::json!({"node": "a", "day": day, "whole": 1, "version": 9}).to_string()];
-    let in_day = [
-        ("a", "z1", "container:web", day + 600, [1, 1, 1, 1], 9),
-        ("b", "z2", "pod:p1", day + 300, [5, 6, 1, 1], 9),
-    ];
-    let usage_rows: Vec<String> = usage_rows
-        .into_iter()
-        .chain(in_day.iter().map(|(node, zone, id, b, [rx, tx, rp, tp], v)| {
-            serde_json::json!({"node": node, "zone": zone, "identity": id, "bucket": b, "source": "socket", "class": "",
-                "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "version": v})
-            .to_string()
-        }))
-        .collect();
-    let mut whole = query::Whole::default();
-    whole.days.insert("a".into(), vec![day]);
-    whole.days.insert("b".into(), vec![]);
-    let none = query::Whole::default();
-    let period = Period { since: t, until: t + 3600 };
-    let bys: Vec<Vec<Field>> = vec![
-        vec![],
-        vec![Field::Name],
-        vec![Field::PodNamespace, Field::Pod],
-        vec![Field::Kind, Field::Runtime],
-        vec![Field::Identity],
-        vec![Field::Class],
-        vec![Field::Label("team".into())],
-        vec![Field::Node, Field::Zone],
-    ];
-    let internet = ["internet".to_string()];
-    let mut queries = Vec::new();
-    for by in &bys {
-        let ask = Ask { period, by, classes: &[], p95: false };
-        queries.push(query::groups_sql("fleet", &ask, "socket", &none));
-        queries.extend(query::p95_sql("fleet", &ask, "socket", &none));
-    }
-    let ask = Ask { period, by: &bys[1], classes: &internet, p95: false };
-    queries.push(query::groups_sql("fleet", &ask, "socket", &none));
-    queries.push(query::groups_sql(
-        "fleet",
-        &Ask { period, by: &bys[7], classes: &[], p95: false },
-        "tc",
-        &none,
-    ));
-    // The period around the whole day: its rows from the day's, the rest from 5-minute rows.
-    let around = Period { since: day - 3600, until: day + 86_400 + 3600 };
-    let first_whole = queries.len();
-    for by in [&bys[0], &bys[7], &bys[5]] {
-        let ask = Ask { period: around, by, classes: &[], p95: false };
-        queries.push(query::groups_sql("fleet", &ask, "socket", &whole));
-        queries.extend(query::p95_sql("fleet", &ask, "socket", &whole));
-    }
-    // Debian's 18.16.
-    let mut on_18 = Vec::new();
-    for sql in &ddl {
-        ch.query(sql);
-    }
-    ch.query(&format!("INSERT INTO fleet.netattr_usage FORMAT JSONEachRow\n{}", usage_rows.join("\n")));
-    ch.query(&format!(
-        "INSERT INTO fleet.netattr_workloads FORMAT JSONEachRow\n{}",
-        workload_rows.join("\n")
-    ));
-    ch.query(&format!("INSERT INTO fleet.netattr_days FORMAT JSONEachRow\n{}", day_rows.join("\n")));
-    ch.query(&format!("INSERT INTO fleet.netattr_days_whole FORMAT JSONEachRow\n{}", whole_rows.join("\n")));
-    for sql in &queries {
-        // 64-bit integers as numbers, as netattr asks (arrays of them are quoted otherwise).
-        let path = "/?output_format_json_quote_64bit_integers=0";
-        let (code, text) =
-            http_request("127.0.0.1", ch.http_port, "POST", path, &format!("{sql} FORMAT JSONEachRow"));
-        assert_eq!(code, 200, "{sql}: {text}");
-        let rows: Vec<Value> =
-            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
-        on_18.push(rows);
-    }
-    // A current engine, in-process.
-    let dir = TempDir::new();
-    let spec = dir.join("spec.json");
-    let inserts = [
-        ("fleet.netattr_usage", usage_rows.join("\n")),
-        ("fleet.netattr_workloads", workload_rows.join("\n")),
-        ("fleet.netattr_days", day_rows.join("\n")),
-        ("fleet.netattr_days_whole", whole_rows.join("\n")),
-    ];
-    std::fs::write(
-        &spec,
-        serde_json::json!({"ddl": ddl, "inserts": inserts, "queries": queries}).to_string(),
-    )
-    .unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fleet-sql-check.py");
-    let out = std::process::Command::new("python3").arg(script).arg(&spec).output().unwrap();
-    assert!(out.status.success(), "chdb: {}", String::from_utf8_lossy(&out.stderr));
-    let current: Vec<Vec<Value>> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(current.len(), queries.len());
-    for (i, sql) in queries.iter().enumerate() {
-        assert_eq!(
-            normalized(&current[i]),
-            normalized(&on_18[i]),
-            "18.16 and a current engine differ on {sql}"
-        );
-    }
-    // And the figures are the ones meant: the later version of a row, the period's rows only.
-    let all = normalized(&on_18[0]);
-    let want = serde_json::json!({"rx": 150 + 10 + 7 + 1000 + 30, "rxp": 2 + 1 + 1 + 10 + 3, "tx": 250 + 20 + 8 + 2000 + 40, "txp": 3 + 1 + 1 + 20 + 4});
-    assert_eq!(all, normalized(&[want]));
-    let by_label = normalized(&on_18[12]);
-    assert_eq!(by_label.len(), 3, "shop, blog and no team: {by_label:?}");
-    // Around the whole day: node a's day from its latest day row (not the 5-minute row in
-    // it), node b's 5-minute row; a's p95 figures from the day's series.
-    let around_all = normalized(&on_18[first_whole]);
-    let want = serde_json::json!({"rx": 500 + 5, "rxp": 5 + 1, "tx": 600 + 6, "txp": 6 + 1});
-    assert_eq!(around_all, normalized(&[want]));
-    let day_p95 = &on_18[first_whole + 2];
-    assert!(day_p95.iter().any(|r| r["series"][3] == 700 && r["series"][10] == 400), "{day_p95:?}");
-    // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
-    let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
-    let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();
-    let big = store
-        .rows("SELECT number, concat('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', toString(number)) AS s FROM system.numbers LIMIT 300000")
-        .unwrap();
-    assert_eq!(big.len(), 300_000);
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod errors;
 mod export;
 mod fleet;
 mod fleetdays;
+mod fleetsql;
 mod fuzz;
 mod group;
 mod ledger;
