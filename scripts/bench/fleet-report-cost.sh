@@ -6,7 +6,7 @@
 # row with its 288 five-minute figures, every day marked whole, as nodes whose ledgers rolled
 # their days up leave a store. Then the month's report --by pod_namespace, with and without
 # --p95, median of ROUNDS; with BEFORE=path/to/an/older/netattr, the same reports by that
-# binary side by side (it reads every 5-minute row with FINAL; stopped after 300 s). Needs
+# binary side by side, once each (it reads every 5-minute row with FINAL; stopped at 900 s). Needs
 # clickhouse-server, sqlite3 and a release build (cargo build --release --examples).
 # Usage: scripts/bench/fleet-report-cost.sh [NODES] [W] [ROUNDS]
 set -euo pipefail
@@ -51,29 +51,30 @@ q "INSERT INTO bench.netattr_days_whole SELECT concat('node', toString(intDiv(nu
 echo "store: $NODES nodes x $W workloads x $days days: $(q "SELECT count() FROM bench.netattr_usage") 5-minute rows, $(q "SELECT count() FROM bench.netattr_days") day rows, written in $(( $(date +%s) - started )) s"
 for _ in $(seq 600); do [ "$(q "SELECT count() FROM system.merges")" = "0" ] && break; sleep 1; done
 echo "on disk: $(q "SELECT formatReadableSize(sum(bytes_on_disk)) FROM system.parts WHERE database = 'bench' AND active")"
-report() { # BINARY ARGS...: the median wall of ROUNDS runs in ms, or "over 300 s"
-  local b=$1; shift; local walls=""
-  for _ in $(seq "$ROUNDS"); do
+report() { # BINARY ROUNDS ARGS...: the median wall of ROUNDS runs in ms, or why not
+  local b=$1 rounds=$2; shift 2; local walls=""
+  rm -f "$work/out.json"
+  for _ in $(seq "$rounds"); do
     s=$(date +%s%N)
-    if ! timeout 300 "$b" report --from "$url" --since "$first" --until "$last" "$@" -o json > "$work/out.json" 2>"$work/err"; then
-      echo "over 300 s or failed ($(head -c 200 "$work/err"))"; return
+    if ! timeout 900 "$b" report --from "$url" --timeout 850 --since "$first" --until "$last" "$@" -o json > "$work/out.json" 2>"$work/err"; then
+      echo "failed: $(head -c 200 "$work/err")"; return
     fi
     walls+="$(( ($(date +%s%N) - s) / 1000000 ))"$'\n'
   done
   echo "$(printf '%s' "$walls" | median) ms"
 }
-now_totals=$(report "$N" --by pod_namespace); cp "$work/out.json" "$work/now.json"
-now_p95=$(report "$N" --by pod_namespace --p95); cp "$work/out.json" "$work/now95.json"
+now_totals=$(report "$N" "$ROUNDS" --by pod_namespace); cp "$work/out.json" "$work/now.json"
+now_p95=$(report "$N" "$ROUNDS" --by pod_namespace --p95); cp "$work/out.json" "$work/now95.json"
 echo
-echo "| the month, $NODES nodes x $W workloads, --by pod_namespace | now (whole days from netattr_days) |${BEFORE:+ before ($BEFORE: every 5-minute row, FINAL) |}"
+echo "| the month, $NODES nodes x $W workloads, --by pod_namespace | now (whole days from netattr_days), median of $ROUNDS |${BEFORE:+ before ($BEFORE: every 5-minute row, FINAL), once |}"
 echo "|---|---|${BEFORE:+---|}"
 if [ -n "${BEFORE:-}" ]; then
-  before_totals=$(report "$BEFORE" --by pod_namespace); cp "$work/out.json" "$work/before.json"
+  before_totals=$(report "$BEFORE" 1 --by pod_namespace); cp "$work/out.json" "$work/before.json" 2>/dev/null || true
   echo "| totals | $now_totals | $before_totals |"
-  before_p95=$(report "$BEFORE" --by pod_namespace --p95); cp "$work/out.json" "$work/before95.json"
+  before_p95=$(report "$BEFORE" 1 --by pod_namespace --p95); cp "$work/out.json" "$work/before95.json" 2>/dev/null || true
   echo "| with --p95 | $now_p95 | $before_p95 |"
   for k in "" 95; do
-    if cmp -s <(jq -S '.groups' "$work/now$k.json") <(jq -S '.groups' "$work/before$k.json"); then
+    if [ -s "$work/before$k.json" ] && cmp -s <(jq -S '.groups' "$work/now$k.json") <(jq -S '.groups' "$work/before$k.json"); then
       echo "${k:+--p95 }groups: the same in both"; else echo "${k:+--p95 }groups: DIFFERENT"; fi
   done
 else
