@@ -63,6 +63,8 @@ pub struct Backlog {
     pub rows: u64,
     /// The oldest bucket among them (unix seconds), none when there are none.
     pub oldest_bucket: Option<i64>,
+    /// Rolled-up workload days (sums and 5-minute profiles) not acknowledged yet.
+    pub days: u64,
     /// Usage rows acknowledged in all.
     pub acknowledged: u64,
     /// When the store last acknowledged a batch (unix seconds).
@@ -92,6 +94,9 @@ impl std::fmt::Display for Backlog {
         write!(f, "export to {} as node '{}': {} rows waiting", self.destination, self.node, self.rows)?;
         if let Some(b) = self.oldest_bucket {
             write!(f, " (the oldest of {})", at(b))?;
+        }
+        if self.days > 0 {
+            write!(f, ", {} workload days", self.days)?;
         }
         write!(f, "; {} acknowledged", self.acknowledged)?;
         if let Some(t) = self.acked_at {
@@ -232,7 +237,12 @@ impl Ledger {
     /// Every store this ledger exports to, with what it has not acknowledged yet.
     pub fn backlogs(&self) -> Result<Vec<Backlog>> {
         let mut q = self.conn.prepare(
-            "SELECT destination, node, usage_after, rows, acked_at, pruned, error, error_at FROM exports ORDER BY destination",
+            "SELECT destination, node, usage_after, rows, acked_at, pruned, error, error_at,
+                    (SELECT count(*) FROM series s INDEXED BY series_by_version
+                     WHERE (s.version, s.day, s.workload, s.source, s.class) > (json_extract(series_after, '$[0]'),
+                       json_extract(series_after, '$[1]'), json_extract(series_after, '$[2]'),
+                       json_extract(series_after, '$[3]'), json_extract(series_after, '$[4]')))
+             FROM exports ORDER BY destination",
         )?;
         let rows = q.query_map([], |r| {
             Ok((
@@ -244,11 +254,12 @@ impl Ledger {
                 r.get::<_, i64>(5)?,
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, Option<i64>>(7)?,
+                r.get::<_, i64>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (destination, node, after, acknowledged, acked_at, pruned, error, error_at) = row?;
+            let (destination, node, after, acknowledged, acked_at, pruned, error, error_at, days) = row?;
             let (v, b, w, s, c) = serde_json::from_str::<Option<UsageKey>>(&after)?.unwrap_or((
                 -1,
                 i64::MIN,
@@ -267,6 +278,7 @@ impl Ledger {
                 node,
                 rows: rows.max(0) as u64,
                 oldest_bucket: oldest,
+                days: days.max(0) as u64,
                 acknowledged: acknowledged.max(0) as u64,
                 acked_at,
                 pruned: pruned.max(0) as u64,

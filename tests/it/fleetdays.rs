@@ -36,7 +36,9 @@ fn a_nodes_whole_days_come_from_their_rows_and_the_fleet_equals_the_nodes() {
         n.traffic("blog.slice/app.service", "shop.slice/db.service", 40_000 * k);
         n.record_at(d + 5 * 3600 + 100);
     }
-    // Node a's recorder goes on into the next day: its day d rolls up, series and all.
+    // Node a exports what it has; its recorder goes on into the next day: its day d rolls
+    // up, series and all, and waits in its backlog.
+    a.export(&ch, &url, &["--init"]).ok();
     a.traffic("shop.slice/web.service", "blog.slice/app.service", 20_000);
     let whole = |n: &Node| -> i64 {
         let c = rusqlite::Connection::open(&n.ledger).unwrap();
@@ -50,7 +52,14 @@ fn a_nodes_whole_days_come_from_their_rows_and_the_fleet_equals_the_nodes() {
         }
     }
     assert_eq!((whole(&a), whole(&b)), (1, 0), "a's day d rolled up, b's not");
-    a.export(&ch, &url, &["--init"]).ok();
+    let days_waiting = || {
+        let st =
+            a.s.na.run(&["status", "--ledger", a.ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+        st["exports"][0]["days"].as_u64().unwrap()
+    };
+    assert!(days_waiting() >= 3, "a's workload days wait for the store: {}", days_waiting());
+    a.export(&ch, &url, &[]).ok();
+    assert_eq!(days_waiting(), 0, "and are acknowledged");
     let sent = b.export(&ch, &url, &[]).ok();
     assert!(sent.stderr.contains("and 0 workload days"), "{}", sent.stderr);
     let marked = ch.query(&format!(
