@@ -49,9 +49,11 @@ impl Whole {
         for r in store.rows(&format!("SELECT DISTINCT node FROM {db}.netattr_workloads"))? {
             w.days.entry(r["node"].as_str().unwrap_or_default().to_string()).or_default();
         }
+        // `whole` is filtered after FINAL: before it, a day's earlier whole = 1 would pass
+        // where its later whole = 0 replaces it.
         let sql = format!(
-            "SELECT node, toUnixTimestamp(day) AS d FROM {db}.netattr_days_whole FINAL
-             WHERE whole = 1 AND day >= {} AND day < {} ORDER BY d",
+            "SELECT node, d FROM (SELECT node, toUnixTimestamp(day) AS d, whole FROM {db}.netattr_days_whole FINAL
+             WHERE day >= {} AND day < {}) WHERE whole = 1 ORDER BY d",
             at(since),
             at(until)
         );

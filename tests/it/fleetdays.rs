@@ -68,12 +68,28 @@ fn a_nodes_whole_days_come_from_their_rows_and_the_fleet_equals_the_nodes() {
     assert_eq!(marked.trim(), "a\t1", "the store has a's day d whole");
     let periods =
         [(d - 3600, d + 86_400 + 7200), (d, d + 86_400), (d + 3000, d + 86_400 + 7200), (d, d + 2 * 86_400)];
-    for (since, until) in periods {
+    fleet_equals_nodes_over(&ch, &url, &a, &b, &periods);
+    // A late bill into a's day d (its clock moved back): the day is not whole any more, in
+    // the ledger and, once exported, in the store, which reads it from the 5-minute rows.
+    a.traffic("blog.slice/app.service", "shop.slice/db.service", 7_000);
+    a.record_at(d + 7200);
+    assert_eq!(whole(&a), 0, "a's day d spoiled by the late bill");
+    a.export(&ch, &url, &[]).ok();
+    let marked = ch.query(&format!(
+        "SELECT node, whole FROM fleet.netattr_days_whole FINAL WHERE day = toDateTime({d}) FORMAT TSV"
+    ));
+    assert_eq!(marked.trim(), "a\t0", "the store has a's day d not whole");
+    fleet_equals_nodes_over(&ch, &url, &a, &b, &periods);
+}
+
+/// Over each period, the fleet's totals and 95th percentiles equal each node's.
+fn fleet_equals_nodes_over(ch: &ClickHouse, url: &str, a: &Node, b: &Node, periods: &[(i64, i64)]) {
+    for &(since, until) in periods {
         let (s, e) = (since.to_string(), until.to_string());
         let period = ["--since", s.as_str(), "--until", e.as_str()];
-        fleet_equals_nodes(&ch, &url, &[&a, &b], &period);
-        let fleet = fleet_report(&ch, &url, &[&period[..], &["--by", "node,name", "--p95"]].concat());
-        for n in [&a, &b] {
+        fleet_equals_nodes(ch, url, &[a, b], &period);
+        let fleet = fleet_report(ch, url, &[&period[..], &["--by", "node,name", "--p95"]].concat());
+        for n in [a, b] {
             let mine =
                 p95_of(&node_report(n, &[&period[..], &["--by", "name", "--p95"]].concat()), &["name"]);
             let theirs: Vec<(Vec<String>, f64)> = p95_of(&fleet, &["node", "name"])
