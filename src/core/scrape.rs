@@ -114,6 +114,10 @@ fn export_families(path: &std::path::Path) -> Vec<crate::output::prometheus::Fam
         "netattr_export_backlog_age_seconds",
         "Age of the oldest 5-minute row the fleet store has not acknowledged (0: none waits)",
     );
+    let mut days = Builder::gauge(
+        "netattr_export_backlog_days",
+        "Rolled-up workload days (sums and 5-minute profiles) the fleet store has not acknowledged",
+    );
     let mut pruned = Builder::gauge(
         "netattr_export_pruned_rows",
         "5-minute rows pruned from the ledger before the fleet store acknowledged them",
@@ -122,7 +126,8 @@ fn export_families(path: &std::path::Path) -> Vec<crate::output::prometheus::Fam
         let labels = || [("destination", Some(b.destination.clone())), ("node", Some(b.node.clone()))];
         rows.sample(labels(), b.rows as f64);
         age.sample(labels(), b.oldest_bucket.map_or(0, |t| (now - t).max(0)) as f64);
+        days.sample(labels(), b.days as f64);
         pruned.sample(labels(), b.pruned as f64);
     }
-    vec![rows.build(), age.build(), pruned.build()]
+    vec![rows.build(), age.build(), days.build(), pruned.build()]
 }

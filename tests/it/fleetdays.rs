@@ -58,6 +58,18 @@ fn a_nodes_whole_days_come_from_their_rows_and_the_fleet_equals_the_nodes() {
         st["exports"][0]["days"].as_u64().unwrap()
     };
     assert!(days_waiting() >= 3, "a's workload days wait for the store: {}", days_waiting());
+    // And serve --record says so on /metrics.
+    let ledger = a.ledger.to_str().unwrap();
+    let serve = Serve::start(&a.s.na, &["--record", "--ledger", ledger, "--record-interval", "3600"]);
+    let (_, body) = serve.get("/metrics");
+    let waiting = samples(&body, "netattr_export_backlog_days");
+    assert!(waiting.len() == 1 && waiting[0].0.contains("node=\"a\"") && waiting[0].1 >= 3.0, "{waiting:?}");
+    for m in
+        ["netattr_export_backlog_rows", "netattr_export_backlog_age_seconds", "netattr_export_pruned_rows"]
+    {
+        assert_eq!(samples(&body, m).len(), 1, "{m}: {body}");
+    }
+    assert_eq!(serve.stop().0, 0);
     a.export(&ch, &url, &[]).ok();
     assert_eq!(days_waiting(), 0, "and are acknowledged");
     let sent = b.export(&ch, &url, &[]).ok();
