@@ -19,6 +19,9 @@ use serde::Deserialize;
 
 use crate::identity::Summary;
 
+mod fetched;
+use fetched::{Fetched, Health};
+
 /// Where names and labels are looked up, and which label keys are kept.
 #[derive(Debug, Clone)]
 pub struct Sources {
@@ -111,41 +114,8 @@ pub struct Names {
     pods: Fetched<HashMap<String, (String, String)>>,
     pod_labels: Fetched<crate::podlabels::PodLabels>,
     fresh_after: Instant,
-    /// When the Docker socket last failed: it is not asked again for `RETRY_BROKEN`.
-    broken_at: Option<Instant>,
-    warned: bool,
-    warned_containerd: bool,
-}
-
-/// How long a Docker socket that failed is left alone.
-const RETRY_BROKEN: Duration = Duration::from_secs(30);
-
-/// A fetched table and when it was fetched.
-struct Fetched<T> {
-    value: Option<(T, Instant)>,
-}
-
-impl<T> Fetched<T> {
-    fn none() -> Self {
-        Fetched { value: None }
-    }
-
-    /// Whether the table must be fetched to look `found` up: never fetched, or fetched
-    /// before `fresh_after` and without it.
-    fn stale(&self, fresh_after: Instant, found: impl FnOnce(&T) -> bool) -> bool {
-        match &self.value {
-            None => true,
-            Some((v, at)) => *at < fresh_after && !found(v),
-        }
-    }
-
-    fn set(&mut self, v: T) {
-        self.value = Some((v, Instant::now()));
-    }
-
-    fn get(&self) -> Option<&T> {
-        self.value.as_ref().map(|(v, _)| v)
-    }
+    docker_health: Health,
+    containerd_health: Health,
 }
 
 impl Names {
@@ -158,9 +128,8 @@ impl Names {
             pods: Fetched::none(),
             pod_labels: Fetched::none(),
             fresh_after: Instant::now(),
-            broken_at: None,
-            warned: false,
-            warned_containerd: false,
+            docker_health: Health::default(),
+            containerd_health: Health::default(),
         }
     }
 
@@ -216,24 +185,27 @@ impl Names {
     }
 
     /// A pod's labels, from containerd's sandboxes and CRI-O's; a containerd that fails
-    /// costs one warning and leaves the pods it would have labelled without labels.
+    /// costs one warning, is left alone for a while like Docker's socket, and leaves the pods
+    /// it would have labelled without labels.
     fn labels_of_pod(&mut self, uid: &str) -> Option<BTreeMap<String, String>> {
         if self.pod_labels.stale(self.fresh_after, |m| m.contains_key(uid)) {
             let src = &self.sources;
-            let from_containerd = crate::podlabels::containerd(
-                &src.containerd_socket,
-                &src.containerd_namespace,
-                DOCKER_DEADLINE,
-            );
-            let mut table = from_containerd.unwrap_or_else(|e| {
-                if !self.warned_containerd {
-                    eprintln!(
-                        "netattr: no pod labels from {e:#} (pods keep their names; see --containerd-socket)"
-                    );
-                    self.warned_containerd = true;
-                }
+            let mut table = if self.containerd_health.resting() {
                 Default::default()
-            });
+            } else {
+                let found = crate::podlabels::containerd(
+                    &src.containerd_socket,
+                    &src.containerd_namespace,
+                    DOCKER_DEADLINE,
+                );
+                found.unwrap_or_else(|e| {
+                    self.containerd_health.rest();
+                    self.containerd_health.warn_once(|| {
+                        format!("netattr: no pod labels from {e:#} (pods keep their names; see --containerd-socket)")
+                    });
+                    Default::default()
+                })
+            };
             table.extend(crate::podlabels::crio(&self.sources.crio_dir));
             self.pod_labels.set(table);
         }
@@ -241,15 +213,14 @@ impl Names {
     }
 
     fn docker(&mut self, id: &str) -> Option<DockerInfo> {
-        let broken = |n: &Names| n.broken_at.is_some_and(|t| t.elapsed() < RETRY_BROKEN);
-        if !self.sources.docker_socket.exists() || broken(self) {
+        if !self.sources.docker_socket.exists() || self.docker_health.resting() {
             return None;
         }
         if self.containers.stale(self.fresh_after, |m| m.contains_key(id)) {
             let r = self.get("/containers/json?all=1").and_then(|b| parse_containers(&b));
             if r.is_err() {
                 // Do not wait on a broken socket again for a while.
-                self.broken_at = Some(Instant::now());
+                self.docker_health.rest();
             }
             let table = self.or_warn(r);
             self.containers.set(table);
@@ -257,7 +228,7 @@ impl Names {
         if let Some(i) = self.containers.get().and_then(|m| m.get(id)) {
             return Some(i.clone());
         }
-        if broken(self) {
+        if self.docker_health.resting() {
             return None;
         }
         if self.history.stale(self.fresh_after, |m| m.contains_key(id)) {
@@ -277,13 +248,10 @@ impl Names {
 
     fn or_warn(&mut self, r: Result<HashMap<String, DockerInfo>>) -> HashMap<String, DockerInfo> {
         r.unwrap_or_else(|e| {
-            if !self.warned {
-                eprintln!(
-                    "netattr: no container names from {}: {e:#} (rows keep their ids; see --docker-socket)",
-                    self.sources.docker_socket.display()
-                );
-                self.warned = true;
-            }
+            let socket = self.sources.docker_socket.display();
+            self.docker_health.warn_once(|| {
+                format!("netattr: no container names from {socket}: {e:#} (rows keep their ids; see --docker-socket)")
+            });
             HashMap::new()
         })
     }

@@ -56,8 +56,8 @@ const COUNTERS: [(&str, &str); 4] = [
 ];
 
 /// The labels of one row: the identity fields of `stats`, empty ones left out, then the
-/// workload's labels of `keys` under their `series` names.
-fn labels<'a>(r: &Row, keys: &[String], series: &'a [String]) -> Vec<(&'a str, Option<String>)> {
+/// workload's labels of the keys `named` lists, each as (its series label, the key).
+fn labels<'a>(r: &Row, named: &'a [(String, &String)]) -> Vec<(&'a str, Option<String>)> {
     let id = match r.bucket {
         Bucket::Overflow => None,
         _ => Some(r.cgroup_id.to_string()),
@@ -79,10 +79,8 @@ fn labels<'a>(r: &Row, keys: &[String], series: &'a [String]) -> Vec<(&'a str, O
         ("port", r.port.map(|p| p.to_string())),
         ("class", r.class.clone()),
     ];
-    if !keys.is_empty() {
-        let mine = |k: &String| who.labels.as_ref().and_then(|l| l.get(k).cloned());
-        out.extend(series.iter().zip(keys).map(|(s, k)| (s.as_str(), mine(k))));
-    }
+    let mine = |k: &String| who.labels.as_ref().and_then(|l| l.get(k).cloned());
+    out.extend(named.iter().map(|(s, k)| (s.as_str(), mine(k))));
     out
 }
 
@@ -108,7 +106,7 @@ pub fn exposition(
 /// cgroup's classes to its total. `keys`: the workload labels each series carries.
 pub fn counter_families(rows: &[Row], keys: &[String]) -> Vec<Family> {
     let class = rows.first().is_some_and(|r| r.class.is_some());
-    let series: Vec<String> = keys.iter().map(|k| crate::model::series_label(k)).collect();
+    let named: Vec<(String, &String)> = keys.iter().map(|k| (crate::model::series_label(k), k)).collect();
     COUNTERS
         .iter()
         .enumerate()
@@ -121,10 +119,7 @@ pub fn counter_families(rows: &[Row], keys: &[String]) -> Vec<Family> {
             let mut b = Builder::counter(&name, &help);
             for r in rows {
                 let c = &r.counters;
-                b.sample(
-                    labels(r, keys, &series),
-                    [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64,
-                );
+                b.sample(labels(r, &named), [c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets][n] as f64);
             }
             b.build()
         })
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn row_labels_are_the_listed_ones() {
         let r = Row::bare(5, Source::Tc, crate::core::row::Extra::None, Counters::default());
-        let keys: Vec<&str> = labels(&r, &[], &[]).iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = labels(&r, &[]).iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, LABELS[..LABELS.len() - 1]);
     }
 }

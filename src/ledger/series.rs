@@ -29,7 +29,8 @@ pub(super) fn write_day(tx: &Transaction<'_>, day: i64, lo: i64, hi: i64, versio
         return Ok(false);
     }
     let buckets: Vec<String> = (0..BUCKETS as i64).map(|i| (day + i * 300).to_string()).collect();
-    let mut stmt = tx.prepare_cached(&format!(
+    // Not cached: the statement names the day's buckets.
+    let mut stmt = tx.prepare(&format!(
         "SELECT workload, source, class, bucket, rx_bytes + tx_bytes FROM usage
          WHERE resolution = '5m' AND bucket IN ({}) AND workload >= ?1 AND workload < ?2",
         buckets.join(", ")

@@ -122,7 +122,6 @@ pub fn strip_comment(text: &str) -> String {
             '\'' if !double => single = !single,
             '"' if !single => double = !double,
             '#' if !single && !double && prev.is_whitespace() => return text[..i].trim_end().to_string(),
-            '\n' => {}
             _ => {}
         }
         prev = ch;
@@ -170,7 +169,7 @@ impl<'a> Session<'a> {
         let (ledger, password) =
             (self.ledger().display().to_string(), self.ch.password_file.display().to_string());
         let serve = format!("netattr serve --listen 127.0.0.1:{}", self.serve_port);
-        let mut t = strip_comment(text)
+        let t = strip_comment(text)
             .replace("sudo ", "")
             .replace("--all-veth", &format!("--iface {}", self.veth))
             .replace("netattr serve", &serve)
@@ -189,19 +188,25 @@ impl<'a> Session<'a> {
                 out.push(self.cgroup_rel.clone());
             }
         }
-        t = out.join(" ");
-        t
+        out.join(" ")
     }
 
-    fn bash(&self, text: &str) -> Command {
-        let mut c = Command::new("bash");
+    /// `c` in the session's directory and environment: netattr on PATH, the test's pin
+    /// directory, ledger and store password, no export settings of the host's.
+    fn in_session<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         let path = format!("{}:{}", self.bin.0.display(), std::env::var("PATH").unwrap_or_default());
-        c.args(["-c", text]).current_dir(&self.dir.0).env("PATH", path);
+        c.current_dir(&self.dir.0).env("PATH", path);
         c.env("NETATTR_PIN_DIR", &self.na.pin_dir).env("NETATTR_LEDGER", self.ledger());
         c.env("NETATTR_CLICKHOUSE_PASSWORD", CH_PASSWORD);
         for v in ["NETATTR_EXPORT_TO", "NETATTR_NODE", "NETATTR_ZONE"] {
             c.env_remove(v);
         }
+        c
+    }
+
+    fn bash(&self, text: &str) -> Command {
+        let mut c = Command::new("bash");
+        self.in_session(c.args(["-c", text]));
         c
     }
 
@@ -249,9 +254,7 @@ impl<'a> Session<'a> {
     fn on_a_terminal(&self, text: &str, at: &str) {
         let shown = self.dir.join("terminal.out");
         let mut cmd = Command::new("script");
-        cmd.args(["-qefc", &format!("stty cols 160 rows 40; {text}"), "/dev/null"]);
-        let bash = self.bash(text);
-        cmd.envs(bash.get_envs().filter_map(|(k, v)| Some((k, v?)))).current_dir(&self.dir.0);
+        self.in_session(cmd.args(["-qefc", &format!("stty cols 160 rows 40; {text}"), "/dev/null"]));
         cmd.stdin(Stdio::piped()).stdout(std::fs::File::create(&shown).unwrap()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let drawn = || std::fs::read_to_string(&shown).unwrap_or_default().contains("CGROUP");
