@@ -51,6 +51,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile bool count_ports = false;
 const volatile bool count_ifaces = false;
 const volatile bool count_classes = false;
+const volatile bool count_peers = false; /* `--breakdown peer`: implies count_classes */
 /* Set by `netattr load` where the kernel has BPF compare-and-swap (Linux 5.12+), which
  * claiming a slot needs; off, the verifier removes the fast path and every cgroup is
  * counted in its hash, as on older kernels (or with `load --no-fast-path`). */
@@ -144,6 +145,34 @@ struct {
 	__type(key, __u32);
 	__type(value, char[CLASS_NAME]);
 } class_names SEC(".maps");
+
+/* The per-peer breakdown (`load --breakdown peer`): bytes per (cgroup, remote address,
+ * class, source) for the classes peer_classes marks, in a bounded hash (`load
+ * --peer-entries`; entries are allocated as peers appear). A peer that finds the hash full
+ * is counted in peer_other under its (cgroup, class, source) instead, so that a cgroup's
+ * peer rows plus its other-peers row equal its class row. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384); /* `load --peer-entries` overrides */
+	__type(key, struct peer_key);
+	__type(value, struct counters);
+} peer_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 10240 + 2); /* sized like the counter maps by `netattr load` */
+	__type(key, struct class_key);
+	__type(value, struct counters);
+} peer_other SEC(".maps");
+
+/* Bit c of word c / 64: class c is counted per peer. Written by `netattr load`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[PEER_CLASS_WORDS]);
+} peer_classes SEC(".maps");
 
 /* The class lanes of each source's slots (netattr.h, CLASS_LANES); `netattr load` sizes
  * them down to one entry when classes are not counted. */
@@ -651,8 +680,9 @@ static __always_inline __u32 class_exact(const __u16 *cells, const __u64 *a)
 	return CLASS_EXACT_EMPTY;
 }
 
-/* The class of a packet's remote address: its destination when `tx`, else its source. */
-static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
+/* The class of a packet's remote address: its destination when `tx`, else its source.
+ * With the peer breakdown, the address goes to `peer` too (IPv4 as ::ffff:a.b.c.d). */
+static __always_inline __u32 classify(struct __sk_buff *skb, bool tx, __u64 *peer)
 {
 	__u32 zero = 0, *c, cell;
 	const __u16 *v;
@@ -663,6 +693,10 @@ static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 
 		if (load_net_fast(skb, tx ? 16 : 12, &a, 4))
 			return CLASS_NON_IP;
+		if (count_peers) {
+			peer[0] = 0;
+			peer[1] = ((__u64)a << 32) | bpf_htonl(0xffff);
+		}
 		table = bpf_map_lookup_elem(&class_table4, &zero);
 		v = table ? bpf_map_lookup_elem(table, &zero) : 0;
 		if (!v)
@@ -685,6 +719,10 @@ static __always_inline __u32 classify(struct __sk_buff *skb, bool tx)
 
 		if (load_net_fast(skb, tx ? 24 : 8, a.b, 16))
 			return CLASS_NON_IP;
+		if (count_peers) {
+			peer[0] = a.q[0];
+			peer[1] = a.q[1];
+		}
 		table = bpf_map_lookup_elem(&class_table4, &zero);
 		v = table ? bpf_map_lookup_elem(table, &zero) : 0;
 		if (!v)
@@ -746,6 +784,40 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 	return NO_SLOT;
 }
 
+/* Counts a packet under its peer, after its class row: a reader that sees a peer's count
+ * sees its class's. A peer that does not fit in peer_stats goes to its (cgroup, class,
+ * source) row of peer_other, counted in health.peer_spills. */
+static __always_inline void count_peer(const struct class_key *k, const __u64 *addr, __u64 bytes,
+				       __u64 packets, bool tx)
+{
+	__u32 zero = 0, cls = k->class_id;
+	struct peer_key pk = { .cgroup_id = k->cgroup_id, .class_id = k->class_id,
+			       .source = k->source };
+	struct counters *c, init = {};
+	bool tc = k->source == SOURCE_TC;
+	__u64 *marked;
+	long err;
+
+	marked = bpf_map_lookup_elem(&peer_classes, &zero);
+	if (!marked || cls >= PEER_CLASS_WORDS * 64 || !(marked[cls / 64] & (1ULL << (cls % 64))))
+		return;
+	__builtin_memcpy(pk.addr, addr, 16);
+	c = bpf_map_lookup_elem(&peer_stats, &pk);
+	if (!c) {
+		err = bpf_map_update_elem(&peer_stats, &pk, &init, BPF_NOEXIST);
+		if (err == 0 || err == -EEXIST) {
+			c = bpf_map_lookup_elem(&peer_stats, &pk);
+		} else {
+			struct health *h = health_slot();
+
+			if (h)
+				h->peer_spills++;
+			c = slot(&peer_other, k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
+		}
+	}
+	add(c, bytes, packets, tx, !tc);
+}
+
 static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32 held, __u8 source,
 					__u64 bytes, __u64 packets, bool tx)
 {
@@ -753,8 +825,9 @@ static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32
 	bool tc = source == SOURCE_TC;
 	struct counters *c = 0;
 	__u32 lane = NO_SLOT;
+	__u64 peer[2] = {};
 
-	k.class_id = classify(skb, tx);
+	k.class_id = classify(skb, tx, peer);
 	if (held != NO_SLOT)
 		lane = class_lane(tc ? (void *)&tc_class_lanes : (void *)&sock_class_lanes, held, k.class_id);
 	if (lane != NO_SLOT)
@@ -762,6 +835,8 @@ static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32
 	if (!c)
 		c = slot(&class_stats, &k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
 	add(c, bytes, packets, tx, !tc);
+	if (count_peers && k.class_id != CLASS_NON_IP)
+		count_peer(&k, peer, bytes, packets, tx);
 }
 
 static __always_inline __u64 *owner_of(__u32 ifindex)

@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout or the set of pins changes, so that a newer
  * netattr refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 10
+#define NETATTR_LAYOUT_VERSION 11
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -114,6 +114,19 @@ struct class_key {
 	__u8 _pad[5];
 };
 
+/* Key of peer_stats (`load --breakdown peer`): who, which remote address (IPv4 as
+ * ::ffff:a.b.c.d), of which class, from which source. */
+struct peer_key {
+	__u64 cgroup_id;
+	__u8 addr[16];
+	__u16 class_id;
+	__u8 source;   /* enum netattr_source */
+	__u8 _pad[5];
+};
+
+/* peer_classes: one bit per class id, set for the classes counted per peer. */
+#define PEER_CLASS_WORDS 4
+
 /* Where a first sighting happened. */
 enum netattr_hook {
 	HOOK_TC_INGRESS = 1,
@@ -151,6 +164,7 @@ struct cgroup_name {
 struct health {
 	__u64 insert_failures; /* a new key did not fit: counted under the overflow key */
 	__u64 ringbuf_drops;   /* a first-seen event did not fit in `events` */
+	__u64 peer_spills;     /* a new peer did not fit in peer_stats: counted in peer_other */
 };
 
 /* Index 0 of `meta`: written once by `netattr load`; pinned last, so its pin marks a
@@ -167,6 +181,7 @@ struct meta {
 #define META_IFACES (1u << 1) /* the per-interface breakdown is counted */
 #define META_FAST_PATH (1u << 2) /* per-cgroup counters take the slot fast path */
 #define META_CLASSES (1u << 3) /* the per-class breakdown is counted */
+#define META_PEERS (1u << 4)   /* the per-peer breakdown is counted */
 
 /* The per-cgroup fast path: each source has COUNTER_SLOTS direct-mapped slots, a cgroup's
  * home slot picked by a multiplicative hash of its id. A cgroup claims its home slot when it

@@ -1378,7 +1378,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__load)
-            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --classes --zone --no-fast-path --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
+            opts="-o -v -h -V --max-entries --reuse --accept-existing --breakdown --peer-entries --peer-classes --classes --zone --no-fast-path --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1389,7 +1389,15 @@ _netattr() {
                     return 0
                     ;;
                 --breakdown)
-                    COMPREPLY=($(compgen -W "iface port class" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "iface port class peer" -- "${cur}"))
+                    return 0
+                    ;;
+                --peer-entries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer-classes)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --classes)
@@ -1873,7 +1881,7 @@ _netattr() {
                     return 0
                     ;;
                 --by)
-                    COMPREPLY=($(compgen -W "cgroup iface port class" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "cgroup iface port class peer" -- "${cur}"))
                     return 0
                     ;;
                 --class)

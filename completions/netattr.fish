@@ -81,7 +81,10 @@ complete -c netattr -n "__fish_netattr_using_subcommand check" -s V -l version -
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l max-entries -d 'Capacity of the per-cgroup counter map (two more slots are reserved for the unresolved and overflow buckets)' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l breakdown -d 'Also count these breakdowns (comma-separated): per (cgroup, interface) for the tc source, per (cgroup, protocol, service port) and per (cgroup, destination class) for both. Each costs map lookups per packet, so they are off unless asked for' -r -f -a "iface\t'per (cgroup, interface), tc source'
 port\t'per (cgroup, protocol, service port), both sources'
-class\t'per (cgroup, destination class: loopback, host, private, internet, ...), both sources'"
+class\t'per (cgroup, destination class: loopback, host, private, internet, ...), both sources'
+peer\t'per (cgroup, remote address) within the peer classes, both sources (adds class)'"
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l peer-entries -d 'With --breakdown peer: capacity of the peer map, in (cgroup, remote address) rows (memory is taken as peers appear; a new peer that finds it full is counted in its class\'s "other peers" row)' -r
+complete -c netattr -n "__fish_netattr_using_subcommand load" -l peer-classes -d 'With --breakdown peer: the classes counted per remote address (comma-separated; default: every class but internet and non-ip); the others show their class as the peer' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l classes -d 'With --breakdown class: a classes file (TOML) that adds or overrides destination classes by CIDR; \'netattr classes set\' changes them later without a reload' -r -F
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l zone -d 'This node\'s zone, where the classes file maps zones to prefixes ([zones]): its own zone\'s are class same-zone, the others\' cross-zone' -r
 complete -c netattr -n "__fish_netattr_using_subcommand load" -l pin-dir -d 'Directory in bpffs where this netattr instance pins its programs and maps' -r -F
@@ -154,11 +157,12 @@ complete -c netattr -n "__fish_netattr_using_subcommand detach" -s h -l help -d 
 complete -c netattr -n "__fish_netattr_using_subcommand detach" -s V -l version -d 'Print version'
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l source -d 'Which counters to read (default: socket when attached to a cgroup, else tc). Sources are never added together' -r -f -a "tc\t'clsact classifiers on interfaces (L2 bytes)'
 socket\t'cgroup_skb programs on a cgroup (L3 bytes)'"
-complete -c netattr -n "__fish_netattr_using_subcommand stats" -l by -d 'One row per cgroup, per (cgroup, interface) (tc only), per (cgroup, protocol, service port), or per (cgroup, destination class)' -r -f -a "cgroup\t''
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l by -d 'One row per cgroup, per (cgroup, interface) (tc only), per (cgroup, protocol, service port), per (cgroup, destination class), or per (cgroup, class, remote address)' -r -f -a "cgroup\t''
 iface\t''
 port\t''
-class\t''"
-complete -c netattr -n "__fish_netattr_using_subcommand stats" -l class -d 'With --by class: only these classes (comma-separated), e.g. \'--by class --class internet --sort tx\' for who sends the most to the internet' -r
+class\t''
+peer\t''"
+complete -c netattr -n "__fish_netattr_using_subcommand stats" -l class -d 'With --by class or --by peer: only these classes (comma-separated), e.g. \'--by class --class internet --sort tx\' for who sends the most to the internet' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l group -d 'Sum the rows per group of these fields (comma-separated), as `report` groups the ledger: name (a pod\'s containers), pod_namespace, pod, kind, runtime, identity, class (with --by class) or label:KEY' -r
 complete -c netattr -n "__fish_netattr_using_subcommand stats" -l sort -d 'Order of the rows' -r -f -a "rx\t''
 tx\t''

@@ -103,6 +103,15 @@ pub struct LoadArgs {
     /// both. Each costs map lookups per packet, so they are off unless asked for.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND")]
     pub breakdown: Vec<Breakdown>,
+    /// With --breakdown peer: capacity of the peer map, in (cgroup, remote address) rows
+    /// (memory is taken as peers appear; a new peer that finds it full is counted in its
+    /// class's "other peers" row)
+    #[arg(long, default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
+    pub peer_entries: u32,
+    /// With --breakdown peer: the classes counted per remote address (comma-separated;
+    /// default: every class but internet and non-ip); the others show their class as the peer
+    #[arg(long, value_delimiter = ',', value_name = "CLASS")]
+    pub peer_classes: Vec<String>,
     /// With --breakdown class: a classes file (TOML) that adds or overrides destination
     /// classes by CIDR; 'netattr classes set' changes them later without a reload
     #[arg(long, value_name = "FILE")]
@@ -179,10 +188,10 @@ pub struct StatsArgs {
     #[arg(long, value_enum)]
     pub source: Option<crate::bpf::Source>,
     /// One row per cgroup, per (cgroup, interface) (tc only), per (cgroup, protocol,
-    /// service port), or per (cgroup, destination class)
+    /// service port), per (cgroup, destination class), or per (cgroup, class, remote address)
     #[arg(long, value_enum, default_value_t = By::Cgroup)]
     pub by: By,
-    /// With --by class: only these classes (comma-separated), e.g. '--by class --class
+    /// With --by class or --by peer: only these classes (comma-separated), e.g. '--by class --class
     /// internet --sort tx' for who sends the most to the internet
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub class: Vec<String>,
@@ -220,6 +229,8 @@ pub enum Breakdown {
     Port,
     /// per (cgroup, destination class: loopback, host, private, internet, ...), both sources
     Class,
+    /// per (cgroup, remote address) within the peer classes, both sources (adds class)
+    Peer,
 }
 
 #[derive(Debug, Args)]

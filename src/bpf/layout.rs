@@ -5,9 +5,11 @@ use serde::Serialize;
 pub use crate::model::{Counters, Source};
 
 mod class;
+mod peer;
 pub use class::*;
+pub use peer::*;
 
-pub const LAYOUT_VERSION: u32 = 10;
+pub const LAYOUT_VERSION: u32 = 11;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;
@@ -21,6 +23,8 @@ pub const META_IFACES: u32 = 1 << 1;
 pub const META_FAST_PATH: u32 = 1 << 2;
 /// `meta.flags`: the per-class breakdown is counted.
 pub const META_CLASSES: u32 = 1 << 3;
+/// `meta.flags`: the per-peer breakdown is counted (`--breakdown peer`).
+pub const META_PEERS: u32 = 1 << 4;
 /// Direct-mapped fast-path slots per source (`COUNTER_SLOTS`); see `super::slots`.
 pub const COUNTER_SLOTS: u32 = 4096;
 /// The multiplier of the programs' multiplicative hashes (netattr.h `HASH_MUL`).
@@ -268,16 +272,23 @@ impl Counters {
 pub struct Health {
     pub insert_failures: u64,
     pub ringbuf_drops: u64,
+    /// New peers that found the peer map full (counted in their class's other-peers row).
+    pub peer_spills: u64,
 }
 
 impl Health {
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        Some(Health { insert_failures: u64_at(b, 0)?, ringbuf_drops: u64_at(b, 8)? })
+        Some(Health {
+            insert_failures: u64_at(b, 0)?,
+            ringbuf_drops: u64_at(b, 8)?,
+            peer_spills: u64_at(b, 16)?,
+        })
     }
 
     pub fn add(&mut self, o: &Health) {
         self.insert_failures += o.insert_failures;
         self.ringbuf_drops += o.ringbuf_drops;
+        self.peer_spills += o.peer_spills;
     }
 }
 

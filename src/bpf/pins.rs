@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 25] = [
+pub const MAPS: [&str; 28] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -35,6 +35,9 @@ pub const MAPS: [&str; 25] = [
     "sock_class_lanes",
     "sock_class_slots",
     "class_names",
+    "peer_stats",
+    "peer_other",
+    "peer_classes",
     "iface_owner",
     "events",
     "health",
@@ -222,6 +225,9 @@ impl Pins {
             class_table6: map("class_table6")?,
             class_stats: map("class_stats")?,
             class_names: map("class_names")?,
+            peer_stats: map("peer_stats")?,
+            peer_other: map("peer_other")?,
+            peer_classes: map("peer_classes")?,
             owners: super::attachments::Owners::open(&self.dir)?,
             cgroup_names: map("cgroup_names")?,
             events: map("events")?,
@@ -269,6 +275,12 @@ pub struct Instance {
     pub class_stats: MapHandle,
     /// class id -> name.
     pub class_names: MapHandle,
+    /// both sources, per (cgroup, remote address, class, source) (`--breakdown peer`).
+    pub peer_stats: MapHandle,
+    /// both sources, per (cgroup, class, source): the peers peer_stats had no room for.
+    pub peer_other: MapHandle,
+    /// The classes counted per peer (one bit per class id).
+    pub peer_classes: MapHandle,
     /// The owner cgroup of each host-side veth netattr attached to.
     pub owners: super::attachments::Owners,
     /// cgroup id -> its path at first sight, for cgroups that are gone.

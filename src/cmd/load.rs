@@ -46,11 +46,18 @@ pub fn execute(g: &Global, a: &LoadArgs) -> Result<ExitCode> {
         max_entries: a.max_entries,
         ports: a.breakdown.contains(&Breakdown::Port),
         ifaces: a.breakdown.contains(&Breakdown::Iface),
-        classes: a.breakdown.contains(&Breakdown::Class),
+        classes: a.breakdown.contains(&Breakdown::Class) || a.breakdown.contains(&Breakdown::Peer),
+        peers: a
+            .breakdown
+            .contains(&Breakdown::Peer)
+            .then(|| load::PeerSettings { entries: a.peer_entries, classes: a.peer_classes.clone() }),
         no_fast_path: a.no_fast_path,
     };
     if a.classes.is_some() && !settings.classes {
         bail!("--classes needs the class breakdown: add '--breakdown class'");
+    }
+    if !a.peer_classes.is_empty() && settings.peers.is_none() {
+        bail!("--peer-classes needs the peer breakdown: add '--breakdown peer'");
     }
     // Read before anything changes: a bad file leaves the kernel as it was.
     let class_file = a.classes.as_deref().map(|f| classes::read_file(f, a.zone.as_deref())).transpose()?;

@@ -22,11 +22,11 @@ pub fn execute(g: &Global, a: &StatsArgs) -> Result<ExitCode> {
     let grouped = !a.group.is_empty();
     // Grouped, every row is needed: --top cuts the groups instead.
     let view = View { sort: a.sort, top: if grouped { None } else { a.top }, resolve: !a.no_resolve };
-    if !a.class.is_empty() && a.by != By::Class {
-        bail!("--class picks rows of the class breakdown: add '--by class'");
+    if !a.class.is_empty() && !matches!(a.by, By::Class | By::Peer) {
+        bail!("--class picks rows of the class breakdown: add '--by class' (or '--by peer')");
     }
     if grouped {
-        if a.group.contains(&Field::Class) && a.by != By::Class {
+        if a.group.contains(&Field::Class) && !matches!(a.by, By::Class | By::Peer) {
             bail!("--group class sums rows of the class breakdown: add '--by class'");
         }
         if a.no_resolve {

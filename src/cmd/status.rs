@@ -115,8 +115,8 @@ impl StatusReport {
             writeln!(out)?;
             writeln!(
                 out,
-                "health: insert failures {}, ring buffer drops {}",
-                h.insert_failures, h.ringbuf_drops
+                "health: insert failures {}, ring buffer drops {}, peers past the peer map {}",
+                h.insert_failures, h.ringbuf_drops, h.peer_spills
             )?;
             for (name, b) in [("tc", &h.tc), ("socket", &h.socket)] {
                 writeln!(

@@ -15,7 +15,7 @@ use libbpf_rs::{MapCore, MapFlags};
 use super::classes::{self, ClassFile};
 use crate::bpf::layout::{
     ClassKey, Counters, IfaceKey, Meta, Source, CGID_OVERFLOW, LAYOUT_VERSION, MAGIC, META_CLASSES,
-    META_FAST_PATH, META_IFACES, META_PORTS, RESERVED_KEYS,
+    META_FAST_PATH, META_IFACES, META_PEERS, META_PORTS, RESERVED_KEYS,
 };
 use crate::bpf::pins::{IDS, MAPS, PROGS, TREE};
 use crate::bpf::skel::{NetattrSkel, NetattrSkelBuilder};
@@ -30,6 +30,8 @@ pub struct Settings {
     pub ports: bool,
     pub ifaces: bool,
     pub classes: bool,
+    /// The per-peer breakdown (which needs `classes`), if asked for.
+    pub peers: Option<PeerSettings>,
     /// Told not to take the slot fast path.
     pub no_fast_path: bool,
 }
@@ -40,6 +42,15 @@ impl Settings {
     pub fn fast_path(&self) -> bool {
         !self.no_fast_path && sys::kernel_release().is_ok_and(|(v, _)| v >= (5, 12))
     }
+}
+
+/// The per-peer breakdown's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSettings {
+    /// Rows of the peer map.
+    pub entries: u32,
+    /// Class names counted per peer; empty: every class but internet and non-ip.
+    pub classes: Vec<String>,
 }
 
 /// What `load` did.
@@ -107,12 +118,17 @@ pub fn load(
     ] {
         map.set_max_entries(capacity).context("sizing the counter maps")?;
     }
+    if let Some(p) = &settings.peers {
+        open.maps.peer_other.set_max_entries(capacity).context("sizing the other-peers map")?;
+        open.maps.peer_stats.set_max_entries(p.entries).context("sizing the peer map")?;
+    }
     let fast_path = settings.fast_path();
     let kernel = KernelBtf::read();
     if let Some(rodata) = open.maps.rodata_data.as_mut() {
         rodata.count_ports = settings.ports;
         rodata.count_ifaces = settings.ifaces;
         rodata.count_classes = settings.classes;
+        rodata.count_peers = settings.peers.is_some();
         rodata.fast_path = fast_path;
         rodata.kern_ctx = kernel.kern_ctx;
     }
@@ -128,6 +144,9 @@ pub fn load(
         let t = classes::plan(class_file, &[], &crate::netlink::addresses()?)?;
         let m = &skel.maps;
         classes::install([&m.class_names, &m.class_table4, &m.class_table6], &t)?;
+        if let Some(p) = &settings.peers {
+            super::peers::mark_classes(&m.peer_classes, &t.names, &p.classes)?;
+        }
     }
     pin_all(&mut skel, tree, &mut guard)?;
     guard.armed = false;
@@ -140,17 +159,21 @@ fn differences(meta: &Meta, a: &Settings) -> Vec<String> {
     if meta.max_entries != a.max_entries {
         out.push(format!("--max-entries {} (asked {})", meta.max_entries, a.max_entries));
     }
-    let kinds = |on: [bool; 3]| {
-        let k: Vec<&str> =
-            on.iter().zip(["iface", "port", "class"]).filter(|(on, _)| **on).map(|(_, n)| n).collect();
+    let kinds = |on: [bool; 4]| {
+        let k: Vec<&str> = on
+            .iter()
+            .zip(["iface", "port", "class", "peer"])
+            .filter(|(on, _)| **on)
+            .map(|(_, n)| n)
+            .collect();
         if k.is_empty() {
             "none".to_string()
         } else {
             k.join(",")
         }
     };
-    let loaded = kinds([META_IFACES, META_PORTS, META_CLASSES].map(|f| meta.has(f)));
-    let asked = kinds([a.ifaces, a.ports, a.classes]);
+    let loaded = kinds([META_IFACES, META_PORTS, META_CLASSES, META_PEERS].map(|f| meta.has(f)));
+    let asked = kinds([a.ifaces, a.ports, a.classes, a.peers.is_some()]);
     if loaded != asked {
         out.push(format!("--breakdown {loaded} (asked {asked})"));
     }
@@ -202,7 +225,7 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &Settings, fast_path: bool) -> Result<()
     let overflow_class =
         |s: Source| ClassKey { cgroup_id: CGID_OVERFLOW, class_id: 0, source: s.code() }.to_bytes();
     let (class_tc, class_sock) = (overflow_class(Source::Tc), overflow_class(Source::Socket));
-    let reserved: [(&libbpf_rs::Map, &[u8]); 7] = [
+    let reserved: [(&libbpf_rs::Map, &[u8]); 9] = [
         (&skel.maps.stats_map, &RESERVED_KEYS[0].to_ne_bytes()),
         (&skel.maps.stats_map, &RESERVED_KEYS[1].to_ne_bytes()),
         (&skel.maps.sock_stats, &RESERVED_KEYS[0].to_ne_bytes()),
@@ -210,6 +233,8 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &Settings, fast_path: bool) -> Result<()
         (&skel.maps.iface_stats, &overflow_iface),
         (&skel.maps.class_stats, &class_tc),
         (&skel.maps.class_stats, &class_sock),
+        (&skel.maps.peer_other, &class_tc),
+        (&skel.maps.peer_other, &class_sock),
     ];
     for (map, key) in reserved {
         map.update_percpu(key, &zero, MapFlags::NO_EXIST).context("inserting the reserved buckets")?;
@@ -224,6 +249,7 @@ fn init_maps(skel: &NetattrSkel<'_>, a: &Settings, fast_path: bool) -> Result<()
             (a.ports, META_PORTS),
             (a.ifaces, META_IFACES),
             (a.classes, META_CLASSES),
+            (a.peers.is_some(), META_PEERS),
         ]
         .iter()
         .filter(|(on, _)| *on)

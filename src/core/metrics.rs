@@ -11,7 +11,7 @@ use crate::output::prometheus::{Builder, Family, Text};
 
 /// Every metric name netattr exports (`serve` adds its last two); the deploy/ dashboard is
 /// checked against this list.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 20] = [
     "netattr_rx_bytes_total",
     "netattr_tx_bytes_total",
     "netattr_rx_packets_total",
@@ -20,17 +20,22 @@ pub const NAMES: [&str; 15] = [
     "netattr_class_tx_bytes_total",
     "netattr_class_rx_packets_total",
     "netattr_class_tx_packets_total",
+    "netattr_peer_rx_bytes_total",
+    "netattr_peer_tx_bytes_total",
+    "netattr_peer_rx_packets_total",
+    "netattr_peer_tx_packets_total",
     "netattr_map_entries",
     "netattr_map_capacity",
     "netattr_map_fill_ratio",
     "netattr_insert_failures_total",
     "netattr_ringbuf_drops_total",
+    "netattr_peer_spills_total",
     "netattr_retired_cgroups",
     "netattr_scrape_duration_seconds",
 ];
 
 /// The labels of the counters (`map` is the health gauges' label).
-pub const LABELS: [&str; 15] = [
+pub const LABELS: [&str; 19] = [
     "cgroup_id",
     "bucket",
     "source",
@@ -45,6 +50,10 @@ pub const LABELS: [&str; 15] = [
     "protocol",
     "port",
     "class",
+    "peer",
+    "peer_kind",
+    "peer_address",
+    "peer_namespace",
     "map",
 ];
 
@@ -79,6 +88,14 @@ fn labels<'a>(r: &Row, named: &'a [(String, &String)]) -> Vec<(&'a str, Option<S
         ("port", r.port.map(|p| p.to_string())),
         ("class", r.class.clone()),
     ];
+    if let Some(p) = &r.peer {
+        out.extend([
+            ("peer", Some(p.peer.clone())),
+            ("peer_kind", Some(p.kind.as_str().to_string())),
+            ("peer_address", p.address.map(|a| a.to_string())),
+            ("peer_namespace", p.namespace.clone()),
+        ]);
+    }
     let mine = |k: &String| who.labels.as_ref().and_then(|l| l.get(k).cloned());
     out.extend(named.iter().map(|(s, k)| (s.as_str(), mine(k))));
     out
@@ -106,12 +123,15 @@ pub fn exposition(
 /// cgroup's classes to its total. `keys`: the workload labels each series carries.
 pub fn counter_families(rows: &[Row], keys: &[String]) -> Vec<Family> {
     let class = rows.first().is_some_and(|r| r.class.is_some());
+    let peer = rows.first().is_some_and(|r| r.peer.is_some());
     let named: Vec<(String, &String)> = keys.iter().map(|k| (crate::model::series_label(k), k)).collect();
     COUNTERS
         .iter()
         .enumerate()
         .map(|(n, (name, help))| {
-            let (name, help) = if class {
+            let (name, help) = if peer {
+                (name.replacen("netattr_", "netattr_peer_", 1), format!("{help}, per peer (remote address)"))
+            } else if class {
                 (name.replacen("netattr_", "netattr_class_", 1), format!("{help}, per destination class"))
             } else {
                 (name.to_string(), help.to_string())
@@ -154,7 +174,12 @@ fn health_families(h: &HealthExport) -> Vec<Family> {
         "First-seen events lost because the ring buffer was full (counters are not affected)",
     );
     drops.sample([], h.health.ringbuf_drops as f64);
-    vec![entries.build(), capacity.build(), fill.build(), failures.build(), drops.build()]
+    let mut spills = Builder::counter(
+        "netattr_peer_spills_total",
+        "New peers that found the peer map full (their bytes went to the other-peers row)",
+    );
+    spills.sample([], h.health.peer_spills as f64);
+    vec![entries.build(), capacity.build(), fill.build(), failures.build(), drops.build(), spills.build()]
 }
 
 #[cfg(test)]
@@ -164,8 +189,11 @@ mod tests {
 
     #[test]
     fn row_labels_are_the_listed_ones() {
-        let r = Row::bare(5, Source::Tc, crate::core::row::Extra::None, Counters::default());
+        let peer = crate::core::row::Extra::Peer(5, "private".into(), crate::core::peers::Peer::Other);
+        let r = Row::bare(5, Source::Tc, peer, Counters::default());
         let keys: Vec<&str> = labels(&r, &[]).iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, LABELS[..LABELS.len() - 1]);
+        let r = Row::bare(5, Source::Tc, crate::core::row::Extra::None, Counters::default());
+        assert_eq!(labels(&r, &[]).len(), LABELS.len() - 5, "peer labels only on peer rows");
     }
 }

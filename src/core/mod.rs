@@ -4,6 +4,7 @@
 //! instance over time (`live`), describes it (`inventory`), exports it (`metrics`, `scrape`,
 //! `serving`), attaches it (`attach`), detaches it (`hooks`) and retires the counters of gone
 //! cgroups exactly (`retire`).
+pub mod addrbook;
 pub mod attach;
 pub mod check;
 pub mod classes;
@@ -16,6 +17,8 @@ pub mod live;
 pub mod load;
 pub mod metrics;
 pub mod namer;
+pub mod peername;
+pub mod peers;
 pub mod reader;
 pub mod recorder;
 pub mod report;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
+use super::peers::Peer;
 use super::row::{By, Extra, RawRow};
 use crate::bpf::layout::{
     ClassKey, IfaceKey, PortKey, CGID_OVERFLOW, CGID_UNRESOLVED, META_IFACES, META_PORTS,
@@ -46,12 +47,13 @@ pub fn read(inst: &Instance, q: Query) -> Result<Snapshot> {
             let (rows, seen) = inst.per_cgroup_with_fill(q.source)?;
             fill.extend(seen.iter().map(|(n, c)| (n.to_string(), *c)));
             rows.into_iter()
-                .map(|(id, c)| RawRow { key: (id, 0, 0, 0), extra: Extra::None, counters: c })
+                .map(|(id, c)| RawRow { key: (id, 0, 0, 0, 0), extra: Extra::None, counters: c })
                 .collect()
         }
         By::Iface => by_iface(inst, q.source)?,
         By::Port => by_port(inst, q.source)?,
         By::Class => by_class(inst, q.source)?,
+        By::Peer => by_peer(inst, q.source)?,
     };
     with_buckets(&mut rows, q.by);
     Ok(Snapshot { source: q.source, by: q.by, rows, fill })
@@ -66,6 +68,7 @@ fn with_buckets(rows: &mut Vec<RawRow>, by: By) {
         By::Iface => Extra::Iface(0, None),
         By::Port => Extra::Port(0, 0),
         By::Class => Extra::Class(0, crate::bpf::layout::BUILTIN_CLASSES[0].to_string()),
+        By::Peer => Extra::Peer(0, crate::bpf::layout::BUILTIN_CLASSES[0].to_string(), Peer::Class),
     };
     fill_buckets(rows, extra);
 }
@@ -74,8 +77,9 @@ fn fill_buckets(rows: &mut Vec<RawRow>, extra: Extra) {
     for id in [CGID_UNRESOLVED, CGID_OVERFLOW] {
         if !rows.iter().any(|r| r.key.0 == id) {
             let key = match &extra {
-                Extra::Class(c, _) => (id, u32::from(*c), 0, 0),
-                _ => (id, 0, 0, 0),
+                Extra::Class(c, _) => (id, u32::from(*c), 0, 0, 0),
+                Extra::Peer(c, _, p) => (id, u32::from(*c), p.key().0, 0, p.key().1),
+                _ => (id, 0, 0, 0, 0),
             };
             rows.push(RawRow { key, extra: extra.clone(), counters: Counters::default() });
         }
@@ -102,6 +106,7 @@ pub fn require_breakdown(inst: &Instance, by: By, source: Source) -> Result<()> 
             "the per-port breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown port'"
         ),
         By::Class => super::classes::require(inst),
+        By::Peer => super::peers::require(inst),
         _ => Ok(()),
     }
 }
@@ -112,7 +117,7 @@ fn by_iface(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     Ok(percpu::read_counters(&inst.iface_stats, IfaceKey::from_bytes)?
         .into_iter()
         .map(|(k, c)| RawRow {
-            key: (k.cgroup_id, k.ifindex, 0, 0),
+            key: (k.cgroup_id, k.ifindex, 0, 0, 0),
             extra: Extra::Iface(k.ifindex, names.get(&k.ifindex).cloned()),
             counters: c,
         })
@@ -125,7 +130,7 @@ fn by_port(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
     Ok(percpu::read_counters(&inst.port_stats, of_source)?
         .into_iter()
         .map(|(k, c)| RawRow {
-            key: (k.cgroup_id, 0, k.proto, k.port),
+            key: (k.cgroup_id, 0, k.proto, k.port, 0),
             extra: Extra::Port(k.proto, k.port),
             counters: c,
         })
@@ -138,8 +143,8 @@ pub fn keep_classes(inst: &Instance, snap: &mut Snapshot, names: &[String]) -> R
     if names.is_empty() {
         return Ok(());
     }
-    if snap.by != By::Class {
-        bail!("--class picks rows of the class breakdown: add '--by class'");
+    if !matches!(snap.by, By::Class | By::Peer) {
+        bail!("--class picks rows of the class breakdown: add '--by class' (or '--by peer')");
     }
     let all = crate::bpf::class_table::names(&inst.class_names)?;
     let known: Vec<&String> = all.iter().flatten().collect();
@@ -147,27 +152,55 @@ pub fn keep_classes(inst: &Instance, snap: &mut Snapshot, names: &[String]) -> R
         let list: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
         bail!("no class '{bad}' in this load: its classes are {} (see 'netattr classes')", list.join(", "));
     }
-    snap.rows.retain(|r| matches!(&r.extra, Extra::Class(_, n) if names.contains(n)));
+    snap.rows.retain(|r| matches!(&r.extra, Extra::Class(_, n) | Extra::Peer(_, n, _) if names.contains(n)));
     // The buckets stay in every listing: zero rows in the first class asked for.
     let first = &names[0];
-    let id = all.iter().position(|n| n.as_ref() == Some(first));
-    fill_buckets(&mut snap.rows, Extra::Class(id.unwrap_or(0) as u16, first.clone()));
+    let id = all.iter().position(|n| n.as_ref() == Some(first)).unwrap_or(0) as u16;
+    fill_buckets(
+        &mut snap.rows,
+        match snap.by {
+            By::Peer => Extra::Peer(id, first.clone(), Peer::Class),
+            _ => Extra::Class(id, first.clone()),
+        },
+    );
     Ok(())
 }
 
-fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
-    require_breakdown(inst, By::Class, source)?;
-    let names = crate::bpf::class_table::names(&inst.class_names)?;
+/// One source's class rows, (cgroup, class) -> counters, lanes folded in.
+fn class_rows(inst: &Instance, source: Source) -> Result<crate::bpf::slots::ClassRows> {
     let of_source = |b: &[u8]| ClassKey::from_bytes(b).filter(|k| k.source == source.code());
     let mut rows: crate::bpf::slots::ClassRows = percpu::read_counters(&inst.class_stats, of_source)?
         .into_iter()
         .map(|(k, c)| ((k.cgroup_id, k.class_id), c))
         .collect();
     inst.counters_of(source).1.fold_lanes(&mut rows)?;
-    Ok(rows
+    Ok(rows)
+}
+
+/// The peer rows: read before the class rows, so that a packet a peer row holds is in its
+/// class row too (the programs count the class first), whatever traffic runs meanwhile.
+fn by_peer(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
+    require_breakdown(inst, By::Peer, source)?;
+    let names = crate::bpf::class_table::names(&inst.class_names)?;
+    let peers = super::peers::rows(inst, source)?;
+    let classes: Vec<_> = class_rows(inst, source)?.into_iter().collect();
+    Ok(super::peers::with_classes(inst, peers, &classes)?
+        .into_iter()
+        .map(|r| RawRow {
+            key: (r.cgroup_id, u32::from(r.class_id), r.peer.key().0, 0, r.peer.key().1),
+            extra: Extra::Peer(r.class_id, super::classes::name_of(&names, r.class_id), r.peer),
+            counters: r.counters,
+        })
+        .collect())
+}
+
+fn by_class(inst: &Instance, source: Source) -> Result<Vec<RawRow>> {
+    require_breakdown(inst, By::Class, source)?;
+    let names = crate::bpf::class_table::names(&inst.class_names)?;
+    Ok(class_rows(inst, source)?
         .into_iter()
         .map(|((id, class), c)| RawRow {
-            key: (id, u32::from(class), 0, 0),
+            key: (id, u32::from(class), 0, 0, 0),
             extra: Extra::Class(class, super::classes::name_of(&names, class)),
             counters: c,
         })

@@ -21,7 +21,7 @@ pub struct StatsReport {
     pub schema: u32,
     /// Which hooks the counters come from: "tc" or "socket".
     pub source: Source,
-    /// "cgroup", "iface", "port" or "class".
+    /// "cgroup", "iface", "port", "class" or "peer".
     pub by: By,
     /// With --interval: when the sample was taken, and the seconds it covers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +60,7 @@ impl Report for StatsReport {
             By::Iface => header.push("IFACE"),
             By::Port => header.extend(["PROTO", "PORT"]),
             By::Class => header.push("CLASS"),
+            By::Peer => header.extend(["CLASS", "PEER"]),
             By::Cgroup => {}
         }
         if interval {
@@ -81,6 +82,14 @@ impl Report for StatsReport {
             }
             if let Some(c) = &r.class {
                 cells.push(c.clone());
+            }
+            if let Some(p) = &r.peer {
+                cells.push(match (p.kind, p.address) {
+                    (super::peername::PeerKind::Workload | super::peername::PeerKind::Host, Some(a)) => {
+                        format!("{} ({a})", p.peer)
+                    }
+                    _ => p.peer.clone(),
+                });
             }
             match &r.rates {
                 Some(x) => cells.extend([
@@ -126,6 +135,7 @@ pub struct Reporter<'a> {
     namer: Namer<'a>,
     labels: bool,
     keys: Vec<String>,
+    book_warned: bool,
 }
 
 impl<'a> Reporter<'a> {
@@ -138,6 +148,7 @@ impl<'a> Reporter<'a> {
             namer: Namer::new(g, Some(inst))?,
             labels: false,
             keys: g.names.keys.listed().to_vec(),
+            book_warned: false,
         })
     }
 
@@ -162,12 +173,16 @@ impl<'a> Reporter<'a> {
         let totals = self.prepare(&snap.rows);
         let mut rate_totals = rates.as_ref().map(|_| Rates::default());
         let source = snap.source;
+        let book = (snap.by == By::Peer && self.view.resolve).then(|| self.address_book());
         let mut rows: Vec<Row> = snap
             .rows
             .into_iter()
             .map(|raw| {
                 let key = raw.key;
                 let mut r = self.row(raw, source);
+                if let (Some(p), Some(b)) = (r.peer.as_mut(), book.as_ref()) {
+                    p.name_from(b);
+                }
                 if let Some((by_key, _)) = &rates {
                     let rate = by_key.get(&key).copied().unwrap_or_default();
                     if let Some(t) = rate_totals.as_mut() {
@@ -193,6 +208,17 @@ impl<'a> Reporter<'a> {
             health: None,
             label_keys: if self.labels { self.keys.clone() } else { Vec::new() },
         }
+    }
+
+    /// Who holds each address now; a failed scan leaves peers as addresses, said once.
+    fn address_book(&mut self) -> super::addrbook::AddrBook {
+        super::addrbook::AddrBook::scan(&mut self.namer).unwrap_or_else(|e| {
+            if !self.book_warned {
+                eprintln!("netattr: peers are shown as addresses: {e:#}");
+                self.book_warned = true;
+            }
+            Default::default()
+        })
     }
 
     /// A row with its path and identity (live, or as the kernel recorded it if gone), or
@@ -243,7 +269,8 @@ impl<'a> Reporter<'a> {
 
     /// The row of a cgroup being collected by `reap`: named as the kernel recorded it.
     pub fn gone_row(&mut self, id: u64, source: Source, counters: Counters) -> Row {
-        let mut r = self.row(RawRow { key: (id, 0, 0, 0), extra: super::row::Extra::None, counters }, source);
+        let mut r =
+            self.row(RawRow { key: (id, 0, 0, 0, 0), extra: super::row::Extra::None, counters }, source);
         r.gone = true;
         r
     }

@@ -39,10 +39,12 @@ pub enum By {
     Iface,
     Port,
     Class,
+    Peer,
 }
 
-/// Identifies a row across samples: cgroup, interface (or class id), protocol, port.
-pub type RowKey = (u64, u32, u8, u16);
+/// Identifies a row across samples: cgroup, interface (or class id), protocol (or peer
+/// kind), port, peer address.
+pub type RowKey = (u64, u32, u8, u16, u128);
 
 /// What a row adds to its cgroup: an interface, a protocol and port, or a destination class.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub enum Extra {
     Port(u8, u16),
     /// A destination class: its id and name.
     Class(u16, String),
+    /// A peer within a destination class (its id and name).
+    Peer(u16, String, super::peers::Peer),
 }
 
 /// A row as read from the maps, before naming.
@@ -86,6 +90,8 @@ pub struct Row {
     pub port: Option<u16>,
     /// With --by class: the destination class ("internet", "private", ...).
     pub class: Option<String>,
+    /// With --by peer: who the bytes went to or came from.
+    pub peer: Option<super::peername::PeerName>,
     pub counters: Counters,
     /// With --interval: rates over the interval.
     pub rates: Option<Rates>,
@@ -127,6 +133,9 @@ impl Serialize for Row {
         if let Some(c) = &self.class {
             st.serialize_field("class", c)?;
         }
+        if let Some(p) = &self.peer {
+            p.serialize_fields(&mut st)?;
+        }
         serialize_amounts(&mut st, &self.counters, self.rates.as_ref())?;
         st.end()
     }
@@ -167,6 +176,7 @@ impl Row {
             protocol: None,
             port: None,
             class: None,
+            peer: None,
             counters,
             rates: None,
         };
@@ -181,6 +191,10 @@ impl Row {
                 r.port = Some(port);
             }
             Extra::Class(_, name) => r.class = Some(name),
+            Extra::Peer(_, name, peer) => {
+                r.peer = Some(super::peername::PeerName::unnamed(&peer, &name));
+                r.class = Some(name);
+            }
         }
         r
     }
@@ -227,7 +241,7 @@ pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
     let k = |r: &Row| key.of(&r.counters, r.rates.as_ref());
     // Buckets last (unresolved, then overflow: key 0 before 2^64-1), cgroups by size, then
     // id, then the breakdown's interface, protocol (or class) and port.
-    type Order = (bool, std::cmp::Reverse<u64>, u64, u32, String, u16, usize);
+    type Order = (bool, std::cmp::Reverse<u64>, u64, u32, String, u16, String, usize);
     let mut order: Vec<Order> = rows
         .iter()
         .enumerate()
@@ -240,6 +254,7 @@ pub fn sort_and_cut(rows: &mut Vec<Row>, key: SortKey, top: Option<usize>) {
                 r.ifindex.unwrap_or(0),
                 r.protocol.clone().or_else(|| r.class.clone()).unwrap_or_default(),
                 r.port.unwrap_or(0),
+                r.peer.as_ref().map(|p| p.peer.clone()).unwrap_or_default(),
                 i,
             )
         })

@@ -51,6 +51,9 @@ pub struct SocketRow {
 pub struct HealthRow {
     pub insert_failures: u64,
     pub ringbuf_drops: u64,
+    /// New peers that found the peer map full (`--breakdown peer`): their bytes are in
+    /// their class's other-peers row.
+    pub peer_spills: u64,
     /// The unresolved and overflow buckets of each source.
     pub tc: Buckets,
     pub socket: Buckets,
@@ -142,10 +145,11 @@ pub fn status(place: &Place, pins: &Pins, ledger: &Path) -> Result<StatusReport>
         tc.iter().chain(&socket).map(|(id, _)| *id).filter(|id| !RESERVED_KEYS.contains(id)).collect();
     counted.extend(crate::core::retire::class_row_cgroups(&inst)?);
     let gone = counted.iter().filter(|id| namer.certainly_gone(**id)).count() as u64;
-    let Health { insert_failures, ringbuf_drops } = inst.health()?;
+    let Health { insert_failures, ringbuf_drops, peer_spills } = inst.health()?;
     let health = HealthRow {
         insert_failures,
         ringbuf_drops,
+        peer_spills,
         tc: Buckets::of(tc.iter().map(|(id, c)| (*id, c))),
         socket: Buckets::of(socket.iter().map(|(id, c)| (*id, c))),
     };

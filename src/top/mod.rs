@@ -240,7 +240,20 @@ fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String>
             reads.push(("port", reader::read(inst, Query { source, by: By::Port })));
         }
     }
+    if inst.meta.has(crate::bpf::layout::META_PEERS) {
+        let source = reader::default_source(inst, None);
+        reads.push(("peer", reader::read(inst, Query { source, by: By::Peer }).map(|s| top_peers(s, id))));
+    }
     detail_lines(id, reads, rates)
+}
+
+/// The selected cgroup's largest peers (PEERS_SHOWN of them), largest first.
+fn top_peers(mut snap: reader::Snapshot, id: u64) -> reader::Snapshot {
+    const PEERS_SHOWN: usize = 8;
+    snap.rows.retain(|r| r.key.0 == id);
+    snap.rows.sort_by_key(|r| std::cmp::Reverse(r.counters.total_bytes()));
+    snap.rows.truncate(PEERS_SHOWN);
+    snap
 }
 
 /// The detail pane's lines for cgroup `id` from the breakdown reads of a load: a read that
@@ -253,7 +266,9 @@ fn detail_lines(
 ) -> Vec<String> {
     use crate::core::row::Extra;
     if reads.is_empty() {
-        return vec!["no breakdown counted for this load (netattr load --breakdown class,iface,port)".into()];
+        return vec![
+            "no breakdown counted for this load (netattr load --breakdown class,iface,port,peer)".into()
+        ];
     }
     let mut lines = Vec::new();
     for (what, read) in reads {
@@ -286,6 +301,13 @@ fn detail_lines(
                         crate::output::rate(tx_s)
                     ));
                 }
+                Extra::Peer(_, class, peer) => {
+                    let p = crate::core::peername::PeerName::unnamed(peer, class);
+                    lines.push(format!(
+                        "peer {:<24} {class:<10} ({source:<6}) rx {rx:>10}  tx {tx:>10}",
+                        p.peer
+                    ));
+                }
                 Extra::None => {}
             }
         }
@@ -309,7 +331,7 @@ mod tests {
         let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))], &none);
         assert_eq!(failed, vec!["the port breakdown could not be read: map gone".to_string()]);
         let row = RawRow {
-            key: (7, 0, 6, 80),
+            key: (7, 0, 6, 80, 0),
             extra: Extra::Port(6, 80),
             counters: Counters { rx_bytes: 2048, ..Default::default() },
         };

@@ -13,69 +13,6 @@ use crate::harness::*;
 /// Per-packet header allowance of the bounds (docs/accounting.md).
 const PER_PACKET: u64 = 100;
 
-/// An nftables table of this test; Drop deletes it.
-struct NftTable(String);
-
-impl Drop for NftTable {
-    fn drop(&mut self) {
-        let _ = Command::new("nft").args(["delete", "table", "inet", &self.0]).status();
-    }
-}
-
-/// Rules this test inserted into the FORWARD chains where a firewall (Docker's) drops
-/// forwarded packets by policy; Drop deletes exactly those rules.
-struct ForwardAccept(Vec<(&'static str, Vec<String>)>);
-
-impl ForwardAccept {
-    fn for_iface(iface: &str) -> ForwardAccept {
-        let mut rules = Vec::new();
-        for tool in ["iptables", "ip6tables"] {
-            let listed = Command::new(tool).args(["-S", "FORWARD"]).output();
-            let drops = listed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("-P FORWARD DROP"));
-            if !drops {
-                continue;
-            }
-            for dir in ["-i", "-o"] {
-                let rule = vec![
-                    "FORWARD".to_string(),
-                    dir.to_string(),
-                    iface.to_string(),
-                    "-j".into(),
-                    "ACCEPT".into(),
-                ];
-                let mut args = vec!["-I".to_string()];
-                args.extend(rule.iter().cloned());
-                sh(&std::iter::once(tool).chain(args.iter().map(String::as_str)).collect::<Vec<_>>());
-                rules.push((tool, rule));
-            }
-        }
-        ForwardAccept(rules)
-    }
-}
-
-impl Drop for ForwardAccept {
-    fn drop(&mut self) {
-        for (tool, rule) in &self.0 {
-            let _ = Command::new(tool).arg("-D").args(rule).status();
-        }
-    }
-}
-
-/// A link of this test in the host namespace; Drop deletes it (and its routes with it).
-struct HostLink(String);
-
-impl Drop for HostLink {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
-    }
-}
-
-fn ns(n: &Netns, args: &[&str]) {
-    let mut v = vec!["ip", "netns", "exec", &n.name];
-    v.extend(args);
-    sh(&v);
-}
-
 /// Invariant 1: within a source, a cgroup's classes add up to its row, exactly. The two are
 /// separate reads of live maps (a neighbour solicitation may arrive between them): a
 /// comparison counts when the rows read before and after the classes are the same.
@@ -152,19 +89,19 @@ fn the_nat_topology_counts_each_class_exactly_ipv4_and_ipv6() {
     sh(&["ip", "addr", "add", "203.0.113.1/24", "dev", &upl.0]);
     sh(&["ip", "addr", "add", "2001:db8:ffff::1/64", "dev", &upl.0, "nodad"]);
     sh(&["ip", "link", "set", &upl.0, "up"]);
-    ns(&wan, &["ip", "addr", "add", "203.0.113.2/24", "dev", "eth0"]);
-    ns(&wan, &["ip", "addr", "add", "2001:db8:ffff::2/64", "dev", "eth0", "nodad"]);
-    ns(&wan, &["ip", "link", "set", "eth0", "up"]);
-    ns(&wan, &["ip", "link", "add", "inet0", "type", "veth", "peer", "name", "eth0", "netns", &inet.name]);
-    ns(&wan, &["ip", "addr", "add", "198.51.100.1/24", "dev", "inet0"]);
-    ns(&wan, &["ip", "addr", "add", "2001:db8:100::1/64", "dev", "inet0", "nodad"]);
-    ns(&wan, &["ip", "link", "set", "inet0", "up"]);
-    ns(&wan, &["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
-    ns(&inet, &["ip", "addr", "add", "198.51.100.10/24", "dev", "eth0"]);
-    ns(&inet, &["ip", "addr", "add", "2001:db8:100::10/64", "dev", "eth0", "nodad"]);
-    ns(&inet, &["ip", "link", "set", "eth0", "up"]);
-    ns(&inet, &["ip", "route", "add", "default", "via", "198.51.100.1"]);
-    ns(&inet, &["ip", "-6", "route", "add", "default", "via", "2001:db8:100::1"]);
+    in_ns(&wan, &["ip", "addr", "add", "203.0.113.2/24", "dev", "eth0"]);
+    in_ns(&wan, &["ip", "addr", "add", "2001:db8:ffff::2/64", "dev", "eth0", "nodad"]);
+    in_ns(&wan, &["ip", "link", "set", "eth0", "up"]);
+    in_ns(&wan, &["ip", "link", "add", "inet0", "type", "veth", "peer", "name", "eth0", "netns", &inet.name]);
+    in_ns(&wan, &["ip", "addr", "add", "198.51.100.1/24", "dev", "inet0"]);
+    in_ns(&wan, &["ip", "addr", "add", "2001:db8:100::1/64", "dev", "inet0", "nodad"]);
+    in_ns(&wan, &["ip", "link", "set", "inet0", "up"]);
+    in_ns(&wan, &["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
+    in_ns(&inet, &["ip", "addr", "add", "198.51.100.10/24", "dev", "eth0"]);
+    in_ns(&inet, &["ip", "addr", "add", "2001:db8:100::10/64", "dev", "eth0", "nodad"]);
+    in_ns(&inet, &["ip", "link", "set", "eth0", "up"]);
+    in_ns(&inet, &["ip", "route", "add", "default", "via", "198.51.100.1"]);
+    in_ns(&inet, &["ip", "-6", "route", "add", "default", "via", "2001:db8:100::1"]);
     sh(&["ip", "route", "add", "198.51.100.0/24", "via", "203.0.113.2", "dev", &upl.0]);
     sh(&["ip", "-6", "route", "add", "2001:db8:100::/64", "via", "2001:db8:ffff::2", "dev", &upl.0]);
     // The host masquerades the containers' traffic out of the uplink.
@@ -172,7 +109,7 @@ fn the_nat_topology_counts_each_class_exactly_ipv4_and_ipv6() {
     sh(&["nft", "add", "table", "inet", &nft.0]);
     sh(&["nft", "add", "chain", "inet", &nft.0, "post", "{ type nat hook postrouting priority 100; }"]);
     sh(&["nft", "add", "rule", "inet", &nft.0, "post", "oifname", &upl.0, "masquerade"]);
-    let _accept = ForwardAccept::for_iface(&br.name);
+    let _accept = ForwardAccept::for_ifaces(&[&br.name]);
 
     // A's IPv4 flows in one cgroup, its IPv6 flows in another (both in A's namespace).
     let a4 = a.cgroup.clone();

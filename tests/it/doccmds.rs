@@ -68,10 +68,10 @@ fn every_command_the_docs_show_runs() {
 }
 
 /// What a block that does not load presumes: an instance counting the container and the
-/// subtree by class, some traffic, and a ledger with a cycle.
+/// subtree by class and peer, some traffic, and a ledger with a cycle.
 fn counted_and_recorded(s: &Scene, session: &Session) {
     let (na, c) = (&s.na, &s.c[0]);
-    na.run(&["load", "--breakdown", "class"]).ok();
+    na.run(&["load", "--breakdown", "peer"]).ok();
     na.run(&["attach", "--iface", &c.host_if, "--cgroup", &s.tree.rel()]).ok();
     let port = 9800 + (uniq() % 150) as u16;
     let receiver = c.peer(&format!("tcp-recv {}:{port}", c.ip)).ready();

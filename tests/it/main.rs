@@ -37,4 +37,5 @@ mod private;
 mod recording;
 mod resolve;
 mod slots;
+mod whotalks;
 mod zones;

@@ -5,7 +5,8 @@
 //! Specs: `tcp-recv ADDR`, `tcp-send ADDR BYTES`, `tcp-serve ADDR BYTES` (a server that
 //! sends BYTES to the one client it accepts), `tcp-fetch ADDR` (that client),
 //! `udp-recv ADDR BYTES`, `udp-send ADDR COUNT SIZE`, `udp-spray ADDR,ADDR,... SIZE` (one
-//! datagram to each), `sleep`. Receivers print `PEER ready` once bound; every peer
+//! datagram to each), `udp-sweep [BASE]:PORT COUNT SIZE` (one datagram to each of the COUNT
+//! addresses after the IPv6 address BASE), `sleep`. Receivers print `PEER ready` once bound; every peer
 //! prints `PEER done BYTES SEGMENTS RETRANS` (payload moved; segments its socket sent:
 //! TCP_INFO's tcpi_segs_out, or datagrams; of those, retransmissions: tcpi_total_retrans)
 //! and exits. `sleep` just holds a process in its namespace
@@ -174,6 +175,27 @@ fn run(spec: &str) -> std::io::Result<(u64, (u64, u64))> {
                 sock.send_to(&buf, a)?;
             }
             Ok((to.len() as u64 * buf.len() as u64, (to.len() as u64, 0)))
+        }
+        Some("udp-sweep") => {
+            let base = addr(1)?;
+            let std::net::IpAddr::V6(first) = base.ip() else {
+                return Err(std::io::Error::other("udp-sweep takes an IPv6 base"));
+            };
+            let sock = UdpSocket::bind("[::]:0")?;
+            let (count, size) = (num(2), num(3) as usize);
+            let buf = vec![0xa5u8; size];
+            for i in 1..=count {
+                let to = std::net::Ipv6Addr::from(u128::from(first) + u128::from(i));
+                // A full transmit queue (ENOBUFS) is waited out, never skipped: every address
+                // gets its datagram.
+                while let Err(e) = sock.send_to(&buf, SocketAddr::new(to.into(), base.port())) {
+                    if e.raw_os_error() != Some(libc::ENOBUFS) && e.kind() != std::io::ErrorKind::WouldBlock {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            Ok((count * size as u64, (count, 0)))
         }
         Some("tcp-rate") => {
             // BYTES_PER_S for SECONDS, paced on a schedule: at time t, rate * t bytes are out.

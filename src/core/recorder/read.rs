@@ -89,7 +89,7 @@ impl Recorder<'_> {
                     self.unbilled.name(id, who_of(&r));
                 }
                 None => pathless.push(RawRow {
-                    key: (id, 0, 0, 0),
+                    key: (id, 0, 0, 0, 0),
                     extra: Extra::None,
                     counters: Counters::default(),
                 }),

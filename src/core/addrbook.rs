@@ -1,0 +1,124 @@
+//! The address book: which workload of this node holds each address now. Every network
+//! namespace some process is in is visited once (its addresses asked of the kernel from a
+//! thread that enters it), and named by the cgroups of its processes; the host's own
+//! namespace is the host. A peer address no namespace holds stays an address.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+
+use anyhow::{Context, Result};
+
+use super::namer::Namer;
+
+/// A workload holding an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The cgroup path (below the cgroup2 mount) of the namespace's first process.
+    pub path: String,
+    pub name: Option<String>,
+    pub pod_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holding {
+    Host,
+    Workload(Holder),
+}
+
+/// Address -> who holds it.
+#[derive(Debug, Default, Clone)]
+pub struct AddrBook {
+    by_addr: HashMap<IpAddr, Holding>,
+}
+
+impl AddrBook {
+    pub fn get(&self, ip: &IpAddr) -> Option<&Holding> {
+        self.by_addr.get(ip)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&IpAddr, &Holding)> {
+        self.by_addr.iter()
+    }
+
+    /// Reads who holds each address now.
+    pub fn scan(namer: &mut Namer<'_>) -> Result<AddrBook> {
+        let host = netns_inode("self").context("reading netattr's network namespace")?;
+        let mut book = AddrBook::default();
+        for ip in crate::netlink::addresses()? {
+            if !ip.is_loopback() {
+                book.by_addr.insert(ip, Holding::Host);
+            }
+        }
+        for (inode, pids) in namespaces()? {
+            if inode == host {
+                continue;
+            }
+            let Some(holder) = holder(namer, &pids) else { continue };
+            // A process may exit between the listing and the visit: try the next one.
+            let Some(addrs) = pids.iter().find_map(|pid| addresses_in(*pid).ok()) else { continue };
+            for ip in addrs.into_iter().filter(|ip| !ip.is_loopback()) {
+                // An address held by the host and a namespace (an anycast or a mistake)
+                // stays the host's; two namespaces: the first by inode, deterministically.
+                book.by_addr.entry(ip).or_insert_with(|| Holding::Workload(holder.clone()));
+            }
+        }
+        Ok(book)
+    }
+}
+
+/// The inode of /proc/<pid>/ns/net.
+fn netns_inode(pid: &str) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(fs::metadata(format!("/proc/{pid}/ns/net"))?.ino())
+}
+
+/// Every network namespace a process is in, with its processes (inode order).
+fn namespaces() -> Result<BTreeMap<u64, Vec<u32>>> {
+    let mut out: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    for e in fs::read_dir("/proc").context("listing /proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if let Ok(ino) = netns_inode(&pid.to_string()) {
+            out.entry(ino).or_default().push(pid);
+        }
+    }
+    Ok(out)
+}
+
+/// Who a namespace's processes are: the named cgroup among theirs (a pod's containers
+/// share its name), else the first path.
+fn holder(namer: &mut Namer<'_>, pids: &[u32]) -> Option<Holder> {
+    let paths: BTreeSet<String> = pids.iter().filter_map(|p| cgroup_of(*p)).collect();
+    let mut first = None;
+    for path in &paths {
+        let who = namer.who_at(path);
+        let h =
+            Holder { path: path.clone(), name: who.name.clone(), pod_namespace: who.pod_namespace.clone() };
+        if h.name.is_some() {
+            return Some(h);
+        }
+        first.get_or_insert(h);
+    }
+    first
+}
+
+/// A process's cgroup2 path ("0::/path" in /proc/<pid>/cgroup).
+fn cgroup_of(pid: u32) -> Option<String> {
+    let s = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("0::")).map(str::to_string)
+}
+
+/// The addresses of the network namespace of `pid`, asked from a thread that enters it
+/// (setns changes the calling thread's namespace only, and the thread ends with it).
+fn addresses_in(pid: u32) -> Result<Vec<IpAddr>> {
+    let ns = fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .context("entering the namespace")?;
+            crate::netlink::addresses()
+        })
+        .join()
+        .unwrap_or_else(|_| anyhow::bail!("the namespace reader stopped"))
+    })
+}

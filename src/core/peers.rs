@@ -1,0 +1,153 @@
+//! The per-peer breakdown (`load --breakdown peer`): which classes are counted per remote
+//! address, and one read of a source's peer rows. For a cgroup and a class counted per
+//! peer, its peer rows plus its other-peers row (the peers the map had no room for) equal
+//! its class row; a class not counted per peer is its own single peer.
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::{MapCore, MapFlags};
+
+use crate::bpf::layout::{
+    class_bits, marked_classes, ClassKey, PeerKey, CLASS_INTERNET, CLASS_MAX, CLASS_NON_IP, META_PEERS,
+};
+use crate::bpf::{percpu, Counters, Instance, Source};
+
+/// Classes never counted per peer unless asked: the internet (its addresses are nobody's
+/// workload), loopback (every namespace has 127.0.0.1) and non-IP (no address).
+const NOT_BY_DEFAULT: [&str; 3] = ["internet", "loopback", "non-ip"];
+
+/// Who a peer row's bytes went to or came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Peer {
+    /// One remote address.
+    Addr(IpAddr),
+    /// The addresses of a peer class the peer map had no room for.
+    Other,
+    /// A class not counted per peer: the class is the peer.
+    Class,
+}
+
+impl Peer {
+    /// A row key's part: the kind and the address as a number.
+    pub fn key(&self) -> (u8, u128) {
+        match self {
+            Peer::Addr(IpAddr::V4(a)) => (1, u128::from(a.to_ipv6_mapped())),
+            Peer::Addr(IpAddr::V6(a)) => (1, u128::from(*a)),
+            Peer::Other => (2, 0),
+            Peer::Class => (3, 0),
+        }
+    }
+}
+
+/// One peer row of one source.
+#[derive(Debug, Clone)]
+pub struct PeerRow {
+    pub cgroup_id: u64,
+    pub class_id: u16,
+    pub peer: Peer,
+    pub counters: Counters,
+}
+
+/// Whether the load counts the peer breakdown, or how to get it.
+pub fn require(inst: &Instance) -> Result<()> {
+    if !inst.meta.has(META_PEERS) {
+        bail!("the peer breakdown is off for this load: run 'netattr cleanup' and 'netattr load --breakdown peer'");
+    }
+    Ok(())
+}
+
+/// Writes the classes counted per peer: `asked` by name (each must be a class of `names`),
+/// or every class id but those of NOT_BY_DEFAULT (so that classes added later are counted
+/// per peer too).
+pub fn mark_classes(map: &dyn MapCore, names: &[Option<String>], asked: &[String]) -> Result<()> {
+    let ids: Vec<u16> = if asked.is_empty() {
+        let skip: Vec<u16> = NOT_BY_DEFAULT
+            .iter()
+            .filter_map(|n| names.iter().position(|x| x.as_deref() == Some(n)).map(|i| i as u16))
+            .chain([CLASS_INTERNET, CLASS_NON_IP])
+            .collect();
+        (0..CLASS_MAX).filter(|id| !skip.contains(id)).collect()
+    } else {
+        let mut ids = Vec::new();
+        for a in asked {
+            match names.iter().position(|n| n.as_deref() == Some(a.as_str())) {
+                Some(i) if i as u16 == CLASS_NON_IP => {
+                    bail!("--peer-classes: non-ip packets have no address to count per peer: leave it out")
+                }
+                Some(i) => ids.push(i as u16),
+                None => {
+                    let known: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+                    bail!("--peer-classes: no class '{a}': the classes are {}", known.join(", "));
+                }
+            }
+        }
+        ids
+    };
+    map.update(&0u32.to_ne_bytes(), &class_bits(ids), MapFlags::ANY).context("writing the peer classes")
+}
+
+/// The class ids counted per peer.
+pub fn classes(inst: &Instance) -> Result<Vec<u16>> {
+    let v =
+        inst.peer_classes.lookup(&0u32.to_ne_bytes(), MapFlags::ANY).context("reading the peer classes")?;
+    Ok(v.map(|b| marked_classes(&b)).unwrap_or_default())
+}
+
+/// One source's peer-map rows, read before its class rows (see `with_classes`).
+pub struct Read {
+    addrs: Vec<PeerRow>,
+    others: HashMap<(u64, u16), Counters>,
+}
+
+/// Reads one source's peer rows and other-peers rows.
+pub fn rows(inst: &Instance, source: Source) -> Result<Read> {
+    require(inst)?;
+    let code = source.code();
+    let addrs =
+        percpu::read_counters(&inst.peer_stats, |b| PeerKey::from_bytes(b).filter(|k| k.source == code))?
+            .into_iter()
+            .map(|(k, c)| PeerRow {
+                cgroup_id: k.cgroup_id,
+                class_id: k.class_id,
+                peer: Peer::Addr(k.ip()),
+                counters: c,
+            })
+            .collect();
+    let mut others: HashMap<(u64, u16), Counters> = HashMap::new();
+    for (k, c) in
+        percpu::read_counters(&inst.peer_other, |b| ClassKey::from_bytes(b).filter(|k| k.source == code))?
+    {
+        others.entry((k.cgroup_id, k.class_id)).or_default().add(&c);
+    }
+    Ok(Read { addrs, others })
+}
+
+/// The peer rows of one source: each address of a peer class, each other-peers row (once
+/// a peer of that cgroup and class found the map full), and each class row of a class not
+/// counted per peer. `class_rows` are the source's class rows (cgroup, class), read after
+/// `read`: the programs count a packet's class before its peer, so a reader that sees a
+/// peer's count sees its class's.
+pub fn with_classes(
+    inst: &Instance,
+    read: Read,
+    class_rows: &[((u64, u16), Counters)],
+) -> Result<Vec<PeerRow>> {
+    let marked = classes(inst)?;
+    let Read { mut addrs, mut others } = read;
+    for ((id, class), c) in class_rows {
+        if marked.contains(class) {
+            if let Some(c) = others.remove(&(*id, *class)) {
+                addrs.push(PeerRow { cgroup_id: *id, class_id: *class, peer: Peer::Other, counters: c });
+            }
+        } else {
+            addrs.push(PeerRow { cgroup_id: *id, class_id: *class, peer: Peer::Class, counters: *c });
+        }
+    }
+    // Other-peers rows of a (cgroup, class) without a class row (its class row spilled to
+    // the class map's overflow key, or none counted yet): kept, nothing counted is hidden.
+    addrs.extend(others.into_iter().filter(|(_, c)| *c != Counters::default()).map(
+        |((cgroup_id, class_id), counters)| PeerRow { cgroup_id, class_id, peer: Peer::Other, counters },
+    ));
+    Ok(addrs)
+}
