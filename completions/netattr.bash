@@ -1604,7 +1604,7 @@ _netattr() {
             return 0
             ;;
         netattr__subcmd__report)
-            opts="-o -v -h -V --ledger --from --password-file --timeout --prices --period --since --until --billing-day --by --source --class --p95 --limit --wait --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
+            opts="-o -v -h -V --ledger --from --password-file --timeout --prices --period --since --until --billing-day --by --source --class --p95 --reallocate --limit --wait --pin-dir --format --docker-socket --pods-dir --containerd-socket --containerd-namespace --crio-dir --labels --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1655,6 +1655,10 @@ _netattr() {
                     return 0
                     ;;
                 --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reallocate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,7 +14,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both slow class class10 class10k; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow class class10 class10k peer; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   [ -n "${BEFORE:-}" ] && { for d in before beforeplain; do "$BEFORE" cleanup --pin-dir "$base-$d" >/dev/null 2>&1 || true; done; }
   rm -rf "$base-baselines" "$work"
 }
@@ -40,6 +40,7 @@ PY
 $N load --pin-dir "$base-class" --breakdown class >/dev/null
 $N load --pin-dir "$base-class10" --breakdown class --classes "$work/class10.toml" >/dev/null
 $N load --pin-dir "$base-class10k" --breakdown class --classes "$work/class10k.toml" >/dev/null
+$N load --pin-dir "$base-peer" --breakdown peer >/dev/null
 
 progs=(
   "empty (floor)|$base-baselines/empty|l2"
@@ -54,12 +55,14 @@ progs=(
   "netattr tc_egress, --breakdown class (built-in classes)|$base-class/tc_egress|l2"
   "netattr tc_egress, --breakdown class, 10 prefixes|$base-class10/tc_egress|l2"
   "netattr tc_egress, --breakdown class, 10,000 prefixes|$base-class10k/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer (built-in classes)|$base-peer/tc_egress|l2"
   "netattr sock_egress|$base-plain/sock_egress|l2"
   "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l2"
   "netattr sock_egress, --breakdown port|$base-port/sock_egress|l2"
   "netattr sock_egress, --breakdown class (built-in classes)|$base-class/sock_egress|l2"
   "netattr sock_egress, --breakdown class, 10 prefixes|$base-class10/sock_egress|l2"
   "netattr sock_egress, --breakdown class, 10,000 prefixes|$base-class10k/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer (built-in classes)|$base-peer/sock_egress|l2"
 )
 if [ -n "${BEFORE:-}" ]; then
   "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null

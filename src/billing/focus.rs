@@ -1,4 +1,5 @@
-//! A bill as FOCUS rows (the FinOps Open Cost and Usage Specification, 1.0 column names):
+//! A bill as FOCUS rows (the FinOps Open Cost and Usage Specification, 1.0 column names,
+//! and 1.3's allocation columns for lines `--reallocate` split from a shared workload):
 //! one row per line, written as CSV. Costs are the bill's (list, contracted, effective and
 //! billed alike: netattr knows no discounts), quantities in GiB; netattr's own columns start
 //! with `x_`. Every row must have a cost: unpriced bytes are refused, with the price to add.
@@ -7,7 +8,11 @@ use anyhow::{bail, Result};
 use super::bill::Bill;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 45] = [
+pub const COLUMNS: [&str; 49] = [
+    "AllocatedMethodDetails",
+    "AllocatedMethodId",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
     "AvailabilityZone",
     "BilledCost",
     "BillingAccountId",
@@ -88,7 +93,21 @@ pub fn rows(bill: &Bill) -> Result<crate::output::Rows> {
             super::prices::Direction::Egress => "sent to",
             super::prices::Direction::Ingress => "received from",
         };
+        // A line split from a shared workload (`--reallocate`): how, and from whom.
+        let from = field(crate::ledger::pairs::ALLOCATED_FROM);
+        let (method, details) = match &from {
+            Some(s) => (
+                crate::model::pairs::REALLOCATION_METHOD.to_string(),
+                format!("{s}'s traffic with peers other than workloads, split across the workloads it served in proportion to the bytes each exchanged with it (rx + tx over the period), by largest remainder"),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let from = from.unwrap_or_default();
         let row = [
+            details,
+            method,
+            from.clone(),
+            from,
             zone.clone(),
             cost.clone(),
             account.clone(),

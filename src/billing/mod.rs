@@ -43,6 +43,8 @@ pub struct BillAsk<'a> {
     pub period: Period,
     pub by: &'a [Field],
     pub classes: &'a [String],
+    /// Shared workloads whose traffic is split across those they served (`--reallocate`).
+    pub reallocate: &'a [String],
 }
 
 /// The bill of `ask` with `prices` (none: usage lines without prices, for CloudEvents).
@@ -60,7 +62,13 @@ pub fn build(fetch: Fetch<'_>, ask: BillAsk<'_>, prices: Option<&Prices>) -> Res
     let mut without: Vec<Field> = ask.by.to_vec();
     without.extend(labels.iter().cloned());
     // The class breakdown's rows where the data has them; else the totals, as class "*".
-    let whole = Ask { period: ask.period, by: &with_class, classes: ask.classes, p95: false };
+    let whole = Ask {
+        period: ask.period,
+        by: &with_class,
+        classes: ask.classes,
+        p95: false,
+        reallocate: ask.reallocate,
+    };
     let mut first = Some(fetch(whole)?);
     let by_class = first.as_ref().is_some_and(|g| !g.is_empty());
     let fields = if by_class { &with_class } else { &without };
@@ -75,7 +83,7 @@ pub fn build(fetch: Fetch<'_>, ask: BillAsk<'_>, prices: Option<&Prices>) -> Res
         // One price for the whole period: the class rows read above are the lines' rows.
         let groups = match first.take() {
             Some(g) if by_class && cuts.len() == 2 => g,
-            _ => fetch(Ask { period, by: fields, classes, p95: false })?,
+            _ => fetch(Ask { period, by: fields, classes, p95: false, reallocate: ask.reallocate })?,
         };
         for g in groups {
             add_group(&mut sums, &g, (start, end), &ask, &labels, by_class, prices);
@@ -114,7 +122,12 @@ fn add_group(
     prices: Option<&Prices>,
 ) {
     let value = |f: &Field| g.group.get(&f.label()).cloned().flatten();
-    let group: BTreeMap<String, Option<String>> = ask.by.iter().map(|f| (f.label(), value(f))).collect();
+    let mut group: BTreeMap<String, Option<String>> = ask.by.iter().map(|f| (f.label(), value(f))).collect();
+    // A group split from a shared workload (`--reallocate`) stays its own line.
+    let from = crate::ledger::pairs::ALLOCATED_FROM;
+    if let Some(v) = g.group.get(from) {
+        group.insert(from.to_string(), v.clone());
+    }
     let class =
         if by_class { g.group.get("class").cloned().flatten().unwrap_or_default() } else { "*".into() };
     let label_values: Vec<(String, Option<String>)> = labels

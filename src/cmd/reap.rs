@@ -98,7 +98,9 @@ pub fn execute(g: &Global) -> Result<ExitCode> {
         return Err(e.context("the collected counters were put back"));
     }
     let done = retire::finish(&inst, &plan)?;
-    let counters = retired.len() + done.breakdown_rows;
+    // Their peer rows go like their other breakdown rows (`record` bills them instead).
+    let peers = crate::core::peers::take(&inst, &plan.gone)?.len();
+    let counters = retired.len() + done.breakdown_rows + peers;
     let mut said = format!("netattr: reaped {} gone cgroup(s): {counters} counter entries", plan.gone.len());
     if done.path_records > 0 {
         said.push_str(&format!(", and {} path record(s) of cgroups reaped before", done.path_records));

@@ -74,7 +74,7 @@ pub fn execute(g: &Global, a: &ReportArgs) -> Result<ExitCode> {
         output::emit(g.format, &bill)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let ask = query::Ask { period, by, classes: &a.class, p95: a.p95 };
+    let ask = query::Ask { period, by, classes: &a.class, p95: a.p95, reallocate: &a.reallocate };
     let r = match &data {
         Data::Store(store) => fleet::report(store, ask, source, limit, now)?,
         Data::Ledger(ledger) => report::build(ledger, ask, source, limit, now)?,
@@ -121,5 +121,12 @@ enum Data {
 
 /// What a bill of `a` asks over `period`, from `origin` (a ledger or a store), `source`.
 fn bill_ask<'a>(origin: &str, source: &str, period: Period, a: &'a ReportArgs) -> BillAsk<'a> {
-    BillAsk { origin: origin.to_string(), source: source.to_string(), period, by: &a.by, classes: &a.class }
+    BillAsk {
+        origin: origin.to_string(),
+        source: source.to_string(),
+        period,
+        by: &a.by,
+        classes: &a.class,
+        reallocate: &a.reallocate,
+    }
 }

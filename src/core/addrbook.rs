@@ -10,12 +10,15 @@ use std::os::fd::AsFd;
 use anyhow::{Context, Result};
 
 use super::namer::Namer;
+use super::peername::{PeerKind, PeerName};
 
 /// A workload holding an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     /// The cgroup path (below the cgroup2 mount) of the namespace's first process.
     pub path: String,
+    /// Its workload identity, as the ledger bills it (`container:<id>`, `pod:<uid>`, ...).
+    pub identity: String,
     pub name: Option<String>,
     pub pod_namespace: Option<String>,
 }
@@ -37,12 +40,36 @@ impl AddrBook {
         self.by_addr.get(ip)
     }
 
+    /// Names a peer's address by who holds it here.
+    pub fn name(&self, p: &mut PeerName) {
+        let Some(ip) = p.address else { return };
+        match self.get(&ip) {
+            Some(Holding::Host) => {
+                p.peer = "host".into();
+                p.kind = PeerKind::Host;
+            }
+            Some(Holding::Workload(h)) => {
+                // Unnamed, a workload is known by its cgroup's own name (the path is in
+                // peer_path).
+                p.peer = h
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| h.path.rsplit('/').next().unwrap_or(&h.path).to_string());
+                p.kind = PeerKind::Workload;
+                p.path = Some(h.path.clone());
+                p.namespace = h.pod_namespace.clone();
+            }
+            None => {}
+        }
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = (&IpAddr, &Holding)> {
         self.by_addr.iter()
     }
 
-    /// Reads who holds each address now.
-    pub fn scan(namer: &mut Namer<'_>) -> Result<AddrBook> {
+    /// Reads who holds each address now: the host's own, and those of the namespaces whose
+    /// processes are in cgroups below `under` (all namespaces without it).
+    pub fn scan(namer: &mut Namer<'_>, under: Option<&str>) -> Result<AddrBook> {
         let host = netns_inode("self").context("reading netattr's network namespace")?;
         let mut book = AddrBook::default();
         for ip in crate::netlink::addresses()? {
@@ -55,6 +82,11 @@ impl AddrBook {
                 continue;
             }
             let Some(holder) = holder(namer, &pids) else { continue };
+            if let Some(u) = under.filter(|u| *u != "/") {
+                if holder.path != u && !holder.path.starts_with(&format!("{}/", u.trim_end_matches('/'))) {
+                    continue;
+                }
+            }
             // A process may exit between the listing and the visit: try the next one.
             let Some(addrs) = pids.iter().find_map(|pid| addresses_in(*pid).ok()) else { continue };
             for ip in addrs.into_iter().filter(|ip| !ip.is_loopback()) {
@@ -92,8 +124,16 @@ fn holder(namer: &mut Namer<'_>, pids: &[u32]) -> Option<Holder> {
     let mut first = None;
     for path in &paths {
         let who = namer.who_at(path);
-        let h =
-            Holder { path: path.clone(), name: who.name.clone(), pod_namespace: who.pod_namespace.clone() };
+        let mut row =
+            super::row::Row::bare(1, crate::bpf::Source::Socket, super::row::Extra::None, Default::default());
+        row.path = Some(path.clone());
+        row.who = who.clone();
+        let h = Holder {
+            path: path.clone(),
+            identity: super::row::identity_of(&row),
+            name: who.name.clone(),
+            pod_namespace: who.pod_namespace.clone(),
+        };
         if h.name.is_some() {
             return Some(h);
         }

@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::report::StatsReport;
-use super::row::{serialize_amounts, Bucket, Row, SortKey};
+pub use super::row::identity_of;
+use super::row::{serialize_amounts, Row, SortKey};
 use crate::bpf::{Counters, Source};
-use crate::identity::Kind;
 use crate::model::Field;
 use crate::model::Workload;
 use crate::output::{self, Report};
@@ -32,6 +32,8 @@ pub fn value(field: &Field, r: &Row) -> Option<String> {
         Field::Label(k) => w.labels.as_ref().and_then(|l| l.get(k).cloned()),
         // Refused by the command line (one node's rows): the fleet store's fields.
         Field::Node | Field::Zone => None,
+        Field::Peer => r.peer.as_ref().map(|p| p.peer.clone()),
+        Field::PeerNamespace => r.peer.as_ref().and_then(|p| p.namespace.clone()),
     }
 }
 
@@ -164,26 +166,6 @@ impl Report for GroupedReport {
             writeln!(out)?;
         }
         Ok(())
-    }
-}
-
-/// The identity a named row is billed under: its container, else its pod, else its systemd
-/// unit, else its cgroup path, else its id; the buckets as themselves. `container:<id>`,
-/// `pod:<uid>`, `unit:<name>`, `path:<path>`, `cgroup:<id>` or `bucket:unresolved|overflow`.
-pub fn identity_of(r: &Row) -> String {
-    let w = &r.who;
-    match r.bucket {
-        Bucket::Unresolved => "bucket:unresolved".to_string(),
-        Bucket::Overflow => "bucket:overflow".to_string(),
-        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, w.kind, &r.path) {
-            (Some(c), ..) => format!("container:{c}"),
-            (None, Some(p), ..) => format!("pod:{p}"),
-            (None, None, Some(Kind::Service | Kind::Session), Some(path)) => {
-                format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
-            }
-            (None, None, _, Some(path)) => format!("path:{path}"),
-            (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
-        },
     }
 }
 

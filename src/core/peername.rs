@@ -4,7 +4,6 @@ use std::net::IpAddr;
 
 use serde::ser::SerializeStruct;
 
-use super::addrbook::{AddrBook, Holding};
 use super::peers::Peer;
 
 /// What a peer is.
@@ -47,8 +46,7 @@ pub struct PeerName {
     pub namespace: Option<String>,
 }
 
-/// The peer label of the other-peers row.
-pub const OTHER_PEERS: &str = "(other peers)";
+pub use crate::model::pairs::OTHER_PEERS;
 
 impl PeerName {
     /// The name a peer has before the address book is asked.
@@ -59,29 +57,6 @@ impl PeerName {
             Peer::Class => (class.to_string(), PeerKind::Class, None),
         };
         PeerName { peer, kind, address, path: None, namespace: None }
-    }
-
-    /// Names an address by who holds it in `book`.
-    pub fn name_from(&mut self, book: &AddrBook) {
-        let Some(ip) = self.address else { return };
-        match book.get(&ip) {
-            Some(Holding::Host) => {
-                self.peer = "host".into();
-                self.kind = PeerKind::Host;
-            }
-            Some(Holding::Workload(h)) => {
-                // Unnamed, a workload is known by its cgroup's own name (the path is in
-                // peer_path).
-                self.peer = h
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| h.path.rsplit('/').next().unwrap_or(&h.path).to_string());
-                self.kind = PeerKind::Workload;
-                self.path = Some(h.path.clone());
-                self.namespace = h.pod_namespace.clone();
-            }
-            None => {}
-        }
     }
 
     /// The row's peer fields, in the documented order.

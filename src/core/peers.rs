@@ -151,3 +151,69 @@ pub fn with_classes(
     ));
     Ok(addrs)
 }
+
+/// A peer row taken out of a map, with what is needed to put it back.
+#[derive(Debug, Clone)]
+pub struct Taken {
+    pub source: Source,
+    pub row: PeerRow,
+    /// The map key it was taken from, and whether that map is `peer_other`.
+    key: Vec<u8>,
+    other: bool,
+}
+
+/// Takes the peer rows (both maps, both sources) of the cgroups `gone` out of the maps,
+/// each exactly what its removal returned.
+pub fn take(inst: &Instance, gone: &std::collections::BTreeSet<u64>) -> Result<Vec<Taken>> {
+    if !inst.meta.has(META_PEERS) || gone.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys = Vec::new();
+    percpu::for_each(&inst.peer_stats, |k, _| {
+        if let Some(p) = PeerKey::from_bytes(k).filter(|p| gone.contains(&p.cgroup_id)) {
+            keys.push((k.to_vec(), false, p.cgroup_id, p.class_id, p.source, Peer::Addr(p.ip())));
+        }
+    })?;
+    percpu::for_each(&inst.peer_other, |k, _| {
+        if let Some(p) = ClassKey::from_bytes(k).filter(|p| gone.contains(&p.cgroup_id)) {
+            keys.push((k.to_vec(), true, p.cgroup_id, p.class_id, p.source, Peer::Other));
+        }
+    })?;
+    let mut out = Vec::new();
+    for (key, other, cgroup_id, class_id, code, peer) in keys {
+        let map = if other { &inst.peer_other } else { &inst.peer_stats };
+        let Some(source) = [Source::Tc, Source::Socket].into_iter().find(|s| s.code() == code) else {
+            continue;
+        };
+        match percpu::take_counters(map, &key) {
+            Ok(Some(counters)) => {
+                out.push(Taken { source, row: PeerRow { cgroup_id, class_id, peer, counters }, key, other })
+            }
+            Ok(None) => {}
+            Err(e) => {
+                restore(inst, &out)?;
+                return Err(e.context("taking the peer rows of gone cgroups (what was taken is put back)"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Puts taken peer rows back (their bill failed).
+pub fn restore(inst: &Instance, taken: &[Taken]) -> Result<()> {
+    for t in taken {
+        let map = if t.other { &inst.peer_other } else { &inst.peer_stats };
+        super::retire::add_back(map, &t.key, &t.row.counters)
+            .with_context(|| format!("putting back a peer row of cgroup {}", t.row.cgroup_id))?;
+    }
+    Ok(())
+}
+
+/// How the ledger writes a peer: the address, "(other peers)", or "" for a class row.
+pub fn ledger_text(p: &Peer) -> String {
+    match p {
+        Peer::Addr(ip) => ip.to_string(),
+        Peer::Other => crate::model::pairs::OTHER_PEERS.to_string(),
+        Peer::Class => String::new(),
+    }
+}

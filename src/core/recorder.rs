@@ -20,6 +20,7 @@ use crate::ledger::cycle::{self, Cycle, Took};
 use crate::ledger::{Ledger, Resolution};
 
 mod collect;
+mod peers;
 mod read;
 
 /// A look for gone workloads asks the kernel of the cgroups that did not move and of one in
@@ -250,13 +251,14 @@ impl<'a> Recorder<'a> {
         let at = now();
         // The cgroups counted, when this cycle looks for gone ones.
         let collecting = live && self.collected_at.is_none_or(|t| t.elapsed() >= self.collect_every);
-        let reads = self.read(at, collecting)?;
+        let mut reads = self.read(at, collecting)?;
         self.rename(at, all);
         let batch = self.unbilled.batch(at, all);
         let only = live && self.first;
         let mut billed = ledger.bill(&self.key, &batch.seen, at, only)?;
         self.unbilled.billed(&batch);
         self.first &= !only;
+        billed.rows += self.record_peers(ledger, at, &mut reads)?;
         for r in &billed.resets {
             eprintln!("netattr: record: {r}");
         }

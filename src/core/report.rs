@@ -181,7 +181,7 @@ impl<'a> Reporter<'a> {
                 let key = raw.key;
                 let mut r = self.row(raw, source);
                 if let (Some(p), Some(b)) = (r.peer.as_mut(), book.as_ref()) {
-                    p.name_from(b);
+                    b.name(p);
                 }
                 if let Some((by_key, _)) = &rates {
                     let rate = by_key.get(&key).copied().unwrap_or_default();
@@ -211,8 +211,13 @@ impl<'a> Reporter<'a> {
     }
 
     /// Who holds each address now; a failed scan leaves peers as addresses, said once.
-    fn address_book(&mut self) -> super::addrbook::AddrBook {
-        super::addrbook::AddrBook::scan(&mut self.namer).unwrap_or_else(|e| {
+    pub fn address_book(&mut self) -> super::addrbook::AddrBook {
+        // The workloads this instance counts: those below the cgroup its socket programs are
+        // attached to (all of the host's at the root).
+        let attached =
+            crate::tc::Hook::BOTH.iter().find_map(|h| crate::sock::attached_to(&self.inst.pins, *h));
+        let under = attached.and_then(|id| self.namer.locate(id).1);
+        super::addrbook::AddrBook::scan(&mut self.namer, under.as_deref()).unwrap_or_else(|e| {
             if !self.book_warned {
                 eprintln!("netattr: peers are shown as addresses: {e:#}");
                 self.book_warned = true;

@@ -192,7 +192,7 @@ pub fn restore(inst: &Instance, retired: &[Retired]) -> Result<()> {
     Ok(())
 }
 
-fn add_back(hash: &MapHandle, key: &[u8], c: &Counters) -> Result<()> {
+pub(super) fn add_back(hash: &MapHandle, key: &[u8], c: &Counters) -> Result<()> {
     let ncpu = libbpf_rs::num_possible_cpus()?;
     for _ in 0..3 {
         let (mut values, flags) = match hash.lookup_percpu(key, MapFlags::ANY)? {

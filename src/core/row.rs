@@ -211,6 +211,31 @@ impl Row {
     }
 }
 
+/// The identity a named row is billed under: its container, else its pod, else its systemd
+/// unit, else its cgroup path, else its id; the buckets as themselves. `container:<id>`,
+/// `pod:<uid>`, `unit:<name>`, `path:<path>`, `cgroup:<id>` or `bucket:unresolved|overflow`.
+pub fn identity_of(r: &Row) -> String {
+    let w = &r.who;
+    match r.bucket {
+        Bucket::Unresolved => "bucket:unresolved".to_string(),
+        Bucket::Overflow => "bucket:overflow".to_string(),
+        Bucket::Cgroup => match (&w.container_id, &w.pod_uid, w.kind, &r.path) {
+            (Some(c), ..) => format!("container:{c}"),
+            (None, Some(p), ..) => format!("pod:{p}"),
+            (
+                None,
+                None,
+                Some(crate::identity::Kind::Service | crate::identity::Kind::Session),
+                Some(path),
+            ) => {
+                format!("unit:{}", path.rsplit('/').next().unwrap_or(path))
+            }
+            (None, None, _, Some(path)) => format!("path:{path}"),
+            (None, None, _, None) => format!("cgroup:{}", r.cgroup_id),
+        },
+    }
+}
+
 /// How rows are ordered: largest first by this key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SortKey {

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::store::Store;
 use crate::ledger::export::{Batch, UsageRow, WorkloadRow};
 use crate::ledger::export_days::DayRow;
+use crate::ledger::export_peers::Pending;
 use crate::ledger::Ledger;
 
 /// Who exports and how much at a time.
@@ -32,6 +33,8 @@ pub struct Sent {
     pub workloads: usize,
     /// Rolled-up days of workloads (sums and 5-minute profiles).
     pub days: usize,
+    /// Peer rows and address ranges (`load --breakdown peer`).
+    pub peers: usize,
     /// A full batch: more may wait.
     pub more: bool,
 }
@@ -80,6 +83,7 @@ impl Exporter {
             }
             if !s.more {
                 total.days = self.send_days(ledger)?;
+                total.peers = self.send_peers(ledger)?;
                 return Ok(total);
             }
         }
@@ -115,6 +119,62 @@ impl Exporter {
             ledger.acknowledge_markers(&self.store.name, &markers)?;
         }
         Ok(sent)
+    }
+
+    /// Sends the peer rows and address ranges written up to the ledger's last peer version
+    /// (the addresses first: a peer row is never in the store before who held its address);
+    /// returns the rows sent.
+    pub fn send_peers(&self, ledger: &Ledger) -> Result<usize> {
+        let upto = ledger.last_peer_version()?;
+        let name = &self.store.name;
+        let addresses = self.send_all(
+            "netattr_addresses",
+            || ledger.pending_addresses(name, upto, self.batch),
+            |a| {
+                json!({
+                    "node": self.node, "address": a.address, "since": a.since.max(0), "until": a.until.max(0),
+                    "holder": a.holder, "name": a.name, "pod_namespace": a.pod_namespace, "version": a.version.max(0),
+                })
+            },
+            |b| ledger.acknowledge_addresses(name, b),
+        )?;
+        let peers = self.send_all(
+            "netattr_peers",
+            || ledger.pending_peers(name, upto, self.batch),
+            |p| {
+                let c = &p.counters;
+                json!({
+                    "node": self.node, "zone": self.zone, "identity": p.identity, "bucket": p.bucket,
+                    "source": p.source, "class": p.class, "peer": p.peer, "rx_bytes": c.rx_bytes,
+                    "tx_bytes": c.tx_bytes, "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
+                    "version": p.version.max(0),
+                })
+            },
+            |b| ledger.acknowledge_peers(name, b),
+        )?;
+        Ok(addresses + peers)
+    }
+
+    /// Sends batches of `fetch` into `table` until one is empty, each acknowledged once the
+    /// store took it; returns the rows sent.
+    fn send_all<T>(
+        &self,
+        table: &str,
+        fetch: impl Fn() -> Result<Pending<T>>,
+        row: impl Fn(&T) -> serde_json::Value,
+        ack: impl Fn(&Pending<T>) -> Result<()>,
+    ) -> Result<usize> {
+        let mut sent = 0;
+        loop {
+            let batch = fetch()?;
+            if batch.rows.is_empty() {
+                return Ok(sent);
+            }
+            let rows: Vec<String> = batch.rows.iter().map(|r| row(r).to_string()).collect();
+            self.store.run(&format!("INSERT INTO {table} FORMAT JSONEachRow"), Some(&rows.join("\n")))?;
+            ack(&batch)?;
+            sent += batch.rows.len();
+        }
     }
 
     fn day_json(&self, d: &DayRow) -> String {
@@ -154,6 +214,7 @@ fn sent(batch: &Batch, max: usize) -> Sent {
         usage: batch.usage.len(),
         workloads: batch.workloads.len(),
         days: 0,
+        peers: 0,
         more: batch.usage.len() >= max || batch.workloads.len() >= max,
     }
 }

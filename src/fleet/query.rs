@@ -24,6 +24,8 @@ fn expr(f: &Field) -> String {
         Field::Label(k) => format!("nullIf(visitParamExtractString(labels, {}), '')", quote(k)),
         Field::Node => "node".into(),
         Field::Zone => "zone".into(),
+        // The pair table's: its own query.
+        Field::Peer | Field::PeerNamespace => "NULL".into(),
     }
 }
 
@@ -182,6 +184,9 @@ pub fn default_source(store: &Store, since: i64, until: i64) -> Result<String> {
 /// The groups of `ask.by` over `ask.period` for `source` across the fleet, largest first;
 /// with `ask.p95`, each group's 95th percentile of 5-minute rates.
 pub fn groups(store: &Store, ask: Ask<'_>, source: &str, now: i64) -> Result<Vec<Group>> {
+    if ask.by.iter().any(Field::of_peers) || !ask.reallocate.is_empty() {
+        return super::pairs::groups(store, &ask, source);
+    }
     let mut out = Vec::new();
     let grouped = !ask.by.is_empty();
     let whole = Whole::read(store, ask.period.since, ask.period.until)?;

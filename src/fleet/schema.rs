@@ -1,6 +1,8 @@
 //! The fleet store's tables (docs/fleet.md documents them for people who query them with
 //! SQL): the 5-minute rows, the workloads, each rolled-up day's sums and 5-minute profile
-//! (`netattr_days`) and which days of a node are whole there (`netattr_days_whole`). All are
+//! (`netattr_days`), which days of a node are whole there (`netattr_days_whole`), and who
+//! talks to whom: each workload's bytes per remote address (`netattr_peers`) and which
+//! workload held each address when (`netattr_addresses`). All are
 //! ReplacingMergeTree tables keyed by what a row is, versioned by the bill (or rollup) that
 //! wrote it: a batch sent twice, or replayed, leaves one row per key, the latest. The
 //! SQL is what both Debian's ClickHouse 18.16 and a current one accept.
@@ -12,7 +14,7 @@ use super::store::{quote, Store};
 pub type Table = (&'static str, &'static [(&'static str, &'static str)], &'static str);
 
 /// The tables.
-pub const TABLES: [Table; 4] = [
+pub const TABLES: [Table; 6] = [
     (
         "netattr_usage",
         &[
@@ -72,6 +74,38 @@ pub const TABLES: [Table; 4] = [
         "netattr_days_whole",
         &[("node", "String"), ("day", "DateTime('UTC')"), ("whole", "UInt8"), ("version", "UInt64")],
         "ENGINE = ReplacingMergeTree(version) ORDER BY (node, day)",
+    ),
+    (
+        "netattr_peers",
+        &[
+            ("node", "String"),
+            ("zone", "String"),
+            ("identity", "String"),
+            ("bucket", "DateTime('UTC')"),
+            ("source", "String"),
+            ("class", "String"),
+            ("peer", "String"),
+            ("rx_bytes", "UInt64"),
+            ("tx_bytes", "UInt64"),
+            ("rx_packets", "UInt64"),
+            ("tx_packets", "UInt64"),
+            ("version", "UInt64"),
+        ],
+        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(bucket) ORDER BY (node, identity, bucket, source, class, peer)",
+    ),
+    (
+        "netattr_addresses",
+        &[
+            ("node", "String"),
+            ("address", "String"),
+            ("since", "DateTime('UTC')"),
+            ("until", "DateTime('UTC')"),
+            ("holder", "String"),
+            ("name", "Nullable(String)"),
+            ("pod_namespace", "Nullable(String)"),
+            ("version", "UInt64"),
+        ],
+        "ENGINE = ReplacingMergeTree(version) ORDER BY (node, address, since)",
     ),
 ];
 

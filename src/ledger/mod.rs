@@ -2,14 +2,19 @@
 //! SQLite bundled). `record` bills counter deltas to workload identities (`bill`), `report`
 //! answers billing questions from the file alone (`query`). The schema is versioned
 //! (`PRAGMA user_version`) and documented in docs/ledger.md.
+mod ask;
 pub mod bill;
 pub mod coverage;
 pub mod cycle;
 pub mod export;
 pub mod export_days;
+pub mod export_peers;
 pub mod file;
 mod known;
 mod marks;
+pub mod pairs;
+pub mod peers;
+mod prune;
 pub mod query;
 pub mod report;
 mod resolution;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Serialize;
 
+pub use super::ask::{Ask, Group};
 use super::marks::{self, Marks};
 use super::samples::Samples;
 pub use super::samples::{intervals, p95};
@@ -12,35 +13,12 @@ use super::select::{Sql, FILTER};
 use super::{Ledger, Resolution};
 pub use crate::model::{parse_bytes, parse_time, Field, Period};
 
-/// One group's usage over the period.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Group {
-    /// Field label -> value (null where the workloads have none).
-    pub group: BTreeMap<String, Option<String>>,
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    /// With `--p95`: the 95th percentile of the group's 5-minute rates (rx + tx, bytes per
-    /// second) over the period's 5-minute intervals up to now, idle intervals counted as
-    /// zero; null without `--p95` and where the 5-minute rows of the period are pruned.
-    pub p95_bytes_per_s: Option<f64>,
-}
-
-/// What a report asks of the ledger.
-#[derive(Debug, Clone, Copy)]
-pub struct Ask<'a> {
-    pub period: Period,
-    pub by: &'a [Field],
-    /// Only the rows of these destination classes (of the class breakdown); empty: all.
-    pub classes: &'a [String],
-    /// Each group's 95th percentile of 5-minute rates too.
-    pub p95: bool,
-}
-
 /// The groups of `ask.by` over `ask.period` for `source`, largest first; with `ask.p95`, each
 /// group's 95th percentile of 5-minute rates (a scan of every 5-minute row of the period).
 pub fn groups(l: &Ledger, ask: Ask<'_>, source: &str, now: i64) -> Result<(Resolution, Vec<Group>)> {
+    if ask.by.iter().any(Field::of_peers) || !ask.reallocate.is_empty() {
+        return Ok((Resolution::FiveMinutes, super::pairs::groups(l, &ask, source)?));
+    }
     let marks = Marks::read(&l.conn)?;
     let pieces = marks::pieces(ask.period.since, ask.period.until, &marks);
     let q = Sql::new(ask.by, ask.classes, source)?;

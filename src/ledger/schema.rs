@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 8;
+pub const VERSION: i64 = 9;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -26,8 +26,12 @@ pub const VERSION: i64 = 8;
 /// `exports`, how far each fleet store has acknowledged the file's rows (`netattr export`);
 /// 8 adds `series`, each rolled-up day's 5-minute profile of a workload (a 95th percentile
 /// over whole days reads a row a workload and day, not 288), and `series_days`, which days
-/// are whole in it, with the export's cursors of both.
-pub(super) const MIGRATIONS: [&str; 8] = [
+/// are whole in it, with the export's cursors of both; 9 adds who talks to whom (`load
+/// --breakdown peer`): `peers`, each workload's bytes per remote address, `peer_cursors`,
+/// what was billed of each peer row, `addresses`, which workload held each address when,
+/// and their own version sequence (`peer_versions`, so that a peer bill leaves the usage
+/// bills' caches valid), with the export's cursors of `peers` and `addresses`.
+pub(super) const MIGRATIONS: [&str; 9] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -195,6 +199,52 @@ CREATE TABLE series_days (
 );
 ALTER TABLE exports ADD COLUMN series_after TEXT NOT NULL DEFAULT '[0,0,0,"",""]'; -- the last series row acknowledged
 ALTER TABLE exports ADD COLUMN days_after INTEGER NOT NULL DEFAULT 0; -- the version of the last series_days row acknowledged
+"#,
+    r#"
+CREATE TABLE peers (
+    bucket     INTEGER NOT NULL, -- the 5-minute bucket
+    workload   INTEGER NOT NULL, -- a workloads.id
+    source     TEXT NOT NULL,
+    class      TEXT NOT NULL,
+    peer       TEXT NOT NULL,    -- the remote address; '(other peers)'; '' for a class not counted per peer
+    rx_bytes   INTEGER NOT NULL DEFAULT 0,
+    tx_bytes   INTEGER NOT NULL DEFAULT 0,
+    rx_packets INTEGER NOT NULL DEFAULT 0,
+    tx_packets INTEGER NOT NULL DEFAULT 0,
+    version    INTEGER NOT NULL, -- the peer bill that last wrote it (peer_versions)
+    PRIMARY KEY (bucket, workload, source, class, peer)
+) WITHOUT ROWID;
+CREATE INDEX peers_by_version ON peers (version, bucket, workload, source, class, peer);
+CREATE TABLE peer_cursors (
+    instance   INTEGER NOT NULL, -- an instances.id
+    source     TEXT NOT NULL,
+    cgroup_id  INTEGER NOT NULL,
+    class      TEXT NOT NULL,
+    peer       TEXT NOT NULL,
+    rx_bytes   INTEGER NOT NULL,
+    tx_bytes   INTEGER NOT NULL,
+    rx_packets INTEGER NOT NULL,
+    tx_packets INTEGER NOT NULL,
+    PRIMARY KEY (instance, cgroup_id, source, class, peer)
+) WITHOUT ROWID;
+CREATE TABLE addresses (
+    address       TEXT NOT NULL,
+    since         INTEGER NOT NULL, -- unix seconds: first seen held by this holder
+    until         INTEGER NOT NULL, -- last seen held by it
+    holder        TEXT NOT NULL,    -- 'host', or the holding workload's identity
+    name          TEXT,
+    pod_namespace TEXT,
+    version       INTEGER NOT NULL,
+    PRIMARY KEY (address, since)
+) WITHOUT ROWID;
+CREATE INDEX addresses_by_version ON addresses (version, address, since);
+CREATE TABLE peer_versions (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO peer_versions VALUES (1, 0);
+ALTER TABLE exports ADD COLUMN peers_after TEXT NOT NULL DEFAULT '[0,0,0,"","",""]'; -- the last peers row acknowledged
+ALTER TABLE exports ADD COLUMN addresses_after TEXT NOT NULL DEFAULT '[0,"",0]'; -- the last addresses row acknowledged
 "#,
 ];
 

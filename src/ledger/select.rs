@@ -19,6 +19,8 @@ pub(super) fn sql(f: &Field) -> (&'static str, Option<String>) {
         Field::Label(k) => ("json_extract(w.labels, ?)", Some(format!("$.\"{}\"", k.replace('"', "\\\"")))),
         // A ledger is one node's: `report` refuses these without --from.
         Field::Node | Field::Zone => ("NULL", None),
+        // The pair table's: its own query (super::pairs).
+        Field::Peer | Field::PeerNamespace => ("NULL", None),
     }
 }
 

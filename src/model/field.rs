@@ -17,6 +17,11 @@ pub enum Field {
     Node,
     /// The zone of that node (the fleet store's rows only).
     Zone,
+    /// Who a workload talked to (`--breakdown peer`): the peer workload's name, `host`,
+    /// `via <address>`, `(other peers)` or a class.
+    Peer,
+    /// The peer workload's pod namespace.
+    PeerNamespace,
 }
 
 impl Field {
@@ -31,13 +36,20 @@ impl Field {
             "class" => Field::Class,
             "node" => Field::Node,
             "zone" => Field::Zone,
+            "peer" => Field::Peer,
+            "peer_namespace" => Field::PeerNamespace,
             _ => match s.strip_prefix("label:") {
                 Some(k) if !k.is_empty() => Field::Label(k.to_string()),
                 _ => bail!(
-                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class, label:KEY, node or zone"
+                    "cannot group by '{s}': use name, pod_namespace, pod, kind, runtime, identity, class, label:KEY, node, zone, peer or peer_namespace"
                 ),
             },
         })
+    }
+
+    /// A field of the pair table (who a workload talked to).
+    pub fn of_peers(&self) -> bool {
+        matches!(self, Field::Peer | Field::PeerNamespace)
     }
 
     /// Only the fleet store knows it (a node's ledger is one node).
@@ -57,6 +69,8 @@ impl Field {
             Field::Label(k) => format!("label:{k}"),
             Field::Node => "node".into(),
             Field::Zone => "zone".into(),
+            Field::Peer => "peer".into(),
+            Field::PeerNamespace => "peer_namespace".into(),
         }
     }
 }

@@ -5,6 +5,7 @@
 mod counters;
 mod field;
 mod labels;
+pub mod pairs;
 mod period;
 mod workload;
 

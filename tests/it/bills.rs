@@ -254,9 +254,12 @@ fn check_focus(text: &str, total: &str) {
     for c in mandatory {
         assert!(header.iter().any(|h| h == c), "FOCUS column {c} missing: {header:?}");
     }
+    // FOCUS 1.3's conditional allocation columns: empty unless a line was reallocated.
+    let allocation =
+        ["AllocatedMethodDetails", "AllocatedMethodId", "AllocatedResourceId", "AllocatedResourceName"];
     for h in &header {
         assert!(
-            mandatory.contains(&h.as_str()) || h.starts_with("x_"),
+            mandatory.contains(&h.as_str()) || allocation.contains(&h.as_str()) || h.starts_with("x_"),
             "{h}: not FOCUS, and not x_-prefixed"
         );
     }

@@ -21,8 +21,8 @@ fn three_nodes_export_to_one_store_and_the_fleet_report_is_their_sum() {
     // A real Docker container on node a (its veth attached: the tc source), with a tenant's
     // label: it sends 200,000 bytes to a workload of the node over Docker's bridge once told to.
     let port = free_port();
-    let gateway = sh(&["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "bridge"]);
-    let gateway = gateway.trim();
+    let gateway = docker_gateway();
+    let gateway = gateway.as_str();
     let receiver =
         Peer::spawn(&a.s.tree.cgroup("shop.slice/db.service"), None, &format!("tcp-recv {gateway}:{port}"))
             .ready();

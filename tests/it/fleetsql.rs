@@ -135,15 +135,15 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let internet = ["internet".to_string()];
     let mut queries = Vec::new();
     for by in &bys {
-        let ask = Ask { period, by, classes: &[], p95: false };
+        let ask = Ask { period, by, classes: &[], p95: false, reallocate: &[] };
         queries.push(query::groups_sql("fleet", &ask, "socket", &none));
         queries.extend(query::p95_sql("fleet", &ask, "socket", &none));
     }
-    let ask = Ask { period, by: &bys[1], classes: &internet, p95: false };
+    let ask = Ask { period, by: &bys[1], classes: &internet, p95: false, reallocate: &[] };
     queries.push(query::groups_sql("fleet", &ask, "socket", &none));
     queries.push(query::groups_sql(
         "fleet",
-        &Ask { period, by: &bys[7], classes: &[], p95: false },
+        &Ask { period, by: &bys[7], classes: &[], p95: false, reallocate: &[] },
         "tc",
         &none,
     ));
@@ -151,10 +151,44 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let around = Period { since: day - 3600, until: day + 86_400 + 3600 };
     let first_whole = queries.len();
     for by in [&bys[0], &bys[7], &bys[5]] {
-        let ask = Ask { period: around, by, classes: &[], p95: false };
+        let ask = Ask { period: around, by, classes: &[], p95: false, reallocate: &[] };
         queries.push(query::groups_sql("fleet", &ask, "socket", &whole));
         queries.extend(query::p95_sql("fleet", &ask, "socket", &whole));
     }
+    // Who talks to whom: a peer row billed twice (the later version wins), a reused address
+    // (two holders), the pair queries.
+    let peer_rows: Vec<String> = [
+        ("a", "container:web", t, "private", "10.0.0.2", [5, 900, 1, 9], 1),
+        ("a", "container:web", t, "private", "10.0.0.2", [6, 1000, 1, 10], 2),
+        ("a", "container:web", t + 600, "private", "10.0.0.2", [1, 70, 1, 1], 3),
+        ("b", "pod:p1", t, "private", "10.0.0.1", [1000, 6, 10, 1], 4),
+        ("b", "pod:p1", t + 300, "internet", "", [0, 40, 0, 1], 4),
+    ]
+    .iter()
+    .map(|(node, id, b, class, peer, [rx, tx, rp, tp], v)| {
+        serde_json::json!({"node": node, "zone": "z", "identity": id, "bucket": b, "source": "socket", "class": class,
+            "peer": peer, "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp, "version": v})
+        .to_string()
+    })
+    .collect();
+    let address_rows: Vec<String> = [
+        ("b", "10.0.0.2", t - 60, "pod:p1", Some("api"), 1),
+        ("b", "10.0.0.2", t + 500, "pod:p2", None, 2),
+        ("a", "10.0.0.1", t - 60, "container:web", Some("web"), 3),
+    ]
+    .iter()
+    .map(|(node, a, since, holder, name, v)| {
+        serde_json::json!({"node": node, "address": a, "since": since, "until": since + 60, "holder": holder,
+            "name": name, "pod_namespace": null, "version": v})
+        .to_string()
+    })
+    .collect();
+    let first_pairs = queries.len();
+    queries.push(netattr::fleet::pairs::addresses_sql("fleet", t + 3600));
+    let ask = Ask { period, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &["10.0.0.2".to_string()]));
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &[]));
+    queries.push(netattr::fleet::pairs::workloads_sql("fleet", &["container:web".into(), "pod:p1".into()]));
     // Debian's 18.16.
     let mut on_18 = Vec::new();
     for sql in &ddl {
@@ -167,6 +201,8 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     ));
     ch.query(&format!("INSERT INTO fleet.netattr_days FORMAT JSONEachRow\n{}", day_rows.join("\n")));
     ch.query(&format!("INSERT INTO fleet.netattr_days_whole FORMAT JSONEachRow\n{}", whole_rows.join("\n")));
+    ch.query(&format!("INSERT INTO fleet.netattr_peers FORMAT JSONEachRow\n{}", peer_rows.join("\n")));
+    ch.query(&format!("INSERT INTO fleet.netattr_addresses FORMAT JSONEachRow\n{}", address_rows.join("\n")));
     for sql in &queries {
         // 64-bit integers as numbers, as netattr asks (arrays of them are quoted otherwise).
         let path = "/?output_format_json_quote_64bit_integers=0";
@@ -185,6 +221,8 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         ("fleet.netattr_workloads", workload_rows.join("\n")),
         ("fleet.netattr_days", day_rows.join("\n")),
         ("fleet.netattr_days_whole", whole_rows.join("\n")),
+        ("fleet.netattr_peers", peer_rows.join("\n")),
+        ("fleet.netattr_addresses", address_rows.join("\n")),
     ];
     std::fs::write(
         &spec,
@@ -216,6 +254,16 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     assert_eq!(around_all, normalized(&[want]));
     let day_p95 = &on_18[first_whole + 2];
     assert!(day_p95.iter().any(|r| r["series"][3] == 700 && r["series"][10] == 400), "{day_p95:?}");
+    // The pair queries: the reused address bucket by bucket, its rows' later versions.
+    let by_bucket = normalized(&on_18[first_pairs + 1]);
+    let want = [
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": t, "rx": 6, "tx": 1000, "rxp": 1, "txp": 10}),
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": t + 600, "rx": 1, "tx": 70, "rxp": 1, "txp": 1}),
+        serde_json::json!({"node": "b", "zone": "z", "identity": "pod:p1", "class": "private", "peer": "10.0.0.1", "b": 0, "rx": 1000, "tx": 6, "rxp": 10, "txp": 1}),
+        serde_json::json!({"node": "b", "zone": "z", "identity": "pod:p1", "class": "internet", "peer": "", "b": 0, "rx": 0, "tx": 40, "rxp": 0, "txp": 1}),
+    ];
+    assert_eq!(by_bucket, normalized(&want));
+    assert_eq!(on_18[first_pairs].len(), 3, "every address range: {:?}", on_18[first_pairs]);
     // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
     let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
     let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();

@@ -38,4 +38,5 @@ mod recording;
 mod resolve;
 mod slots;
 mod whotalks;
+mod whotalks_fleet;
 mod zones;

@@ -22,6 +22,14 @@ fn within(what: &str, c: [u64; 4], tx: bool, payload: u64, retrans: u64) {
     );
 }
 
+/// The ledger's pair table by (name, peer), socket source.
+fn ledger_pairs(na: &Netattr, ledger: &std::path::Path) -> BTreeMap<Vec<String>, [u64; 4]> {
+    let l = ledger.to_str().unwrap();
+    let rep =
+        na.run(&["report", "--ledger", l, "--by", "name,peer", "--source", "socket", "--format", "json"]);
+    groups_of(&rep.ok().json(), &["name", "peer"])
+}
+
 fn cell(c: &PeerCells, id: u64, class: &str, peer: &str) -> [u64; 4] {
     c.get(&(id, class.to_string(), peer.to_string())).copied().unwrap_or_default()
 }
@@ -179,6 +187,40 @@ fn the_pair_truth_table_on_one_node() {
     }
     let table = na.run(&["stats", "--by", "peer", "--source", "socket"]).ok().stdout;
     eprintln!("{table}");
+
+    // The ledger's pair table: each byte between two workloads once per direction, from the
+    // view that saw all of it (the backends' for the service's requests, B1's for its
+    // masqueraded flow), nothing left on A's service-address or host rows.
+    let dir = TempDir::new();
+    let ledger = dir.join("ledger.db");
+    once(na, &ledger, &[]);
+    let (ka, kb, kb1, kb2) = (identity(na, ai), identity(na, bi), identity(na, b1i), identity(na, b2i));
+    let pairs = ledger_pairs(na, &ledger);
+    eprintln!("{pairs:#?}");
+    let pair = |w: &str, p: &str| pairs.get(&vec![w.to_string(), p.to_string()]).copied().unwrap_or_default();
+    within("pair A to B", pair(&ka, &kb), true, direct, rt);
+    within("pair A to B1 (through the service)", pair(&ka, &kb1), true, via, rt);
+    within("pair A to B2 (through the service)", pair(&ka, &kb2), true, via, rt);
+    within("pair A from B1 (masqueraded)", pair(&ka, &kb1), false, snat, rt);
+    within("pair A to the internet", pair(&ka, "internet"), true, out, rt);
+    for (w, p) in [(&ka, &kb), (&ka, &kb1), (&ka, &kb2)] {
+        let (there, back) = (pair(w, p), pair(p, w));
+        assert_eq!((there[1], there[3]), (back[0], back[2]), "{w} to {p} is {p} from {w}");
+        assert_eq!((there[0], there[2]), (back[1], back[3]), "{p} to {w} is {w} from {p}");
+    }
+    let left: Vec<_> =
+        pairs.keys().filter(|k| k[0] == ka && (k[1] == "host" || k[1].starts_with("via "))).collect();
+    assert!(left.is_empty(), "A's unnamed rows are all explained: {left:?}");
+    // A's pair rows add up to what A counted.
+    let a_rows = pairs.iter().filter(|(k, _)| k[0] == ka).fold([0u64; 4], |mut s, (_, c)| {
+        (0..4).for_each(|i| s[i] += c[i]);
+        s
+    });
+    let a_total = sock.iter().filter(|((id, ..), _)| *id == ai).fold([0u64; 4], |mut s, (_, c)| {
+        (0..4).for_each(|i| s[i] += c[i]);
+        s
+    });
+    assert_eq!(a_rows, a_total, "A's pairs are A's bytes, each once");
     drop(holds);
 }
 
@@ -235,4 +277,163 @@ fn a_full_peer_map_sends_new_peers_to_other_peers_and_the_sums_still_hold() {
     peers_add_up(na, "socket", &[id]);
     let st = na.run(&["status", "--format", "json"]).ok().json();
     assert_eq!(st["health"]["peer_spills"], count - cap, "{}", st["health"]);
+}
+
+#[test]
+fn a_reused_address_names_each_holder_for_its_own_time() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let br = Bridge::new(None);
+    let a = Container::on_bridge(&s.tree, &br);
+    let b = Container::on_bridge(&s.tree, &br);
+    let hold_a = a.peer("sleep").ready();
+    let hold_b = b.peer("sleep").ready();
+    na.run(&["load", "--breakdown", "peer"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let dir = TempDir::new();
+    let ledger = dir.join("ledger.db");
+    let port = 22000 + (uniq() as u16 % 1000) * 4;
+    let (first, second) = (100_000u64, 70_000u64);
+    let send = |to: &Container, bytes: u64| {
+        flow(
+            (&a.cgroup, Some(&a.ns.name), format!("tcp-send {}:{port} {bytes}", to.ip)),
+            (&to.cgroup, Some(&to.ns.name), format!("tcp-recv {}:{port}", to.ip)),
+        )
+    };
+    let mut rt = send(&b, first);
+    once(na, &ledger, &[]);
+    let (ka, kb) = (identity(na, a.cgroup.id), identity(na, b.cgroup.id));
+    // B goes; B' comes at B's address, ten minutes later (another 5-minute bucket).
+    let address = b.ip.clone();
+    let b_cgroup = b.cgroup.clone();
+    drop(hold_b);
+    drop(b);
+    // B's cgroup goes too: the next record collects its rows, its peer rows with them.
+    std::fs::remove_dir(&b_cgroup.path).unwrap();
+    let b2 = Container::on_bridge_at(&s.tree, &br, &address);
+    let _hold_b2 = b2.peer("sleep").ready();
+    in_ns(&a.ns, &["ip", "neigh", "flush", "all"]);
+    rt += send(&b2, second);
+    once(na, &ledger, &[("NETATTR_CLOCK_SHIFT", "600")]);
+    let kb2 = identity(na, b2.cgroup.id);
+    let pairs = ledger_pairs(na, &ledger);
+    let pair = |w: &str, p: &str| pairs.get(&vec![w.to_string(), p.to_string()]).copied().unwrap_or_default();
+    within("A to B, before", pair(&ka, &kb), true, first, rt);
+    within("A to B', after", pair(&ka, &kb2), true, second, rt);
+    assert!(!pairs.keys().any(|k| k[1].starts_with("via ")), "every byte named: {pairs:?}");
+    // B's own view, collected with it: what it received from A, once.
+    let (ab, ba) = (pair(&ka, &kb), pair(&kb, &ka));
+    assert_eq!(ba, [ab[1], ab[0], ab[3], ab[2]], "B's row is A's row seen from B");
+    let left = peer_cells(na, "socket");
+    assert!(
+        !left.keys().any(|(id, ..)| *id == b_cgroup.id),
+        "B's peer rows were taken out of the maps: {left:?}"
+    );
+    drop(hold_a);
+}
+
+#[test]
+fn a_shared_workloads_traffic_is_reallocated_to_those_it_served_exactly() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let br = Bridge::new(None);
+    // The ingress I serves C1 and C2; it talks to X, whose cgroup is outside what the
+    // instance counts (an address nobody counted holds: "via X").
+    let (i, c1, c2) = (
+        Container::on_bridge(&s.tree, &br),
+        Container::on_bridge(&s.tree, &br),
+        Container::on_bridge(&s.tree, &br),
+    );
+    let outside = CgroupTree::new();
+    let x = Container::on_bridge(&outside, &br);
+    let holds: Vec<Peer> = [&i, &c1, &c2, &x].iter().map(|c| c.peer("sleep").ready()).collect();
+    na.run(&["load", "--breakdown", "peer"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let port = 24000 + (uniq() as u16 % 1000) * 4;
+    for (from, to, p, bytes) in
+        [(&c1, &i, port, 200_000u64), (&c2, &i, port + 1, 100_000), (&i, &x, port + 2, 90_000)]
+    {
+        flow(
+            (&from.cgroup, Some(&from.ns.name), format!("tcp-send {}:{p} {bytes}", to.ip)),
+            (&to.cgroup, Some(&to.ns.name), format!("tcp-recv {}:{p}", to.ip)),
+        );
+    }
+    let dir = TempDir::new();
+    let ledger = dir.join("ledger.db");
+    once(na, &ledger, &[]);
+    let (ki, k1, k2) = (identity(na, i.cgroup.id), identity(na, c1.cgroup.id), identity(na, c2.cgroup.id));
+    let via = format!("via {}", x.ip);
+    let plain = ledger_pairs(na, &ledger);
+    let whole = plain[&vec![ki.clone(), via.clone()]];
+    let l = ledger.to_str().unwrap();
+    let args = [
+        "report",
+        "--ledger",
+        l,
+        "--by",
+        "name,peer",
+        "--source",
+        "socket",
+        "--reallocate",
+        &ki,
+        "--format",
+        "json",
+    ];
+    let rep = na.run(&args).ok().json();
+    let split = groups_of(&rep, &["name", "peer", "allocated_from"]);
+    eprintln!("{split:#?}");
+    let got = |k: &str| split.get(&vec![k.to_string(), via.clone(), ki.clone()]).copied().unwrap_or_default();
+    let (s1, s2) = (got(&k1), got(&k2));
+    // The shares add up to I's row exactly, and I keeps none of it.
+    for f in 0..4 {
+        assert_eq!(s1[f] + s2[f], whole[f], "field {f}: {s1:?} + {s2:?} = {whole:?}");
+    }
+    assert!(!split.keys().any(|k| k[0] == ki && k[1] == via), "I's row went to its clients");
+    // In proportion to each client's bytes with I, by largest remainder.
+    let w = |k: &str| plain[&vec![k.to_string(), ki.clone()]].iter().take(2).sum::<u64>() as u128;
+    let (w1, w2) = (w(&k1), w(&k2));
+    for f in 0..4 {
+        let exact = u128::from(whole[f]) * w1 / (w1 + w2);
+        assert!(
+            u128::from(s1[f]) == exact || u128::from(s1[f]) == exact + 1,
+            "field {f}: {} of {}",
+            s1[f],
+            whole[f]
+        );
+    }
+    // The same in a FOCUS bill: the split lines name the method and the shared workload.
+    let prices = dir.join("prices.toml");
+    std::fs::write(&prices, "version = \"t\"\ncurrency = \"EUR\"\n[[price]]\nclass = \"*\"\ndirection = \"egress\"\nper_gib = 1\n[[price]]\nclass = \"*\"\ndirection = \"ingress\"\nper_gib = 0\n").unwrap();
+    let bill = na
+        .run(&[
+            "report",
+            "--ledger",
+            l,
+            "--by",
+            "name",
+            "--source",
+            "socket",
+            "--reallocate",
+            &ki,
+            "--prices",
+            prices.to_str().unwrap(),
+            "--format",
+            "focus",
+        ])
+        .ok()
+        .stdout;
+    let mut r = csv::Reader::from_reader(bill.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let col =
+        |row: &csv::StringRecord, name: &str| row[header.iter().position(|h| h == name).unwrap()].to_string();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let allocated: Vec<&csv::StringRecord> =
+        rows.iter().filter(|r| col(r, "AllocatedResourceId") == ki).collect();
+    assert!(!allocated.is_empty(), "{bill}");
+    assert!(allocated.iter().all(|r| col(r, "AllocatedMethodId") == "netattr-peer-bytes"));
+    assert!(
+        rows.iter().any(|r| col(r, "AllocatedMethodId").is_empty()),
+        "lines not reallocated leave the columns empty"
+    );
+    drop(holds);
 }

@@ -176,7 +176,7 @@ impl Demo<'_> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let since = Resolution::FiveMinutes.bucket(now - ran.as_secs() as i64 - 1);
         let period = query::Period { since, until: now + 1 };
-        let ask = query::Ask { period, by: &[query::Field::Name], classes: &[], p95: false };
+        let ask = query::Ask { period, by: &[query::Field::Name], classes: &[], p95: false, reallocate: &[] };
         let r = report::build(&ledger, ask, Some("tc"), None, now)?;
         eprintln!(
             "netattr: demo: what the ledger billed (netattr report --ledger {} --since {since} --by name --source tc):",

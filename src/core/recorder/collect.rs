@@ -54,9 +54,13 @@ impl Recorder<'_> {
             return Ok((0, 0));
         }
         let retired = retire::take(inst, &plan)?;
+        let at = now();
+        if let Err(e) = self.collect_peers(ledger, &plan.gone, &retired, at) {
+            retire::restore(inst, &retired)?;
+            return Err(e);
+        }
         // Their reads still waiting, then the final counters, their class rows' too: each
         // exactly what its removal returned, billed to the workload of the cgroup's row.
-        let at = now();
         let mut batch = self.unbilled.of(&plan.gone);
         let names = if retired.iter().any(|r| r.class.is_some()) {
             crate::bpf::class_table::names(&inst.class_names)?

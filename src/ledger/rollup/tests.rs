@@ -43,7 +43,13 @@ fn truth(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
 }
 
 fn report(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
-    let ask = Ask { period: Period { since, until }, by: &[Field::Identity], classes: &[], p95: false };
+    let ask = Ask {
+        period: Period { since, until },
+        by: &[Field::Identity],
+        classes: &[],
+        p95: false,
+        reallocate: &[],
+    };
     let (_, gs) = groups(l, ask, "socket", until).unwrap();
     gs.into_iter().map(|g| (g.group["identity"].clone().unwrap(), g.tx_bytes)).collect()
 }
@@ -85,7 +91,13 @@ fn truth_p95(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, f64> {
 
 /// Each workload's 95th percentile as `report --p95` gives it (whole days from their series).
 fn report_p95(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, f64> {
-    let ask = Ask { period: Period { since, until }, by: &[Field::Identity], classes: &[], p95: true };
+    let ask = Ask {
+        period: Period { since, until },
+        by: &[Field::Identity],
+        classes: &[],
+        p95: true,
+        reallocate: &[],
+    };
     let (_, gs) = groups(l, ask, "socket", until).unwrap();
     gs.into_iter().map(|g| (g.group["identity"].clone().unwrap(), g.p95_bytes_per_s.unwrap())).collect()
 }

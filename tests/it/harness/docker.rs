@@ -92,3 +92,19 @@ pub fn docker_run_rm(role: &str, script: &str) -> String {
     sh(&["docker", "run", "--rm", "--name", &name, IMAGE, "sh", "-c", script]);
     name
 }
+
+/// The address of Docker's default bridge on the host: its IPAM gateway, or, where the
+/// engine leaves that out (it does when it adopts an existing docker0), docker0's address.
+pub fn docker_gateway() -> String {
+    let g = sh(&["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "bridge"]);
+    if !g.trim().is_empty() {
+        return g.trim().to_string();
+    }
+    let a = sh(&["ip", "-4", "-o", "addr", "show", "docker0"]);
+    a.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|c| c.split('/').next())
+        .expect("docker0 has an IPv4 address")
+        .to_string()
+}

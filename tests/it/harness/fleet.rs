@@ -1,4 +1,4 @@
-//! Fleet fixtures: a node (an instance with the class breakdown, its ledger, its traffic and
+//! Fleet fixtures: a node (an instance with the class or peer breakdown, its ledger, its traffic and
 //! recording cycles at chosen times), and reports over a ledger or a fleet store as JSON.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,8 +17,13 @@ pub struct Node {
 
 impl Node {
     pub fn new(name: &str) -> Option<Node> {
+        Node::with(name, "class")
+    }
+
+    /// A node whose instance counts `breakdown` (`class`, `peer`).
+    pub fn with(name: &str, breakdown: &str) -> Option<Node> {
         let s = scene(0, false)?;
-        s.na.run(&["load", "--breakdown", "class"]).ok();
+        s.na.run(&["load", "--breakdown", breakdown]).ok();
         s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
         let dir = TempDir::new();
         Some(Node { ledger: dir.join("ledger.db"), s, name: name.to_string(), _dir: dir })

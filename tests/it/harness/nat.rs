@@ -148,3 +148,10 @@ impl Drop for HostLink {
         let _ = Command::new("ip").args(["link", "del", &self.0]).status();
     }
 }
+
+/// The identity the ledger bills a stand-in container's cgroup `id` under (`container:<id>`,
+/// its path's container id), as `stats` reads it now.
+pub fn identity(na: &Netattr, id: u64) -> String {
+    let st = na.run(&["stats", "--source", "socket", "--format", "json"]).ok().json();
+    format!("container:{}", row(&st, id)["container_id"].as_str().unwrap())
+}

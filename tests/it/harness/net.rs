@@ -53,8 +53,13 @@ impl Container {
 
     /// A container whose host-side veth is a port of `bridge`.
     pub fn on_bridge(tree: &CgroupTree, bridge: &Bridge) -> Self {
-        let ip = format!("{}.{}", bridge.net, bridge.next_host());
-        let mut c = Self::plug(tree, &ip);
+        Self::on_bridge_at(tree, bridge, &format!("{}.{}", bridge.net, bridge.next_host()))
+    }
+
+    /// A container on `bridge` at address `ip` (of the bridge's /24): one that takes the
+    /// address of a container removed before it.
+    pub fn on_bridge_at(tree: &CgroupTree, bridge: &Bridge, ip: &str) -> Self {
+        let mut c = Self::plug(tree, ip);
         sh(&["ip", "link", "set", &c.host_if, "master", &bridge.name]);
         c.host_ip.clone_from(&bridge.ip);
         c

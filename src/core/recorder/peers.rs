@@ -1,0 +1,112 @@
+//! The recorder's part of who talks to whom (a load with `--breakdown peer`): every cycle,
+//! each peer row's delta billed to its cgroup's workload and the address book noted; at a
+//! collection, the gone cgroups' peer rows taken out of the maps and billed last.
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use super::read::Reads;
+use super::Recorder;
+use crate::bpf::layout::META_PEERS;
+use crate::core::addrbook::Holding;
+use crate::core::peers::{self, Peer};
+use crate::core::reader::{self, Query};
+use crate::core::retire::Retired;
+use crate::core::row::{By, Extra};
+use crate::ledger::peers::{Held, PeerReading};
+use crate::ledger::Ledger;
+use crate::model::{Counters, Source};
+
+impl Recorder<'_> {
+    /// Reads both sources' peer rows and bills them; notes who holds each address. The
+    /// cgroups with peer rows are counted (a cgroup's peer rows are collected with it).
+    pub(super) fn record_peers(&mut self, ledger: &mut Ledger, at: i64, reads: &mut Reads) -> Result<usize> {
+        let inst = self.inst;
+        if !inst.meta.has(META_PEERS) {
+            return Ok(0);
+        }
+        let mut rows = Vec::new();
+        for source in [Source::Tc, Source::Socket] {
+            for r in reader::read(inst, Query { source, by: By::Peer })?.rows {
+                let Extra::Peer(_, class, peer) = r.extra else { continue };
+                if r.counters == Counters::default() {
+                    continue;
+                }
+                reads.counted.insert(r.key.0);
+                rows.push(PeerReading {
+                    source,
+                    cgroup_id: r.key.0,
+                    class,
+                    peer: peers::ledger_text(&peer),
+                    counters: r.counters,
+                });
+            }
+        }
+        let n = ledger.bill_peers(&self.key.key, at, &rows, &[])?;
+        let held: Vec<Held> = self
+            .reporter
+            .address_book()
+            .entries()
+            .map(|(ip, h)| match h {
+                Holding::Host => {
+                    Held { address: ip.to_string(), holder: "host".into(), name: None, pod_namespace: None }
+                }
+                Holding::Workload(w) => Held {
+                    address: ip.to_string(),
+                    holder: w.identity.clone(),
+                    name: w.name.clone(),
+                    pod_namespace: w.pod_namespace.clone(),
+                },
+            })
+            .collect();
+        ledger.note_addresses(at, &held)?;
+        Ok(n)
+    }
+
+    /// Takes the peer rows of the cgroups `gone` out of the maps and bills them (with the
+    /// rows of their classes not counted per peer, from `retired`), their cursors dropped;
+    /// put back if the bill fails. Runs before their usage is billed: the workload their
+    /// peers are billed to is their usage cursors'.
+    pub(super) fn collect_peers(
+        &mut self,
+        ledger: &mut Ledger,
+        gone: &BTreeSet<u64>,
+        retired: &[Retired],
+        at: i64,
+    ) -> Result<()> {
+        let inst = self.inst;
+        if !inst.meta.has(META_PEERS) {
+            return Ok(());
+        }
+        let taken = peers::take(inst, gone)?;
+        let marked = peers::classes(inst)?;
+        let names = crate::bpf::class_table::names(&inst.class_names)?;
+        let mut rows: Vec<PeerReading> = taken
+            .iter()
+            .map(|t| PeerReading {
+                source: t.source,
+                cgroup_id: t.row.cgroup_id,
+                class: crate::core::classes::name_of(&names, t.row.class_id),
+                peer: peers::ledger_text(&t.row.peer),
+                counters: t.row.counters,
+            })
+            .collect();
+        for r in retired {
+            if let Some(c) = r.class.filter(|c| !marked.contains(c)) {
+                rows.push(PeerReading {
+                    source: r.source,
+                    cgroup_id: r.cgroup_id,
+                    class: crate::core::classes::name_of(&names, c),
+                    peer: peers::ledger_text(&Peer::Class),
+                    counters: r.counters,
+                });
+            }
+        }
+        let finals: Vec<u64> = gone.iter().copied().collect();
+        if let Err(e) = ledger.bill_peers(&self.key.key, at, &rows, &finals) {
+            peers::restore(inst, &taken)?;
+            return Err(e.context("billing the peer rows of gone workloads (they were put back)"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The pair report of one node's ledger (`report --by name,peer`): its peer rows of the
+//! period, each address named by the workload that held it in the row's bucket
+//! (`addresses`), made into the pair table (model::pairs: each byte between two workloads
+//! once per direction, from the view that saw all of it) and grouped.
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{bail, Result};
+use rusqlite::params;
+
+use super::ask::{Ask, Group};
+use super::Ledger;
+use crate::model::pairs::{pairs, reallocate, PeerRef, View};
+
+/// The group key of a row reallocated from a shared workload (`--reallocate`): its name.
+pub const ALLOCATED_FROM: &str = "allocated_from";
+use crate::model::{Counters, Field};
+
+/// A workload's fields, as its pair rows are grouped by them.
+#[derive(Debug, Clone, Default)]
+pub struct Who {
+    pub pod_namespace: Option<String>,
+    pub pod: Option<String>,
+    pub kind: Option<String>,
+    pub runtime: Option<String>,
+    /// The fleet store's rows only: where it was counted.
+    pub node: Option<String>,
+    pub zone: Option<String>,
+}
+
+/// The groups of the pair table of `ask.period` for `source`, largest first.
+pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
+    check(ask)?;
+    // Each workload is known by its name, else its identity, as `--by name` shows it: the
+    // key an address's holder has too (a pod's containers share its name, as they share
+    // its addresses).
+    let mut whos: HashMap<String, Who> = HashMap::new();
+    let mut key_of: HashMap<i64, String> = HashMap::new();
+    {
+        let mut q = l.conn.prepare(
+            "SELECT id, coalesce(name, identity), pod_namespace, pod_name, kind, runtime
+             FROM workloads WHERE id IN (SELECT DISTINCT workload FROM peers WHERE bucket >= ?1 AND bucket < ?2)",
+        )?;
+        let mut rows = q.query(params![ask.period.since, ask.period.until])?;
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(1)?;
+            key_of.insert(r.get(0)?, key.clone());
+            whos.entry(key).or_insert(Who {
+                pod_namespace: r.get(2)?,
+                pod: r.get(3)?,
+                kind: r.get(4)?,
+                runtime: r.get(5)?,
+                ..Who::default()
+            });
+        }
+    }
+    let mut views: BTreeMap<(String, String, PeerRef), Counters> = BTreeMap::new();
+    let mut peer_ns: HashMap<String, Option<String>> = HashMap::new();
+    let mut q = l.conn.prepare(
+        "SELECT p.workload, p.class, p.peer, sum(p.rx_bytes), sum(p.tx_bytes), sum(p.rx_packets), sum(p.tx_packets),
+                h.holder, h.name, h.pod_namespace
+         FROM peers p LEFT JOIN addresses h ON h.address = p.peer AND h.since = (
+             SELECT max(a.since) FROM addresses a WHERE a.address = p.peer AND a.since < p.bucket + 300)
+         WHERE p.bucket >= ?1 AND p.bucket < ?2 AND p.source = ?3
+         GROUP BY p.workload, p.class, p.peer, h.holder, h.name, h.pod_namespace",
+    )?;
+    let mut rows = q.query(params![ask.period.since, ask.period.until, source])?;
+    while let Some(r) = rows.next()? {
+        let Some(w) = key_of.get(&r.get::<_, i64>(0)?) else { continue };
+        let (class, peer): (String, String) = (r.get(1)?, r.get(2)?);
+        let holder: Option<String> = r.get(7)?;
+        let peer = match (peer.as_str(), holder.as_deref()) {
+            ("", _) => PeerRef::Class,
+            (crate::model::pairs::OTHER_PEERS, _) => PeerRef::Other,
+            (_, Some("host")) => PeerRef::Host,
+            (_, Some(identity)) => {
+                let key = r.get::<_, Option<String>>(8)?.unwrap_or_else(|| identity.to_string());
+                peer_ns.insert(key.clone(), r.get(9)?);
+                PeerRef::Workload(key)
+            }
+            (a, None) => PeerRef::Via(a.to_string()),
+        };
+        let c = Counters {
+            rx_bytes: r.get::<_, i64>(3)? as u64,
+            tx_bytes: r.get::<_, i64>(4)? as u64,
+            rx_packets: r.get::<_, i64>(5)? as u64,
+            tx_packets: r.get::<_, i64>(6)? as u64,
+        };
+        views.entry((w.clone(), class, peer)).or_default().add(&c);
+    }
+    let views: Vec<View> =
+        views.into_iter().map(|((w, class, peer), counters)| View::new(w, class, peer, counters)).collect();
+    Ok(grouped(&views, ask, &whos, &peer_ns))
+}
+
+/// Checks that `ask` can be answered from the pair table.
+pub fn check(ask: &Ask<'_>) -> Result<()> {
+    if ask.p95 {
+        bail!("--p95 is not computed per peer: leave out --p95, or group without peer fields");
+    }
+    if let Some(f) = ask.by.iter().find(|f| matches!(f, Field::Identity | Field::Label(_))) {
+        bail!("the pair table is grouped by workload name, not by '{}': use name, pod_namespace, pod, kind, runtime, class, node, zone, peer or peer_namespace", f.label());
+    }
+    Ok(())
+}
+
+/// The pair table of `views` grouped by `ask.by` (only the classes `ask.classes` picks),
+/// largest first: `whos` describes each workload key, `peer_ns` each peer workload's pod
+/// namespace.
+pub fn grouped(
+    views: &[View],
+    ask: &Ask<'_>,
+    whos: &HashMap<String, Who>,
+    peer_ns: &HashMap<String, Option<String>>,
+) -> Vec<Group> {
+    let mut out: BTreeMap<Vec<Option<String>>, Counters> = BTreeMap::new();
+    let mut table = pairs(views);
+    let mut labels: Vec<String> = ask.by.iter().map(Field::label).collect();
+    if !ask.reallocate.is_empty() {
+        table = reallocate(table, ask.reallocate);
+        labels.push(ALLOCATED_FROM.to_string());
+    }
+    for p in table {
+        if !ask.classes.is_empty() && !ask.classes.contains(&p.class) {
+            continue;
+        }
+        let who = whos.get(&p.w).cloned().unwrap_or_default();
+        let mut key: Vec<Option<String>> = ask.by.iter().map(|f| value(f, &p, &who, peer_ns)).collect();
+        if !ask.reallocate.is_empty() {
+            key.push(p.from.clone());
+        }
+        out.entry(key).or_default().add(&p.counters);
+    }
+    let mut groups: Vec<Group> = out
+        .into_iter()
+        .map(|(key, c)| Group {
+            group: labels.iter().cloned().zip(key).collect(),
+            rx_bytes: c.rx_bytes,
+            tx_bytes: c.tx_bytes,
+            rx_packets: c.rx_packets,
+            tx_packets: c.tx_packets,
+            p95_bytes_per_s: None,
+        })
+        .collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.rx_bytes + g.tx_bytes));
+    groups
+}
+
+/// A pair row's value of a field.
+fn value(f: &Field, p: &View, who: &Who, peer_ns: &HashMap<String, Option<String>>) -> Option<String> {
+    match f {
+        Field::Name => Some(p.w.clone()),
+        Field::PodNamespace => who.pod_namespace.clone(),
+        Field::Pod => who.pod.clone(),
+        Field::Kind => who.kind.clone(),
+        Field::Runtime => who.runtime.clone(),
+        Field::Class => Some(p.class.clone()),
+        Field::Peer => Some(peer_label(&p.peer, &p.class)),
+        Field::PeerNamespace => match &p.peer {
+            PeerRef::Workload(k) => peer_ns.get(k).cloned().flatten(),
+            _ => None,
+        },
+        Field::Node => who.node.clone(),
+        Field::Zone => who.zone.clone(),
+        Field::Identity | Field::Label(_) => None,
+    }
+}
+
+/// How a report shows a peer.
+pub fn peer_label(p: &PeerRef, class: &str) -> String {
+    match p {
+        PeerRef::Workload(k) => k.clone(),
+        PeerRef::Host => "host".into(),
+        PeerRef::Via(a) => format!("via {a}"),
+        PeerRef::Other => crate::model::pairs::OTHER_PEERS.into(),
+        PeerRef::Class => class.into(),
+    }
+}
