@@ -11,7 +11,8 @@ cd "$(dirname "$0")/../.."
 ENTRIES=${1:-16384}; COUNT=${2:-20000}
 N=target/release/netattr
 cargo build --release --locked --bins >&2
-pin=/sys/fs/bpf/netattr-peermem-$$; ns=netattr-peermem-$$; cg=/sys/fs/cgroup/netattr-peermem-$$
+cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+pin=/sys/fs/bpf/netattr-peermem-$$; ns=netattr-peermem-$$; cg=$cg2/netattr-peermem-$$
 cleanup() {
   $N cleanup --pin-dir "$pin" >/dev/null 2>&1 || true
   ip netns del "$ns" 2>/dev/null || true
@@ -31,13 +32,16 @@ memlock() { bpftool map show pinned "$pin/$1" | sed -n 's/.*memlock \([0-9]*\)B.
 $N load --pin-dir "$pin" --breakdown peer --peer-classes internet --peer-entries "$ENTRIES" >/dev/null
 $N attach --pin-dir "$pin" --cgroup "/$(basename "$cg")" >/dev/null
 empty_stats=$(memlock peer_stats); empty_other=$(memlock peer_other)
-ip netns exec "$ns" sh -c "echo \$\$ > $cg/cgroup.procs && exec python3 -c '
+cat > "/tmp/peermem-$$.py" <<PY
 import socket, ipaddress
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-base = int(ipaddress.IPv6Address(\"2001:db8:77::\"))
+base = int(ipaddress.IPv6Address("2001:db8:77::"))
 for i in range(1, $COUNT + 1):
-    s.sendto(b\"x\" * 16, (str(ipaddress.IPv6Address(base + i)), 9))
-'"
+    s.sendto(b"x" * 16, (str(ipaddress.IPv6Address(base + i)), 9))
+PY
+# Into the cgroup first (outside the namespace: ip netns exec mounts its own /sys), then in.
+sh -c "echo \$\$ > $cg/cgroup.procs && exec ip netns exec $ns python3 /tmp/peermem-$$.py"
+rm -f "/tmp/peermem-$$.py"
 rows=$($N stats --pin-dir "$pin" --by peer --source socket --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for r in d["cgroups"] if r.get("peer_kind") == "address"))')
 full_stats=$(memlock peer_stats); full_other=$(memlock peer_other)
 spills=$($N status --pin-dir "$pin" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["health"]["peer_spills"])')
