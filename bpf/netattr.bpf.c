@@ -166,6 +166,27 @@ struct {
 	__type(value, struct counters);
 } peer_other SEC(".maps");
 
+/* The peer lanes of the held slots (see PEER_LANES in netattr.h). */
+#define PEER_LANE_KEYS(name)                                                                \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
+		__uint(max_entries, COUNTER_SLOTS * PEER_LANES); /* 1 without peers */      \
+		__type(key, __u32);                                                         \
+		__type(value, struct peer_lane);                                            \
+	} name SEC(".maps")
+#define PEER_LANE_COUNTERS(name)                                                            \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                    \
+		__uint(max_entries, COUNTER_SLOTS * PEER_LANES); /* 1 without peers */      \
+		__type(key, __u32);                                                         \
+		__type(value, struct counters);                                             \
+	} name SEC(".maps")
+
+PEER_LANE_KEYS(tc_peer_lanes);
+PEER_LANE_COUNTERS(tc_peer_slots);
+PEER_LANE_KEYS(sock_peer_lanes);
+PEER_LANE_COUNTERS(sock_peer_slots);
+
 /* Bit c of word c / 64: class c is counted per peer. Written by `netattr load`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -787,20 +808,62 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 /* Counts a packet under its peer, after its class row: a reader that sees a peer's count
  * sees its class's. A peer that does not fit in peer_stats goes to its (cgroup, class,
  * source) row of peer_other, counted in health.peer_spills. */
-static __always_inline void count_peer(const struct class_key *k, const __u64 *addr, __u64 bytes,
-				       __u64 packets, bool tx)
+/* The counters of the peer lane of (addr, class) in slot `s`, claiming a free lane if it has
+ * none; NULL when the slot's lanes are all others' (or a claim was lost): the hash counts. */
+static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, const __u64 *addr)
+{
+	__u64 want = PEER_LANE_CLAIMED | ((__u64)cls << 8);
+	void *keys = tc ? (void *)&tc_peer_lanes : (void *)&sock_peer_lanes;
+	void *slots = tc ? (void *)&tc_peer_slots : (void *)&sock_peer_slots;
+
+#pragma unroll
+	for (__u32 i = 0; i < PEER_LANES; i++) {
+		__u32 li = s * PEER_LANES + i;
+		struct peer_lane *l = bpf_map_lookup_elem(keys, &li);
+		__u64 st;
+
+		if (!l)
+			return 0;
+		st = l->state;
+		if (st == want && l->addr[0] == addr[0] && l->addr[1] == addr[1])
+			return bpf_map_lookup_elem(slots, &li);
+		if (st != PEER_LANE_FREE)
+			continue;
+		/* Lanes are claimed in order: the first free one ends the search. */
+		if (__sync_val_compare_and_swap(&l->state, PEER_LANE_FREE, PEER_LANE_CLAIMING) != PEER_LANE_FREE)
+			return 0;
+		l->addr[0] = addr[0];
+		l->addr[1] = addr[1];
+		__sync_lock_test_and_set(&l->state, want); /* published after the address */
+		return bpf_map_lookup_elem(slots, &li);
+	}
+	return 0;
+}
+
+/* `tc` is the caller's constant (not read from `k`): with it the compiler keeps one map per
+ * lookup, which the verifier then inlines. */
+static __always_inline void count_peer(const struct class_key *k, bool tc, __u32 held, const __u64 *addr,
+				       __u64 bytes, __u64 packets, bool tx)
 {
 	__u32 zero = 0, cls = k->class_id;
 	struct peer_key pk = { .cgroup_id = k->cgroup_id, .class_id = k->class_id,
-			       .source = k->source };
+			       .source = tc ? SOURCE_TC : SOURCE_SOCKET };
 	struct counters *c, init = {};
-	bool tc = k->source == SOURCE_TC;
 	__u64 *marked;
 	long err;
 
 	marked = bpf_map_lookup_elem(&peer_classes, &zero);
 	if (!marked || cls >= PEER_CLASS_WORDS * 64 || !(marked[cls / 64] & (1ULL << (cls % 64))))
 		return;
+	/* The fast path: a lane of the cgroup's slot. An all-zero address never takes a lane
+	 * (a lane being claimed reads as zeros to a CPU that sees its state first). */
+	if (fast_path && held != NO_SLOT && (addr[0] | addr[1])) {
+		c = peer_lane(tc, held, cls, addr);
+		if (c) {
+			add(c, bytes, packets, tx, !tc);
+			return;
+		}
+	}
 	__builtin_memcpy(pk.addr, addr, 16);
 	c = bpf_map_lookup_elem(&peer_stats, &pk);
 	if (!c) {
@@ -836,7 +899,7 @@ static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32
 		c = slot(&class_stats, &k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
 	add(c, bytes, packets, tx, !tc);
 	if (count_peers && k.class_id != CLASS_NON_IP)
-		count_peer(&k, peer, bytes, packets, tx);
+		count_peer(&k, tc, held, peer, bytes, packets, tx);
 }
 
 static __always_inline __u64 *owner_of(__u32 ifindex)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory of the peer map (`load --breakdown peer`): the kernel's own figure for the pinned
-# peer_stats and peer_other maps (bpftool's memlock, which Linux 6.x takes from the map's
+# peer_stats and peer_other maps and the peer lanes (bpftool's memlock, which Linux 6.x takes from the map's
 # memory usage), loaded empty, then after one workload sent a datagram to each of N addresses
 # (N up to past the map's capacity), at the default --peer-entries and at a chosen one.
 # A namespace and a cgroup of the script's own; the addresses (2001:db8:77::/64) are routed
@@ -46,9 +46,10 @@ rows=$($N stats --pin-dir "$pin" --by peer --source socket --format json | pytho
 full_stats=$(memlock peer_stats); full_other=$(memlock peer_other)
 spills=$($N status --pin-dir "$pin" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["health"]["peer_spills"])')
 cpus=$(nproc)
-echo "| peer map (--peer-entries $ENTRIES), $cpus CPUs | peer_stats | peer_other |"
-echo "|---|---|---|"
-echo "| loaded, no peer yet | $empty_stats B | $empty_other B |"
-echo "| after $COUNT peers ($rows rows held, $spills spilled to other peers) | $full_stats B | $full_other B |"
+lanes=0; for m in tc_peer_lanes tc_peer_slots sock_peer_lanes sock_peer_slots; do lanes=$((lanes + $(memlock $m))); done
+echo "| peer map (--peer-entries $ENTRIES), $cpus CPUs | peer_stats | peer_other | the peer lanes (both sources) |"
+echo "|---|---|---|---|"
+echo "| loaded, no peer yet | $empty_stats B | $empty_other B | $lanes B |"
+echo "| after $COUNT peers ($rows rows held, $spills spilled to other peers) | $full_stats B | $full_other B | $lanes B |"
 echo
 echo "bpftool's memlock of each pinned map; $(uname -r), $(date -u +%F)."

@@ -14,7 +14,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both slow class class10 class10k peer; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow class class10 class10k peer peerhash; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   [ -n "${BEFORE:-}" ] && { for d in before beforeplain; do "$BEFORE" cleanup --pin-dir "$base-$d" >/dev/null 2>&1 || true; done; }
   rm -rf "$base-baselines" "$work"
 }
@@ -41,6 +41,9 @@ $N load --pin-dir "$base-class" --breakdown class >/dev/null
 $N load --pin-dir "$base-class10" --breakdown class --classes "$work/class10.toml" >/dev/null
 $N load --pin-dir "$base-class10k" --breakdown class --classes "$work/class10k.toml" >/dev/null
 $N load --pin-dir "$base-peer" --breakdown peer >/dev/null
+# Without the fast path every packet's peer is looked up in the peer hash: what a workload's
+# fifth peer and later ones cost (its first four take its slot's peer lanes).
+$N load --pin-dir "$base-peerhash" --breakdown peer --no-fast-path >/dev/null
 
 progs=(
   "empty (floor)|$base-baselines/empty|l2"
@@ -56,6 +59,7 @@ progs=(
   "netattr tc_egress, --breakdown class, 10 prefixes|$base-class10/tc_egress|l2"
   "netattr tc_egress, --breakdown class, 10,000 prefixes|$base-class10k/tc_egress|l2"
   "netattr tc_egress, --breakdown peer (built-in classes)|$base-peer/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/tc_egress|l2"
   "netattr sock_egress|$base-plain/sock_egress|l2"
   "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l2"
   "netattr sock_egress, --breakdown port|$base-port/sock_egress|l2"
@@ -63,6 +67,7 @@ progs=(
   "netattr sock_egress, --breakdown class, 10 prefixes|$base-class10/sock_egress|l2"
   "netattr sock_egress, --breakdown class, 10,000 prefixes|$base-class10k/sock_egress|l2"
   "netattr sock_egress, --breakdown peer (built-in classes)|$base-peer/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/sock_egress|l2"
 )
 if [ -n "${BEFORE:-}" ]; then
   "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null

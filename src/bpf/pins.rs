@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 28] = [
+pub const MAPS: [&str; 32] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -38,6 +38,10 @@ pub const MAPS: [&str; 28] = [
     "peer_stats",
     "peer_other",
     "peer_classes",
+    "tc_peer_lanes",
+    "tc_peer_slots",
+    "sock_peer_lanes",
+    "sock_peer_slots",
     "iface_owner",
     "events",
     "health",

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{
-    mul_hash, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, SLOT_FREE, SLOT_RETIRED,
+    mul_hash, peer_lane, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, PEER_LANES,
+    SLOT_FREE, SLOT_RETIRED,
 };
 use super::percpu;
 
@@ -46,7 +47,12 @@ pub struct Slots {
     counters: MapHandle,
     /// `<prefix>_class_lanes` and `<prefix>_class_slots`, where the load counts classes.
     lanes: Option<(MapHandle, MapHandle)>,
+    /// `<prefix>_peer_lanes` and `<prefix>_peer_slots`, where the load counts peers.
+    peer_lanes: Option<(MapHandle, MapHandle)>,
 }
+
+/// Per-peer counters of the peer lanes: (cgroup id, class id, address) -> counters.
+pub type PeerLaneRows = HashMap<(u64, u16, [u8; 16]), Counters>;
 
 impl Slots {
     /// Opens one source's slot maps pinned in `dir`.
@@ -63,7 +69,11 @@ impl Slots {
         let lanes = (lane_names.max_entries() == COUNTER_SLOTS)
             .then(|| Ok::<_, anyhow::Error>((lane_names, map(format!("{prefix}_class_slots"))?)))
             .transpose()?;
-        Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map, lanes })
+        let peer_names = map(format!("{prefix}_peer_lanes"))?;
+        let peer_lanes = (peer_names.max_entries() == COUNTER_SLOTS * PEER_LANES)
+            .then(|| Ok::<_, anyhow::Error>((peer_names, map(format!("{prefix}_peer_slots"))?)))
+            .transpose()?;
+        Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map, lanes, peer_lanes })
     }
 
     /// Adds the class lanes of every held slot to `rows` ((owner cgroup id, class id) ->
@@ -91,6 +101,29 @@ impl Slots {
             }
         }
         Ok(())
+    }
+
+    /// The peer lanes of every held slot: (owner, class, address) -> counters, the counts of
+    /// the peer fast path.
+    pub fn fold_peer_lanes(&self) -> Result<PeerLaneRows> {
+        let mut rows = PeerLaneRows::new();
+        let Some((keys, counters)) = &self.peer_lanes else { return Ok(rows) };
+        let held: HashMap<u32, u64> = self.held()?.into_iter().collect();
+        let mut claimed = Vec::new();
+        percpu::for_each(keys, |k, v| {
+            let Some(lane) = percpu::key_u32(k) else { return };
+            if let (Some(owner), Some((class, addr))) = (held.get(&(lane / PEER_LANES)), peer_lane(v)) {
+                claimed.push((lane, *owner, class, addr));
+            }
+        })?;
+        let lanes: Vec<u32> = claimed.iter().map(|(l, ..)| *l).collect();
+        let sums = counters_at(counters, &lanes)?;
+        for (lane, owner, class, addr) in claimed {
+            if let Some(c) = sums.get(&lane) {
+                rows.entry((owner, class, addr)).or_default().add(c);
+            }
+        }
+        Ok(rows)
     }
 
     /// The classes in the lanes of the held slots (their counters are this source's class
@@ -218,6 +251,19 @@ impl Slots {
                     .update(&s.to_ne_bytes(), &u64::MAX.to_ne_bytes(), MapFlags::ANY)
                     .context("freeing class lanes")?;
             }
+            if let Some((keys, counters)) = &self.peer_lanes {
+                // Its peer lanes the same way: handed on, then freed (a zero state).
+                for lane in s * PEER_LANES..(s + 1) * PEER_LANES {
+                    let key =
+                        keys.lookup(&lane.to_ne_bytes(), MapFlags::ANY).context("reading a peer lane")?;
+                    let lc = take(counters, lane)?;
+                    if let Some((class, addr)) = key.as_deref().and_then(peer_lane) {
+                        out.peers.entry((owner, class, addr)).or_default().add(&lc);
+                    }
+                    keys.update(&lane.to_ne_bytes(), &[0u8; 24], MapFlags::ANY)
+                        .context("freeing a peer lane")?;
+                }
+            }
             set(s, SLOT_FREE)?;
             out.totals.entry(owner).or_default().add(&c);
         }
@@ -231,6 +277,8 @@ impl Slots {
 pub struct Taken {
     pub totals: HashMap<u64, Counters>,
     pub lanes: HashMap<(u64, u16), Counters>,
+    /// Peer lanes by (owner, class id, address).
+    pub peers: PeerLaneRows,
 }
 
 /// Per-CPU sums of the counters at `keys` of a per-CPU array: a lookup each, or one batch

@@ -121,6 +121,14 @@ pub fn load(
     if let Some(p) = &settings.peers {
         open.maps.peer_other.set_max_entries(capacity).context("sizing the other-peers map")?;
         open.maps.peer_stats.set_max_entries(p.entries).context("sizing the peer map")?;
+    } else {
+        // No peers, no peer lanes: one entry each instead of 16,384.
+        let m = &mut open.maps;
+        for map in
+            [&mut m.tc_peer_lanes, &mut m.tc_peer_slots, &mut m.sock_peer_lanes, &mut m.sock_peer_slots]
+        {
+            map.set_max_entries(1).context("sizing the peer lanes")?;
+        }
     }
     let fast_path = settings.fast_path();
     let kernel = KernelBtf::read();

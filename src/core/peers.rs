@@ -104,16 +104,22 @@ pub struct Read {
 pub fn rows(inst: &Instance, source: Source) -> Result<Read> {
     require(inst)?;
     let code = source.code();
-    let addrs =
-        percpu::read_counters(&inst.peer_stats, |b| PeerKey::from_bytes(b).filter(|k| k.source == code))?
-            .into_iter()
-            .map(|(k, c)| PeerRow {
-                cgroup_id: k.cgroup_id,
-                class_id: k.class_id,
-                peer: Peer::Addr(k.ip()),
-                counters: c,
-            })
-            .collect();
+    // The peer lanes of the held slots, then the hash's rows added (a peer can be in both:
+    // counted in the hash while its lane was being claimed by another packet).
+    let mut merged = inst.counters_of(source).1.fold_peer_lanes()?;
+    let of_source = |b: &[u8]| PeerKey::from_bytes(b).filter(|k| k.source == code);
+    for (k, c) in percpu::read_counters(&inst.peer_stats, of_source)? {
+        merged.entry((k.cgroup_id, k.class_id, k.addr)).or_default().add(&c);
+    }
+    let addrs = merged
+        .into_iter()
+        .map(|((cgroup_id, class_id, addr), counters)| PeerRow {
+            cgroup_id,
+            class_id,
+            peer: Peer::Addr(crate::bpf::layout::ip_of(addr)),
+            counters,
+        })
+        .collect();
     let mut others: HashMap<(u64, u16), Counters> = HashMap::new();
     for (k, c) in
         percpu::read_counters(&inst.peer_other, |b| ClassKey::from_bytes(b).filter(|k| k.source == code))?

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::namer::Namer;
-use crate::bpf::layout::{ClassKey, IfaceKey, PortKey, RESERVED_KEYS};
+use crate::bpf::layout::{ClassKey, IfaceKey, PeerKey, PortKey, RESERVED_KEYS};
 use crate::bpf::percpu::{self, key_u64};
 use crate::bpf::{Counters, Instance, Source};
 use crate::cgroup::Lookup;
@@ -39,6 +39,8 @@ pub struct Retired {
     /// The destination class (its kernel id) of a row of the class breakdown; None for the
     /// cgroup's own row.
     pub class: Option<u16>,
+    /// The remote address of a peer lane's row (with its class); None for the others.
+    pub peer: Option<[u8; 16]>,
     pub counters: Counters,
 }
 
@@ -130,6 +132,7 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
         // The slots' and lanes' counts are out of the maps from here: each goes in `out` as
         // soon as it is whole, the rest on an error, so that restore puts all of it back.
         let (mut from_slots, mut from_lanes) = (taken.totals, taken.lanes);
+        let peer_lanes = taken.peers;
         let result = (|| -> Result<()> {
             for &id in &plan.gone {
                 let taken = percpu::take_counters(hash, &id.to_ne_bytes())?;
@@ -141,7 +144,7 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
                 if let Some(s) = slot {
                     c.add(&s);
                 }
-                out.push(Retired { source, cgroup_id: id, class: None, counters: c });
+                out.push(Retired { source, cgroup_id: id, class: None, peer: None, counters: c });
             }
             for k in class_keys.iter().filter(|k| k.source == source.code()) {
                 let taken = percpu::take_counters(&inst.class_stats, &k.to_bytes())?;
@@ -153,7 +156,13 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
                 if let Some(l) = lane {
                     c.add(&l);
                 }
-                out.push(Retired { source, cgroup_id: k.cgroup_id, class: Some(k.class_id), counters: c });
+                out.push(Retired {
+                    source,
+                    cgroup_id: k.cgroup_id,
+                    class: Some(k.class_id),
+                    peer: None,
+                    counters: c,
+                });
             }
             Ok(())
         })();
@@ -162,12 +171,22 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
             source,
             cgroup_id,
             class: None,
+            peer: None,
             counters,
         }));
         out.extend(from_lanes.drain().map(|((cgroup_id, class), counters)| Retired {
             source,
             cgroup_id,
             class: Some(class),
+            peer: None,
+            counters,
+        }));
+        // Peer lanes: whole as taken (their rows are not in a hash of the class maps).
+        out.extend(peer_lanes.into_iter().map(|((cgroup_id, class, addr), counters)| Retired {
+            source,
+            cgroup_id,
+            class: Some(class),
+            peer: Some(addr),
             counters,
         }));
         result?;
@@ -179,9 +198,16 @@ fn take_into(inst: &Instance, plan: &Plan, out: &mut Vec<Retired>) -> Result<()>
 /// packet may have created since, or inserted again, on the first CPU's value.
 pub fn restore(inst: &Instance, retired: &[Retired]) -> Result<()> {
     for r in retired {
-        let (hash, key) = match r.class {
-            None => (inst.counters_of(r.source).0, r.cgroup_id.to_ne_bytes().to_vec()),
-            Some(class_id) => (
+        let (hash, key) = match (r.class, r.peer) {
+            (None, _) => (inst.counters_of(r.source).0, r.cgroup_id.to_ne_bytes().to_vec()),
+            // A peer lane's counts go back into the peer map (its lane is free now).
+            (Some(class_id), Some(addr)) => (
+                &inst.peer_stats,
+                PeerKey { cgroup_id: r.cgroup_id, addr, class_id, source: r.source.code() }
+                    .to_bytes()
+                    .to_vec(),
+            ),
+            (Some(class_id), None) => (
                 &inst.class_stats,
                 ClassKey { cgroup_id: r.cgroup_id, class_id, source: r.source.code() }.to_bytes().to_vec(),
             ),

@@ -5,6 +5,18 @@ use super::u64_at;
 
 /// Words of `peer_classes` (one bit per class id).
 pub const PEER_CLASS_WORDS: usize = 4;
+/// Peer lanes of a held slot (netattr.h `PEER_LANES`), and the states of a lane.
+pub const PEER_LANES: u32 = 4;
+pub const PEER_LANE_CLAIMED: u64 = 2;
+
+/// `struct peer_lane`: a claimed lane's class and address, or None (free, being claimed).
+pub fn peer_lane(b: &[u8]) -> Option<(u16, [u8; 16])> {
+    let state = u64_at(b, 0)?;
+    if state & 0xff != PEER_LANE_CLAIMED {
+        return None;
+    }
+    Some(((state >> 8) as u16, b.get(8..24)?.try_into().ok()?))
+}
 
 /// `struct peer_key`: a cgroup's remote address (IPv4 as ::ffff:a.b.c.d), its class and the
 /// source that counted it.

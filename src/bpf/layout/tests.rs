@@ -10,6 +10,7 @@ fn sizes_match_the_bpf_object() {
     assert_eq!(size_of::<types::attachment>(), Attachment::SIZE);
     assert_eq!(size_of::<types::health>(), 24);
     assert_eq!(size_of::<types::peer_key>(), PeerKey::SIZE);
+    assert_eq!(size_of::<types::peer_lane>(), 24);
     assert_eq!(size_of::<types::iface_key>(), IfaceKey::SIZE);
     assert_eq!(size_of::<types::port_key>(), PortKey::SIZE);
     assert_eq!(size_of::<types::cgroup_name>(), CgroupName::SIZE);

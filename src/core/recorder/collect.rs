@@ -69,6 +69,8 @@ impl Recorder<'_> {
         };
         let mut whos: HashMap<u64, Rc<Workload>> = HashMap::new();
         let mut finals = HashSet::new();
+        // Peer lanes' rows are the peer bill's (collect_peers), not the usage's.
+        let (peer_lanes, retired): (Vec<_>, Vec<_>) = retired.into_iter().partition(|r| r.peer.is_some());
         for r in &retired {
             let who = whos
                 .entry(r.cgroup_id)
@@ -108,7 +110,9 @@ impl Recorder<'_> {
                 Ok((b.rows, retired.iter().filter(|r| r.class.is_none()).count()))
             }
             Err(e) => {
-                // Not billed: the counters go back into the maps for the next cycle.
+                // Not billed: the counters go back into the maps for the next cycle (the peer
+                // lanes' were billed with their peers: they stay out).
+                drop(peer_lanes);
                 retire::restore(inst, &retired)?;
                 Err(e.context("billing the final counters of gone workloads (they were put back)"))
             }

@@ -92,7 +92,15 @@ impl Recorder<'_> {
             })
             .collect();
         for r in retired {
-            if let Some(c) = r.class.filter(|c| !marked.contains(c)) {
+            if let (Some(c), Some(addr)) = (r.class, r.peer) {
+                rows.push(PeerReading {
+                    source: r.source,
+                    cgroup_id: r.cgroup_id,
+                    class: crate::core::classes::name_of(&names, c),
+                    peer: crate::bpf::layout::ip_of(addr).to_string(),
+                    counters: r.counters,
+                });
+            } else if let Some(c) = r.class.filter(|c| !marked.contains(c)) {
                 rows.push(PeerReading {
                     source: r.source,
                     cgroup_id: r.cgroup_id,
@@ -102,6 +110,19 @@ impl Recorder<'_> {
                 });
             }
         }
+        // A peer taken from its lane and from the hash is one row, as the reader merges them.
+        let mut merged: std::collections::BTreeMap<(u8, u64, String, String), PeerReading> =
+            Default::default();
+        for r in rows {
+            let key = (r.source.code(), r.cgroup_id, r.class.clone(), r.peer.clone());
+            match merged.get_mut(&key) {
+                Some(m) => m.counters.add(&r.counters),
+                None => {
+                    merged.insert(key, r);
+                }
+            }
+        }
+        let rows: Vec<PeerReading> = merged.into_values().collect();
         let finals: Vec<u64> = gone.iter().copied().collect();
         if let Err(e) = ledger.bill_peers(&self.key.key, at, &rows, &finals) {
             peers::restore(inst, &taken)?;
