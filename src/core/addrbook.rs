@@ -36,6 +36,11 @@ pub struct AddrBook {
 }
 
 impl AddrBook {
+    /// A book of the given holdings (what a scan would have found).
+    pub fn of(entries: impl IntoIterator<Item = (IpAddr, Holding)>) -> AddrBook {
+        AddrBook { by_addr: entries.into_iter().collect() }
+    }
+
     pub fn get(&self, ip: &IpAddr) -> Option<&Holding> {
         self.by_addr.get(ip)
     }

@@ -14,6 +14,7 @@ use anyhow::{bail, Result};
 
 use crate::bpf::{Instance, Pins, Source};
 use crate::cli::{Global, TopArgs};
+use crate::core::addrbook::AddrBook;
 use crate::core::inventory::carriers;
 use crate::core::live::Rater;
 use crate::core::namer::{Namer, State};
@@ -98,6 +99,8 @@ fn run(
     let mut rater = Rater::default();
     rater.baseline(&reader::read(inst, query)?);
     let mut classes = ClassRates::new(inst, source);
+    // Who holds each address, for the detail pane's peers: read again each refresh.
+    let mut book = None;
     let mut next = Instant::now() + every;
     loop {
         if crate::signals::stopped() || until.is_some_and(|u| Instant::now() >= u) {
@@ -116,7 +119,10 @@ fn run(
                 if let Some(internet) = classes.internet() {
                     model.set_internet(&internet);
                 }
-                model.detail_lines = detail_of(inst, model, &classes);
+                if inst.meta.has(crate::bpf::layout::META_PEERS) && model.selected_cgroup().is_some() {
+                    book = Some(reporter.address_book());
+                }
+                model.detail_lines = detail_of(inst, model, &classes, book.as_ref());
             }
         }
         terminal.draw(|f| ui::render(f, model))?;
@@ -128,7 +134,7 @@ fn run(
                 Action::Reresolve => reporter.forget()?,
                 Action::None => {}
             }
-            model.detail_lines = detail_of(inst, model, &classes);
+            model.detail_lines = detail_of(inst, model, &classes, book.as_ref());
         }
     }
 }
@@ -199,17 +205,17 @@ fn header(g: &Global, inst: &Instance, source: Source) -> Result<Header> {
 }
 
 /// The detail pane: the selected cgroup's breakdowns, or what a group's row is.
-fn detail_of(inst: &Instance, model: &Model, classes: &ClassRates) -> Vec<String> {
+fn detail_of(inst: &Instance, model: &Model, classes: &ClassRates, book: Option<&AddrBook>) -> Vec<String> {
     match model.rows.get(model.selected) {
         Some(r) if r.members > 0 => {
             vec![format!("{} sums {}: press g until 'by: cgroup' for each one's breakdown", r.name, r.ident)]
         }
-        _ => detail(inst, model.selected_cgroup(), classes),
+        _ => detail(inst, model.selected_cgroup(), classes, book),
     }
 }
 
 /// The selected cgroup's breakdowns, where the load counts them.
-fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String> {
+fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates, book: Option<&AddrBook>) -> Vec<String> {
     use crate::bpf::layout::{META_IFACES, META_PORTS};
     let Some(id) = id else { return vec!["no row selected".into()] };
     let mut reads = Vec::new();
@@ -244,7 +250,7 @@ fn detail(inst: &Instance, id: Option<u64>, classes: &ClassRates) -> Vec<String>
         let source = reader::default_source(inst, None);
         reads.push(("peer", reader::read(inst, Query { source, by: By::Peer }).map(|s| top_peers(s, id))));
     }
-    detail_lines(id, reads, rates)
+    detail_lines(id, reads, rates, book)
 }
 
 /// The selected cgroup's largest peers (PEERS_SHOWN of them), largest first.
@@ -263,6 +269,7 @@ fn detail_lines(
     id: u64,
     reads: Vec<(&str, anyhow::Result<reader::Snapshot>)>,
     rates: &RateMap,
+    book: Option<&AddrBook>,
 ) -> Vec<String> {
     use crate::core::row::Extra;
     if reads.is_empty() {
@@ -302,7 +309,10 @@ fn detail_lines(
                     ));
                 }
                 Extra::Peer(_, class, peer) => {
-                    let p = crate::core::peername::PeerName::unnamed(peer, class);
+                    let mut p = crate::core::peername::PeerName::unnamed(peer, class);
+                    if let Some(b) = book {
+                        b.name(&mut p);
+                    }
                     lines.push(format!(
                         "peer {:<24} {class:<10} ({source:<6}) rx {rx:>10}  tx {tx:>10}",
                         p.peer
@@ -327,8 +337,8 @@ mod tests {
     #[test]
     fn the_detail_pane_says_when_a_breakdown_could_not_be_read() {
         let none = RateMap::new();
-        assert!(detail_lines(7, vec![], &none)[0].starts_with("no breakdown counted"));
-        let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))], &none);
+        assert!(detail_lines(7, vec![], &none, None)[0].starts_with("no breakdown counted"));
+        let failed = detail_lines(7, vec![("port", Err(anyhow::anyhow!("map gone")))], &none, None);
         assert_eq!(failed, vec!["the port breakdown could not be read: map gone".to_string()]);
         let row = RawRow {
             key: (7, 0, 6, 80, 0),
@@ -336,7 +346,7 @@ mod tests {
             counters: Counters { rx_bytes: 2048, ..Default::default() },
         };
         let snap = reader::Snapshot { source: Source::Socket, by: By::Port, rows: vec![row], fill: vec![] };
-        let ok = detail_lines(7, vec![("port", Ok(snap))], &none);
+        let ok = detail_lines(7, vec![("port", Ok(snap))], &none, None);
         assert_eq!(ok, vec!["tcp       80 (socket) rx      2 KiB  tx        0 B".to_string()]);
         let other = detail_lines(
             8,
@@ -345,7 +355,38 @@ mod tests {
                 Ok(reader::Snapshot { source: Source::Tc, by: By::Iface, rows: vec![], fill: vec![] }),
             )],
             &none,
+            None,
         );
         assert_eq!(other, vec!["no breakdown rows for this cgroup yet".to_string()]);
+    }
+
+    #[test]
+    fn the_detail_pane_names_a_peer_by_who_holds_its_address() {
+        use crate::core::addrbook::{Holder, Holding};
+        use crate::core::peers::Peer;
+        let ip: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let row = RawRow {
+            key: (7, 5, 1, 0, 0),
+            extra: Extra::Peer(5, "private".into(), Peer::Addr(ip)),
+            counters: Counters { tx_bytes: 4096, ..Default::default() },
+        };
+        let snap = || reader::Snapshot {
+            source: Source::Socket,
+            by: By::Peer,
+            rows: vec![row.clone()],
+            fill: vec![],
+        };
+        let holder = Holder {
+            path: "/db".into(),
+            identity: "container:db".into(),
+            name: Some("db-1".into()),
+            pod_namespace: None,
+        };
+        let book = AddrBook::of([(ip, Holding::Workload(holder))]);
+        let none = RateMap::new();
+        let named = detail_lines(7, vec![("peer", Ok(snap()))], &none, Some(&book));
+        assert!(named[0].starts_with("peer db-1 "), "{named:?}");
+        let bare = detail_lines(7, vec![("peer", Ok(snap()))], &none, None);
+        assert!(bare[0].starts_with("peer 10.0.0.2 "), "{bare:?}");
     }
 }
