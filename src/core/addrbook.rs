@@ -104,6 +104,18 @@ impl AddrBook {
     }
 }
 
+/// A fingerprint of the network namespaces processes are in now (their inodes): it changes
+/// when one comes or goes, which is when an address can change hands. One stat a process,
+/// no namespace entered.
+pub fn namespaces_fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    if let Ok(ns) = namespaces() {
+        ns.keys().collect::<Vec<_>>().hash(&mut h);
+    }
+    h.finish()
+}
+
 /// The inode of /proc/<pid>/ns/net.
 fn netns_inode(pid: &str) -> Result<u64> {
     use std::os::unix::fs::MetadataExt;

@@ -148,6 +148,8 @@ struct Recorder<'a> {
     collect_every: Duration,
     /// Looks for gone workloads so far.
     looks: u64,
+    /// When the address book was last noted, and the namespaces there were then.
+    noted: Option<(Instant, u64)>,
 }
 
 impl<'a> Recorder<'a> {
@@ -176,6 +178,7 @@ impl<'a> Recorder<'a> {
             collected_at: None,
             collect_every: settings.collect_every,
             looks: 0,
+            noted: None,
         })
     }
 

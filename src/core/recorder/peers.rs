@@ -17,6 +17,9 @@ use crate::ledger::peers::{Held, PeerReading};
 use crate::ledger::Ledger;
 use crate::model::{Counters, Source};
 
+/// The address book is noted at least this often.
+const NOTE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Recorder<'_> {
     /// Reads both sources' peer rows and bills them; notes who holds each address. The
     /// cgroups with peer rows are counted (a cgroup's peer rows are collected with it).
@@ -43,6 +46,14 @@ impl Recorder<'_> {
             }
         }
         let n = ledger.bill_peers(&self.key.key, at, &rows, &[])?;
+        // Who holds each address: noted again when a namespace came or went (an address can
+        // change hands then), and at least every NOTE_EVERY; entering every namespace is the
+        // costly part.
+        let fingerprint = crate::core::addrbook::namespaces_fingerprint();
+        if self.noted.is_some_and(|(t, f)| f == fingerprint && t.elapsed() < NOTE_EVERY) {
+            return Ok(n);
+        }
+        self.noted = Some((std::time::Instant::now(), fingerprint));
         let held: Vec<Held> = self
             .reporter
             .address_book()
