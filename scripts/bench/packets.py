@@ -22,3 +22,11 @@ for name, src, dst in (("udp6_64", "fd00::1", "fd00::2"), ("udp6i_64", "2001:db8
     ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + len(payload), 17, 64,
                       socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
     open(f"{out}/{name}.l2", "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip6 + l4 + payload)
+# Five more TCP frames to 10.0.0.3 .. 10.0.0.7: run once each, the first makes the cgroup take
+# its slot, the next four take its four peer lanes, so that the test frames' peers go to the
+# peer hash (a workload's fifth peer).
+tcp = open(f"{out}/tcp64.l2", "rb").read()
+for last in (3, 4, 5, 6, 7):
+    frame = bytearray(tcp)
+    frame[14 + 19] = last
+    open(f"{out}/fill{last}.l2", "wb").write(bytes(frame))
