@@ -45,14 +45,15 @@ impl Ledger {
     /// Bills peer readings at `at`: each row's delta over its cursor into its workload's
     /// `peers` row of the 5-minute bucket, and the cursors moved, in one transaction. The
     /// cursors of `finals` (cgroups collected: their rows were taken out of the maps) go
-    /// once billed. Returns the rows written.
+    /// once billed. Returns the rows written and the readings that wait (their cgroup has
+    /// no workload yet), by index.
     pub fn bill_peers(
         &mut self,
         instance: &str,
         at: i64,
         rows: &[PeerReading],
         finals: &[u64],
-    ) -> Result<usize> {
+    ) -> Result<(usize, Vec<usize>)> {
         let Ledger { conn, file, path, .. } = self;
         super::check_file(path, file)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -123,12 +124,12 @@ fn bill_in(
     at: i64,
     rows: &[PeerReading],
     finals: &[u64],
-) -> Result<usize> {
+) -> Result<(usize, Vec<usize>)> {
     let Some(inst): Option<i64> = tx
         .query_row("SELECT id FROM instances WHERE instance = ?1", params![instance], |r| r.get(0))
         .optional()?
     else {
-        return Ok(0); // no usage billed for this instance yet: the peers wait
+        return Ok((0, (0..rows.len()).collect())); // no usage billed for this instance yet: the peers wait
     };
     let mut workload_of: HashMap<u64, i64> = HashMap::new();
     {
@@ -159,9 +160,12 @@ fn bill_in(
            rx_packets = rx_packets + excluded.rx_packets, tx_packets = tx_packets + excluded.tx_packets,
            version = excluded.version",
     )?;
-    let mut n = 0;
-    for r in rows {
-        let Some(workload) = workload_of.get(&r.cgroup_id) else { continue };
+    let (mut n, mut waiting) = (0, Vec::new());
+    for (i, r) in rows.iter().enumerate() {
+        let Some(workload) = workload_of.get(&r.cgroup_id) else {
+            waiting.push(i);
+            continue;
+        };
         let source = r.source.name();
         let id = r.cgroup_id as i64;
         let last: Option<Counters> = cursor
@@ -211,7 +215,7 @@ fn bill_in(
             params![inst, *id as i64],
         )?;
     }
-    Ok(n)
+    Ok((n, waiting))
 }
 
 /// The version of a peer bill or address note: above every one before, at least its time in

@@ -439,3 +439,39 @@ fn a_shared_workloads_traffic_is_reallocated_to_those_it_served_exactly() {
     );
     drop(holds);
 }
+
+#[test]
+fn a_running_recorder_bills_each_peer_byte_once_across_its_cycles() {
+    let Some(s) = scene(0, false) else { return };
+    let na = &s.na;
+    let br = Bridge::new(None);
+    let (a, b) = (Container::on_bridge(&s.tree, &br), Container::on_bridge(&s.tree, &br));
+    let holds = [a.peer("sleep").ready(), b.peer("sleep").ready()];
+    na.run(&["load", "--breakdown", "peer"]).ok();
+    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    let dir = TempDir::new();
+    let ledger = dir.join("ledger.db");
+    let rec = Recorder::start(na, &ledger, "0.3", &[]);
+    let cycles = || {
+        let st = na.run(&["status", "--ledger", ledger.to_str().unwrap(), "--format", "json"]).ok().json();
+        st["recorder"]["cycles"].as_u64().unwrap_or(0)
+    };
+    let port = 25000 + (uniq() as u16 % 1000) * 4;
+    // Three rounds, each billed in cycles of its own; rows that did not move in between are
+    // skipped by the recorder, rows that did are billed their delta.
+    for (k, bytes) in [(0u16, 120_000u64), (1, 80_000), (2, 40_000)] {
+        flow(
+            (&a.cgroup, Some(&a.ns.name), format!("tcp-send {}:{} {bytes}", b.ip, port + k)),
+            (&b.cgroup, Some(&b.ns.name), format!("tcp-recv {}:{}", b.ip, port + k)),
+        );
+        let seen = cycles();
+        wait_until("two more recorder cycles", std::time::Duration::from_secs(20), || cycles() >= seen + 2);
+    }
+    rec.stop();
+    // The kernel's counters of A's peer B, and the ledger's: the same, to the byte.
+    let kernel = cell(&settled(|| peer_cells(na, "socket")), a.cgroup.id, "private", &b.ip);
+    let (ka, kb) = (identity(na, a.cgroup.id), identity(na, b.cgroup.id));
+    let billed = ledger_pairs(na, &ledger)[&vec![ka, kb]];
+    assert_eq!(billed, kernel, "the ledger's A-to-B row is the kernel's, billed once across cycles");
+    drop(holds);
+}

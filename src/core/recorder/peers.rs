@@ -28,7 +28,7 @@ impl Recorder<'_> {
         if !inst.meta.has(META_PEERS) {
             return Ok(0);
         }
-        let mut rows = Vec::new();
+        let (mut rows, mut class_keys) = (Vec::new(), Vec::new());
         for source in [Source::Tc, Source::Socket] {
             for r in reader::read(inst, Query { source, by: By::Peer })?.rows {
                 let Extra::Peer(_, class, peer) = r.extra else { continue };
@@ -36,6 +36,12 @@ impl Recorder<'_> {
                     continue;
                 }
                 reads.counted.insert(r.key.0);
+                // A row as it was last billed has nothing to bill: no question to the ledger.
+                let key = (source.code(), r.key.0, r.key.1, r.key.2, r.key.4);
+                if self.peers_billed.get(&key) == Some(&r.counters) {
+                    continue;
+                }
+                class_keys.push((r.key.1, r.key.2, r.key.4));
                 rows.push(PeerReading {
                     source,
                     cgroup_id: r.key.0,
@@ -45,7 +51,13 @@ impl Recorder<'_> {
                 });
             }
         }
-        let n = ledger.bill_peers(&self.key.key, at, &rows, &[])?;
+        let (n, waiting) = ledger.bill_peers(&self.key.key, at, &rows, &[])?;
+        // What was billed is remembered (what waits for its cgroup's workload is asked again).
+        let waiting: std::collections::HashSet<usize> = waiting.into_iter().collect();
+        for (i, r) in rows.iter().enumerate().filter(|(i, _)| !waiting.contains(i)) {
+            let (class, kind, addr) = class_keys[i];
+            self.peers_billed.insert((r.source.code(), r.cgroup_id, class, kind, addr), r.counters);
+        }
         // Who holds each address: noted again when a namespace came or went (an address can
         // change hands then), and at least every NOTE_EVERY; entering every namespace is the
         // costly part.
@@ -139,6 +151,7 @@ impl Recorder<'_> {
             peers::restore(inst, &taken)?;
             return Err(e.context("billing the peer rows of gone workloads (they were put back)"));
         }
+        self.peers_billed.retain(|(_, id, ..), _| !gone.contains(id));
         Ok(())
     }
 }
