@@ -805,9 +805,6 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 	return NO_SLOT;
 }
 
-/* Counts a packet under its peer, after its class row: a reader that sees a peer's count
- * sees its class's. A peer that does not fit in peer_stats goes to its (cgroup, class,
- * source) row of peer_other, counted in health.peer_spills. */
 /* The counters of the peer lane of (addr, class) in slot `s`, claiming a free lane if it has
  * none; NULL when the slot's lanes are all others' (or a claim was lost): the hash counts. */
 static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, const __u64 *addr)
@@ -840,17 +837,19 @@ static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, c
 	return 0;
 }
 
-/* `tc` is the caller's constant (not read from `k`): with it the compiler keeps one map per
- * lookup, which the verifier then inlines. */
+/* Counts a packet under its peer, after its class row: a reader that sees a peer's count
+ * sees its class's. In a lane of the cgroup's slot, else in peer_stats; a peer that does not
+ * fit there goes to its (cgroup, class, source) row of peer_other, counted in
+ * health.peer_spills. `tc` is the caller's constant (not read from `k`): with it the
+ * compiler keeps one map per lookup, which the verifier then inlines. */
 static __always_inline void count_peer(const struct class_key *k, bool tc, __u32 held, const __u64 *addr,
 				       __u64 bytes, __u64 packets, bool tx)
 {
 	__u32 zero = 0, cls = k->class_id;
 	struct peer_key pk = { .cgroup_id = k->cgroup_id, .class_id = k->class_id,
 			       .source = tc ? SOURCE_TC : SOURCE_SOCKET };
-	struct counters *c, init = {};
+	struct counters *c;
 	__u64 *marked;
-	long err;
 
 	marked = bpf_map_lookup_elem(&peer_classes, &zero);
 	if (!marked || cls >= PEER_CLASS_WORDS * 64 || !(marked[cls / 64] & (1ULL << (cls % 64))))
@@ -865,18 +864,13 @@ static __always_inline void count_peer(const struct class_key *k, bool tc, __u32
 		}
 	}
 	__builtin_memcpy(pk.addr, addr, 16);
-	c = bpf_map_lookup_elem(&peer_stats, &pk);
+	c = slot(&peer_stats, &pk, 0, 0, 0, 0, 0); /* no overflow key: NULL when full */
 	if (!c) {
-		err = bpf_map_update_elem(&peer_stats, &pk, &init, BPF_NOEXIST);
-		if (err == 0 || err == -EEXIST) {
-			c = bpf_map_lookup_elem(&peer_stats, &pk);
-		} else {
-			struct health *h = health_slot();
+		struct health *h = health_slot();
 
-			if (h)
-				h->peer_spills++;
-			c = slot(&peer_other, k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
-		}
+		if (h)
+			h->peer_spills++;
+		c = slot(&peer_other, k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
 	}
 	add(c, bytes, packets, tx, !tc);
 }
@@ -898,7 +892,7 @@ static __always_inline void count_class(struct __sk_buff *skb, __u64 cgid, __u32
 	if (!c)
 		c = slot(&class_stats, &k, tc ? &overflow_class_tc : &overflow_class_sock, 0, 0, 0, 0);
 	add(c, bytes, packets, tx, !tc);
-	if (count_peers && k.class_id != CLASS_NON_IP)
+	if (count_peers) /* non-ip is never a peer class (netattr load refuses it) */
 		count_peer(&k, tc, held, peer, bytes, packets, tx);
 }
 

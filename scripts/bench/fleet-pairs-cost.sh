@@ -15,19 +15,9 @@ NODES=${1:-20}; W=${2:-100}; P=${3:-10}; DAYS=${4:-1}; ROUNDS=${5:-3}
 N=$PWD/target/release/netattr
 cargo build --release --locked --bins --examples >&2
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() { pkill -f "$work/config.xml" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-ch_up "$work" "$port" "$tport"
-q() { # SQL: its answer; ClickHouse's error on stderr, and a failure
-  local out; out=$(curl -s "127.0.0.1:$port/" --data-binary "$1")
-  case "$out" in *"DB::Exception"*) echo "$out" >&2; return 1 ;; esac
-  printf '%s\n' "$out"
-}
-url="clickhouse://127.0.0.1:$port/bench"
-target/release/examples/bench_roll init "$work/l.db"
-$N export --init --to "$url" --ledger "$work/l.db" --node init 2>/dev/null
+ch_bench_store "$work"
 first=1790812800; buckets=$((DAYS * 288)); last=$((first + buckets * 300))
 # Workload w of node n holds address 10.n.(w / 250).(w % 250 + 1); it sends to peer k
 # (1..P): workload (w + k) % W of node (n + k) % NODES, and every pair's other end has its

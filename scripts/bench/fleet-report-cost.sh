@@ -15,19 +15,9 @@ cd "$(dirname "$0")/../.."
 NODES=${1:-20}; W=${2:-1000}; ROUNDS=${3:-3}
 N=$PWD/target/release/netattr
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() { pkill -f "$work/config.xml" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-ch_up "$work" "$port" "$tport"
-q() { # SQL: its answer; ClickHouse's error on stderr, and a failure
-  local out; out=$(curl -s "127.0.0.1:$port/" --data-binary "$1")
-  case "$out" in *"DB::Exception"*) echo "$out" >&2; return 1 ;; esac
-  printf '%s\n' "$out"
-}
-url="clickhouse://127.0.0.1:$port/bench"
-target/release/examples/bench_roll init "$work/l.db"
-$N export --init --to "$url" --ledger "$work/l.db" --node init 2>/dev/null
+ch_bench_store "$work"
 first=1790812800; days=31; last=$((first + days * 86400)) # 2026-10-01 .. 2026-11-01
 per=$((W * days * 288)); total=$((NODES * per))
 f_rx="(n * 31 + w * 7919 + t * 104729) % 900000"; f_tx="(n * 17 + w * 104729 + t * 7919) % 500000"

@@ -43,3 +43,20 @@ XML
   clickhouse-server --config-file="$1/config.xml" >/dev/null 2>&1 &
   for _ in $(seq 300); do curl -sf "127.0.0.1:$2/ping" >/dev/null && break; sleep 0.1; done
 }
+
+ch_bench_store() { # WORK: a ClickHouse server of the script's own (ch_up, under WORK) holding
+  # netattr's tables in database `bench` (`export --init`, with $N); sets `port` and `url` and
+  # defines q SQL (its answer; ClickHouse's error on stderr, and a failure)
+  local tport
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  ch_up "$1" "$port" "$tport"
+  q() {
+    local out; out=$(curl -s "127.0.0.1:$port/" --data-binary "$1")
+    case "$out" in *"DB::Exception"*) echo "$out" >&2; return 1 ;; esac
+    printf '%s\n' "$out"
+  }
+  url="clickhouse://127.0.0.1:$port/bench"
+  target/release/examples/bench_roll init "$1/l.db"
+  $N export --init --to "$url" --ledger "$1/l.db" --node init 2>/dev/null
+}

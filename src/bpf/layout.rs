@@ -53,6 +53,11 @@ impl Source {
             Source::Socket => 2,
         }
     }
+
+    /// The source of a code, if it is one.
+    pub fn of_code(c: u8) -> Option<Source> {
+        [Source::Tc, Source::Socket].into_iter().find(|s| s.code() == c)
+    }
 }
 
 /// `struct iface_key`.

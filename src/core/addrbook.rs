@@ -12,22 +12,7 @@ use anyhow::{Context, Result};
 use super::namer::Namer;
 use super::peername::{PeerKind, PeerName};
 
-/// A workload holding an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    /// The cgroup path (below the cgroup2 mount) of the namespace's first process.
-    pub path: String,
-    /// Its workload identity, as the ledger bills it (`container:<id>`, `pod:<uid>`, ...).
-    pub identity: String,
-    pub name: Option<String>,
-    pub pod_namespace: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Holding {
-    Host,
-    Workload(Holder),
-}
+pub use crate::model::{Holder, Holding};
 
 /// Address -> who holds it.
 #[derive(Debug, Default, Clone)]

@@ -46,7 +46,7 @@ pub struct PeerName {
     pub namespace: Option<String>,
 }
 
-pub use crate::model::pairs::OTHER_PEERS;
+use crate::model::pairs::OTHER_PEERS;
 
 impl PeerName {
     /// The name a peer has before the address book is asked.

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use libbpf_rs::{MapCore, MapFlags};
 
 use crate::bpf::layout::{
-    class_bits, marked_classes, ClassKey, PeerKey, CLASS_INTERNET, CLASS_MAX, CLASS_NON_IP, META_PEERS,
+    class_bits, marked_classes, ClassKey, PeerKey, CLASS_MAX, CLASS_NON_IP, META_PEERS,
 };
 use crate::bpf::{percpu, Counters, Instance, Source};
 
@@ -59,13 +59,12 @@ pub fn require(inst: &Instance) -> Result<()> {
 
 /// Writes the classes counted per peer: `asked` by name (each must be a class of `names`),
 /// or every class id but those of NOT_BY_DEFAULT (so that classes added later are counted
-/// per peer too).
+/// per peer too; `names` always has the built-in ones).
 pub fn mark_classes(map: &dyn MapCore, names: &[Option<String>], asked: &[String]) -> Result<()> {
     let ids: Vec<u16> = if asked.is_empty() {
         let skip: Vec<u16> = NOT_BY_DEFAULT
             .iter()
             .filter_map(|n| names.iter().position(|x| x.as_deref() == Some(n)).map(|i| i as u16))
-            .chain([CLASS_INTERNET, CLASS_NON_IP])
             .collect();
         (0..CLASS_MAX).filter(|id| !skip.contains(id)).collect()
     } else {
@@ -188,9 +187,7 @@ pub fn take(inst: &Instance, gone: &std::collections::BTreeSet<u64>) -> Result<V
     let mut out = Vec::new();
     for (key, other, cgroup_id, class_id, code, peer) in keys {
         let map = if other { &inst.peer_other } else { &inst.peer_stats };
-        let Some(source) = [Source::Tc, Source::Socket].into_iter().find(|s| s.code() == code) else {
-            continue;
-        };
+        let Some(source) = Source::of_code(code) else { continue };
         match percpu::take_counters(map, &key) {
             Ok(Some(counters)) => {
                 out.push(Taken { source, row: PeerRow { cgroup_id, class_id, peer, counters }, key, other })

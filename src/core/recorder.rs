@@ -150,9 +150,9 @@ struct Recorder<'a> {
     looks: u64,
     /// When the address book was last noted, and the namespaces there were then.
     noted: Option<(Instant, u64)>,
-    /// Each peer row's counters as last billed, by (source code, cgroup id, class id, peer
-    /// kind, address: its row key's): a row that has not moved is not asked of the ledger.
-    peers_billed: std::collections::HashMap<(u8, u64, u32, u8, u128), crate::model::Counters>,
+    /// Each peer row's counters as last billed: a row that has not moved is not asked of
+    /// the ledger.
+    peers_billed: std::collections::HashMap<crate::ledger::peers::PeerRowKey, crate::model::Counters>,
 }
 
 impl<'a> Recorder<'a> {

@@ -4,14 +4,13 @@
 //! (model::pairs: between two counted workloads, each direction's bytes once, from the end
 //! that saw all of them) and grouped. Rows of an address that had one holder in all are read
 //! summed over the period; only those of reused addresses bucket by bucket.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
 
 use super::store::{quote, Store};
-use crate::ledger::pairs::{check, grouped, Who};
+use crate::ledger::pairs::{check, Views, Who};
 use crate::ledger::query::{Ask, Group};
-use crate::model::pairs::{PeerRef, View, OTHER_PEERS};
 use crate::model::Counters;
 
 /// One holder of an address from a time on.
@@ -21,14 +20,6 @@ struct Held {
     holder: String,
     name: Option<String>,
     pod_namespace: Option<String>,
-}
-
-impl Held {
-    /// The key of the workload holding it (as the pair table keys workloads), or None for a
-    /// node's own address.
-    fn key(&self) -> Option<String> {
-        (self.holder != "host").then(|| self.name.clone().unwrap_or_else(|| self.holder.clone()))
-    }
 }
 
 /// The groups of the fleet's pair table of `ask` for `source`, largest first.
@@ -75,39 +66,24 @@ pub fn groups(store: &Store, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> 
             });
         }
     }
-    let mut views: BTreeMap<(String, String, PeerRef), Counters> = BTreeMap::new();
-    let mut peer_ns: HashMap<String, Option<String>> = HashMap::new();
+    let mut views = Views::default();
     for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
         let n = |k: &str| r[k].as_u64().with_context(|| format!("the fleet store answered {r} (no {k})"));
         let (node, identity) = (s("node"), s("identity"));
-        let w = key_of.get(&(node.clone(), identity.clone())).cloned().unwrap_or(identity);
+        let w = key_of.get(&(node, identity.clone())).cloned().unwrap_or(identity);
         if let Some(who) = whos.get_mut(&w) {
             who.zone = Some(s("zone")).filter(|z| !z.is_empty());
         }
         let (class, peer) = (s("class"), s("peer"));
         let at = r["b"].as_i64().filter(|b| *b > 0).unwrap_or(until - 1);
-        let peer = match peer.as_str() {
-            "" => PeerRef::Class,
-            OTHER_PEERS => PeerRef::Other,
-            a => match holder_at(&held, a, at) {
-                None => PeerRef::Via(a.to_string()),
-                Some(h) => match h.key() {
-                    None => PeerRef::Host,
-                    Some(k) => {
-                        peer_ns.insert(k.clone(), h.pod_namespace.clone());
-                        PeerRef::Workload(k)
-                    }
-                },
-            },
-        };
+        let h = holder_at(&held, &peer, at);
         let c =
             Counters { rx_bytes: n("rx")?, tx_bytes: n("tx")?, rx_packets: n("rxp")?, tx_packets: n("txp")? };
-        views.entry((w, class, peer)).or_default().add(&c);
+        let ns = h.and_then(|h| h.pod_namespace.clone());
+        views.add(w, class, &peer, h.map(|h| (h.holder.as_str(), h.name.as_deref())), ns, c);
     }
-    let views: Vec<View> =
-        views.into_iter().map(|((w, class, peer), counters)| View::new(w, class, peer, counters)).collect();
-    Ok(grouped(&views, ask, &whos, &peer_ns))
+    Ok(views.grouped(ask, &whos))
 }
 
 /// Every holder of an address from before `until`: (address, since, holder, name,

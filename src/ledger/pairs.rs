@@ -53,8 +53,7 @@ pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
             });
         }
     }
-    let mut views: BTreeMap<(String, String, PeerRef), Counters> = BTreeMap::new();
-    let mut peer_ns: HashMap<String, Option<String>> = HashMap::new();
+    let mut views = Views::default();
     let mut q = l.conn.prepare(
         "SELECT p.workload, p.class, p.peer, sum(p.rx_bytes), sum(p.tx_bytes), sum(p.rx_packets), sum(p.tx_packets),
                 h.holder, h.name, h.pod_namespace
@@ -67,29 +66,51 @@ pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
     while let Some(r) = rows.next()? {
         let Some(w) = key_of.get(&r.get::<_, i64>(0)?) else { continue };
         let (class, peer): (String, String) = (r.get(1)?, r.get(2)?);
-        let holder: Option<String> = r.get(7)?;
-        let peer = match (peer.as_str(), holder.as_deref()) {
-            ("", _) => PeerRef::Class,
-            (crate::model::pairs::OTHER_PEERS, _) => PeerRef::Other,
-            (_, Some("host")) => PeerRef::Host,
-            (_, Some(identity)) => {
-                let key = r.get::<_, Option<String>>(8)?.unwrap_or_else(|| identity.to_string());
-                peer_ns.insert(key.clone(), r.get(9)?);
-                PeerRef::Workload(key)
-            }
-            (a, None) => PeerRef::Via(a.to_string()),
-        };
-        let c = Counters {
-            rx_bytes: r.get::<_, i64>(3)? as u64,
-            tx_bytes: r.get::<_, i64>(4)? as u64,
-            rx_packets: r.get::<_, i64>(5)? as u64,
-            tx_packets: r.get::<_, i64>(6)? as u64,
-        };
-        views.entry((w.clone(), class, peer)).or_default().add(&c);
+        let (holder, name): (Option<String>, Option<String>) = (r.get(7)?, r.get(8)?);
+        let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+        let c = Counters { rx_bytes: n(3)?, tx_bytes: n(4)?, rx_packets: n(5)?, tx_packets: n(6)? };
+        views.add(w.clone(), class, &peer, holder.as_deref().map(|h| (h, name.as_deref())), r.get(9)?, c);
     }
-    let views: Vec<View> =
-        views.into_iter().map(|((w, class, peer), counters)| View::new(w, class, peer, counters)).collect();
-    Ok(grouped(&views, ask, &whos, &peer_ns))
+    Ok(views.grouped(ask, &whos))
+}
+
+/// The workloads' views of a period, as a ledger or the store reads them: each row's peer
+/// named by who held its address at the time, with each peer workload's pod namespace.
+#[derive(Debug, Default)]
+pub struct Views {
+    rows: BTreeMap<(String, String, PeerRef), Counters>,
+    peer_ns: HashMap<String, Option<String>>,
+}
+
+impl Views {
+    /// Adds workload `w`'s row of `class` with `peer` (as stored), whose address `holder`
+    /// held (as `PeerRef::of` takes it; `namespace`: the holder's pod namespace).
+    pub fn add(
+        &mut self,
+        w: String,
+        class: String,
+        peer: &str,
+        holder: Option<(&str, Option<&str>)>,
+        namespace: Option<String>,
+        c: Counters,
+    ) {
+        let peer = PeerRef::of(peer, holder);
+        if let PeerRef::Workload(k) = &peer {
+            self.peer_ns.insert(k.clone(), namespace);
+        }
+        self.rows.entry((w, class, peer)).or_default().add(&c);
+    }
+
+    /// Their pair table grouped by `ask.by` (only the classes `ask.classes` picks), largest
+    /// first: `whos` describes each workload key.
+    pub fn grouped(self, ask: &Ask<'_>, whos: &HashMap<String, Who>) -> Vec<Group> {
+        let views: Vec<View> = self
+            .rows
+            .into_iter()
+            .map(|((w, class, peer), counters)| View::new(w, class, peer, counters))
+            .collect();
+        grouped(&views, ask, whos, &self.peer_ns)
+    }
 }
 
 /// Checks that `ask` can be answered from the pair table.
@@ -103,10 +124,9 @@ pub fn check(ask: &Ask<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The pair table of `views` grouped by `ask.by` (only the classes `ask.classes` picks),
-/// largest first: `whos` describes each workload key, `peer_ns` each peer workload's pod
+/// The pair table of `views` grouped by `ask.by`: `peer_ns` is each peer workload's pod
 /// namespace.
-pub fn grouped(
+fn grouped(
     views: &[View],
     ask: &Ask<'_>,
     whos: &HashMap<String, Who>,
@@ -123,8 +143,9 @@ pub fn grouped(
         if !ask.classes.is_empty() && !ask.classes.contains(&p.class) {
             continue;
         }
-        let who = whos.get(&p.w).cloned().unwrap_or_default();
-        let mut key: Vec<Option<String>> = ask.by.iter().map(|f| value(f, &p, &who, peer_ns)).collect();
+        let none = Who::default();
+        let who = whos.get(&p.w).unwrap_or(&none);
+        let mut key: Vec<Option<String>> = ask.by.iter().map(|f| value(f, &p, who, peer_ns)).collect();
         if !ask.reallocate.is_empty() {
             key.push(p.from.clone());
         }
@@ -166,7 +187,7 @@ fn value(f: &Field, p: &View, who: &Who, peer_ns: &HashMap<String, Option<String
 }
 
 /// How a report shows a peer.
-pub fn peer_label(p: &PeerRef, class: &str) -> String {
+fn peer_label(p: &PeerRef, class: &str) -> String {
     match p {
         PeerRef::Workload(k) => k.clone(),
         PeerRef::Host => "host".into(),

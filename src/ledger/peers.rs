@@ -13,7 +13,8 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{Ledger, Resolution};
-use crate::model::{Counters, Source};
+use crate::model::{Counters, Holding, Source};
+use std::net::IpAddr;
 
 /// A peer row as the recorder read it: its counters since the load (or since its key was
 /// put in the map).
@@ -27,14 +28,13 @@ pub struct PeerReading {
     pub counters: Counters,
 }
 
-/// Who held an address (`Holder::host()` for the node's own).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    pub address: String,
-    /// "host", or the workload's identity (`container:<id>`, ...).
-    pub holder: String,
-    pub name: Option<String>,
-    pub pod_namespace: Option<String>,
+/// What tells peer rows apart: (source code, cgroup id, class, peer).
+pub type PeerRowKey = (u8, u64, String, String);
+
+impl PeerReading {
+    pub fn key(&self) -> PeerRowKey {
+        (self.source.code(), self.cgroup_id, self.class.clone(), self.peer.clone())
+    }
 }
 
 /// An address row's `until` moves at most this often (seconds): it says how long the holder
@@ -66,7 +66,11 @@ impl Ledger {
 
     /// Notes who holds each address at `at`: the holder's current row gets its `until`
     /// moved (every UNTIL_EVERY seconds), a new holder a new row.
-    pub fn note_addresses(&mut self, at: i64, held: &[Held]) -> Result<()> {
+    pub fn note_addresses<'a>(
+        &mut self,
+        at: i64,
+        held: impl IntoIterator<Item = (&'a IpAddr, &'a Holding)>,
+    ) -> Result<()> {
         let Ledger { conn, file, path, .. } = self;
         super::check_file(path, file)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -81,18 +85,19 @@ impl Ledger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (address, since) DO UPDATE SET until = excluded.until, version = excluded.version",
             )?;
-            for h in held {
+            for (ip, h) in held {
+                let (address, holder, name, ns) = (ip.to_string(), h.text(), h.name(), h.pod_namespace());
                 type Last = (i64, i64, String, Option<String>, Option<String>);
                 let prev: Option<Last> = last
-                    .query_row(params![h.address], |r| {
+                    .query_row(params![address], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                     })
                     .optional()?;
                 // The holder's row moves its `until`; a new holder starts a row (one a second
                 // at most).
                 let since = match prev {
-                    Some((since, until, holder, name, ns))
-                        if holder == h.holder && name == h.name && ns == h.pod_namespace =>
+                    Some((since, until, was, was_name, was_ns))
+                        if was == holder && was_name.as_ref() == name && was_ns.as_ref() == ns =>
                     {
                         (at - until >= UNTIL_EVERY).then_some(since)
                     }
@@ -100,15 +105,7 @@ impl Ledger {
                     _ => Some(at),
                 };
                 if let Some(since) = since {
-                    upsert.execute(params![
-                        h.address,
-                        since,
-                        at,
-                        h.holder,
-                        h.name,
-                        h.pod_namespace,
-                        version
-                    ])?;
+                    upsert.execute(params![address, since, at, holder, name, ns, version])?;
                 }
             }
         }

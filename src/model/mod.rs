@@ -4,6 +4,7 @@
 //! the core, the ledger, the CLI and top import it; it imports none of them.
 mod counters;
 mod field;
+mod holder;
 mod labels;
 pub mod pairs;
 mod period;
@@ -11,6 +12,7 @@ mod workload;
 
 pub use counters::{ClassId, Counters, Source};
 pub use field::Field;
+pub use holder::{Holder, Holding, HOST};
 pub use labels::{series_label, LabelKeys};
 pub use period::{civil, days_from_civil, parse_bytes, parse_time, unix_now, utc, Period};
 pub use workload::{Reading, Workload};

@@ -40,6 +40,19 @@ pub enum PeerRef {
 }
 
 impl PeerRef {
+    /// A stored peer row's peer (as the ledger and the store write it: an address, the
+    /// other-peers row, `''` for a class) named by `holder`, who held its address at the time
+    /// (as written: `host` or a workload's identity, with the workload's name).
+    pub fn of(peer: &str, holder: Option<(&str, Option<&str>)>) -> PeerRef {
+        match (peer, holder) {
+            ("", _) => PeerRef::Class,
+            (OTHER_PEERS, _) => PeerRef::Other,
+            (a, None) => PeerRef::Via(a.to_string()),
+            (_, Some((super::HOST, _))) => PeerRef::Host,
+            (_, Some((identity, name))) => PeerRef::Workload(name.unwrap_or(identity).to_string()),
+        }
+    }
+
     /// The order unnamed rows give up their bytes to a surplus (None: named, never).
     fn reducible(&self) -> Option<u8> {
         match self {

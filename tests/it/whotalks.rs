@@ -34,6 +34,12 @@ fn cell(c: &PeerCells, id: u64, class: &str, peer: &str) -> [u64; 4] {
     c.get(&(id, class.to_string(), peer.to_string())).copied().unwrap_or_default()
 }
 
+/// The scene's instance counts peers (the built-in peer classes), attached to its tree.
+fn count_peers(s: &Scene) {
+    s.na.run(&["load", "--breakdown", "peer"]).ok();
+    s.na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+}
+
 /// A flow: the listener first (it says when it is ready), then the client; returns the
 /// retransmissions of both.
 fn flow(client: (&Cgroup, Option<&str>, String), listener: (&Cgroup, Option<&str>, String)) -> u64 {
@@ -88,8 +94,7 @@ fn the_pair_truth_table_on_one_node() {
     let _accept = ForwardAccept::for_ifaces(&[&br.name, &b1.host_if, &b2.host_if, &upl]);
 
     let holds: Vec<Peer> = [&a, &b, &b1, &b2].iter().map(|c| c.peer("sleep").ready()).collect();
-    na.run(&["load", "--breakdown", "peer"]).ok();
-    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    count_peers(&s);
     na.run(&[
         "attach",
         "--iface",
@@ -290,8 +295,7 @@ fn a_reused_address_names_each_holder_for_its_own_time() {
     let b = Container::on_bridge(&s.tree, &br);
     let hold_a = a.peer("sleep").ready();
     let hold_b = b.peer("sleep").ready();
-    na.run(&["load", "--breakdown", "peer"]).ok();
-    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    count_peers(&s);
     let dir = TempDir::new();
     let ledger = dir.join("ledger.db");
     let port = 22000 + (uniq() as u16 % 1000) * 4;
@@ -349,8 +353,7 @@ fn a_shared_workloads_traffic_is_reallocated_to_those_it_served_exactly() {
     let outside = CgroupTree::new();
     let x = Container::on_bridge(&outside, &br);
     let holds: Vec<Peer> = [&i, &c1, &c2, &x].iter().map(|c| c.peer("sleep").ready()).collect();
-    na.run(&["load", "--breakdown", "peer"]).ok();
-    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    count_peers(&s);
     let port = 24000 + (uniq() as u16 % 1000) * 4;
     for (from, to, p, bytes) in
         [(&c1, &i, port, 200_000u64), (&c2, &i, port + 1, 100_000), (&i, &x, port + 2, 90_000)]
@@ -447,8 +450,7 @@ fn a_running_recorder_bills_each_peer_byte_once_across_its_cycles() {
     let br = Bridge::new(None);
     let (a, b) = (Container::on_bridge(&s.tree, &br), Container::on_bridge(&s.tree, &br));
     let holds = [a.peer("sleep").ready(), b.peer("sleep").ready()];
-    na.run(&["load", "--breakdown", "peer"]).ok();
-    na.run(&["attach", "--cgroup", &s.tree.rel()]).ok();
+    count_peers(&s);
     let dir = TempDir::new();
     let ledger = dir.join("ledger.db");
     let rec = Recorder::start(na, &ledger, "0.3", &[]);

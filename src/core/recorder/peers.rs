@@ -8,12 +8,11 @@ use anyhow::Result;
 use super::read::Reads;
 use super::Recorder;
 use crate::bpf::layout::META_PEERS;
-use crate::core::addrbook::Holding;
 use crate::core::peers::{self, Peer};
 use crate::core::reader::{self, Query};
 use crate::core::retire::Retired;
 use crate::core::row::{By, Extra};
-use crate::ledger::peers::{Held, PeerReading};
+use crate::ledger::peers::{PeerReading, PeerRowKey};
 use crate::ledger::Ledger;
 use crate::model::{Counters, Source};
 
@@ -28,7 +27,7 @@ impl Recorder<'_> {
         if !inst.meta.has(META_PEERS) {
             return Ok(0);
         }
-        let (mut rows, mut class_keys) = (Vec::new(), Vec::new());
+        let mut rows = Vec::new();
         for source in [Source::Tc, Source::Socket] {
             for r in reader::read(inst, Query { source, by: By::Peer })?.rows {
                 let Extra::Peer(_, class, peer) = r.extra else { continue };
@@ -36,27 +35,24 @@ impl Recorder<'_> {
                     continue;
                 }
                 reads.counted.insert(r.key.0);
-                // A row as it was last billed has nothing to bill: no question to the ledger.
-                let key = (source.code(), r.key.0, r.key.1, r.key.2, r.key.4);
-                if self.peers_billed.get(&key) == Some(&r.counters) {
-                    continue;
-                }
-                class_keys.push((r.key.1, r.key.2, r.key.4));
-                rows.push(PeerReading {
+                let row = PeerReading {
                     source,
                     cgroup_id: r.key.0,
                     class,
                     peer: peers::ledger_text(&peer),
                     counters: r.counters,
-                });
+                };
+                // A row as it was last billed has nothing to bill: no question to the ledger.
+                if self.peers_billed.get(&row.key()) != Some(&r.counters) {
+                    rows.push(row);
+                }
             }
         }
         let (n, waiting) = ledger.bill_peers(&self.key.key, at, &rows, &[])?;
         // What was billed is remembered (what waits for its cgroup's workload is asked again).
         let waiting: std::collections::HashSet<usize> = waiting.into_iter().collect();
-        for (i, r) in rows.iter().enumerate().filter(|(i, _)| !waiting.contains(i)) {
-            let (class, kind, addr) = class_keys[i];
-            self.peers_billed.insert((r.source.code(), r.cgroup_id, class, kind, addr), r.counters);
+        for (_, r) in rows.iter().enumerate().filter(|(i, _)| !waiting.contains(i)) {
+            self.peers_billed.insert(r.key(), r.counters);
         }
         // Who holds each address: noted again when a namespace came or went (an address can
         // change hands then), and at least every NOTE_EVERY; entering every namespace is the
@@ -66,23 +62,8 @@ impl Recorder<'_> {
             return Ok(n);
         }
         self.noted = Some((std::time::Instant::now(), fingerprint));
-        let held: Vec<Held> = self
-            .reporter
-            .address_book()
-            .entries()
-            .map(|(ip, h)| match h {
-                Holding::Host => {
-                    Held { address: ip.to_string(), holder: "host".into(), name: None, pod_namespace: None }
-                }
-                Holding::Workload(w) => Held {
-                    address: ip.to_string(),
-                    holder: w.identity.clone(),
-                    name: w.name.clone(),
-                    pod_namespace: w.pod_namespace.clone(),
-                },
-            })
-            .collect();
-        ledger.note_addresses(at, &held)?;
+        let book = self.reporter.address_book();
+        ledger.note_addresses(at, book.entries())?;
         Ok(n)
     }
 
@@ -134,10 +115,9 @@ impl Recorder<'_> {
             }
         }
         // A peer taken from its lane and from the hash is one row, as the reader merges them.
-        let mut merged: std::collections::BTreeMap<(u8, u64, String, String), PeerReading> =
-            Default::default();
+        let mut merged: std::collections::BTreeMap<PeerRowKey, PeerReading> = Default::default();
         for r in rows {
-            let key = (r.source.code(), r.cgroup_id, r.class.clone(), r.peer.clone());
+            let key = r.key();
             match merged.get_mut(&key) {
                 Some(m) => m.counters.add(&r.counters),
                 None => {
