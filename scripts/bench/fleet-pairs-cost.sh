@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The fleet's pair table (issue 28): NODES nodes (20) x W workloads (100) each talking to P
-# peers (10) on other nodes, every 5-minute bucket of DAYS days (1), in a ClickHouse 18.16
-# server of the script's own: the tables as `export --init` makes them, filled in ClickHouse
-# itself (INSERT ... SELECT): each workload's peer rows (both ends of every pair have theirs)
-# and each node's address ranges (one holder each, and one address of every node reused
-# half-way through: its rows are read bucket by bucket). Then report --from ... --by
+# peers (10) on other nodes, every 5-minute bucket of DAYS days (1) and half a day more, in a
+# ClickHouse 18.16 server of the script's own: the tables as `export --init` makes them,
+# filled in ClickHouse itself (INSERT ... SELECT): each workload's peer rows (both ends of
+# every pair have theirs), the DAYS whole days' rollup of them (`netattr_peer_days`, marked
+# whole in `netattr_days_whole` as a node's recorder and export leave them; with ROLLUP=0,
+# none: every row read from the 5-minute rows) and each node's address ranges (one holder
+# each, and one address of every node reused half-way through: its rows are read bucket by
+# bucket, its day's from the 5-minute rows). Then report --from ... --by
 # pod_namespace,peer_namespace,class and --by name,peer over the period, median of ROUNDS.
 # Needs clickhouse-server and a release build (cargo build --release --examples).
 # Usage: scripts/bench/fleet-pairs-cost.sh [NODES] [W] [P] [DAYS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
-NODES=${1:-20}; W=${2:-100}; P=${3:-10}; DAYS=${4:-1}; ROUNDS=${5:-3}
+NODES=${1:-20}; W=${2:-100}; P=${3:-10}; DAYS=${4:-1}; ROUNDS=${5:-3}; ROLLUP=${ROLLUP:-1}
 N=$PWD/target/release/netattr
 cargo build --release --locked --bins --examples >&2
 work=$(mktemp -d)
 cleanup() { pkill -f "$work/config.xml" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 ch_bench_store "$work"
-first=1790812800; buckets=$((DAYS * 288)); last=$((first + buckets * 300))
+first=1790812800; buckets=$((DAYS * 288 + 144)); last=$((first + buckets * 300)) # a day's start
 # Workload w of node n holds address 10.n.(w / 250).(w % 250 + 1); it sends to peer k
 # (1..P): workload (w + k) % W of node (n + k) % NODES, and every pair's other end has its
 # rows too (received from it).
@@ -45,7 +48,18 @@ for dir in tx rx; do
               intDiv(number % $((P * buckets)), $buckets) + 1 AS k, number % $buckets AS t, tuple($who) AS x
        FROM system.numbers LIMIT $rows))"
 done
-echo "store: $NODES nodes x $W workloads x $P peers x $buckets buckets: $(q "SELECT count() FROM bench.netattr_peers") peer rows, $(q "SELECT count() FROM bench.netattr_addresses") address ranges, written in $(( $(date +%s) - started )) s"
+if [ "$ROLLUP" = 1 ]; then
+  for d in $(seq 0 $((DAYS - 1))); do
+    day=$((first + d * 86400))
+    q "INSERT INTO bench.netattr_peer_days SELECT node, any(zone), identity, toDateTime($day), source, class, peer,
+         sum(rx_bytes), sum(tx_bytes), sum(rx_packets), sum(tx_packets), min(bucket), max(bucket), 1
+       FROM bench.netattr_peers WHERE bucket >= toDateTime($day) AND bucket < toDateTime($((day + 86400)))
+       GROUP BY node, identity, source, class, peer"
+    q "INSERT INTO bench.netattr_days_whole SELECT concat('node', toString(number)), toDateTime($day), 3, 1
+       FROM system.numbers LIMIT $NODES"
+  done
+fi
+echo "store: $NODES nodes x $W workloads x $P peers x $buckets buckets: $(q "SELECT count() FROM bench.netattr_peers") peer rows, $(q "SELECT count() FROM bench.netattr_peer_days") day rows, $(q "SELECT count() FROM bench.netattr_addresses") address ranges, written in $(( $(date +%s) - started )) s"
 for _ in $(seq 600); do [ "$(q "SELECT count() FROM system.merges")" = "0" ] && break; sleep 1; done
 report() { # ROUNDS ARGS...: the median wall of ROUNDS runs in ms, and the groups
   local rounds=$1; shift; local walls=""
@@ -57,7 +71,7 @@ report() { # ROUNDS ARGS...: the median wall of ROUNDS runs in ms, and the group
   echo "$(printf '%s' "$walls" | median) ms, $(jq '.groups | length' "$work/out.json") groups"
 }
 echo
-echo "| the fleet's pair table, $NODES nodes x $W workloads x $P peers, $DAYS day(s) | median of $ROUNDS |"
+echo "| the fleet's pair table, $NODES nodes x $W workloads x $P peers, $DAYS day(s) and a half, days rolled up: $ROLLUP | median of $ROUNDS |"
 echo "|---|---|"
 echo "| --by pod_namespace,peer_namespace,class | $(report "$ROUNDS" --by pod_namespace,peer_namespace,class) |"
 echo "| --by name,peer | $(report "$ROUNDS" --by name,peer) |"

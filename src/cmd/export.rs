@@ -22,8 +22,9 @@ pub fn execute(_g: &Global, a: &ExportArgs) -> Result<ExitCode> {
     let f = Following { exporter, interval: Duration::from_secs_f64(a.interval), init: a.init };
     if !a.follow {
         let sent = exporting::once(&a.ledger, &f)?;
+        let peers = if sent.peers > 0 { format!(" (and {} peer rows)", sent.peers) } else { String::new() };
         eprintln!(
-            "netattr: export: {} usage rows, {} workloads and {} workload days sent to {} as node '{}'",
+            "netattr: export: {} usage rows, {} workloads and {} workload days{peers} sent to {} as node '{}'",
             sent.usage, sent.workloads, sent.days, f.exporter.store.name, f.exporter.node
         );
         return Ok(ExitCode::SUCCESS);

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::store::Store;
 use crate::ledger::export::{Batch, UsageRow, WorkloadRow};
 use crate::ledger::export_days::DayRow;
-use crate::ledger::export_peers::Pending;
+use crate::ledger::export_peers::{PeerRow, Pending};
 use crate::ledger::Ledger;
 
 /// Who exports and how much at a time.
@@ -82,16 +82,18 @@ impl Exporter {
                 return Ok(total);
             }
             if !s.more {
-                total.days = self.send_days(ledger)?;
-                total.peers = self.send_peers(ledger)?;
+                let (days, peer_days) = self.send_days(ledger)?;
+                total.days = days;
+                total.peers = peer_days + self.send_peers(ledger)?;
                 return Ok(total);
             }
         }
     }
 
-    /// Sends the rolled-up days written up to the ledger's last version, then which days
-    /// are whole (a day's marker after its rows); returns the days' rows sent.
-    pub fn send_days(&self, ledger: &Ledger) -> Result<usize> {
+    /// Sends the rolled-up days written up to the ledger's last version (workloads' and
+    /// peer rows'), then which days are whole (a day's marker after its rows); returns the
+    /// workload days and the peer days sent.
+    pub fn send_days(&self, ledger: &Ledger) -> Result<(usize, usize)> {
         let upto = ledger.last_version()?;
         let mut sent = 0;
         loop {
@@ -105,20 +107,36 @@ impl Exporter {
             ledger.acknowledge_days(&self.store.name, &batch)?;
             sent += batch.rows.len();
         }
+        // The peer rows' days, before the markers that say they are whole.
+        let name = &self.store.name;
+        let peer_days = self.send_all(
+            "netattr_peer_days",
+            || ledger.pending_peer_days(name, upto, self.batch),
+            |d| {
+                let mut row = self.peer_json(&d.row);
+                row["day"] = row["bucket"].take();
+                row["first_bucket"] = d.first.max(0).into();
+                row["last_bucket"] = d.last.max(0).into();
+                if let Some(o) = row.as_object_mut() {
+                    o.remove("bucket");
+                }
+                row
+            },
+            |b| ledger.acknowledge_peer_days(name, b),
+        )?;
         let markers = ledger.pending_markers(&self.store.name, upto)?;
         if !markers.days.is_empty() {
             let rows: Vec<String> = markers
                 .days
                 .iter()
                 .map(|(day, whole, v)| {
-                    json!({"node": self.node, "day": day, "whole": u8::from(*whole), "version": v.max(&0)})
-                        .to_string()
+                    json!({"node": self.node, "day": day, "whole": whole, "version": v.max(&0)}).to_string()
                 })
                 .collect();
             self.store.run("INSERT INTO netattr_days_whole FORMAT JSONEachRow", Some(&rows.join("\n")))?;
             ledger.acknowledge_markers(&self.store.name, &markers)?;
         }
-        Ok(sent)
+        Ok((sent, peer_days))
     }
 
     /// Sends the peer rows and address ranges written up to the ledger's last peer version
@@ -141,15 +159,7 @@ impl Exporter {
         let peers = self.send_all(
             "netattr_peers",
             || ledger.pending_peers(name, upto, self.batch),
-            |p| {
-                let c = &p.counters;
-                json!({
-                    "node": self.node, "zone": self.zone, "identity": p.identity, "bucket": p.bucket,
-                    "source": p.source, "class": p.class, "peer": p.peer, "rx_bytes": c.rx_bytes,
-                    "tx_bytes": c.tx_bytes, "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
-                    "version": p.version.max(0),
-                })
-            },
+            |p| self.peer_json(p),
             |b| ledger.acknowledge_peers(name, b),
         )?;
         Ok(addresses + peers)
@@ -175,6 +185,16 @@ impl Exporter {
             ack(&batch)?;
             sent += batch.rows.len();
         }
+    }
+
+    fn peer_json(&self, p: &PeerRow) -> serde_json::Value {
+        let c = &p.counters;
+        json!({
+            "node": self.node, "zone": self.zone, "identity": p.identity, "bucket": p.bucket,
+            "source": p.source, "class": p.class, "peer": p.peer, "rx_bytes": c.rx_bytes,
+            "tx_bytes": c.tx_bytes, "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
+            "version": p.version.max(0),
+        })
     }
 
     fn day_json(&self, d: &DayRow) -> String {

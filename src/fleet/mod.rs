@@ -7,6 +7,7 @@ pub mod pairs;
 pub mod query;
 pub mod schema;
 pub mod store;
+pub mod whole;
 
 use anyhow::Result;
 

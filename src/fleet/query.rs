@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::store::{quote, Store};
+use super::whole::{at, Whole};
 use crate::ledger::query::{self, Ask, Field, Group};
 
 /// The ClickHouse expression of a grouping field over the joined rows.
@@ -26,67 +27,6 @@ fn expr(f: &Field) -> String {
         Field::Zone => "zone".into(),
         // The pair table's: its own query.
         Field::Peer | Field::PeerNamespace => "NULL".into(),
-    }
-}
-
-/// A unix time as ClickHouse's DateTime (which holds 1970 to 2106).
-fn at(t: i64) -> String {
-    format!("toDateTime({})", t.clamp(0, i64::from(u32::MAX)))
-}
-
-/// Which days of each node the store holds whole (`netattr_days_whole`): those are read from
-/// the days' rows, the rest of a period from the 5-minute rows. Every node is listed (none of
-/// its days whole: all from the 5-minute rows).
-#[derive(Debug, Clone, Default)]
-pub struct Whole {
-    /// node -> its whole days inside the period (sorted day starts).
-    pub days: BTreeMap<String, Vec<i64>>,
-}
-
-impl Whole {
-    /// What the store has whole of `period`.
-    pub fn read(store: &Store, since: i64, until: i64) -> Result<Whole> {
-        let db = &store.database;
-        let mut w = Whole::default();
-        for r in store.rows(&format!("SELECT DISTINCT node FROM {db}.netattr_workloads"))? {
-            w.days.entry(r["node"].as_str().unwrap_or_default().to_string()).or_default();
-        }
-        // `whole` is filtered after FINAL: before it, a day's earlier whole = 1 would pass
-        // where its later whole = 0 replaces it.
-        let sql = format!(
-            "SELECT node, d FROM (SELECT node, toUnixTimestamp(day) AS d, whole FROM {db}.netattr_days_whole FINAL
-             WHERE day >= {} AND day < {}) WHERE whole = 1 ORDER BY d",
-            at(since),
-            at(until)
-        );
-        for r in store.rows(&sql)? {
-            let d = r["d"].as_i64().unwrap_or(i64::MIN);
-            if d >= since && d + 86_400 <= until {
-                w.days.entry(r["node"].as_str().unwrap_or_default().to_string()).or_default().push(d);
-            }
-        }
-        Ok(w)
-    }
-
-    /// `(node, day)` of every whole day, as a ClickHouse tuple list; None when there is none.
-    fn pairs(&self) -> Option<String> {
-        let p: Vec<String> = self
-            .days
-            .iter()
-            .flat_map(|(n, ds)| ds.iter().map(move |d| format!("({}, {d})", quote(n))))
-            .collect();
-        (!p.is_empty()).then(|| p.join(", "))
-    }
-
-    /// The span of the period the 5-minute rows must cover (the parts of any node outside
-    /// its whole days); None when every node's period is whole days.
-    fn rest(&self, since: i64, until: i64) -> Option<(i64, i64)> {
-        if self.days.is_empty() {
-            return Some((since, until));
-        }
-        let parts: Vec<(i64, i64)> =
-            self.days.values().flat_map(|ds| crate::ledger::series::outside(since, until, ds)).collect();
-        Some((parts.iter().map(|p| p.0).min()?, parts.iter().map(|p| p.1).max()?))
     }
 }
 

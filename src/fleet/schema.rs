@@ -1,8 +1,9 @@
 //! The fleet store's tables (docs/fleet.md documents them for people who query them with
 //! SQL): the 5-minute rows, the workloads, each rolled-up day's sums and 5-minute profile
 //! (`netattr_days`), which days of a node are whole there (`netattr_days_whole`), and who
-//! talks to whom: each workload's bytes per remote address (`netattr_peers`) and which
-//! workload held each address when (`netattr_addresses`). All are
+//! talks to whom: each workload's bytes per remote address (`netattr_peers`, and each
+//! rolled-up day's in `netattr_peer_days`) and which workload held each address when
+//! (`netattr_addresses`). All are
 //! ReplacingMergeTree tables keyed by what a row is, versioned by the bill (or rollup) that
 //! wrote it: a batch sent twice, or replayed, leaves one row per key, the latest. The
 //! SQL is what both Debian's ClickHouse 18.16 and a current one accept.
@@ -14,7 +15,7 @@ use super::store::{quote, Store};
 pub type Table = (&'static str, &'static [(&'static str, &'static str)], &'static str);
 
 /// The tables.
-pub const TABLES: [Table; 6] = [
+pub const TABLES: [Table; 7] = [
     (
         "netattr_usage",
         &[
@@ -91,7 +92,27 @@ pub const TABLES: [Table; 6] = [
             ("tx_packets", "UInt64"),
             ("version", "UInt64"),
         ],
-        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(bucket) ORDER BY (node, identity, bucket, source, class, peer)",
+        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(bucket) ORDER BY (toDate(bucket), node, identity, bucket, source, class, peer)",
+    ),
+    (
+        "netattr_peer_days",
+        &[
+            ("node", "String"),
+            ("zone", "String"),
+            ("identity", "String"),
+            ("day", "DateTime('UTC')"),
+            ("source", "String"),
+            ("class", "String"),
+            ("peer", "String"),
+            ("rx_bytes", "UInt64"),
+            ("tx_bytes", "UInt64"),
+            ("rx_packets", "UInt64"),
+            ("tx_packets", "UInt64"),
+            ("first_bucket", "DateTime('UTC')"),
+            ("last_bucket", "DateTime('UTC')"),
+            ("version", "UInt64"),
+        ],
+        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(day) ORDER BY (node, identity, day, source, class, peer)",
     ),
     (
         "netattr_addresses",

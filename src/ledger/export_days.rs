@@ -34,10 +34,11 @@ pub struct DaysBatch {
     to: String,
 }
 
-/// Days whose marker (whole or not) a store has not acknowledged: (day, whole, version).
+/// Days whose marker a store has not acknowledged: (day, what is whole (series::WHOLE,
+/// series::PEERS_WHOLE; 0: not whole), version).
 #[derive(Debug, Default)]
 pub struct Markers {
-    pub days: Vec<(i64, bool, i64)>,
+    pub days: Vec<(i64, u8, i64)>,
     from: i64,
 }
 
@@ -103,7 +104,9 @@ impl Ledger {
             "SELECT day, whole, version FROM series_days WHERE version > ?1 AND version <= ?2 ORDER BY version",
         )?;
         let days = q
-            .query_map(params![from, upto], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? == 1, r.get(2)?)))?
+            .query_map(params![from, upto], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.clamp(0, 255) as u8, r.get(2)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Markers { days, from })
     }

@@ -13,6 +13,7 @@ pub mod file;
 mod known;
 mod marks;
 pub mod pairs;
+mod peer_days;
 pub mod peers;
 mod prune;
 pub mod query;

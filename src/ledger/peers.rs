@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::peer_days::Late;
 use super::{Ledger, Resolution};
 use crate::model::{Counters, Holding, Source};
 use std::net::IpAddr;
@@ -140,6 +141,10 @@ fn bill_in(
     }
     let version = next_version(tx, at)?;
     let bucket = Resolution::FiveMinutes.bucket(at);
+    // A bill in a day rolled up already (a clock moved back) adds to its day rows too, under
+    // a version of the usage bills' (the rollup's sequence).
+    let marks = super::marks::Marks::read(tx)?;
+    let mut late_version = None;
     let mut cursor = tx.prepare_cached(
         "SELECT rx_bytes, tx_bytes, rx_packets, tx_packets FROM peer_cursors
          WHERE instance = ?1 AND cgroup_id = ?2 AND source = ?3 AND class = ?4 AND peer = ?5",
@@ -204,6 +209,14 @@ fn bill_in(
             d.tx_packets as i64,
             version
         ])?;
+        if marks.rolled(Resolution::Day, at, *workload) {
+            let v = match late_version {
+                Some(v) => v,
+                None => *late_version.insert(super::bill::next_version(tx, at)?),
+            };
+            let late = Late { bucket, workload: *workload, source, class: &r.class, peer: &r.peer };
+            super::peer_days::add_late(tx, &late, &d, v)?;
+        }
         n += 1;
     }
     for id in finals {

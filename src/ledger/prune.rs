@@ -30,6 +30,10 @@ impl Ledger {
         ] {
             let before = res.bucket(now - keep).min(marks.get(coarser).done_until);
             if res != Resolution::FiveMinutes {
+                if res == Resolution::Day {
+                    // The peer rows' days go with the usage rows' days.
+                    tx.execute("DELETE FROM peer_days WHERE day < ?1", params![before])?;
+                }
                 n += tx.execute(
                     "DELETE FROM usage WHERE resolution = ?1 AND bucket < ?2",
                     params![res.name(), before],

@@ -74,7 +74,7 @@ fn add_p95(l: &Ledger, ask: &Ask<'_>, q: &Sql<'_>, now: i64, out: &mut [Group]) 
     let days = super::series::whole_days(&l.conn, period.since, period.until)?;
     let pruned: bool = l.conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM usage WHERE resolution = 'hour' AND bucket >= ?1 AND bucket < ?2
-           AND bucket - bucket % 86400 NOT IN (SELECT day FROM series_days WHERE whole = 1))",
+           AND bucket - bucket % 86400 NOT IN (SELECT day FROM series_days WHERE whole & 1 = 1))",
         rusqlite::params![
             period.since,
             oldest.map_or(period.until, |o| o.saturating_sub(3600).min(period.until))

@@ -19,7 +19,7 @@ use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::marks::{finer, next, set_mark, Mark, Marks, COARSE};
-use super::{series, Ledger, Resolution};
+use super::{peer_days, series, Ledger, Resolution};
 
 /// Workloads a slice rolls up: a few milliseconds of work at most.
 const SLICE_WORKLOADS: i64 = 250;
@@ -94,9 +94,13 @@ impl Ledger {
             if r == Resolution::Day {
                 // The day's 5-minute profiles beside its rows; whole with its last slice.
                 let version = super::bill::next_version(&tx, crate::model::unix_now())?;
+                // And its peer rows' day rows.
                 let whole = series::write_day(&tx, b, lo, hi.unwrap_or(i64::MAX), version)?;
+                if whole {
+                    peer_days::roll(&tx, b, lo, hi.unwrap_or(i64::MAX), version)?;
+                }
                 if hi.is_none() && whole {
-                    series::set_day(&tx, b, true, version)?;
+                    series::set_day(&tx, b, series::WHOLE | series::PEERS_WHOLE, version)?;
                 }
             }
             let mark = match hi {

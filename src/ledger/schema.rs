@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use rusqlite::Connection;
 
 /// The schema this netattr writes.
-pub const VERSION: i64 = 9;
+pub const VERSION: i64 = 10;
 
 /// Each migration takes the schema from its index to the next version: 1 made the tables,
 /// 2 added `recorder.waiting`, 3 added `rollups` (hour, day and month rows rolled up from
@@ -30,8 +30,11 @@ pub const VERSION: i64 = 9;
 /// --breakdown peer`): `peers`, each workload's bytes per remote address, `peer_cursors`,
 /// what was billed of each peer row, `addresses`, which workload held each address when,
 /// and their own version sequence (`peer_versions`, so that a peer bill leaves the usage
-/// bills' caches valid), with the export's cursors of `peers` and `addresses`.
-pub(super) const MIGRATIONS: [&str; 9] = [
+/// bills' caches valid), with the export's cursors of `peers` and `addresses`; 10 adds
+/// `peer_days`, each rolled-up day's peer rows (a month's pair table reads a row a peer and
+/// day, not 288), whole for the days whose `series_days.whole` has bit 2 (the days rolled up
+/// before it keep 1: read from their 5-minute rows), with the export's cursor of it.
+pub(super) const MIGRATIONS: [&str; 10] = [
     r#"
 CREATE TABLE workloads (
     id            INTEGER PRIMARY KEY,
@@ -245,6 +248,33 @@ CREATE TABLE peer_versions (
 INSERT INTO peer_versions VALUES (1, 0);
 ALTER TABLE exports ADD COLUMN peers_after TEXT NOT NULL DEFAULT '[0,0,0,"","",""]'; -- the last peers row acknowledged
 ALTER TABLE exports ADD COLUMN addresses_after TEXT NOT NULL DEFAULT '[0,"",0]'; -- the last addresses row acknowledged
+"#,
+    r#"
+CREATE TABLE peer_days (
+    day          INTEGER NOT NULL, -- the UTC day's first second
+    workload     INTEGER NOT NULL, -- a workloads.id
+    source       TEXT NOT NULL,
+    class        TEXT NOT NULL,
+    peer         TEXT NOT NULL,    -- as peers.peer
+    rx_bytes     INTEGER NOT NULL DEFAULT 0,
+    tx_bytes     INTEGER NOT NULL DEFAULT 0,
+    rx_packets   INTEGER NOT NULL DEFAULT 0,
+    tx_packets   INTEGER NOT NULL DEFAULT 0,
+    first_bucket INTEGER NOT NULL, -- the day's first and last 5-minute buckets with bytes
+    last_bucket  INTEGER NOT NULL,
+    version      INTEGER NOT NULL, -- the rollup (or late bill) that last wrote it (versions)
+    PRIMARY KEY (day, workload, source, class, peer)
+) WITHOUT ROWID;
+CREATE INDEX peer_days_by_version ON peer_days (version, day, workload, source, class, peer);
+-- A day being rolled up now: its slices done already get their peer days.
+INSERT INTO peer_days
+  SELECT r.done_until, p.workload, p.source, p.class, p.peer, sum(p.rx_bytes), sum(p.tx_bytes),
+         sum(p.rx_packets), sum(p.tx_packets), min(p.bucket), max(p.bucket), (SELECT version FROM versions)
+  FROM rollups r JOIN peers p ON p.bucket >= r.done_until AND p.bucket < r.done_until + 86400
+    AND p.workload < r.next_workload
+  WHERE r.resolution = 'day' AND r.next_workload > 0
+  GROUP BY p.workload, p.source, p.class, p.peer;
+ALTER TABLE exports ADD COLUMN peer_days_after TEXT NOT NULL DEFAULT '[0,0,0,"","",""]'; -- the last peer_days row acknowledged
 "#,
 ];
 

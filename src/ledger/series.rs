@@ -13,6 +13,10 @@ use rusqlite::{params, Connection, Transaction};
 /// The 5-minute buckets of a day.
 pub const BUCKETS: usize = 288;
 pub const DAY: i64 = 86_400;
+/// Bits of `series_days.whole` (and of the fleet's `netattr_days_whole.whole`): the day's
+/// series and usage rows are whole; its peer rows are whole in `peer_days` too.
+pub const WHOLE: i64 = 1;
+pub const PEERS_WHOLE: i64 = 2;
 
 /// Writes the series of `day` for the workloads `lo..hi` from the day's 5-minute rows (one
 /// seek of the primary key per bucket), with `version`. False, and nothing written, when some
@@ -51,21 +55,22 @@ pub(super) fn write_day(tx: &Transaction<'_>, day: i64, lo: i64, hi: i64, versio
     Ok(true)
 }
 
-/// Says whether `day`'s series are whole, as of `version`.
-pub(super) fn set_day(tx: &Connection, day: i64, whole: bool, version: i64) -> Result<()> {
+/// Says what of `day` is whole (WHOLE, PEERS_WHOLE), as of `version`.
+pub(super) fn set_day(tx: &Connection, day: i64, whole: i64, version: i64) -> Result<()> {
     tx.execute(
         "INSERT INTO series_days (day, whole, version) VALUES (?1, ?2, ?3)
          ON CONFLICT (day) DO UPDATE SET whole = excluded.whole, version = excluded.version",
-        params![day, i64::from(whole), version],
+        params![day, whole, version],
     )?;
     Ok(())
 }
 
-/// A bill landed in these rolled-up days: their series are not whole any more.
+/// A bill landed in these rolled-up days: their series are not whole any more (nor, to
+/// readers who read a day from one kind of row, its peer rows).
 pub(super) fn spoil(tx: &Connection, days: &BTreeSet<i64>, version: i64) -> Result<()> {
     for d in days {
         tx.execute(
-            "UPDATE series_days SET whole = 0, version = ?2 WHERE day = ?1 AND whole = 1",
+            "UPDATE series_days SET whole = 0, version = ?2 WHERE day = ?1 AND whole != 0",
             params![d, version],
         )?;
     }
@@ -75,7 +80,7 @@ pub(super) fn spoil(tx: &Connection, days: &BTreeSet<i64>, version: i64) -> Resu
 /// The whole days of `since..until` (each inside it entirely) whose series are whole.
 pub fn whole_days(conn: &Connection, since: i64, until: i64) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT day FROM series_days WHERE whole = 1 AND day >= ?1 AND day + 86400 <= ?2 ORDER BY day",
+        "SELECT day FROM series_days WHERE whole & 1 = 1 AND day >= ?1 AND day + 86400 <= ?2 ORDER BY day",
     )?;
     let days = stmt.query_map(params![since, until], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(days)

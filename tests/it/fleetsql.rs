@@ -104,7 +104,7 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
             .to_string()
         })
         .collect();
-    let whole_rows = [serde_json::json!({"node": "a", "day": day, "whole": 1, "version": 9}).to_string()];
+    let whole_rows = [serde_json::json!({"node": "a", "day": day, "whole": 3, "version": 9}).to_string()];
     let in_day = [
         ("a", "z1", "container:web", day + 600, [1, 1, 1, 1], 9),
         ("b", "z2", "pod:p1", day + 300, [5, 6, 1, 1], 9),
@@ -117,10 +117,10 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
             .to_string()
         }))
         .collect();
-    let mut whole = query::Whole::default();
+    let mut whole = netattr::fleet::whole::Whole::default();
     whole.days.insert("a".into(), vec![day]);
     whole.days.insert("b".into(), vec![]);
-    let none = query::Whole::default();
+    let none = netattr::fleet::whole::Whole::default();
     let period = Period { since: t, until: t + 3600 };
     let bys: Vec<Vec<Field>> = vec![
         vec![],
@@ -171,6 +171,33 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         .to_string()
     })
     .collect();
+    // Node a's whole day of peer rows (its 5-minute row in the day not read), rolled up twice
+    // (the later version wins); node b's 5-minute row in the same day.
+    let peer_day_rows: Vec<String> = [
+        ("10.0.0.9", [10, 20, 1, 2], day + 300, day + 900, 1),
+        ("10.0.0.9", [11, 21, 1, 2], day + 300, day + 1200, 2),
+        ("10.0.0.2", [3, 4, 1, 1], day + 600, day + 600, 2),
+    ]
+    .iter()
+    .map(|(peer, [rx, tx, rp, tp], first, last, v)| {
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "day": day, "source": "socket",
+            "class": "private", "peer": peer, "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp,
+            "first_bucket": first, "last_bucket": last, "version": v})
+        .to_string()
+    })
+    .collect();
+    let peer_rows: Vec<String> = peer_rows
+        .into_iter()
+        .chain([("a", "10.0.0.9", [99, 99, 9, 9]), ("b", "10.0.0.1", [7, 8, 1, 1]), ("a", "10.0.0.2", [3, 4, 1, 1])].iter().map(
+            |(node, peer, [rx, tx, rp, tp])| {
+                let id = if *node == "a" { "container:web" } else { "pod:p1" };
+                serde_json::json!({"node": node, "zone": "z", "identity": id, "bucket": day + 600, "source": "socket",
+                    "class": "private", "peer": peer, "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp,
+                    "tx_packets": tp, "version": 5})
+                .to_string()
+            },
+        ))
+        .collect();
     let address_rows: Vec<String> = [
         ("b", "10.0.0.2", t - 60, "pod:p1", Some("api"), 1),
         ("b", "10.0.0.2", t + 500, "pod:p2", None, 2),
@@ -186,9 +213,22 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     let first_pairs = queries.len();
     queries.push(netattr::fleet::pairs::addresses_sql("fleet", t + 3600));
     let ask = Ask { period, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &["10.0.0.2".to_string()]));
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &[]));
+    let reused = ["10.0.0.2".to_string()];
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &none));
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &[], &none));
     queries.push(netattr::fleet::pairs::workloads_sql("fleet", &["container:web".into(), "pod:p1".into()]));
+    // Around the whole day: node a's peer rows of it from its day rows, b's from 5-minute rows.
+    let mut whole_peers = netattr::fleet::whole::Whole::default();
+    whole_peers.peer_days.insert("a".into(), vec![day]);
+    whole_peers.peer_days.insert("b".into(), vec![]);
+    let ask = Ask { period: around, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &whole_peers));
+    queries
+        .push(netattr::fleet::pairs::peer_days_sql("fleet", &ask, "socket", &reused, &whole_peers).unwrap());
+    let again = [
+        serde_json::json!({"node": "a", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": day}),
+    ];
+    queries.extend(netattr::fleet::pairs::again_sql("fleet", "socket", &again));
     // Debian's 18.16.
     let mut on_18 = Vec::new();
     for sql in &ddl {
@@ -203,6 +243,10 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     ch.query(&format!("INSERT INTO fleet.netattr_days_whole FORMAT JSONEachRow\n{}", whole_rows.join("\n")));
     ch.query(&format!("INSERT INTO fleet.netattr_peers FORMAT JSONEachRow\n{}", peer_rows.join("\n")));
     ch.query(&format!("INSERT INTO fleet.netattr_addresses FORMAT JSONEachRow\n{}", address_rows.join("\n")));
+    ch.query(&format!(
+        "INSERT INTO fleet.netattr_peer_days FORMAT JSONEachRow\n{}",
+        peer_day_rows.join("\n")
+    ));
     for sql in &queries {
         // 64-bit integers as numbers, as netattr asks (arrays of them are quoted otherwise).
         let path = "/?output_format_json_quote_64bit_integers=0";
@@ -223,6 +267,7 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         ("fleet.netattr_days_whole", whole_rows.join("\n")),
         ("fleet.netattr_peers", peer_rows.join("\n")),
         ("fleet.netattr_addresses", address_rows.join("\n")),
+        ("fleet.netattr_peer_days", peer_day_rows.join("\n")),
     ];
     std::fs::write(
         &spec,
@@ -264,6 +309,24 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     ];
     assert_eq!(by_bucket, normalized(&want));
     assert_eq!(on_18[first_pairs].len(), 3, "every address range: {:?}", on_18[first_pairs]);
+    // Around the whole day: b's 5-minute row of it, none of a's; a's from its day rows (the
+    // later version), the reused address's with its first and last buckets.
+    let rest = normalized(&on_18[first_pairs + 4]);
+    assert!(
+        rest.iter().any(|r| r.contains("\"rx\":7")) && !rest.iter().any(|r| r.contains("\"rx\":99")),
+        "{rest:?}"
+    );
+    let days = normalized(&on_18[first_pairs + 5]);
+    let want = [
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.9", "b": 0, "rx": 11, "tx": 21, "rxp": 1, "txp": 2, "first": 0, "last": 0}),
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": day, "rx": 3, "tx": 4, "rxp": 1, "txp": 1, "first": day + 600, "last": day + 600}),
+    ];
+    assert_eq!(days, normalized(&want));
+    let again = normalized(&on_18[first_pairs + 6]);
+    let want = [
+        serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": day + 600, "rx": 3, "tx": 4, "rxp": 1, "txp": 1}),
+    ];
+    assert_eq!(again, normalized(&want));
     // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
     let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
     let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();

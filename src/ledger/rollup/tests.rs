@@ -29,6 +29,56 @@ fn bill(l: &mut Ledger, inst: &InstanceKey, sent: &mut [u64], at: i64, step: imp
     l.bill(inst, &seen, at, true).unwrap();
 }
 
+/// Bills the peer rows of the first 20 workloads (two peers each) at `at`, each peer's
+/// counters `step` more than before.
+fn bill_peers(l: &mut Ledger, inst: &InstanceKey, sent: &mut [u64], at: i64, step: u64) {
+    let rows: Vec<crate::ledger::peers::PeerReading> = (0..sent.len())
+        .map(|i| {
+            sent[i] += step + i as u64;
+            crate::ledger::peers::PeerReading {
+                source: Source::Socket,
+                cgroup_id: 100 + i as u64 / 2,
+                class: "private".into(),
+                peer: format!("10.0.0.{}", i % 2 + 1),
+                counters: Counters {
+                    tx_bytes: sent[i],
+                    tx_packets: 1 + sent[i] / 100,
+                    ..Counters::default()
+                },
+            }
+        })
+        .collect();
+    let (n, waiting) = l.bill_peers(&inst.key, at, &rows, &[]).unwrap();
+    assert_eq!((n, waiting.len()), (rows.len(), 0));
+}
+
+/// The rolled-up days where their peer rows' day rows differ from the sums of their 5-minute
+/// rows (bytes, packets, first and last bucket); and how many days are rolled up (with
+/// their peer rows whole, and in all).
+fn peer_days_wrong(l: &Ledger) -> (Vec<(i64, i64, String)>, i64, i64) {
+    let wrong = l
+        .conn
+        .prepare(
+            "WITH sums AS (SELECT bucket - bucket % 86400 AS day, workload, source, class, peer,
+                    sum(tx_bytes) AS tx, sum(tx_packets) AS txp, min(bucket) AS f, max(bucket) AS la
+                  FROM peers GROUP BY 1, 2, 3, 4, 5)
+             SELECT s.day, s.workload, s.peer FROM sums s JOIN series_days d ON d.day = s.day
+             LEFT JOIN peer_days p USING (day, workload, source, class, peer)
+             WHERE p.tx_bytes IS NOT s.tx OR p.tx_packets IS NOT s.txp OR p.first_bucket IS NOT s.f
+               OR p.last_bucket IS NOT s.la",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (whole, days) = l
+        .conn
+        .query_row("SELECT sum(whole & 2 = 2), count(*) FROM series_days", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    (wrong, whole, days)
+}
+
 /// What each workload sent in [since, until), from the 5-minute rows alone.
 fn truth(l: &Ledger, since: i64, until: i64) -> BTreeMap<String, u64> {
     let mut q = l
@@ -142,10 +192,12 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     // every 20 minutes from 3 hours before it to 26 hours after.
     let t0 = crate::model::days_from_civil(2026, 11, 1) * 86_400;
     let mut sent = vec![0u64; 300];
+    let mut peers = vec![0u64; 40];
     let mut at = t0 - 3 * 3600;
     let mut rolled_some = false;
     while at < t0 + 26 * 3600 {
         bill(&mut l, &inst, &mut sent, at, |i| (i as u64 % 7 + 1) * 1000 + (at as u64 % 13));
+        bill_peers(&mut l, &inst, &mut peers, at, 100 + (at as u64 % 17));
         // One slice a bill: hours, days and the month roll up behind the bills.
         rolled_some |= l.roll(at, Duration::ZERO).unwrap().slices > 0;
         if (at / 1200) % 3 == 0 {
@@ -159,6 +211,7 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     // The clock moved back into rolled-up periods: their coarse rows take the bill too.
     check_p95(&l, t0, "rolling behind the bills");
     bill(&mut l, &inst, &mut sent, t0 - 2 * 3600 + 60, |_| 555);
+    bill_peers(&mut l, &inst, &mut peers, t0 - 2 * 3600 + 60, 7);
     check(&l, t0, "after a bill in rolled-up periods");
     check_p95(&l, t0, "after a bill in rolled-up periods");
     // And into a bucket rolled up for some of its workloads only.
@@ -173,6 +226,7 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
     }
     let half = half.expect("a bucket rolled up in part");
     bill(&mut l, &inst, &mut sent, half.done_until + 60, |i| 10 + i as u64);
+    bill_peers(&mut l, &inst, &mut peers, half.done_until + 60, 3);
     check(&l, t0, "after a bill in a bucket rolled up in part");
     // Everything over rolls up; the reports still equal the 5-minute rows, and the
     // month's row is whole.
@@ -190,7 +244,10 @@ fn reports_equal_the_five_minute_rows_before_during_and_after_every_rollup() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(days.contains(&(t0 - 86_400, 0)) && days.contains(&(t0, 1)), "{days:?}");
+    assert!(days.contains(&(t0 - 86_400, 0)) && days.contains(&(t0, 3)), "{days:?}");
+    // Each rolled-up day's peer rows are the sums of its 5-minute peer rows, late bills and
+    // all (the day the late bill spoiled too); t0's and t0 + 1's whole.
+    assert_eq!(peer_days_wrong(&l), (vec![], 2, 3), "the days' peer rows");
     let month: i64 = l
         .conn
         .query_row("SELECT sum(tx_bytes) FROM usage WHERE resolution = 'month' AND bucket = ?1", [t0], |r| {

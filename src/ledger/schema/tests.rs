@@ -74,3 +74,41 @@ fn a_version_3_ledger_keeps_its_cursors_one_row_a_cgroup() {
         ]
     );
 }
+
+#[test]
+fn a_version_9_ledger_rolling_a_day_up_gets_the_peer_days_of_its_slices_done() {
+    let t = crate::ledger::TempFile::new("schema-9");
+    let path = &t.0;
+    let day = 20_000 * 86_400;
+    {
+        let c = Connection::open(path).unwrap();
+        for step in &MIGRATIONS[..9] {
+            c.execute_batch(step).unwrap();
+        }
+        c.pragma_update(None, "user_version", 9).unwrap();
+        // The day's rollup was at workload 5 when netattr was upgraded: workloads 1..4 are
+        // rolled up, 5 and later not yet (their peer days come with their slices).
+        c.execute_batch(&format!(
+            "INSERT INTO rollups VALUES ('day', {day}, 5);
+             UPDATE versions SET version = 77;
+             INSERT INTO peers VALUES ({day}, 1, 'socket', 'private', '10.0.0.2', 1, 2, 3, 4, 1),
+               ({} , 1, 'socket', 'private', '10.0.0.2', 10, 20, 30, 40, 2),
+               ({}, 1, 'socket', 'private', '10.0.0.2', 100, 0, 0, 0, 3),
+               ({day}, 7, 'socket', 'private', '10.0.0.2', 1, 1, 1, 1, 1);",
+            day + 3600,
+            day + 86_400
+        ))
+        .unwrap();
+    }
+    let l = crate::ledger::Ledger::open_rw(path).unwrap();
+    assert_eq!(version(&l.conn).unwrap(), VERSION);
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = l
+        .conn
+        .prepare("SELECT day, workload, rx_bytes, first_bucket, last_bucket, version FROM peer_days")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows, [(day, 1, 11, day, day + 3600, 77)], "workload 1's day, not 7's, not the next day's");
+}
