@@ -12,6 +12,7 @@ pub mod export_peers;
 pub mod file;
 mod known;
 mod marks;
+mod pair_rows;
 pub mod pairs;
 mod peer_days;
 pub mod peers;

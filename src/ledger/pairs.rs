@@ -30,18 +30,22 @@ pub struct Who {
 /// The groups of the pair table of `ask.period` for `source`, largest first.
 pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
     check(ask)?;
+    let rows = super::pair_rows::rows(l, ask.period, source)?;
     // Each workload is known by its name, else its identity, as `--by name` shows it: the
     // key an address's holder has too (a pod's containers share its name, as they share
     // its addresses).
     let mut whos: HashMap<String, Who> = HashMap::new();
     let mut key_of: HashMap<i64, String> = HashMap::new();
     {
-        let mut q = l.conn.prepare(
-            "SELECT id, coalesce(name, identity), pod_namespace, pod_name, kind, runtime
-             FROM workloads WHERE id IN (SELECT DISTINCT workload FROM peers WHERE bucket >= ?1 AND bucket < ?2)",
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.workload).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut q = l.conn.prepare_cached(
+            "SELECT id, coalesce(name, identity), pod_namespace, pod_name, kind, runtime FROM workloads WHERE id = ?1",
         )?;
-        let mut rows = q.query(params![ask.period.since, ask.period.until])?;
-        while let Some(r) = rows.next()? {
+        for id in ids {
+            let mut found = q.query(params![id])?;
+            let Some(r) = found.next()? else { continue };
             let key: String = r.get(1)?;
             key_of.insert(r.get(0)?, key.clone());
             whos.entry(key).or_insert(Who {
@@ -54,22 +58,10 @@ pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
         }
     }
     let mut views = Views::default();
-    let mut q = l.conn.prepare(
-        "SELECT p.workload, p.class, p.peer, sum(p.rx_bytes), sum(p.tx_bytes), sum(p.rx_packets), sum(p.tx_packets),
-                h.holder, h.name, h.pod_namespace
-         FROM peers p LEFT JOIN addresses h ON h.address = p.peer AND h.since = (
-             SELECT max(a.since) FROM addresses a WHERE a.address = p.peer AND a.since < p.bucket + 300)
-         WHERE p.bucket >= ?1 AND p.bucket < ?2 AND p.source = ?3
-         GROUP BY p.workload, p.class, p.peer, h.holder, h.name, h.pod_namespace",
-    )?;
-    let mut rows = q.query(params![ask.period.since, ask.period.until, source])?;
-    while let Some(r) = rows.next()? {
-        let Some(w) = key_of.get(&r.get::<_, i64>(0)?) else { continue };
-        let (class, peer): (String, String) = (r.get(1)?, r.get(2)?);
-        let (holder, name): (Option<String>, Option<String>) = (r.get(7)?, r.get(8)?);
-        let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
-        let c = Counters { rx_bytes: n(3)?, tx_bytes: n(4)?, rx_packets: n(5)?, tx_packets: n(6)? };
-        views.add(w.clone(), class, &peer, holder.as_deref().map(|h| (h, name.as_deref())), r.get(9)?, c);
+    for r in rows {
+        let Some(w) = key_of.get(&r.workload) else { continue };
+        let holder = r.holder.as_deref().map(|h| (h, r.name.as_deref()));
+        views.add(w.clone(), r.class, &r.peer, holder, r.pod_namespace, r.counters);
     }
     Ok(views.grouped(ask, &whos))
 }

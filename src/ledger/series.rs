@@ -79,10 +79,16 @@ pub(super) fn spoil(tx: &Connection, days: &BTreeSet<i64>, version: i64) -> Resu
 
 /// The whole days of `since..until` (each inside it entirely) whose series are whole.
 pub fn whole_days(conn: &Connection, since: i64, until: i64) -> Result<Vec<i64>> {
+    days_with(conn, WHOLE, since, until)
+}
+
+/// The whole days of `since..until` (each inside it entirely) with every bit of `what`
+/// (WHOLE, PEERS_WHOLE).
+pub fn days_with(conn: &Connection, what: i64, since: i64, until: i64) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT day FROM series_days WHERE whole & 1 = 1 AND day >= ?1 AND day + 86400 <= ?2 ORDER BY day",
+        "SELECT day FROM series_days WHERE whole & ?3 = ?3 AND day >= ?1 AND day + 86400 <= ?2 ORDER BY day",
     )?;
-    let days = stmt.query_map(params![since, until], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let days = stmt.query_map(params![since, until, what], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(days)
 }
 

@@ -1,0 +1,238 @@
+//! A period's peer rows in a node's ledger, each with who held its address: the days whose
+//! peer rows are rolled up (`series_days.whole` has `PEERS_WHOLE`) from their day rows
+//! (`peer_days`), named by the holder over the day's buckets with bytes; the rest of the
+//! period, and a day row whose address changed holder between its first and last bucket with
+//! bytes, from the 5-minute rows (`peers`), each named by the holder in its bucket.
+use anyhow::Result;
+use rusqlite::{params_from_iter, types::Value};
+
+use super::series::{days_with, outside, BUCKETS, PEERS_WHOLE};
+use super::Ledger;
+use crate::model::{Counters, Period};
+
+/// A workload's bytes with a peer, and who held the peer's address then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairRow {
+    pub workload: i64,
+    pub class: String,
+    pub peer: String,
+    pub holder: Option<String>,
+    pub name: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub counters: Counters,
+}
+
+/// The holder of `p.peer` at the end of the bucket `{at}` (an SQL expression over `p`).
+fn held_at(at: &str) -> String {
+    format!(
+        "LEFT JOIN addresses h ON h.address = p.peer AND h.since = (
+           SELECT max(a.since) FROM addresses a WHERE a.address = p.peer AND a.since < {at} + 300)"
+    )
+}
+
+/// The 5-minute rows `filter` picks (over `p`, with `?1` the source), summed per holder.
+fn five_minute_sql(filter: &str) -> String {
+    format!(
+        "SELECT p.workload, p.class, p.peer, sum(p.rx_bytes), sum(p.tx_bytes), sum(p.rx_packets), sum(p.tx_packets),
+                h.holder, h.name, h.pod_namespace
+         FROM peers p {}
+         WHERE p.source = ?1 AND {filter}
+         GROUP BY p.workload, p.class, p.peer, h.holder, h.name, h.pod_namespace",
+        held_at("p.bucket")
+    )
+}
+
+/// Every peer row of `period` for `source`.
+pub fn rows(l: &Ledger, period: Period, source: &str) -> Result<Vec<PairRow>> {
+    let days = days_with(&l.conn, PEERS_WHOLE, period.since, period.until)?;
+    let mut out = Vec::new();
+    for (since, until) in outside(period.since, period.until, &days) {
+        let args = [Value::from(source.to_string()), since.into(), until.into()];
+        read(l, &five_minute_sql("p.bucket >= ?2 AND p.bucket < ?3"), &args, &mut out)?;
+    }
+    let day_sql = format!(
+        "SELECT p.workload, p.class, p.peer, p.rx_bytes, p.tx_bytes, p.rx_packets, p.tx_packets,
+                h.holder, h.name, h.pod_namespace,
+                EXISTS (SELECT 1 FROM addresses a WHERE a.address = p.peer
+                          AND a.since >= p.first_bucket + 300 AND a.since < p.last_bucket + 300)
+         FROM peer_days p {}
+         WHERE p.source = ?1 AND p.day = ?2",
+        held_at("p.last_bucket")
+    );
+    // A day's 5-minute rows of one workload, class and peer: a seek of the key a bucket.
+    let buckets =
+        |d: i64| (0..BUCKETS as i64).map(|i| (d + i * 300).to_string()).collect::<Vec<_>>().join(", ");
+    for d in days {
+        let mut whole = Vec::new();
+        let mut q = l.conn.prepare_cached(&day_sql)?;
+        let mut rows = q.query(rusqlite::params![source, d])?;
+        while let Some(r) = rows.next()? {
+            let row = pair_row(r)?;
+            if r.get::<_, bool>(10)? {
+                let filter = format!(
+                    "p.bucket IN ({}) AND p.workload = ?2 AND p.class = ?3 AND p.peer = ?4",
+                    buckets(d)
+                );
+                let args = [
+                    source.to_string().into(),
+                    row.workload.into(),
+                    row.class.clone().into(),
+                    row.peer.clone().into(),
+                ];
+                whole.push((filter, args));
+            } else {
+                out.push(row);
+            }
+        }
+        for (filter, args) in whole {
+            read(l, &five_minute_sql(&filter), &args, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of `sql` with `args`, onto `out`.
+fn read(l: &Ledger, sql: &str, args: &[Value], out: &mut Vec<PairRow>) -> Result<()> {
+    let mut q = l.conn.prepare(sql)?;
+    let mut rows = q.query(params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        out.push(pair_row(r)?);
+    }
+    Ok(())
+}
+
+/// A row of (workload, class, peer, rx, tx bytes, rx, tx packets, holder, name, pod namespace).
+fn pair_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PairRow> {
+    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    Ok(PairRow {
+        workload: r.get(0)?,
+        class: r.get(1)?,
+        peer: r.get(2)?,
+        counters: Counters { rx_bytes: n(3)?, tx_bytes: n(4)?, rx_packets: n(5)?, tx_packets: n(6)? },
+        holder: r.get(7)?,
+        name: r.get(8)?,
+        pod_namespace: r.get(9)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use crate::bpf::Source;
+    use crate::ledger::bill::InstanceKey;
+    use crate::ledger::peers::PeerReading;
+    use crate::ledger::query::{Ask, Field};
+    use crate::ledger::{Ledger, TempFile};
+    use crate::model::{Counters, Holder, Holding, Period, Reading, Workload};
+
+    /// The pair table of `period` by name and peer, as text.
+    fn pairs(l: &Ledger, since: i64, until: i64) -> String {
+        let ask = Ask {
+            period: Period { since, until },
+            by: &[Field::Name, Field::Peer],
+            classes: &[],
+            p95: false,
+            reallocate: &[],
+        };
+        format!("{:#?}", crate::ledger::pairs::groups(l, &ask, "socket").unwrap())
+    }
+
+    #[test]
+    fn rolled_up_days_give_the_pair_table_their_five_minute_rows_give() {
+        let t = TempFile::new("pair-days");
+        let mut l = Ledger::open_rw(&t.0).unwrap();
+        let inst =
+            InstanceKey { key: "b/1/1".into(), boot_id: "b".into(), loaded_at: 1, pin_dir: "/p".into() };
+        let t0 = crate::model::days_from_civil(2026, 11, 1) * 86_400;
+        let who: Vec<Rc<Workload>> = (0..3)
+            .map(|i| Rc::new(Workload { identity: format!("unit:w{i}.service"), ..Workload::default() }))
+            .collect();
+        let holding = |i: usize| {
+            Holding::Workload(Holder {
+                path: format!("/w{i}"),
+                identity: who[i].identity.clone(),
+                name: None,
+                pod_namespace: Some(format!("ns{i}")),
+            })
+        };
+        let (a1, a2): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        l.note_addresses(t0 - 60, [(&a1, &holding(0)), (&a2, &holding(1))]).unwrap();
+        // w0 sends to 10.0.0.2 (w1's, then w2's from the middle of the second day) and to an
+        // address nobody holds; w1 receives from w0's address. Two days and a half, every 20
+        // minutes.
+        let (mut sent, mut at, mut k) = ([0u64; 3], t0, 0u64);
+        while at < t0 + 2 * 86_400 + 43_200 {
+            if at == t0 + 86_400 + 40_800 {
+                l.note_addresses(at, [(&a2, &holding(2))]).unwrap();
+            }
+            k += 1;
+            for (i, s) in sent.iter_mut().enumerate() {
+                *s += 1000 + k * (i as u64 + 1);
+            }
+            let usage: Vec<Reading> = (0..3)
+                .map(|i| Reading {
+                    source: Source::Socket,
+                    cgroup_id: 100 + i as u64,
+                    class: String::new(),
+                    counters: Counters { tx_bytes: sent[i], tx_packets: k, ..Counters::default() },
+                    who: who[i].clone(),
+                    at,
+                    last: false,
+                })
+                .collect();
+            l.bill(&inst, &usage, at, true).unwrap();
+            let peer = |cgroup_id, peer: &str, counters| PeerReading {
+                source: Source::Socket,
+                cgroup_id,
+                class: "private".into(),
+                peer: peer.into(),
+                counters,
+            };
+            let rows = [
+                peer(
+                    100,
+                    "10.0.0.2",
+                    Counters { tx_bytes: sent[0] / 2, tx_packets: k, ..Counters::default() },
+                ),
+                peer(
+                    100,
+                    "10.0.0.9",
+                    Counters { tx_bytes: sent[0] / 2, tx_packets: k, ..Counters::default() },
+                ),
+                peer(
+                    101,
+                    "10.0.0.1",
+                    Counters { rx_bytes: sent[0] / 2, rx_packets: k, ..Counters::default() },
+                ),
+            ];
+            assert_eq!(l.bill_peers(&inst.key, at, &rows, &[]).unwrap(), (3, vec![]));
+            at += 1200;
+        }
+        let periods = [
+            (t0, t0 + 2 * 86_400),
+            (t0 - 3600, t0 + 3 * 86_400),
+            (t0 + 7000, t0 + 86_400 + 50_000),
+            (t0, t0 + 86_400),
+        ];
+        let before: Vec<String> = periods.iter().map(|(s, u)| pairs(&l, *s, *u)).collect();
+        while l.roll(t0 + 40 * 86_400, Duration::from_secs(10)).unwrap().slices > 0 {}
+        let whole: i64 =
+            l.conn.query_row("SELECT count(*) FROM series_days WHERE whole = 3", [], |r| r.get(0)).unwrap();
+        assert_eq!(whole, 3, "the three days' peer rows rolled up");
+        for (i, (s, u)) in periods.iter().enumerate() {
+            assert_eq!(pairs(&l, *s, *u), before[i], "[{s}, {u}) from the days' rows");
+        }
+        // Day t0 is read from its day rows alone: without its 5-minute rows, the same.
+        l.conn.execute("DELETE FROM peers WHERE bucket >= ?1 AND bucket < ?2", [t0, t0 + 86_400]).unwrap();
+        assert_eq!(pairs(&l, t0, t0 + 86_400), before[3]);
+        // The reused address's second day is read from its 5-minute rows: both holders named.
+        assert!(
+            before[0].contains("unit:w1.service") && before[0].contains("unit:w2.service"),
+            "{}",
+            before[0]
+        );
+    }
+}
