@@ -2,7 +2,8 @@
 //! peer rows are rolled up (`series_days.whole` has `PEERS_WHOLE`) from their day rows
 //! (`peer_days`), named by the holder over the day's buckets with bytes; the rest of the
 //! period, and a day row whose address changed holder between its first and last bucket with
-//! bytes, from the 5-minute rows (`peers`), each named by the holder in its bucket.
+//! bytes, from the 5-minute rows (`peers`), each named by the holder in its bucket (once
+//! those are pruned, such a day row is named by its last holder: its bytes stay counted).
 use anyhow::Result;
 use rusqlite::{params_from_iter, types::Value};
 
@@ -62,13 +63,17 @@ pub fn rows(l: &Ledger, period: Period, source: &str) -> Result<Vec<PairRow>> {
     // A day's 5-minute rows of one workload, class and peer: a seek of the key a bucket.
     let buckets =
         |d: i64| (0..BUCKETS as i64).map(|i| (d + i * 300).to_string()).collect::<Vec<_>>().join(", ");
+    // Days whose 5-minute rows are pruned already (kept as long as the hourly rows, the days'
+    // as long as the daily ones): a reused address's day is named by its last holder there.
+    let oldest: Option<i64> = l.conn.query_row("SELECT min(bucket) FROM peers", [], |r| r.get(0))?;
     for d in days {
+        let pruned = oldest.is_none_or(|o| o > d);
         let mut whole = Vec::new();
         let mut q = l.conn.prepare_cached(&day_sql)?;
         let mut rows = q.query(rusqlite::params![source, d])?;
         while let Some(r) = rows.next()? {
             let row = pair_row(r)?;
-            if r.get::<_, bool>(10)? {
+            if r.get::<_, bool>(10)? && !pruned {
                 let filter = format!(
                     "p.bucket IN ({}) AND p.workload = ?2 AND p.class = ?3 AND p.peer = ?4",
                     buckets(d)
