@@ -7,7 +7,9 @@
 # over a few cycles; the ledger's bytes per active workload per day (a day of 5-minute
 # cycles run with the clock moved on, NETATTR_CLOCK_SHIFT); `report` over 1,000 workloads
 # x 31 days of rows. Prints Markdown tables.
-# Usage: sudo scripts/bench/record-cost.sh [ROUNDS]   (CYCLE_ONLY=1: the cycle table alone)
+# Usage: sudo scripts/bench/record-cost.sh [ROUNDS]   (CYCLE_ONLY=1: the cycle table alone;
+# PEERS=K: a load with --breakdown peer, each workload with K peer rows a source, all moving
+# with its counters)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -76,9 +78,14 @@ for n in ${SIZES:-1000 10000}; do
   mkdir -p "$cg"
   for i in $(seq 1 "$n"); do echo "$cg/w$i.service"; done | xargs mkdir -p
   for i in $(seq 1 "$n"); do stat -c %i "$cg/w$i.service"; done > "$work/ids"
-  $N load --pin-dir "$pin" --max-entries 20000 >/dev/null
+  peers=()
+  [ "${PEERS:-0}" -gt 0 ] && peers=(--breakdown peer --peer-entries $((n * PEERS * 2 + 1024)))
+  $N load --pin-dir "$pin" --max-entries 20000 "${peers[@]}" >/dev/null
   round=1
-  fill() { for m in stats_map sock_stats; do target/release/examples/bench_fill "$pin" "$work/ids" "$m" "$round"; done; }
+  fill() {
+    for m in stats_map sock_stats; do target/release/examples/bench_fill "$pin" "$work/ids" "$m" "$round"; done
+    if [ "${PEERS:-0}" -gt 0 ]; then target/release/examples/bench_fill "$pin" "$work/ids" peer_stats "$round" "$PEERS"; fi
+  }
   fill
   # What a 60 s interval (the default) bills a cycle once a bucket with 2N rows closes:
   # the larger of the default batch (1,000) and the 2N rows over the bucket's 5 cycles.

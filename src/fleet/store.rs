@@ -154,6 +154,11 @@ impl Store {
 
     /// Rows of `sql` (without a FORMAT clause) as JSON objects, 64-bit integers as numbers.
     pub fn rows(&self, sql: &str) -> Result<Vec<serde_json::Value>> {
+        self.rows_as(sql)
+    }
+
+    /// The rows of `sql` read into `T` (faster than `rows`' JSON values where there are many).
+    pub fn rows_as<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>> {
         let text = self.run(&format!("{sql} FORMAT JSONEachRow"), None)?;
         text.lines()
             .filter(|l| !l.trim().is_empty())

@@ -214,20 +214,32 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     queries.push(netattr::fleet::pairs::addresses_sql("fleet", t + 3600));
     let ask = Ask { period, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
     let reused = ["10.0.0.2".to_string()];
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &none));
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &[], &none));
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &none, &[]));
+    queries.push(netattr::fleet::pairs::peers_sql(
+        "fleet",
+        &ask,
+        "socket",
+        &[],
+        &none,
+        &["a".to_string(), "b".to_string()],
+    ));
     queries.push(netattr::fleet::pairs::workloads_sql("fleet", &["container:web".into(), "pod:p1".into()]));
     // Around the whole day: node a's peer rows of it from its day rows, b's from 5-minute rows.
     let mut whole_peers = netattr::fleet::whole::Whole::default();
     whole_peers.peer_days.insert("a".into(), vec![day]);
     whole_peers.peer_days.insert("b".into(), vec![]);
     let ask = Ask { period: around, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &whole_peers));
+    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &whole_peers, &[]));
     queries
         .push(netattr::fleet::pairs::peer_days_sql("fleet", &ask, "socket", &reused, &whole_peers).unwrap());
-    let again = [
-        serde_json::json!({"node": "a", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": day}),
-    ];
+    let again = [netattr::fleet::pairs::PeerSum {
+        node: "a".into(),
+        identity: "container:web".into(),
+        class: "private".into(),
+        peer: "10.0.0.2".into(),
+        b: day,
+        ..Default::default()
+    }];
     queries.extend(netattr::fleet::pairs::again_sql("fleet", "socket", &again));
     // Debian's 18.16.
     let mut on_18 = Vec::new();
