@@ -166,26 +166,36 @@ struct {
 	__type(value, struct counters);
 } peer_other SEC(".maps");
 
-/* The peer lanes of the held slots (see PEER_LANES in netattr.h). */
+/* The pool of peer lanes of the held slots, and each slot's count of them (see PEER_LANES in
+ * netattr.h). */
 #define PEER_LANE_KEYS(name)                                                                \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
-		__uint(max_entries, COUNTER_SLOTS * PEER_LANES); /* 1 without peers */      \
+		__uint(max_entries, PEER_CELLS); /* 1 without peers */                      \
 		__type(key, __u32);                                                         \
 		__type(value, struct peer_lane);                                            \
 	} name SEC(".maps")
 #define PEER_LANE_COUNTERS(name)                                                            \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                    \
-		__uint(max_entries, COUNTER_SLOTS * PEER_LANES); /* 1 without peers */      \
+		__uint(max_entries, PEER_CELLS); /* 1 without peers */                      \
 		__type(key, __u32);                                                         \
 		__type(value, struct counters);                                             \
+	} name SEC(".maps")
+#define PEER_LANE_CLAIMS(name)                                                              \
+	struct {                                                                            \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
+		__uint(max_entries, COUNTER_SLOTS); /* 1 without peers */                   \
+		__type(key, __u32);                                                         \
+		__type(value, __u64);                                                       \
 	} name SEC(".maps")
 
 PEER_LANE_KEYS(tc_peer_lanes);
 PEER_LANE_COUNTERS(tc_peer_slots);
+PEER_LANE_CLAIMS(tc_peer_claims);
 PEER_LANE_KEYS(sock_peer_lanes);
 PEER_LANE_COUNTERS(sock_peer_slots);
+PEER_LANE_CLAIMS(sock_peer_claims);
 
 /* Bit c of word c / 64: class c is counted per peer. Written by `netattr load`. */
 struct {
@@ -805,17 +815,31 @@ static __always_inline __u32 class_lane(void *lanes, __u32 s, __u32 class)
 	return NO_SLOT;
 }
 
-/* The counters of the peer lane of (addr, class) in slot `s`, claiming a free lane if it has
- * none; NULL when the slot's lanes are all others' (or a claim was lost): the hash counts. */
+_Static_assert(PEER_CELLS == COUNTER_SLOTS * PEER_LANES, "the pool holds PEER_LANES lanes a slot");
+
+/* The first of the PEER_PROBES lanes of (slot, address, class) in the pool. */
+static __always_inline __u32 peer_cell(__u32 s, __u32 cls, const __u64 *addr)
+{
+	__u64 x = addr[0] ^ (addr[1] * HASH_MUL) ^ ((__u64)s << 40) ^ ((__u64)cls << 24);
+
+	return (__u32)((x * HASH_MUL) >> (64 - PEER_CELL_BITS));
+}
+
+/* The counters of the peer lane of (addr, class) of slot `s`, claiming a free one of its
+ * probes if it has none (and the slot is under PEER_LANES_PER_SLOT); NULL when its probes
+ * are others' (or a claim was lost, or the slot has its share): the hash counts. */
 static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, const __u64 *addr)
 {
-	__u64 want = PEER_LANE_CLAIMED | ((__u64)cls << 8);
+	__u64 want = PEER_LANE_CLAIMED | ((__u64)cls << 8) | ((__u64)s << 32);
 	void *keys = tc ? (void *)&tc_peer_lanes : (void *)&sock_peer_lanes;
 	void *slots = tc ? (void *)&tc_peer_slots : (void *)&sock_peer_slots;
+	void *claims = tc ? (void *)&tc_peer_claims : (void *)&sock_peer_claims;
+	__u32 h = peer_cell(s, cls, addr), free = PEER_CELLS;
+	__u64 *n, c;
 
 #pragma unroll
-	for (__u32 i = 0; i < PEER_LANES; i++) {
-		__u32 li = s * PEER_LANES + i;
+	for (__u32 i = 0; i < PEER_PROBES; i++) {
+		__u32 li = (h + i) & (PEER_CELLS - 1);
 		struct peer_lane *l = bpf_map_lookup_elem(keys, &li);
 		__u64 st;
 
@@ -824,21 +848,34 @@ static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, c
 		st = l->state;
 		if (st == want && l->addr[0] == addr[0] && l->addr[1] == addr[1])
 			return bpf_map_lookup_elem(slots, &li);
-		if (st != PEER_LANE_FREE)
-			continue;
-		/* Lanes are claimed in order: the first free one ends the search. */
-		if (__sync_val_compare_and_swap(&l->state, PEER_LANE_FREE, PEER_LANE_CLAIMING) != PEER_LANE_FREE)
+		if (st == PEER_LANE_FREE && free == PEER_CELLS)
+			free = li;
+	}
+	if (free == PEER_CELLS)
+		return 0;
+	n = bpf_map_lookup_elem(claims, &s);
+	if (!n)
+		return 0;
+	c = *n;
+	/* The slot's share taken, or a race lost on its count: the hash counts. */
+	if (c >= PEER_LANES_PER_SLOT || __sync_val_compare_and_swap(n, c, c + 1) != c)
+		return 0;
+	{
+		struct peer_lane *l = bpf_map_lookup_elem(keys, &free);
+
+		if (!l || __sync_val_compare_and_swap(&l->state, PEER_LANE_FREE, PEER_LANE_CLAIMING) != PEER_LANE_FREE) {
+			__sync_fetch_and_add(n, (__u64)-1);
 			return 0;
+		}
 		l->addr[0] = addr[0];
 		l->addr[1] = addr[1];
 		__sync_lock_test_and_set(&l->state, want); /* published after the address */
-		return bpf_map_lookup_elem(slots, &li);
 	}
-	return 0;
+	return bpf_map_lookup_elem(slots, &free);
 }
 
 /* Counts a packet under its peer, after its class row: a reader that sees a peer's count
- * sees its class's. In a lane of the cgroup's slot, else in peer_stats; a peer that does not
+ * sees its class's. In its lane of the pool (the cgroup holding its slot), else in peer_stats; a peer that does not
  * fit there goes to its (cgroup, class, source) row of peer_other, counted in
  * health.peer_spills. `tc` is the caller's constant (not read from `k`): with it the
  * compiler keeps one map per lookup, which the verifier then inlines. */

@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout or the set of pins changes, so that a newer
  * netattr refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 12
+#define NETATTR_LAYOUT_VERSION 13
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -127,21 +127,27 @@ struct peer_key {
 /* peer_classes: one bit per class id, set for the classes counted per peer. */
 #define PEER_CLASS_WORDS 4
 
-/* The peer fast path: a cgroup that holds its counter slot has PEER_LANES peer lanes there
- * (`<source>_peer_lanes[slot * PEER_LANES + i]`, shared, and their per-CPU counters in
- * `<source>_peer_slots`), each the lane of one (remote address, class) from its first packet
- * until `netattr reap` frees the slot. A lane is claimed with compare-and-swap of its state
- * (PEER_LANE_FREE -> PEER_LANE_CLAIMING), its address written, then its state published
- * (exchange: after the address) as PEER_LANE_CLAIMED | class << 8. A packet's peer is
- * counted in its lane, else in peer_stats. Loads with the peer breakdown off size these maps
- * to one entry. */
+/* The peer fast path: a pool of PEER_CELLS peer lanes a source (`<source>_peer_lanes[i]`,
+ * shared, and their per-CPU counters in `<source>_peer_slots`), as many as PEER_LANES a
+ * counter slot, used by the cgroups that hold their slots as they need them: the lane of
+ * (slot, remote address, class) is one of the PEER_PROBES lanes after a hash of the three,
+ * from its first packet until `netattr reap` frees the slot. A lane is claimed with
+ * compare-and-swap of its state (PEER_LANE_FREE -> PEER_LANE_CLAIMING), its address written,
+ * then its state published (exchange: after the address) as PEER_LANE_CLAIMED | class << 8 |
+ * slot << 32. A slot claims at most PEER_LANES_PER_SLOT lanes (`<source>_peer_claims[slot]`
+ * counts them), so that one workload cannot take the pool. A packet's peer is counted in its
+ * lane, else in peer_stats. Loads with the peer breakdown off size these maps to one entry. */
 #define PEER_LANES 4
+#define PEER_CELL_BITS 14 /* log2(COUNTER_SLOTS * PEER_LANES) */
+#define PEER_CELLS (1U << PEER_CELL_BITS)
+#define PEER_PROBES 2
+#define PEER_LANES_PER_SLOT 64
 #define PEER_LANE_FREE 0ULL
 #define PEER_LANE_CLAIMING 1ULL
 #define PEER_LANE_CLAIMED 2ULL
 
 struct peer_lane {
-	__u64 state;   /* PEER_LANE_*; claimed: PEER_LANE_CLAIMED | class << 8 */
+	__u64 state;   /* PEER_LANE_*; claimed: PEER_LANE_CLAIMED | class << 8 | slot << 32 */
 	__u64 addr[2]; /* the remote address, as peer_key.addr */
 };
 

@@ -23,10 +23,16 @@ for name, src, dst in (("udp6_64", "fd00::1", "fd00::2"), ("udp6i_64", "2001:db8
                       socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
     open(f"{out}/{name}.l2", "wb").write(b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip6 + l4 + payload)
 # Five more TCP frames to 10.0.0.3 .. 10.0.0.7: run once each, the first makes the cgroup take
-# its slot, the next four take its four peer lanes, so that the test frames' peers go to the
-# peer hash (a workload's fifth peer).
+# its slot, the next four peer lanes of the pool, so that the test frames' peers are a
+# workload's sixth; and 70 to 10.0.1.1 .. 10.0.1.70, which take the rest of the slot's share
+# of the pool (64 lanes), so that the test frames' peers go to the peer hash.
 tcp = open(f"{out}/tcp64.l2", "rb").read()
 for last in (3, 4, 5, 6, 7):
     frame = bytearray(tcp)
     frame[14 + 19] = last
     open(f"{out}/fill{last}.l2", "wb").write(bytes(frame))
+for last in range(1, 71):
+    frame = bytearray(tcp)
+    frame[14 + 18] = 1
+    frame[14 + 19] = last
+    open(f"{out}/cap{last}.l2", "wb").write(bytes(frame))

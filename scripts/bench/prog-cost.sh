@@ -14,7 +14,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both slow class class10 class10k peer peerhash peerfull; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow class class10 class10k peer peerhash peerfull peercap; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   [ -n "${BEFORE:-}" ] && { for d in before beforeplain; do "$BEFORE" cleanup --pin-dir "$base-$d" >/dev/null 2>&1 || true; done; }
   rm -rf "$base-baselines" "$work"
 }
@@ -44,11 +44,16 @@ $N load --pin-dir "$base-peer" --breakdown peer >/dev/null
 # Without the fast path every packet's peer is looked up in the peer hash: what a workload's
 # fifth peer and later ones cost (its first four take its slot's peer lanes).
 $N load --pin-dir "$base-peerhash" --breakdown peer --no-fast-path >/dev/null
-# With the fast path, and the cgroup's four peer lanes taken by four other peers first: the
-# test frames' peers are a fifth peer, counted in the peer hash.
+# With the fast path, and five other peers first: the test frames' peers are a workload's
+# sixth, in a lane of the pool; and with 70 more first, past the slot's share of the pool
+# (64 lanes): counted in the peer hash.
 $N load --pin-dir "$base-peerfull" --breakdown peer >/dev/null
+$N load --pin-dir "$base-peercap" --breakdown peer >/dev/null
 for p in tc_egress sock_egress; do
-  for f in 3 4 5 6 7; do bpftool prog run pinned "$base-peerfull/$p" data_in "$work/fill$f.l2" repeat 1 >/dev/null; done
+  for f in 3 4 5 6 7; do
+    for b in peerfull peercap; do bpftool prog run pinned "$base-$b/$p" data_in "$work/fill$f.l2" repeat 1 >/dev/null; done
+  done
+  for f in $(seq 70); do bpftool prog run pinned "$base-peercap/$p" data_in "$work/cap$f.l2" repeat 1 >/dev/null; done
 done
 
 progs=(
@@ -66,7 +71,8 @@ progs=(
   "netattr tc_egress, --breakdown class, 10,000 prefixes|$base-class10k/tc_egress|l2"
   "netattr tc_egress, --breakdown peer (built-in classes)|$base-peer/tc_egress|l2"
   "netattr tc_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/tc_egress|l2"
-  "netattr tc_egress, --breakdown peer, lanes taken (a fifth peer: the peer hash)|$base-peerfull/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer, a sixth peer (a lane of the pool)|$base-peerfull/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer, past the slot's 64 lanes (the peer hash)|$base-peercap/tc_egress|l2"
   "netattr sock_egress|$base-plain/sock_egress|l2"
   "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l2"
   "netattr sock_egress, --breakdown port|$base-port/sock_egress|l2"
@@ -75,7 +81,8 @@ progs=(
   "netattr sock_egress, --breakdown class, 10,000 prefixes|$base-class10k/sock_egress|l2"
   "netattr sock_egress, --breakdown peer (built-in classes)|$base-peer/sock_egress|l2"
   "netattr sock_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/sock_egress|l2"
-  "netattr sock_egress, --breakdown peer, lanes taken (a fifth peer: the peer hash)|$base-peerfull/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer, a sixth peer (a lane of the pool)|$base-peerfull/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer, past the slot's 64 lanes (the peer hash)|$base-peercap/sock_egress|l2"
 )
 if [ -n "${BEFORE:-}" ]; then
   "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null

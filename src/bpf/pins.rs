@@ -14,7 +14,7 @@ use super::percpu;
 use crate::sys;
 
 /// Maps in pinning order; `meta` must stay last.
-pub const MAPS: [&str; 32] = [
+pub const MAPS: [&str; 34] = [
     "stats_map",
     "tc_slot_owner",
     "tc_slots",
@@ -40,8 +40,10 @@ pub const MAPS: [&str; 32] = [
     "peer_classes",
     "tc_peer_lanes",
     "tc_peer_slots",
+    "tc_peer_claims",
     "sock_peer_lanes",
     "sock_peer_slots",
+    "sock_peer_claims",
     "iface_owner",
     "events",
     "health",

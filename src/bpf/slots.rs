@@ -6,13 +6,13 @@
 //! slot's counters to its owner's row (`fold_into`), and `reap` gives the slots of gone
 //! cgroups back (`retire`). With the class breakdown a held slot also has class lanes: the
 //! per-class counters of its owner's first classes (`fold_lanes`).
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{
-    mul_hash, peer_lane, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, PEER_LANES,
+    mul_hash, peer_lane, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, PEER_CELLS,
     SLOT_FREE, SLOT_RETIRED,
 };
 use super::percpu;
@@ -47,8 +47,9 @@ pub struct Slots {
     counters: MapHandle,
     /// `<prefix>_class_lanes` and `<prefix>_class_slots`, where the load counts classes.
     lanes: Option<(MapHandle, MapHandle)>,
-    /// `<prefix>_peer_lanes` and `<prefix>_peer_slots`, where the load counts peers.
-    peer_lanes: Option<(MapHandle, MapHandle)>,
+    /// `<prefix>_peer_lanes`, `<prefix>_peer_slots` and `<prefix>_peer_claims`, where the
+    /// load counts peers.
+    peer_lanes: Option<(MapHandle, MapHandle, MapHandle)>,
 }
 
 /// Per-peer counters of the peer lanes: (cgroup id, class id, address) -> counters.
@@ -70,8 +71,11 @@ impl Slots {
             .then(|| Ok::<_, anyhow::Error>((lane_names, map(format!("{prefix}_class_slots"))?)))
             .transpose()?;
         let peer_names = map(format!("{prefix}_peer_lanes"))?;
-        let peer_lanes = (peer_names.max_entries() == COUNTER_SLOTS * PEER_LANES)
-            .then(|| Ok::<_, anyhow::Error>((peer_names, map(format!("{prefix}_peer_slots"))?)))
+        let peer_lanes = (peer_names.max_entries() == PEER_CELLS)
+            .then(|| {
+                let counters = map(format!("{prefix}_peer_slots"))?;
+                Ok::<_, anyhow::Error>((peer_names, counters, map(format!("{prefix}_peer_claims"))?))
+            })
             .transpose()?;
         Ok(Slots { owners, mapped, counters: map(format!("{prefix}_slots"))?, owner_map, lanes, peer_lanes })
     }
@@ -107,13 +111,15 @@ impl Slots {
     /// the peer fast path.
     pub fn fold_peer_lanes(&self) -> Result<PeerLaneRows> {
         let mut rows = PeerLaneRows::new();
-        let Some((keys, counters)) = &self.peer_lanes else { return Ok(rows) };
+        let Some((keys, counters, _)) = &self.peer_lanes else { return Ok(rows) };
         let held: HashMap<u32, u64> = self.held()?.into_iter().collect();
         let mut claimed = Vec::new();
         percpu::for_each(keys, |k, v| {
             let Some(lane) = percpu::key_u32(k) else { return };
-            if let (Some(owner), Some((class, addr))) = (held.get(&(lane / PEER_LANES)), peer_lane(v)) {
-                claimed.push((lane, *owner, class, addr));
+            if let Some((slot, class, addr)) = peer_lane(v) {
+                if let Some(owner) = held.get(&slot) {
+                    claimed.push((lane, *owner, class, addr));
+                }
             }
         })?;
         let lanes: Vec<u32> = claimed.iter().map(|(l, ..)| *l).collect();
@@ -230,6 +236,18 @@ impl Slots {
             map.update_percpu(&k.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
             Ok(percpu::sum(values.iter().flatten().map(Vec::as_slice)))
         };
+        // The retired slots' peer lanes in the pool: (lane, class, address) by slot.
+        let mut pool: HashMap<u32, Vec<(u32, u16, [u8; 16])>> = HashMap::new();
+        if let Some((keys, ..)) = &self.peer_lanes {
+            let retiring: HashSet<u32> = mine.iter().map(|(s, _)| *s).collect();
+            percpu::for_each(keys, |k, v| {
+                if let (Some(lane), Some((slot, class, addr))) = (percpu::key_u32(k), peer_lane(v)) {
+                    if retiring.contains(&slot) {
+                        pool.entry(slot).or_default().push((lane, class, addr));
+                    }
+                }
+            })?;
+        }
         for &(s, owner) in &mine {
             let c = take(&self.counters, s)?;
             if let Some((names, counters)) = &self.lanes {
@@ -251,18 +269,18 @@ impl Slots {
                     .update(&s.to_ne_bytes(), &u64::MAX.to_ne_bytes(), MapFlags::ANY)
                     .context("freeing class lanes")?;
             }
-            if let Some((keys, counters)) = &self.peer_lanes {
-                // Its peer lanes the same way: handed on, then freed (a zero state).
-                for lane in s * PEER_LANES..(s + 1) * PEER_LANES {
-                    let key =
-                        keys.lookup(&lane.to_ne_bytes(), MapFlags::ANY).context("reading a peer lane")?;
+            if let Some((keys, counters, claims)) = &self.peer_lanes {
+                // Its peer lanes the same way: handed on, then freed (a zero state), and its
+                // count of them back to zero.
+                for (lane, class, addr) in pool.remove(&s).unwrap_or_default() {
                     let lc = take(counters, lane)?;
-                    if let Some((class, addr)) = key.as_deref().and_then(peer_lane) {
-                        out.peers.entry((owner, class, addr)).or_default().add(&lc);
-                    }
+                    out.peers.entry((owner, class, addr)).or_default().add(&lc);
                     keys.update(&lane.to_ne_bytes(), &[0u8; 24], MapFlags::ANY)
                         .context("freeing a peer lane")?;
                 }
+                claims
+                    .update(&s.to_ne_bytes(), &0u64.to_ne_bytes(), MapFlags::ANY)
+                    .context("freeing a peer lane")?;
             }
             set(s, SLOT_FREE)?;
             out.totals.entry(owner).or_default().add(&c);

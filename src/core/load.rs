@@ -124,9 +124,14 @@ pub fn load(
     } else {
         // No peers, no peer lanes: one entry each instead of 16,384.
         let m = &mut open.maps;
-        for map in
-            [&mut m.tc_peer_lanes, &mut m.tc_peer_slots, &mut m.sock_peer_lanes, &mut m.sock_peer_slots]
-        {
+        for map in [
+            &mut m.tc_peer_lanes,
+            &mut m.tc_peer_slots,
+            &mut m.tc_peer_claims,
+            &mut m.sock_peer_lanes,
+            &mut m.sock_peer_slots,
+            &mut m.sock_peer_claims,
+        ] {
             map.set_max_entries(1).context("sizing the peer lanes")?;
         }
     }

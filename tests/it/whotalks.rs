@@ -274,8 +274,9 @@ fn a_full_peer_map_sends_new_peers_to_other_peers_and_the_sums_still_hold() {
     let peers = settled(|| peer_cells(na, "socket"));
     let mine: Vec<_> = peers.iter().filter(|((i, c, _), _)| *i == id && c == "internet").collect();
     let addrs = mine.iter().filter(|((_, _, p), _)| p.starts_with("2001:db8:77::")).count() as u64;
-    // The cgroup's 4 peer lanes (its first peers, the fast path) and the map's capacity.
-    let held = cap + 4;
+    // The cgroup's share of the pool's peer lanes (its first 64 peers, the fast path) and
+    // the map's capacity.
+    let held = cap + 64;
     assert_eq!(addrs, held, "the peer lanes and the peer map hold their capacity");
     let other = cell(&peers, id, "internet", "(other peers)");
     assert_eq!(other, [0, (count - held) * wire, 0, count - held], "what did not fit is in other peers");

@@ -5,17 +5,20 @@ use super::u64_at;
 
 /// Words of `peer_classes` (one bit per class id).
 pub const PEER_CLASS_WORDS: usize = 4;
-/// Peer lanes of a held slot (netattr.h `PEER_LANES`), and the states of a lane.
+/// Peer lanes a counter slot in the pool (netattr.h `PEER_LANES`), the pool's size
+/// (`PEER_CELLS`), and the states of a lane.
 pub const PEER_LANES: u32 = 4;
+pub const PEER_CELLS: u32 = 1 << 14;
 pub const PEER_LANE_CLAIMED: u64 = 2;
 
-/// `struct peer_lane`: a claimed lane's class and address, or None (free, being claimed).
-pub fn peer_lane(b: &[u8]) -> Option<(u16, [u8; 16])> {
+/// `struct peer_lane`: a claimed lane's slot, class and address, or None (free, being
+/// claimed).
+pub fn peer_lane(b: &[u8]) -> Option<(u32, u16, [u8; 16])> {
     let state = u64_at(b, 0)?;
     if state & 0xff != PEER_LANE_CLAIMED {
         return None;
     }
-    Some(((state >> 8) as u16, b.get(8..24)?.try_into().ok()?))
+    Some(((state >> 32) as u32, (state >> 8) as u16, b.get(8..24)?.try_into().ok()?))
 }
 
 /// `struct peer_key`: a cgroup's remote address (IPv4 as ::ffff:a.b.c.d), its class and the
@@ -112,6 +115,11 @@ mod tests {
         assert_eq!(back.ip(), ip);
         let six: IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(ip_of(addr_bytes(six)), six);
+    }
+
+    #[test]
+    fn the_pool_holds_its_lanes_a_slot() {
+        assert_eq!(PEER_CELLS, super::super::COUNTER_SLOTS * PEER_LANES);
     }
 
     #[test]
