@@ -166,36 +166,32 @@ struct {
 	__type(value, struct counters);
 } peer_other SEC(".maps");
 
-/* The pool of peer lanes of the held slots, and each slot's count of them (see PEER_LANES in
- * netattr.h). */
-#define PEER_LANE_KEYS(name)                                                                \
+/* A source's pool of peer lanes (see PEER_LANES in netattr.h): `<src>_peer_lanes`, the
+ * lanes' (slot, address, class), `<src>_peer_slots`, their per-CPU counters, and
+ * `<src>_peer_claims`, each slot's count of its lanes. `netattr load` sizes them to one
+ * entry each without the peer breakdown. */
+#define PEER_POOL(src)                                                                      \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
-		__uint(max_entries, PEER_CELLS); /* 1 without peers */                      \
+		__uint(max_entries, PEER_CELLS);                                            \
 		__type(key, __u32);                                                         \
 		__type(value, struct peer_lane);                                            \
-	} name SEC(".maps")
-#define PEER_LANE_COUNTERS(name)                                                            \
+	} src##_peer_lanes SEC(".maps");                                                    \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                    \
-		__uint(max_entries, PEER_CELLS); /* 1 without peers */                      \
+		__uint(max_entries, PEER_CELLS);                                            \
 		__type(key, __u32);                                                         \
 		__type(value, struct counters);                                             \
-	} name SEC(".maps")
-#define PEER_LANE_CLAIMS(name)                                                              \
+	} src##_peer_slots SEC(".maps");                                                    \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
-		__uint(max_entries, COUNTER_SLOTS); /* 1 without peers */                   \
+		__uint(max_entries, COUNTER_SLOTS);                                         \
 		__type(key, __u32);                                                         \
 		__type(value, __u64);                                                       \
-	} name SEC(".maps")
+	} src##_peer_claims SEC(".maps")
 
-PEER_LANE_KEYS(tc_peer_lanes);
-PEER_LANE_COUNTERS(tc_peer_slots);
-PEER_LANE_CLAIMS(tc_peer_claims);
-PEER_LANE_KEYS(sock_peer_lanes);
-PEER_LANE_COUNTERS(sock_peer_slots);
-PEER_LANE_CLAIMS(sock_peer_claims);
+PEER_POOL(tc);
+PEER_POOL(sock);
 
 /* Bit c of word c / 64: class c is counted per peer. Written by `netattr load`. */
 struct {
@@ -875,9 +871,9 @@ static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, c
 }
 
 /* Counts a packet under its peer, after its class row: a reader that sees a peer's count
- * sees its class's. In its lane of the pool (the cgroup holding its slot), else in peer_stats; a peer that does not
- * fit there goes to its (cgroup, class, source) row of peer_other, counted in
- * health.peer_spills. `tc` is the caller's constant (not read from `k`): with it the
+ * sees its class's. In its lane of the pool (a cgroup holding its slot), else in
+ * peer_stats; a peer that does not fit there goes to its (cgroup, class, source) row of
+ * peer_other, counted in health.peer_spills. `tc` is the caller's constant (not read from `k`): with it the
  * compiler keeps one map per lookup, which the verifier then inlines. */
 static __always_inline void count_peer(const struct class_key *k, bool tc, __u32 held, const __u64 *addr,
 				       __u64 bytes, __u64 packets, bool tx)
@@ -891,7 +887,7 @@ static __always_inline void count_peer(const struct class_key *k, bool tc, __u32
 	marked = bpf_map_lookup_elem(&peer_classes, &zero);
 	if (!marked || cls >= PEER_CLASS_WORDS * 64 || !(marked[cls / 64] & (1ULL << (cls % 64))))
 		return;
-	/* The fast path: a lane of the cgroup's slot. An all-zero address never takes a lane
+	/* The fast path: the slot's lane in the pool. An all-zero address never takes a lane
 	 * (a lane being claimed reads as zeros to a CPU that sees its state first). */
 	if (fast_path && held != NO_SLOT && (addr[0] | addr[1])) {
 		c = peer_lane(tc, held, cls, addr);

@@ -280,7 +280,7 @@ impl Slots {
                 }
                 claims
                     .update(&s.to_ne_bytes(), &0u64.to_ne_bytes(), MapFlags::ANY)
-                    .context("freeing a peer lane")?;
+                    .context("zeroing a slot's count of peer lanes")?;
             }
             set(s, SLOT_FREE)?;
             out.totals.entry(owner).or_default().add(&c);

@@ -113,13 +113,9 @@ impl Exporter {
             "netattr_peer_days",
             || ledger.pending_peer_days(name, upto, self.batch),
             |d| {
-                let mut row = self.peer_json(&d.row);
-                row["day"] = row["bucket"].take();
+                let mut row = self.peer_json(&d.row, "day");
                 row["first_bucket"] = d.first.max(0).into();
                 row["last_bucket"] = d.last.max(0).into();
-                if let Some(o) = row.as_object_mut() {
-                    o.remove("bucket");
-                }
                 row
             },
             |b| ledger.acknowledge_peer_days(name, b),
@@ -159,7 +155,7 @@ impl Exporter {
         let peers = self.send_all(
             "netattr_peers",
             || ledger.pending_peers(name, upto, self.batch),
-            |p| self.peer_json(p),
+            |p| self.peer_json(p, "bucket"),
             |b| ledger.acknowledge_peers(name, b),
         )?;
         Ok(addresses + peers)
@@ -187,14 +183,16 @@ impl Exporter {
         }
     }
 
-    fn peer_json(&self, p: &PeerRow) -> serde_json::Value {
+    /// A peer row as the store's tables take it, its time (`p.bucket`) under `time`.
+    fn peer_json(&self, p: &PeerRow, time: &str) -> serde_json::Value {
         let c = &p.counters;
-        json!({
-            "node": self.node, "zone": self.zone, "identity": p.identity, "bucket": p.bucket,
-            "source": p.source, "class": p.class, "peer": p.peer, "rx_bytes": c.rx_bytes,
-            "tx_bytes": c.tx_bytes, "rx_packets": c.rx_packets, "tx_packets": c.tx_packets,
-            "version": p.version.max(0),
-        })
+        let mut row = json!({
+            "node": self.node, "zone": self.zone, "identity": p.identity, "source": p.source,
+            "class": p.class, "peer": p.peer, "rx_bytes": c.rx_bytes, "tx_bytes": c.tx_bytes,
+            "rx_packets": c.rx_packets, "tx_packets": c.tx_packets, "version": p.version.max(0),
+        });
+        row[time] = p.bucket.into();
+        row
     }
 
     fn day_json(&self, d: &DayRow) -> String {

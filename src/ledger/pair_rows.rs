@@ -60,37 +60,35 @@ pub fn rows(l: &Ledger, period: Period, source: &str) -> Result<Vec<PairRow>> {
          WHERE p.source = ?1 AND p.day = ?2",
         held_at("p.last_bucket")
     );
-    // A day's 5-minute rows of one workload, class and peer: a seek of the key a bucket.
-    let buckets =
-        |d: i64| (0..BUCKETS as i64).map(|i| (d + i * 300).to_string()).collect::<Vec<_>>().join(", ");
     // Days whose 5-minute rows are pruned already (kept as long as the hourly rows, the days'
     // as long as the daily ones): a reused address's day is named by its last holder there.
     let oldest: Option<i64> = l.conn.query_row("SELECT min(bucket) FROM peers", [], |r| r.get(0))?;
     for d in days {
         let pruned = oldest.is_none_or(|o| o > d);
-        let mut whole = Vec::new();
+        let mut again = Vec::new();
         let mut q = l.conn.prepare_cached(&day_sql)?;
         let mut rows = q.query(rusqlite::params![source, d])?;
         while let Some(r) = rows.next()? {
             let row = pair_row(r)?;
             if r.get::<_, bool>(10)? && !pruned {
-                let filter = format!(
-                    "p.bucket IN ({}) AND p.workload = ?2 AND p.class = ?3 AND p.peer = ?4",
-                    buckets(d)
-                );
-                let args = [
-                    source.to_string().into(),
-                    row.workload.into(),
-                    row.class.clone().into(),
-                    row.peer.clone().into(),
-                ];
-                whole.push((filter, args));
+                again.push(row);
             } else {
                 out.push(row);
             }
         }
-        for (filter, args) in whole {
-            read(l, &five_minute_sql(&filter), &args, &mut out)?;
+        if again.is_empty() {
+            continue;
+        }
+        // The day's 5-minute rows of one workload, class and peer: a seek of the key a
+        // bucket, one statement for the day.
+        let buckets: Vec<String> = (0..BUCKETS as i64).map(|i| (d + i * 300).to_string()).collect();
+        let sql = five_minute_sql(&format!(
+            "p.bucket IN ({}) AND p.workload = ?2 AND p.class = ?3 AND p.peer = ?4",
+            buckets.join(", ")
+        ));
+        for row in again {
+            let args = [source.to_string().into(), row.workload.into(), row.class.into(), row.peer.into()];
+            read(l, &sql, &args, &mut out)?;
         }
     }
     Ok(out)
@@ -98,7 +96,7 @@ pub fn rows(l: &Ledger, period: Period, source: &str) -> Result<Vec<PairRow>> {
 
 /// The rows of `sql` with `args`, onto `out`.
 fn read(l: &Ledger, sql: &str, args: &[Value], out: &mut Vec<PairRow>) -> Result<()> {
-    let mut q = l.conn.prepare(sql)?;
+    let mut q = l.conn.prepare_cached(sql)?;
     let mut rows = q.query(params_from_iter(args.iter()))?;
     while let Some(r) = rows.next()? {
         out.push(pair_row(r)?);

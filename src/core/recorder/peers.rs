@@ -1,7 +1,7 @@
 //! The recorder's part of who talks to whom (a load with `--breakdown peer`): every cycle,
 //! each peer row's delta billed to its cgroup's workload and the address book noted; at a
 //! collection, the gone cgroups' peer rows taken out of the maps and billed last.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 
@@ -85,44 +85,25 @@ impl Recorder<'_> {
         let taken = peers::take(inst, gone)?;
         let marked = peers::classes(inst)?;
         let names = crate::bpf::class_table::names(&inst.class_names)?;
-        let mut rows: Vec<PeerReading> = taken
-            .iter()
-            .map(|t| PeerReading {
-                source: t.source,
-                cgroup_id: t.row.cgroup_id,
-                class: crate::core::classes::name_of(&names, t.row.class_id),
-                peer: peers::ledger_text(&t.row.peer),
-                counters: t.row.counters,
-            })
-            .collect();
-        for r in retired {
-            if let (Some(c), Some(addr)) = (r.class, r.peer) {
-                rows.push(PeerReading {
-                    source: r.source,
-                    cgroup_id: r.cgroup_id,
-                    class: crate::core::classes::name_of(&names, c),
-                    peer: crate::bpf::layout::ip_of(addr).to_string(),
-                    counters: r.counters,
-                });
-            } else if let Some(c) = r.class.filter(|c| !marked.contains(c)) {
-                rows.push(PeerReading {
-                    source: r.source,
-                    cgroup_id: r.cgroup_id,
-                    class: crate::core::classes::name_of(&names, c),
-                    peer: peers::ledger_text(&Peer::Class),
-                    counters: r.counters,
-                });
-            }
-        }
         // A peer taken from its lane and from the hash is one row, as the reader merges them.
-        let mut merged: std::collections::BTreeMap<PeerRowKey, PeerReading> = Default::default();
-        for r in rows {
-            let key = r.key();
-            match merged.get_mut(&key) {
-                Some(m) => m.counters.add(&r.counters),
-                None => {
-                    merged.insert(key, r);
+        let mut merged: BTreeMap<PeerRowKey, PeerReading> = BTreeMap::new();
+        let mut add = |source, cgroup_id, class_id, peer: String, counters: Counters| {
+            let class = crate::core::classes::name_of(&names, class_id);
+            let row = PeerReading { source, cgroup_id, class, peer, counters };
+            merged.entry(row.key()).and_modify(|m| m.counters.add(&counters)).or_insert(row);
+        };
+        for t in &taken {
+            add(t.source, t.row.cgroup_id, t.row.class_id, peers::ledger_text(&t.row.peer), t.row.counters);
+        }
+        for r in retired {
+            match (r.class, r.peer) {
+                (Some(c), Some(addr)) => {
+                    add(r.source, r.cgroup_id, c, crate::bpf::layout::ip_of(addr).to_string(), r.counters)
                 }
+                (Some(c), None) if !marked.contains(&c) => {
+                    add(r.source, r.cgroup_id, c, peers::ledger_text(&Peer::Class), r.counters)
+                }
+                _ => {}
             }
         }
         let rows: Vec<PeerReading> = merged.into_values().collect();
