@@ -168,8 +168,8 @@ struct {
 
 /* A source's pool of peer lanes (see PEER_LANES in netattr.h): `<src>_peer_lanes`, the
  * lanes' (slot, address, class), `<src>_peer_slots`, their per-CPU counters, and
- * `<src>_peer_claims`, each slot's count of its lanes. `netattr load` sizes them to one
- * entry each without the peer breakdown. */
+ * `<src>_peer_claims`, each slot's count of its lanes and (at PEER_POOL_COUNT) the pool's.
+ * `netattr load` sizes them to one entry each without the peer breakdown. */
 #define PEER_POOL(src)                                                                      \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
@@ -185,7 +185,7 @@ struct {
 	} src##_peer_slots SEC(".maps");                                                    \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                           \
-		__uint(max_entries, COUNTER_SLOTS);                                         \
+		__uint(max_entries, COUNTER_SLOTS + 1);                                     \
 		__type(key, __u32);                                                         \
 		__type(value, __u64);                                                       \
 	} src##_peer_claims SEC(".maps")
@@ -822,16 +822,17 @@ static __always_inline __u32 peer_cell(__u32 s, __u32 cls, const __u64 *addr)
 }
 
 /* The counters of the peer lane of (addr, class) of slot `s`, claiming a free one of its
- * probes if it has none (and the slot is under PEER_LANES_PER_SLOT); NULL when its probes
- * are others' (or a claim was lost, or the slot has its share): the hash counts. */
+ * probes if it has none (and the slot is under its share, or the pool under PEER_POOL_OPEN);
+ * NULL when its probes are others' (or a claim was lost, or the slot has its share of a
+ * crowded pool): the hash counts. */
 static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, const __u64 *addr)
 {
 	__u64 want = PEER_LANE_CLAIMED | ((__u64)cls << 8) | ((__u64)s << 32);
 	void *keys = tc ? (void *)&tc_peer_lanes : (void *)&sock_peer_lanes;
 	void *slots = tc ? (void *)&tc_peer_slots : (void *)&sock_peer_slots;
 	void *claims = tc ? (void *)&tc_peer_claims : (void *)&sock_peer_claims;
-	__u32 h = peer_cell(s, cls, addr), free = PEER_CELLS;
-	__u64 *n, c;
+	__u32 h = peer_cell(s, cls, addr), free = PEER_CELLS, at = PEER_POOL_COUNT;
+	__u64 *n, *pool, c;
 
 #pragma unroll
 	for (__u32 i = 0; i < PEER_PROBES; i++) {
@@ -850,11 +851,13 @@ static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, c
 	if (free == PEER_CELLS)
 		return 0;
 	n = bpf_map_lookup_elem(claims, &s);
-	if (!n)
+	pool = bpf_map_lookup_elem(claims, &at);
+	if (!n || !pool)
 		return 0;
 	c = *n;
-	/* The slot's share taken, or a race lost on its count: the hash counts. */
-	if (c >= PEER_LANES_PER_SLOT || __sync_val_compare_and_swap(n, c, c + 1) != c)
+	/* Past its share in a crowded pool, or a race lost on its count: the hash counts. (The
+	 * pool's count is read without a lock: racing claims may pass PEER_POOL_OPEN by a few.) */
+	if ((c >= PEER_LANES_PER_SLOT && *pool >= PEER_POOL_OPEN) || __sync_val_compare_and_swap(n, c, c + 1) != c)
 		return 0;
 	{
 		struct peer_lane *l = bpf_map_lookup_elem(keys, &free);
@@ -863,6 +866,7 @@ static __always_inline struct counters *peer_lane(bool tc, __u32 s, __u32 cls, c
 			__sync_fetch_and_add(n, (__u64)-1);
 			return 0;
 		}
+		__sync_fetch_and_add(pool, 1); /* before the lane is published: a scan that sees it sees this */
 		l->addr[0] = addr[0];
 		l->addr[1] = addr[1];
 		__sync_lock_test_and_set(&l->state, want); /* published after the address */

@@ -5,7 +5,7 @@
 
 /* Bumped whenever a map's key or value layout or the set of pins changes, so that a newer
  * netattr refuses pins left by an older one instead of misreading them. */
-#define NETATTR_LAYOUT_VERSION 13
+#define NETATTR_LAYOUT_VERSION 14
 #define NETATTR_MAGIC 0x6e657461 /* "neta" */
 
 /* Reserved cgroup ids of the counter maps, inserted by `netattr load`. */
@@ -134,14 +134,20 @@ struct peer_key {
  * from its first packet until `netattr reap` frees the slot. A lane is claimed with
  * compare-and-swap of its state (PEER_LANE_FREE -> PEER_LANE_CLAIMING), its address written,
  * then its state published (exchange: after the address) as PEER_LANE_CLAIMED | class << 8 |
- * slot << 32. A slot claims at most PEER_LANES_PER_SLOT lanes (`<source>_peer_claims[slot]`
- * counts them), so that one workload cannot take the pool. A packet's peer is counted in its
+ * slot << 32. A slot's share is PEER_LANES_PER_SLOT lanes (`<source>_peer_claims[slot]`
+ * counts them); past it, it claims more only while fewer than PEER_POOL_OPEN lanes of the
+ * pool are claimed (`<source>_peer_claims[PEER_POOL_COUNT]`, the programs adding each claim,
+ * `netattr reap` writing it again from its scan of the pool when it frees lanes): a workload
+ * with many peers (an ingress) keeps them on the fast path while the pool has room, and no
+ * workload can take more than half of it from the others. A packet's peer is counted in its
  * lane, else in peer_stats. Loads with the peer breakdown off size these maps to one entry. */
 #define PEER_LANES 4
 #define PEER_CELL_BITS 14 /* log2(COUNTER_SLOTS * PEER_LANES) */
 #define PEER_CELLS (1U << PEER_CELL_BITS)
 #define PEER_PROBES 2
 #define PEER_LANES_PER_SLOT 64
+#define PEER_POOL_OPEN (PEER_CELLS / 2)
+#define PEER_POOL_COUNT COUNTER_SLOTS /* the index of the pool's count in <source>_peer_claims */
 #define PEER_LANE_FREE 0ULL
 #define PEER_LANE_CLAIMING 1ULL
 #define PEER_LANE_CLAIMED 2ULL

@@ -25,7 +25,8 @@ for name, src, dst in (("udp6_64", "fd00::1", "fd00::2"), ("udp6i_64", "2001:db8
 # Five more TCP frames to 10.0.0.3 .. 10.0.0.7: run once each, the first makes the cgroup take
 # its slot, the next four peer lanes of the pool, so that the test frames' peers are a
 # workload's sixth; and 70 to 10.0.1.1 .. 10.0.1.70, which take the rest of the slot's share
-# of the pool (64 lanes), so that the test frames' peers go to the peer hash.
+# of the pool (64 lanes) and more, so that the test frames' peers are past the share (a lane
+# while the pool has room, the peer hash once half of it is claimed: prog-cost.sh).
 tcp = open(f"{out}/tcp64.l2", "rb").read()
 for last in (3, 4, 5, 6, 7):
     frame = bytearray(tcp)

@@ -14,7 +14,7 @@ cargo build --release --locked --bins >&2
 INC=$(ls -d target/release/build/libbpf-sys-*/out/include | head -1)
 work=$(mktemp -d); base=/sys/fs/bpf/netattr-bench-$$
 cleanup() {
-  for c in plain iface port both slow class class10 class10k peer peerhash peerfull peercap; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
+  for c in plain iface port both slow class class10 class10k peer peerhash peerfull peercap peercrowd; do $N cleanup --pin-dir "$base-$c" >/dev/null 2>&1 || true; done
   [ -n "${BEFORE:-}" ] && { for d in before beforeplain; do "$BEFORE" cleanup --pin-dir "$base-$d" >/dev/null 2>&1 || true; done; }
   rm -rf "$base-baselines" "$work"
 }
@@ -45,15 +45,23 @@ $N load --pin-dir "$base-peer" --breakdown peer >/dev/null
 # fifth peer and later ones cost (its first four take its slot's peer lanes).
 $N load --pin-dir "$base-peerhash" --breakdown peer --no-fast-path >/dev/null
 # With the fast path, and five other peers first: the test frames' peers are a workload's
-# sixth, in a lane of the pool; and with 70 more first, past the slot's share of the pool
-# (64 lanes): counted in the peer hash.
-$N load --pin-dir "$base-peerfull" --breakdown peer >/dev/null
-$N load --pin-dir "$base-peercap" --breakdown peer >/dev/null
+# sixth, in a lane of the pool; with 70 more first, past the slot's share of the pool (64
+# lanes), in a lane still (the pool has fewer than half its lanes claimed); and the same with
+# the pool's count of claimed lanes set to half of it (as when other workloads hold them):
+# counted in the peer hash.
+for b in peerfull peercap peercrowd; do $N load --pin-dir "$base-$b" --breakdown peer >/dev/null; done
 for p in tc_egress sock_egress; do
   for f in 3 4 5 6 7; do
-    for b in peerfull peercap; do bpftool prog run pinned "$base-$b/$p" data_in "$work/fill$f.l2" repeat 1 >/dev/null; done
+    for b in peerfull peercap peercrowd; do bpftool prog run pinned "$base-$b/$p" data_in "$work/fill$f.l2" repeat 1 >/dev/null; done
   done
-  for f in $(seq 70); do bpftool prog run pinned "$base-peercap/$p" data_in "$work/cap$f.l2" repeat 1 >/dev/null; done
+  for f in $(seq 70); do
+    for b in peercap peercrowd; do bpftool prog run pinned "$base-$b/$p" data_in "$work/cap$f.l2" repeat 1 >/dev/null; done
+  done
+done
+# <source>_peer_claims[4096] (PEER_POOL_COUNT) = 8192 (PEER_POOL_OPEN), native byte order.
+half=$(python3 -c 'import struct; print(" ".join(str(b) for b in struct.pack("=Q", 8192)))')
+for src in tc sock; do
+  bpftool map update pinned "$base-peercrowd/${src}_peer_claims" key 0 16 0 0 value $half
 done
 
 progs=(
@@ -72,7 +80,8 @@ progs=(
   "netattr tc_egress, --breakdown peer (built-in classes)|$base-peer/tc_egress|l2"
   "netattr tc_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/tc_egress|l2"
   "netattr tc_egress, --breakdown peer, a sixth peer (a lane of the pool)|$base-peerfull/tc_egress|l2"
-  "netattr tc_egress, --breakdown peer, past the slot's 64 lanes (the peer hash)|$base-peercap/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer, past the slot's 64 lanes (a lane of the pool, under half claimed)|$base-peercap/tc_egress|l2"
+  "netattr tc_egress, --breakdown peer, past the slot's 64 lanes, the pool half claimed (the peer hash)|$base-peercrowd/tc_egress|l2"
   "netattr sock_egress|$base-plain/sock_egress|l2"
   "netattr sock_egress, --no-fast-path (kernels before 5.12)|$base-slow/sock_egress|l2"
   "netattr sock_egress, --breakdown port|$base-port/sock_egress|l2"
@@ -82,7 +91,8 @@ progs=(
   "netattr sock_egress, --breakdown peer (built-in classes)|$base-peer/sock_egress|l2"
   "netattr sock_egress, --breakdown peer, --no-fast-path (the peer hash)|$base-peerhash/sock_egress|l2"
   "netattr sock_egress, --breakdown peer, a sixth peer (a lane of the pool)|$base-peerfull/sock_egress|l2"
-  "netattr sock_egress, --breakdown peer, past the slot's 64 lanes (the peer hash)|$base-peercap/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer, past the slot's 64 lanes (a lane of the pool, under half claimed)|$base-peercap/sock_egress|l2"
+  "netattr sock_egress, --breakdown peer, past the slot's 64 lanes, the pool half claimed (the peer hash)|$base-peercrowd/sock_egress|l2"
 )
 if [ -n "${BEFORE:-}" ]; then
   "$BEFORE" load --pin-dir "$base-before" --breakdown class >/dev/null

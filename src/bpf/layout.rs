@@ -9,7 +9,7 @@ mod peer;
 pub use class::*;
 pub use peer::*;
 
-pub const LAYOUT_VERSION: u32 = 13;
+pub const LAYOUT_VERSION: u32 = 14;
 pub const MAGIC: u32 = 0x6e65_7461;
 pub const CGID_UNRESOLVED: u64 = 0;
 pub const CGID_OVERFLOW: u64 = u64::MAX;

@@ -13,7 +13,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 use super::layout::{
     mul_hash, peer_lane, Counters, CGID_UNRESOLVED, CLASS_LANES, CLASS_LANE_FREE, COUNTER_SLOTS, PEER_CELLS,
-    SLOT_FREE, SLOT_RETIRED,
+    PEER_POOL_COUNT, SLOT_FREE, SLOT_RETIRED,
 };
 use super::percpu;
 
@@ -236,14 +236,18 @@ impl Slots {
             map.update_percpu(&k.to_ne_bytes(), &zero, MapFlags::ANY).context("zeroing a slot")?;
             Ok(percpu::sum(values.iter().flatten().map(Vec::as_slice)))
         };
-        // The retired slots' peer lanes in the pool: (lane, class, address) by slot.
+        // The retired slots' peer lanes in the pool: (lane, class, address) by slot; and how
+        // many lanes the others hold (the pool's count, written again once they are freed).
         let mut pool: HashMap<u32, Vec<(u32, u16, [u8; 16])>> = HashMap::new();
+        let mut kept = 0u64;
         if let Some((keys, ..)) = &self.peer_lanes {
             let retiring: HashSet<u32> = mine.iter().map(|(s, _)| *s).collect();
             percpu::for_each(keys, |k, v| {
                 if let (Some(lane), Some((slot, class, addr))) = (percpu::key_u32(k), peer_lane(v)) {
                     if retiring.contains(&slot) {
                         pool.entry(slot).or_default().push((lane, class, addr));
+                    } else {
+                        kept += 1;
                     }
                 }
             })?;
@@ -284,6 +288,15 @@ impl Slots {
             }
             set(s, SLOT_FREE)?;
             out.totals.entry(owner).or_default().add(&c);
+        }
+        if let Some((.., claims)) = &self.peer_lanes {
+            // The pool's count from the scan: the programs add each claim to it and nothing
+            // takes a freed lane off, so it is written again here (claims made during the scan
+            // are missed until the next one: the count only says when a slot may pass its
+            // share, nothing is counted by it).
+            claims
+                .update(&PEER_POOL_COUNT.to_ne_bytes(), &kept.to_ne_bytes(), MapFlags::ANY)
+                .context("writing the pool's count of peer lanes")?;
         }
         Ok(out)
     }

@@ -8,19 +8,12 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// bpftool's view of one slot: (owner cgroup id, per-CPU tx bytes summed).
 /// The class lanes word of a socket slot (one class id a byte; 0xff: free).
 fn lanes_in_kernel(na: &Netattr, slot: u32) -> u64 {
-    let pin = na.pin("sock_class_lanes").to_string_lossy().into_owned();
-    let key: Vec<String> = slot.to_ne_bytes().iter().map(u8::to_string).collect();
-    let mut args = vec!["bpftool", "-j", "map", "lookup", "pinned", &pin, "key"];
-    args.extend(key.iter().map(String::as_str));
-    let v: Value = serde_json::from_str(&sh(&args)).unwrap();
-    v["value"].as_array().unwrap().iter().rev().fold(0u64, |w, b| {
-        w << 8 | u64::from_str_radix(b.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-    })
+    na.map_u64("sock_class_lanes", slot)
 }
 
+/// bpftool's view of one slot: (owner cgroup id, per-CPU tx bytes summed).
 fn slot_in_kernel(na: &Netattr, slot: u32) -> (u64, u64) {
     let dump = |name: &str| -> Value {
         let pin = na.pin(name).to_string_lossy().into_owned();

@@ -274,9 +274,9 @@ fn a_full_peer_map_sends_new_peers_to_other_peers_and_the_sums_still_hold() {
     let peers = settled(|| peer_cells(na, "socket"));
     let mine: Vec<_> = peers.iter().filter(|((i, c, _), _)| *i == id && c == "internet").collect();
     let addrs = mine.iter().filter(|((_, _, p), _)| p.starts_with("2001:db8:77::")).count() as u64;
-    // The cgroup's share of the pool's peer lanes (its first 64 peers, the fast path) and
-    // the map's capacity.
-    let held = cap + 64;
+    // The pool's peer lanes the cgroup took (the fast path: past its share of 64 while the
+    // pool had fewer than half its 16,384 lanes claimed, so 8,192) and the map's capacity.
+    let held = cap + netattr::bpf::layout::PEER_POOL_OPEN;
     assert_eq!(addrs, held, "the peer lanes and the peer map hold their capacity");
     let other = cell(&peers, id, "internet", "(other peers)");
     assert_eq!(other, [0, (count - held) * wire, 0, count - held], "what did not fit is in other peers");
@@ -285,6 +285,15 @@ fn a_full_peer_map_sends_new_peers_to_other_peers_and_the_sums_still_hold() {
     peers_add_up(na, "socket", &[id]);
     let st = na.run(&["status", "--format", "json"]).ok().json();
     assert_eq!(st["health"]["peer_spills"], count - held, "{}", st["health"]);
+    // The pool's count is the lanes claimed; once the cgroup is gone, reap frees its lanes
+    // and writes the count again from its scan of the pool.
+    let pool = netattr::bpf::layout::PEER_POOL_COUNT;
+    assert_eq!(na.map_u64("sock_peer_claims", pool), netattr::bpf::layout::PEER_POOL_OPEN);
+    let gone = || std::fs::remove_dir(&a.cgroup.path).is_ok() || !a.cgroup.path.exists();
+    let (limit, step) = (std::time::Duration::from_secs(5), std::time::Duration::from_millis(20));
+    assert!(poll_until(limit, step, gone), "A's cgroup removed");
+    na.run(&["reap"]).ok();
+    assert_eq!(na.map_u64("sock_peer_claims", pool), 0, "the pool's lanes all free again");
 }
 
 #[test]

@@ -10,6 +10,12 @@ pub const PEER_CLASS_WORDS: usize = 4;
 pub const PEER_LANES: u32 = 4;
 pub const PEER_CELLS: u32 = 1 << 14;
 pub const PEER_LANE_CLAIMED: u64 = 2;
+/// A slot's share of the pool, how many of its lanes may be claimed before a slot past its
+/// share is refused, and the index of the pool's count in `<source>_peer_claims` (after the
+/// slots' own counts).
+pub const PEER_LANES_PER_SLOT: u64 = 64;
+pub const PEER_POOL_OPEN: u64 = PEER_CELLS as u64 / 2;
+pub const PEER_POOL_COUNT: u32 = super::COUNTER_SLOTS;
 
 /// `struct peer_lane`: a claimed lane's slot, class and address, or None (free, being
 /// claimed).
@@ -120,6 +126,12 @@ mod tests {
     #[test]
     fn the_pool_holds_its_lanes_a_slot() {
         assert_eq!(PEER_CELLS, super::super::COUNTER_SLOTS * PEER_LANES);
+        let h = include_str!("../../../bpf/netattr.h");
+        let has = |line: &str| assert!(h.lines().any(|l| l.starts_with(line)), "{line}");
+        has(&format!("#define PEER_LANES {PEER_LANES}"));
+        has(&format!("#define PEER_LANES_PER_SLOT {PEER_LANES_PER_SLOT}"));
+        has("#define PEER_POOL_OPEN (PEER_CELLS / 2)");
+        has("#define PEER_POOL_COUNT COUNTER_SLOTS ");
     }
 
     #[test]

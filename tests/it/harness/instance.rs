@@ -34,6 +34,24 @@ impl Netattr {
         self.pin_dir.join(name)
     }
 
+    /// bpftool's view of the first 8 bytes of entry `key` of the pinned array `map`, as a
+    /// number (native byte order).
+    pub fn map_u64(&self, map: &str, key: u32) -> u64 {
+        let pin = self.pin(map).to_string_lossy().into_owned();
+        let key: Vec<String> = key.to_ne_bytes().iter().map(u8::to_string).collect();
+        let mut args = vec!["bpftool", "-j", "map", "lookup", "pinned", &pin, "key"];
+        args.extend(key.iter().map(String::as_str));
+        let v: serde_json::Value = serde_json::from_str(&sh(&args)).unwrap();
+        let bytes: Vec<u8> = v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(8)
+            .map(|b| u8::from_str_radix(b.as_str().unwrap().trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        u64::from_ne_bytes(bytes.try_into().unwrap())
+    }
+
     fn purge(&self) {
         let _ = self.run(&["cleanup"]);
         if let Ok(entries) = fs::read_dir(&self.pin_dir) {
