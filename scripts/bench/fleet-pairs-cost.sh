@@ -7,19 +7,23 @@
 # whole in `netattr_days_whole` as a node's recorder and export leave them; with ROLLUP=0,
 # none: every row read from the 5-minute rows) and each node's address ranges (one holder
 # each, and one address of every node reused half-way through: its rows are read bucket by
-# bucket, its day's from the 5-minute rows). Then report --from ... --by
+# bucket, its day's from the 5-minute rows) and each hour's sums of the peer rows
+# (`netattr_peer_hours`, as the export has the store keep them; HOURS=0: none, the part of
+# the period not rolled up into days read from the 5-minute rows). Then report --from ... --by
 # pod_namespace,peer_namespace,class and --by name,peer over the period, median of ROUNDS.
 # Needs clickhouse-server and a release build (cargo build --release --examples).
-# Usage: scripts/bench/fleet-pairs-cost.sh [NODES] [W] [P] [DAYS] [ROUNDS]
+# Usage: [ROLLUP=0] [HOURS=0] [KEEP=1] scripts/bench/fleet-pairs-cost.sh [NODES] [W] [P] [DAYS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
-NODES=${1:-20}; W=${2:-100}; P=${3:-10}; DAYS=${4:-1}; ROUNDS=${5:-3}; ROLLUP=${ROLLUP:-1}
+NODES=${1:-20}; W=${2:-100}; P=${3:-10}; DAYS=${4:-1}; ROUNDS=${5:-3}; ROLLUP=${ROLLUP:-1}; HOURS=${HOURS:-1}
 N=$PWD/target/release/netattr
 cargo build --release --locked --bins --examples >&2
 work=$(mktemp -d)
 cleanup() { pkill -f "$work/config.xml" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+# KEEP=1: the store (and its server) left running for reading by hand; stop it with the
+# printed command.
+if [ "${KEEP:-0}" = 1 ]; then trap 'echo "kept: $url (stop: pkill -f $work/config.xml; rm -rf $work)"' EXIT; else trap cleanup EXIT; fi
 ch_bench_store "$work"
 first=1790812800; buckets=$((DAYS * 288 + 144)); last=$((first + buckets * 300)) # a day's start
 # Workload w of node n holds address 10.n.(w / 250).(w % 250 + 1); it sends to peer k
@@ -59,7 +63,22 @@ if [ "$ROLLUP" = 1 ]; then
        FROM system.numbers LIMIT $NODES"
   done
 fi
-echo "store: $NODES nodes x $W workloads x $P peers x $buckets buckets: $(q "SELECT count() FROM bench.netattr_peers") peer rows, $(q "SELECT count() FROM bench.netattr_peer_days") day rows, $(q "SELECT count() FROM bench.netattr_addresses") address ranges, written in $(( $(date +%s) - started )) s"
+if [ "$HOURS" = 1 ]; then
+  # Each hour's sums, as the export has the store keep them (src/fleet/hours.rs), every
+  # node's from the first bucket on.
+  for d in $(seq 0 "$DAYS"); do
+    day=$((first + d * 86400))
+    q "INSERT INTO bench.netattr_peer_hours (node, zone, identity, hour, source, class, peer, rx_bytes, tx_bytes,
+         rx_packets, tx_packets, first_bucket, last_bucket, version)
+       SELECT node, any(zone), identity, toStartOfHour(bucket) AS h, source, class, peer, sum(rx_bytes), sum(tx_bytes),
+         sum(rx_packets), sum(tx_packets), min(bucket), max(bucket), max(version)
+       FROM bench.netattr_peers FINAL WHERE toDate(bucket) = toDate(toDateTime($day))
+       GROUP BY node, identity, h, source, class, peer"
+  done
+  q "INSERT INTO bench.netattr_peer_hours_since SELECT concat('node', toString(number)), toDateTime($first), 1
+     FROM system.numbers LIMIT $NODES"
+fi
+echo "store: $NODES nodes x $W workloads x $P peers x $buckets buckets: $(q "SELECT count() FROM bench.netattr_peers") peer rows, $(q "SELECT count() FROM bench.netattr_peer_days") day rows, $(q "SELECT count() FROM bench.netattr_peer_hours") hour rows, $(q "SELECT count() FROM bench.netattr_addresses") address ranges, written in $(( $(date +%s) - started )) s"
 for _ in $(seq 600); do [ "$(q "SELECT count() FROM system.merges")" = "0" ] && break; sleep 1; done
 report() { # ROUNDS ARGS...: the median wall of ROUNDS runs in ms, and the groups
   local rounds=$1; shift; local walls=""
@@ -71,9 +90,21 @@ report() { # ROUNDS ARGS...: the median wall of ROUNDS runs in ms, and the group
   echo "$(printf '%s' "$walls" | median) ms, $(jq '.groups | length' "$work/out.json") groups"
 }
 echo
-echo "| the fleet's pair table, $NODES nodes x $W workloads x $P peers, $DAYS day(s) and a half, days rolled up: $ROLLUP | median of $ROUNDS |"
+echo "| the fleet's pair table, $NODES nodes x $W workloads x $P peers, $DAYS day(s) and a half, days rolled up: $ROLLUP, hours: $HOURS | median of $ROUNDS |"
 echo "|---|---|"
 echo "| --by pod_namespace,peer_namespace,class | $(report "$ROUNDS" --by pod_namespace,peer_namespace,class) |"
+jq -S .groups "$work/out.json" > "$work/ns.json"
 echo "| --by name,peer | $(report "$ROUNDS" --by name,peer) |"
+jq -S .groups "$work/out.json" > "$work/name.json"
+if [ "$HOURS" = 1 ]; then
+  # The same store, its hour rows no longer marked: the part not rolled up into days read
+  # from the 5-minute rows, as before the hour rows.
+  q "TRUNCATE TABLE bench.netattr_peer_hours_since"
+  echo "| --by pod_namespace,peer_namespace,class, without the hour rows | $(report "$ROUNDS" --by pod_namespace,peer_namespace,class) |"
+  jq -S .groups "$work/out.json" | cmp -s - "$work/ns.json" || echo "differs from the report with the hour rows" >&2
+  echo "| --by name,peer, without the hour rows | $(report "$ROUNDS" --by name,peer) |"
+  jq -S .groups "$work/out.json" | cmp -s - "$work/name.json" || echo "differs from the report with the hour rows" >&2
+  echo "(the same groups and figures with and without the hour rows unless said above)"
+fi
 echo
 echo "ClickHouse $(dpkg-query -W -f='${Version}' clickhouse-server), kernel $(uname -r), $(nproc) CPUs, $(date -u +%F)."

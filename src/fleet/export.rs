@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::json;
 
+use super::hours;
 use super::store::Store;
 use crate::ledger::export::{Batch, UsageRow, WorkloadRow};
 use crate::ledger::export_days::DayRow;
@@ -84,7 +85,7 @@ impl Exporter {
             if !s.more {
                 let (days, peer_days) = self.send_days(ledger)?;
                 total.days = days;
-                total.peers = peer_days + self.send_peers(ledger)?;
+                total.peers = peer_days + self.send_peers(ledger, now)?;
                 return Ok(total);
             }
         }
@@ -136,9 +137,10 @@ impl Exporter {
     }
 
     /// Sends the peer rows and address ranges written up to the ledger's last peer version
-    /// (the addresses first: a peer row is never in the store before who held its address);
+    /// (the addresses first: a peer row is never in the store before who held its address),
+    /// each batch's hours summed again in the store before its cursor moves (hours.rs);
     /// returns the rows sent.
-    pub fn send_peers(&self, ledger: &Ledger) -> Result<usize> {
+    pub fn send_peers(&self, ledger: &Ledger, now: i64) -> Result<usize> {
         let upto = ledger.last_peer_version()?;
         let name = &self.store.name;
         let addresses = self.send_all(
@@ -152,11 +154,18 @@ impl Exporter {
             },
             |b| ledger.acknowledge_addresses(name, b),
         )?;
+        let begun = std::cell::Cell::new(false);
         let peers = self.send_all(
             "netattr_peers",
             || ledger.pending_peers(name, upto, self.batch),
             |p| self.peer_json(p, "bucket"),
-            |b| ledger.acknowledge_peers(name, b),
+            |b| {
+                if !begun.replace(true) {
+                    hours::begin(&self.store, &self.node, now)?;
+                }
+                hours::roll(&self.store, &self.node, b.rows.iter().map(|p| p.bucket))?;
+                ledger.acknowledge_peers(name, b)
+            },
         )?;
         Ok(addresses + peers)
     }

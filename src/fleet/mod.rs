@@ -3,6 +3,8 @@
 //! grouping by node and zone. The node ledger stays the source of truth; the store holds the
 //! fleet's copy (docs/fleet.md).
 pub mod export;
+pub mod hours;
+pub mod pair_sql;
 pub mod pairs;
 pub mod query;
 pub mod schema;

@@ -3,7 +3,8 @@
 //! (`netattr_days`), which days of a node are whole there (`netattr_days_whole`), and who
 //! talks to whom: each workload's bytes per remote address (`netattr_peers`, and each
 //! rolled-up day's in `netattr_peer_days`) and which workload held each address when
-//! (`netattr_addresses`). All are
+//! (`netattr_addresses`), with each hour's sums of the peer rows (`netattr_peer_hours`, kept
+//! by the export from a node's first hour in `netattr_peer_hours_since` on). All are
 //! ReplacingMergeTree tables keyed by what a row is, versioned by the bill (or rollup) that
 //! wrote it: a batch sent twice, or replayed, leaves one row per key, the latest. The
 //! SQL is what both Debian's ClickHouse 18.16 and a current one accept.
@@ -14,8 +15,37 @@ use super::store::{quote, Store};
 /// A table: its name, its columns (name, type) and its engine clause.
 pub type Table = (&'static str, &'static [(&'static str, &'static str)], &'static str);
 
+/// The columns of a table of peer rows, its time column `$time` (a bucket's, a day's, an
+/// hour's), with `$extra` columns before the version.
+macro_rules! peer_columns {
+    ($time:literal $(, $extra:expr)*) => {
+        &[
+            ("node", "String"),
+            ("zone", "String"),
+            ("identity", "String"),
+            ($time, "DateTime('UTC')"),
+            ("source", "String"),
+            ("class", "String"),
+            ("peer", "String"),
+            ("rx_bytes", "UInt64"),
+            ("tx_bytes", "UInt64"),
+            ("rx_packets", "UInt64"),
+            ("tx_packets", "UInt64"),
+            $($extra,)*
+            ("version", "UInt64"),
+        ]
+    };
+}
+
+/// A rolled-up row's first and last 5-minute buckets.
+macro_rules! rolled_peer_columns {
+    ($time:literal) => {
+        peer_columns!($time, ("first_bucket", "DateTime('UTC')"), ("last_bucket", "DateTime('UTC')"))
+    };
+}
+
 /// The tables.
-pub const TABLES: [Table; 7] = [
+pub const TABLES: [Table; 9] = [
     (
         "netattr_usage",
         &[
@@ -78,41 +108,23 @@ pub const TABLES: [Table; 7] = [
     ),
     (
         "netattr_peers",
-        &[
-            ("node", "String"),
-            ("zone", "String"),
-            ("identity", "String"),
-            ("bucket", "DateTime('UTC')"),
-            ("source", "String"),
-            ("class", "String"),
-            ("peer", "String"),
-            ("rx_bytes", "UInt64"),
-            ("tx_bytes", "UInt64"),
-            ("rx_packets", "UInt64"),
-            ("tx_packets", "UInt64"),
-            ("version", "UInt64"),
-        ],
+        peer_columns!("bucket"),
         "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(bucket) ORDER BY (toDate(bucket), node, identity, bucket, source, class, peer)",
     ),
     (
         "netattr_peer_days",
-        &[
-            ("node", "String"),
-            ("zone", "String"),
-            ("identity", "String"),
-            ("day", "DateTime('UTC')"),
-            ("source", "String"),
-            ("class", "String"),
-            ("peer", "String"),
-            ("rx_bytes", "UInt64"),
-            ("tx_bytes", "UInt64"),
-            ("rx_packets", "UInt64"),
-            ("tx_packets", "UInt64"),
-            ("first_bucket", "DateTime('UTC')"),
-            ("last_bucket", "DateTime('UTC')"),
-            ("version", "UInt64"),
-        ],
+        rolled_peer_columns!("day"),
         "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(day) ORDER BY (node, identity, day, source, class, peer)",
+    ),
+    (
+        "netattr_peer_hours",
+        rolled_peer_columns!("hour"),
+        "ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(hour) ORDER BY (toDate(hour), node, identity, hour, source, class, peer)",
+    ),
+    (
+        "netattr_peer_hours_since",
+        &[("node", "String"), ("since", "DateTime('UTC')"), ("version", "UInt64")],
+        "ENGINE = ReplacingMergeTree(version) ORDER BY node",
     ),
     (
         "netattr_addresses",

@@ -1,6 +1,8 @@
 //! Which days of each node the fleet store holds whole (`netattr_days_whole`): those are read
 //! from the days' rows (`netattr_days`, `netattr_peer_days`), the rest of a period from the
-//! 5-minute rows. Shared by the usage reports (query) and the pair table (pairs).
+//! 5-minute rows (peer rows: their whole hours from the hour rows, `netattr_peer_hours`, of
+//! the nodes whose export keeps them, `netattr_peer_hours_since`). Shared by the usage
+//! reports (query) and the pair table (pairs).
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -22,7 +24,25 @@ pub struct Whole {
     pub days: BTreeMap<String, Vec<i64>>,
     /// node -> those of them whose peer rows are whole in `netattr_peer_days` too.
     pub peer_days: BTreeMap<String, Vec<i64>>,
+    /// node -> the first hour from which the store has its peer rows' hours
+    /// (`netattr_peer_hours`); a node not listed has none.
+    pub hours: BTreeMap<String, i64>,
 }
+
+/// Where a node's peer rows of a period outside its whole days are read from: its whole hours
+/// (since the store has them) from the hour rows, the rest (ragged ends, hours before) from
+/// the 5-minute rows; `node` None: every node's (a store with none listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans {
+    pub node: Option<String>,
+    /// (since, until) of the hour rows: whole hours.
+    pub hours: Vec<(i64, i64)>,
+    /// (since, until) of the 5-minute rows.
+    pub buckets: Vec<(i64, i64)>,
+}
+
+/// An hour in seconds.
+pub const HOUR: i64 = 3600;
 
 impl Whole {
     /// What the store has whole of `period`.
@@ -53,7 +73,45 @@ impl Whole {
                 }
             }
         }
+        let sql =
+            format!("SELECT node, toUnixTimestamp(since) AS s FROM {db}.netattr_peer_hours_since FINAL");
+        for r in store.rows(&sql)? {
+            let node = r["node"].as_str().unwrap_or_default().to_string();
+            w.hours.insert(node, r["s"].as_i64().unwrap_or(i64::MAX));
+        }
         Ok(w)
+    }
+
+    /// Where each node's peer rows of `since..until` outside its whole peer days are read from
+    /// (every node listed; with none, one `Spans` for all: the whole period from the 5-minute
+    /// rows).
+    pub fn peer_spans(&self, since: i64, until: i64) -> Vec<Spans> {
+        if self.peer_days.is_empty() {
+            return vec![Spans { node: None, hours: Vec::new(), buckets: vec![(since, until)] }];
+        }
+        let mut out = Vec::new();
+        for (node, days) in &self.peer_days {
+            let mut s = Spans { node: Some(node.clone()), ..Default::default() };
+            let days: Vec<i64> =
+                days.iter().copied().filter(|d| *d >= since && d + 86_400 <= until).collect();
+            for (a, b) in crate::ledger::series::outside(since, until, &days) {
+                let Some(&first) = self.hours.get(node) else {
+                    s.buckets.push((a, b));
+                    continue;
+                };
+                let start = a.max(first).min(b);
+                let hs = start.div_euclid(HOUR) * HOUR + if start.rem_euclid(HOUR) > 0 { HOUR } else { 0 };
+                let he = b.div_euclid(HOUR) * HOUR;
+                if hs >= he {
+                    s.buckets.push((a, b));
+                    continue;
+                }
+                s.buckets.extend([(a, hs), (he, b)].into_iter().filter(|(x, y)| x < y));
+                s.hours.push((hs, he));
+            }
+            out.push(s);
+        }
+        out
     }
 
     /// `(node, day)` of every whole day, as a ClickHouse tuple list; None when there is none.
@@ -66,6 +124,31 @@ impl Whole {
     pub fn rest(&self, since: i64, until: i64) -> Option<(i64, i64)> {
         rest_of(&self.days, since, until)
     }
+}
+
+/// The condition on the time column `col` (of a table keyed by its day first) of
+/// `since..until`, with its day: ClickHouse 18.16 finds rows by a condition on
+/// `toDate(col)`, not by one on `col` alone.
+pub fn range(col: &str, since: i64, until: i64) -> String {
+    let date = |t: i64| {
+        let (y, m, d) = crate::model::civil(t.clamp(0, i64::from(u32::MAX)).div_euclid(86_400));
+        format!("toDate('{y:04}-{m:02}-{d:02}')")
+    };
+    format!(
+        "toDate({col}) >= {} AND toDate({col}) <= {} AND {col} >= {} AND {col} < {}",
+        date(since),
+        date(until - 1),
+        at(since),
+        at(until)
+    )
+}
+
+/// `range` of each of `spans`, or'ed (`0` for none).
+pub fn ranges(col: &str, spans: &[(i64, i64)]) -> String {
+    if spans.is_empty() {
+        return "0".to_string();
+    }
+    spans.iter().map(|(a, b)| format!("({})", range(col, *a, *b))).collect::<Vec<_>>().join(" OR ")
 }
 
 /// `(node, day)` of every day of `days`, as a ClickHouse tuple list; None when there is none.
@@ -85,3 +168,6 @@ pub fn rest_of(days: &BTreeMap<String, Vec<i64>>, since: i64, until: i64) -> Opt
         days.values().flat_map(|ds| crate::ledger::series::outside(since, until, ds)).collect();
     Some((parts.iter().map(|p| p.0).min()?, parts.iter().map(|p| p.1).max()?))
 }
+
+#[cfg(test)]
+mod tests;

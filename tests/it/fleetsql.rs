@@ -35,6 +35,8 @@ fn normalized(rows: &[Value]) -> Vec<String> {
 
 #[test]
 fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
+    use netattr::fleet::pair_sql::Again;
+    use netattr::fleet::whole::Spans;
     use netattr::fleet::{query, schema};
     use netattr::ledger::query::{Ask, Field, Period};
     if !privileged() {
@@ -211,28 +213,30 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     })
     .collect();
     let first_pairs = queries.len();
-    queries.push(netattr::fleet::pairs::addresses_sql("fleet", t + 3600));
+    queries.push(netattr::fleet::pair_sql::addresses_sql("fleet", t + 3600));
     let ask = Ask { period, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
     let reused = ["10.0.0.2".to_string()];
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &none, &[]));
-    queries.push(netattr::fleet::pairs::peers_sql(
-        "fleet",
-        &ask,
-        "socket",
-        &[],
-        &none,
-        &["a".to_string(), "b".to_string()],
-    ));
-    queries.push(netattr::fleet::pairs::workloads_sql("fleet", &["container:web".into(), "pod:p1".into()]));
+    let spans = none.peer_spans(ask.period.since, ask.period.until);
+    queries.push(netattr::fleet::pair_sql::peers_sql("fleet", "socket", &reused, &spans));
+    let (a, b) = (Some("a".to_string()), Some("b".to_string()));
+    let both: Vec<Spans> = [&a, &b]
+        .iter()
+        .map(|n| Spans { node: (*n).clone(), hours: vec![], buckets: vec![(period.since, period.until)] })
+        .collect();
+    queries.push(netattr::fleet::pair_sql::peers_sql("fleet", "socket", &[], &both));
+    queries
+        .push(netattr::fleet::pair_sql::workloads_sql("fleet", &["container:web".into(), "pod:p1".into()]));
     // Around the whole day: node a's peer rows of it from its day rows, b's from 5-minute rows.
     let mut whole_peers = netattr::fleet::whole::Whole::default();
     whole_peers.peer_days.insert("a".into(), vec![day]);
     whole_peers.peer_days.insert("b".into(), vec![]);
     let ask = Ask { period: around, by: &bys[1], classes: &[], p95: false, reallocate: &[] };
-    queries.push(netattr::fleet::pairs::peers_sql("fleet", &ask, "socket", &reused, &whole_peers, &[]));
-    queries
-        .push(netattr::fleet::pairs::peer_days_sql("fleet", &ask, "socket", &reused, &whole_peers).unwrap());
-    let again = [netattr::fleet::pairs::PeerSum {
+    let spans = whole_peers.peer_spans(around.since, around.until);
+    queries.push(netattr::fleet::pair_sql::peers_sql("fleet", "socket", &reused, &spans));
+    queries.push(
+        netattr::fleet::pair_sql::peer_days_sql("fleet", &ask, "socket", &reused, &whole_peers).unwrap(),
+    );
+    let again = [netattr::fleet::pair_sql::PeerSum {
         node: "a".into(),
         identity: "container:web".into(),
         class: "private".into(),
@@ -240,7 +244,52 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         b: day,
         ..Default::default()
     }];
-    queries.extend(netattr::fleet::pairs::again_sql("fleet", "socket", &again));
+    queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again, 86_400, Again::Buckets));
+    // The hour rows: node a's hour of t summed by the store from its 5-minute rows (what the
+    // export inserts), node b's hour rows read for its whole hours, a reused address's hour
+    // read again from its 5-minute rows.
+    let h0 = t / 3600 * 3600;
+    let first_hours = queries.len();
+    queries.push(netattr::fleet::hours::hour_rows_sql("fleet", "a", &[(h0, h0 + 3600)]));
+    let hour_spans = [
+        Spans { node: a.clone(), hours: vec![], buckets: vec![(h0, h0 + 3600)] },
+        Spans { node: b.clone(), hours: vec![(h0, h0 + 7200)], buckets: vec![] },
+    ];
+    queries.push(netattr::fleet::pair_sql::peer_hours_sql("fleet", "socket", &reused, &hour_spans).unwrap());
+    queries.push(netattr::fleet::pair_sql::peers_sql("fleet", "socket", &reused, &hour_spans));
+    let again_hour = [netattr::fleet::pair_sql::PeerSum {
+        node: "a".into(),
+        identity: "container:web".into(),
+        class: "private".into(),
+        peer: "10.0.0.2".into(),
+        b: h0,
+        ..Default::default()
+    }];
+    queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again_hour, 3600, Again::Buckets));
+    // A day of node b's (that of h0 + 1h, midnight) read again from its hour rows.
+    let again_day = [netattr::fleet::pair_sql::PeerSum {
+        node: "b".into(),
+        identity: "pod:p1".into(),
+        class: "private".into(),
+        peer: "10.0.0.2".into(),
+        b: (h0 + 3600) / 86_400 * 86_400,
+        ..Default::default()
+    }];
+    queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again_day, 86_400, Again::Hours));
+    let peer_hour_rows: Vec<String> = [
+        ("10.0.0.1", h0, [1000, 6, 10, 1], t, t, 4),
+        ("10.0.0.1", h0, [999, 5, 9, 1], t, t, 3),
+        ("10.0.0.2", h0 + 3600, [8, 9, 1, 1], h0 + 3900, h0 + 4200, 5),
+        ("10.0.0.3", h0 + 7200, [1, 1, 1, 1], h0 + 7200, h0 + 7200, 5),
+    ]
+    .iter()
+    .map(|(peer, hour, [rx, tx, rp, tp], first, last, v)| {
+        serde_json::json!({"node": "b", "zone": "z", "identity": "pod:p1", "hour": hour, "source": "socket",
+            "class": "private", "peer": peer, "rx_bytes": rx, "tx_bytes": tx, "rx_packets": rp, "tx_packets": tp,
+            "first_bucket": first, "last_bucket": last, "version": v})
+        .to_string()
+    })
+    .collect();
     // Debian's 18.16.
     let mut on_18 = Vec::new();
     for sql in &ddl {
@@ -258,6 +307,10 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     ch.query(&format!(
         "INSERT INTO fleet.netattr_peer_days FORMAT JSONEachRow\n{}",
         peer_day_rows.join("\n")
+    ));
+    ch.query(&format!(
+        "INSERT INTO fleet.netattr_peer_hours FORMAT JSONEachRow\n{}",
+        peer_hour_rows.join("\n")
     ));
     for sql in &queries {
         // 64-bit integers as numbers, as netattr asks (arrays of them are quoted otherwise).
@@ -280,6 +333,7 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         ("fleet.netattr_peers", peer_rows.join("\n")),
         ("fleet.netattr_addresses", address_rows.join("\n")),
         ("fleet.netattr_peer_days", peer_day_rows.join("\n")),
+        ("fleet.netattr_peer_hours", peer_hour_rows.join("\n")),
     ];
     std::fs::write(
         &spec,
@@ -339,6 +393,38 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
         serde_json::json!({"node": "a", "zone": "z", "identity": "container:web", "class": "private", "peer": "10.0.0.2", "b": day + 600, "rx": 3, "tx": 4, "rxp": 1, "txp": 1}),
     ];
     assert_eq!(again, normalized(&want));
+    // The hour rows: node a's hour of t is its 5-minute rows' sums (the later version of the
+    // row billed twice), first and last buckets, latest version.
+    let pr = |node: &str, id: &str, peer: &str, b: i64, [rx, tx, rxp, txp]: [u64; 4]| {
+        serde_json::json!({"node": node, "zone": "z", "identity": id, "class": "private", "peer": peer, "b": b,
+            "rx": rx, "tx": tx, "rxp": rxp, "txp": txp})
+    };
+    let time = |t: i64| netattr::model::utc(t).replace('T', " ").replace('Z', "");
+    let want = serde_json::json!({"node": "a", "z": "z", "identity": "container:web", "h": time(h0), "source": "socket",
+        "class": "private", "peer": "10.0.0.2", "rx": 7, "tx": 1070, "rxp": 2, "txp": 11, "fb": time(t), "lb": time(t + 600), "v": 3});
+    assert_eq!(normalized(&on_18[first_hours]), normalized(&[want]));
+    // Node b's two whole hours from its hour rows (the later version; the reused address's
+    // hour by hour, with its buckets; the hour after them not read), node a's from its rows.
+    let mut hours_b = [
+        pr("b", "pod:p1", "10.0.0.1", 0, [1000, 6, 10, 1]),
+        pr("b", "pod:p1", "10.0.0.2", h0 + 3600, [8, 9, 1, 1]),
+    ];
+    hours_b[0]["first"] = 0.into();
+    hours_b[0]["last"] = 0.into();
+    hours_b[1]["first"] = (h0 + 3900).into();
+    hours_b[1]["last"] = (h0 + 4200).into();
+    assert_eq!(normalized(&on_18[first_hours + 1]), normalized(&hours_b));
+    let rest = normalized(&on_18[first_hours + 2]);
+    assert!(rest.iter().all(|r| r.contains("\"node\":\"a\"")) && rest.len() == 2, "{rest:?}");
+    let again = [
+        pr("a", "container:web", "10.0.0.2", t, [6, 1000, 1, 10]),
+        pr("a", "container:web", "10.0.0.2", t + 600, [1, 70, 1, 1]),
+    ];
+    assert_eq!(normalized(&on_18[first_hours + 3]), normalized(&again));
+    let mut by_hour = pr("b", "pod:p1", "10.0.0.2", h0 + 3600, [8, 9, 1, 1]);
+    by_hour["first"] = (h0 + 3900).into();
+    by_hour["last"] = (h0 + 4200).into();
+    assert_eq!(normalized(&on_18[first_hours + 4]), normalized(&[by_hour]), "a day again from its hour rows");
     // An answer over 10 MB (a month's p95 rows of many groups) is read whole.
     let url = format!("clickhouse://127.0.0.1:{}/default", ch.http_port);
     let store = netattr::fleet::store::Store::new(&url, None, std::time::Duration::from_secs(60)).unwrap();

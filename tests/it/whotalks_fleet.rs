@@ -2,8 +2,9 @@
 //! own cgroup subtree, each with its ledger, `--node a`/`--node b` and a zone each; their
 //! workloads' namespaces behind two routers) export to one ClickHouse; the fleet's pair table names each end by the node that held its address
 //! and counts each byte between them once per direction: A's bytes to B are B's received
-//! bytes from A. A day both nodes rolled up is read from its day rows (`netattr_peer_days`)
-//! with the same answer.
+//! bytes from A. A day both nodes rolled up is read from its day rows (`netattr_peer_days`),
+//! whole hours from the hour rows the export has the store keep (`netattr_peer_hours`), with
+//! the same answer.
 use std::collections::BTreeMap;
 
 use crate::harness::*;
@@ -147,6 +148,30 @@ fn two_nodes_one_store_each_pair_byte_once() {
     let args = ["--since", &since, "--until", &until, "--by", "node,zone,name,peer", "--source", "socket"];
     let z = groups_of(&fleet_report(ch, &url, &args), &["node", "zone", "name", "peer"]);
     assert_eq!(z.get(&vec!["a".into(), "zone-a".into(), ka.clone(), kb.clone()]), Some(&ab), "{z:?}");
+    // The hour of t: the export had the store sum it (`netattr_peer_hours`, each node's from
+    // two days before its first export on), and its rows are the 5-minute rows' sums.
+    let h = t / 3600 * 3600;
+    let since = ch.query("SELECT node, toUnixTimestamp(since) FROM pairs.netattr_peer_hours_since FINAL ORDER BY node FORMAT TSV");
+    let day = (unix_now() - 2 * 86_400) / 86_400 * 86_400;
+    assert_eq!(since.trim(), format!("a\t{day}\nb\t{day}"), "both nodes' hours kept from two days before");
+    let sums = |table: &str, time: &str| {
+        ch.query(&format!(
+            "SELECT node, identity, peer, sum(rx_bytes), sum(tx_bytes), sum(rx_packets), sum(tx_packets)
+             FROM pairs.{table} FINAL WHERE {time} >= toDateTime({h}) AND {time} < toDateTime({})
+             GROUP BY node, identity, peer ORDER BY node, identity, peer FORMAT TSV",
+            h + 3600
+        ))
+    };
+    let five = sums("netattr_peers", "bucket");
+    assert!(five.lines().count() >= 2, "{five}");
+    assert_eq!(sums("netattr_peer_hours", "hour"), five, "the hour rows are their 5-minute rows' sums");
+    // A period of whole hours reads them: the same pair table with or without the 5-minute
+    // rows in the store.
+    let (fleet, ..) = t2.fleet_pairs(&url, h - 3600, h + 7200);
+    assert_eq!(each_pair_byte_once(&fleet, &ka, &kb, b_view), ab, "whole hours");
+    ch.query("TRUNCATE TABLE pairs.netattr_peers");
+    let (fleet, ..) = t2.fleet_pairs(&url, h - 3600, h + 7200);
+    assert_eq!(each_pair_byte_once(&fleet, &ka, &kb, b_view), ab, "from the hour rows alone");
 }
 
 #[test]
