@@ -127,11 +127,12 @@ pub struct ReportArgs {
     /// it reads every 5-minute row of the period)
     #[arg(long)]
     pub p95: bool,
-    /// Shared workloads, by name (comma-separated; an ingress proxy, say): their traffic with
-    /// peers other than workloads (the internet, addresses, the host) is split across the
-    /// workloads they served, in proportion to the bytes each exchanged with them (the pair
-    /// table of 'load --breakdown peer'; groups say allocated_from)
-    #[arg(long, value_delimiter = ',', value_name = "NAME", conflicts_with = "p95")]
+    /// Shared workloads, by name or by label (KEY=VALUE: every workload whose labels hold it;
+    /// comma-separated; an ingress proxy, say): their traffic with peers other than workloads
+    /// (the internet, addresses, the host) is split across the workloads they served, in
+    /// proportion to the bytes each exchanged with them (the pair table of 'load --breakdown
+    /// peer'; groups say allocated_from)
+    #[arg(long, value_delimiter = ',', value_name = "NAME|KEY=VALUE", conflicts_with = "p95")]
     pub reallocate: Vec<String>,
     /// Alert mode: list only the groups over this many bytes (rx + tx, e.g. 500GiB) and
     /// exit 3 if there are any (1 is an error)

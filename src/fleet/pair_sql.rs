@@ -183,7 +183,8 @@ pub fn workloads_sql(db: &str, identities: &[String]) -> String {
     let list: Vec<String> = identities.iter().map(|i| quote(i)).collect();
     format!(
         "SELECT node, identity, argMax(name, version) AS name, argMax(pod_namespace, version) AS ns,
-                argMax(pod_name, version) AS pod, argMax(kind, version) AS kind, argMax(runtime, version) AS runtime
+                argMax(pod_name, version) AS pod, argMax(kind, version) AS kind, argMax(runtime, version) AS runtime,
+                argMax(labels, version) AS labels
          FROM {db}.netattr_workloads WHERE identity IN ({}) GROUP BY node, identity",
         list.join(", ")
     )

@@ -107,6 +107,7 @@ pub fn groups(store: &Store, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> 
                 runtime: s("runtime"),
                 node: s("node"),
                 zone: None,
+                labels: s("labels"),
             });
         }
     }

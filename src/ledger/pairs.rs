@@ -25,6 +25,8 @@ pub struct Who {
     /// The fleet store's rows only: where it was counted.
     pub node: Option<String>,
     pub zone: Option<String>,
+    /// Its labels, a JSON object (`--reallocate KEY=VALUE` selects by them).
+    pub labels: Option<String>,
 }
 
 /// The groups of the pair table of `ask.period` for `source`, largest first.
@@ -41,7 +43,7 @@ pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
         ids.sort_unstable();
         ids.dedup();
         let mut q = l.conn.prepare_cached(
-            "SELECT id, coalesce(name, identity), pod_namespace, pod_name, kind, runtime FROM workloads WHERE id = ?1",
+            "SELECT id, coalesce(name, identity), pod_namespace, pod_name, kind, runtime, labels FROM workloads WHERE id = ?1",
         )?;
         for id in ids {
             let mut found = q.query(params![id])?;
@@ -53,6 +55,7 @@ pub fn groups(l: &Ledger, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> {
                 pod: r.get(3)?,
                 kind: r.get(4)?,
                 runtime: r.get(5)?,
+                labels: r.get(6)?,
                 ..Who::default()
             });
         }
@@ -116,6 +119,28 @@ pub fn check(ask: &Ask<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The shared workloads `--reallocate` names: each NAME, and every workload of `whos` whose
+/// labels hold KEY=VALUE.
+pub fn shared(asked: &[String], whos: &HashMap<String, Who>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in asked {
+        let Some((k, v)) = a.split_once('=') else {
+            out.push(a.clone());
+            continue;
+        };
+        for (name, who) in whos {
+            let labels: BTreeMap<String, serde_json::Value> =
+                who.labels.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default();
+            if labels.get(k).and_then(|x| x.as_str()) == Some(v) {
+                out.push(name.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The pair table of `views` grouped by `ask.by`: `peer_ns` is each peer workload's pod
 /// namespace.
 fn grouped(
@@ -128,7 +153,7 @@ fn grouped(
     let mut table = pairs(views);
     let mut labels: Vec<String> = ask.by.iter().map(Field::label).collect();
     if !ask.reallocate.is_empty() {
-        table = reallocate(table, ask.reallocate);
+        table = reallocate(table, &shared(ask.reallocate, whos));
         labels.push(ALLOCATED_FROM.to_string());
     }
     for p in table {

@@ -404,6 +404,17 @@ fn a_shared_workloads_traffic_is_reallocated_to_those_it_served_exactly() {
         assert_eq!(s1[f] + s2[f], whole[f], "field {f}: {s1:?} + {s2:?} = {whole:?}");
     }
     assert!(!split.keys().any(|k| k[0] == ki && k[1] == via), "I's row went to its clients");
+    // Selected by a label instead of its name, the same split. (The label is written into the
+    // ledger as the namer records a labelled pod's: these namespaces have no Kubernetes.)
+    let c = rusqlite::Connection::open(&ledger).unwrap();
+    let labelled = c
+        .execute("UPDATE workloads SET labels = '{\"app.kubernetes.io/component\":\"ingress\"}' WHERE identity = ?1", [&ki])
+        .unwrap();
+    assert!(labelled >= 1);
+    let mut by_label = args;
+    by_label[8] = "app.kubernetes.io/component=ingress";
+    let rep = na.run(&by_label).ok().json();
+    assert_eq!(groups_of(&rep, &["name", "peer", "allocated_from"]), split, "by label as by name");
     // In proportion to each client's bytes with I, by largest remainder.
     let w = |k: &str| plain[&vec![k.to_string(), ki.clone()]].iter().take(2).sum::<u64>() as u128;
     let (w1, w2) = (w(&k1), w(&k2));
