@@ -61,7 +61,7 @@ pub fn groups(store: &Store, ask: &Ask<'_>, source: &str) -> Result<Vec<Group>> 
     // The 5-minute rows of the rest, whole days and hours from their rows, all read at once.
     // A reused address's day (hour) whose bytes had one holder over all of them (from its
     // first bucket with bytes to its last) is named by that holder, the others are read again
-    // from their 5-minute rows.
+    // finer, until every row has one holder.
     let mut batch = parts(db, ask, source, &reused, &whole, &spans);
     let mut rows = Vec::new();
     while !batch.is_empty() {
