@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde_json::json;
 
+use super::pair_sql::SUMS;
 use super::store::{quote, Store};
 use super::whole::{ranges, HOUR};
 
@@ -28,8 +29,7 @@ const COLUMNS: &str = "node, zone, identity, hour, source, class, peer, rx_bytes
 /// (workload, source, class, peer), its first and last buckets, and the latest version.
 pub fn hour_rows_sql(db: &str, node: &str, spans: &[(i64, i64)]) -> String {
     format!(
-        "SELECT node, any(zone) AS z, identity, toStartOfHour(bucket) AS h, source, class, peer,
-                sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp,
+        "SELECT node, any(zone) AS z, identity, toStartOfHour(bucket) AS h, source, class, peer, {SUMS},
                 min(bucket) AS fb, max(bucket) AS lb, max(version) AS v
          FROM {db}.netattr_peers FINAL WHERE node = {} AND ({})
          GROUP BY node, identity, h, source, class, peer",

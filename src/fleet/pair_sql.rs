@@ -46,7 +46,9 @@ fn by_bucket(reused: &[String], time: &str) -> String {
     format!("if(peer IN ({}), toUnixTimestamp({time}), 0)", list.join(", "))
 }
 
-const SUMS: &str = "sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp";
+/// The sums a peer query selects (rx, tx, rxp, txp).
+pub(super) const SUMS: &str =
+    "sum(rx_bytes) AS rx, sum(tx_bytes) AS tx, sum(rx_packets) AS rxp, sum(tx_packets) AS txp";
 
 /// The condition on `col` (and `node`) of each node's spans of `pick` (`0` for none).
 fn spans_sql(spans: &[Spans], col: &str, pick: fn(&Spans) -> &[(i64, i64)]) -> String {

@@ -172,32 +172,30 @@ fn shares<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
 /// The rows of each of `sqls`, READERS queries at a time.
 fn read_all(store: &Store, sqls: &[String]) -> Result<Vec<Vec<PeerSum>>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: Vec<std::sync::Mutex<Option<Vec<PeerSum>>>> = sqls.iter().map(|_| Default::default()).collect();
+    let mut out = vec![Vec::new(); sqls.len()];
     std::thread::scope(|scope| {
+        // Each worker takes the next query until none is left, and returns what it read.
         let workers: Vec<_> = (0..READERS.min(sqls.len()))
             .map(|_| {
-                scope.spawn(|| -> Result<()> {
+                scope.spawn(|| -> Result<Vec<(usize, Vec<PeerSum>)>> {
+                    let mut read = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(sql) = sqls.get(i) else { return Ok(()) };
-                        let rows = store.rows_as::<PeerSum>(sql)?;
-                        if let Ok(mut slot) = done[i].lock() {
-                            *slot = Some(rows);
-                        }
+                        let Some(sql) = sqls.get(i) else { return Ok(read) };
+                        read.push((i, store.rows_as::<PeerSum>(sql)?));
                     }
                 })
             })
             .collect();
         for w in workers {
-            w.join().map_err(|_| anyhow::anyhow!("a thread reading the fleet store failed"))??;
+            for (i, rows) in
+                w.join().map_err(|_| anyhow::anyhow!("a thread reading the fleet store failed"))??
+            {
+                out[i] = rows;
+            }
         }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    done.into_iter()
-        .map(|m| {
-            m.into_inner().ok().flatten().ok_or_else(|| anyhow::anyhow!("a fleet store query was not read"))
-        })
-        .collect()
+        Ok(out)
+    })
 }
 
 /// Who held `address` in the bucket starting at `at` (the latest holder from before its end);

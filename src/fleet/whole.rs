@@ -122,7 +122,12 @@ impl Whole {
     /// The span of the period the 5-minute rows must cover (the parts of any node outside
     /// its whole days); None when every node's period is whole days.
     pub fn rest(&self, since: i64, until: i64) -> Option<(i64, i64)> {
-        rest_of(&self.days, since, until)
+        if self.days.is_empty() {
+            return Some((since, until));
+        }
+        let parts: Vec<(i64, i64)> =
+            self.days.values().flat_map(|ds| crate::ledger::series::outside(since, until, ds)).collect();
+        Some((parts.iter().map(|p| p.0).min()?, parts.iter().map(|p| p.1).max()?))
     }
 }
 
@@ -156,17 +161,6 @@ pub fn pairs_of(days: &BTreeMap<String, Vec<i64>>) -> Option<String> {
     let p: Vec<String> =
         days.iter().flat_map(|(n, ds)| ds.iter().map(move |d| format!("({}, {d})", quote(n)))).collect();
     (!p.is_empty()).then(|| p.join(", "))
-}
-
-/// The span of `since..until` outside each node's `days` (every node listed, with its
-/// days); None when every node's period is whole days.
-pub fn rest_of(days: &BTreeMap<String, Vec<i64>>, since: i64, until: i64) -> Option<(i64, i64)> {
-    if days.is_empty() {
-        return Some((since, until));
-    }
-    let parts: Vec<(i64, i64)> =
-        days.values().flat_map(|ds| crate::ledger::series::outside(since, until, ds)).collect();
-    Some((parts.iter().map(|p| p.0).min()?, parts.iter().map(|p| p.1).max()?))
 }
 
 #[cfg(test)]

@@ -122,20 +122,20 @@ pub fn check(ask: &Ask<'_>) -> Result<()> {
 /// The shared workloads `--reallocate` names: each NAME, and every workload of `whos` whose
 /// labels hold KEY=VALUE.
 pub fn shared(asked: &[String], whos: &HashMap<String, Who>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for a in asked {
-        let Some((k, v)) = a.split_once('=') else {
-            out.push(a.clone());
-            continue;
-        };
+    let (selectors, mut out): (Vec<&String>, Vec<&String>) = asked.iter().partition(|a| a.contains('='));
+    if !selectors.is_empty() {
         for (name, who) in whos {
             let labels: BTreeMap<String, serde_json::Value> =
                 who.labels.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default();
-            if labels.get(k).and_then(|x| x.as_str()) == Some(v) {
-                out.push(name.clone());
+            let holds = |s: &&String| {
+                s.split_once('=').is_some_and(|(k, v)| labels.get(k).and_then(|x| x.as_str()) == Some(v))
+            };
+            if selectors.iter().any(holds) {
+                out.push(name);
             }
         }
     }
+    let mut out: Vec<String> = out.into_iter().cloned().collect();
     out.sort();
     out.dedup();
     out

@@ -236,14 +236,18 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     queries.push(
         netattr::fleet::pair_sql::peer_days_sql("fleet", &ask, "socket", &reused, &whole_peers).unwrap(),
     );
-    let again = [netattr::fleet::pair_sql::PeerSum {
-        node: "a".into(),
-        identity: "container:web".into(),
-        class: "private".into(),
-        peer: "10.0.0.2".into(),
-        b: day,
-        ..Default::default()
-    }];
+    // A row of 10.0.0.2 (private) of `node`'s `id` to read again, its span starting at `b`.
+    let again_row = |node: &str, id: &str, b: i64| {
+        [netattr::fleet::pair_sql::PeerSum {
+            node: node.into(),
+            identity: id.into(),
+            class: "private".into(),
+            peer: "10.0.0.2".into(),
+            b,
+            ..Default::default()
+        }]
+    };
+    let again = again_row("a", "container:web", day);
     queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again, 86_400, Again::Buckets));
     // The hour rows: node a's hour of t summed by the store from its 5-minute rows (what the
     // export inserts), node b's hour rows read for its whole hours, a reused address's hour
@@ -257,24 +261,10 @@ fn the_fleet_sql_gives_the_same_rows_on_clickhouse_18_and_a_current_engine() {
     ];
     queries.push(netattr::fleet::pair_sql::peer_hours_sql("fleet", "socket", &reused, &hour_spans).unwrap());
     queries.push(netattr::fleet::pair_sql::peers_sql("fleet", "socket", &reused, &hour_spans));
-    let again_hour = [netattr::fleet::pair_sql::PeerSum {
-        node: "a".into(),
-        identity: "container:web".into(),
-        class: "private".into(),
-        peer: "10.0.0.2".into(),
-        b: h0,
-        ..Default::default()
-    }];
+    let again_hour = again_row("a", "container:web", h0);
     queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again_hour, 3600, Again::Buckets));
     // A day of node b's (that of h0 + 1h, midnight) read again from its hour rows.
-    let again_day = [netattr::fleet::pair_sql::PeerSum {
-        node: "b".into(),
-        identity: "pod:p1".into(),
-        class: "private".into(),
-        peer: "10.0.0.2".into(),
-        b: (h0 + 3600) / 86_400 * 86_400,
-        ..Default::default()
-    }];
+    let again_day = again_row("b", "pod:p1", (h0 + 3600) / 86_400 * 86_400);
     queries.extend(netattr::fleet::pair_sql::again_sql("fleet", "socket", &again_day, 86_400, Again::Hours));
     let peer_hour_rows: Vec<String> = [
         ("10.0.0.1", h0, [1000, 6, 10, 1], t, t, 4),
